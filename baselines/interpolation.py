@@ -1,0 +1,33 @@
+"""Fixed interpolation resamplers (no training): bicubic, bilinear, nearest, area."""
+
+from __future__ import annotations
+
+from lmar.interpolation import check_method, resize
+from lmar.registry import RESAMPLERS
+from lmar.resampler_base import Resampler
+
+
+@RESAMPLERS.register("interpolation")
+class Interpolation(Resampler):
+    def __init__(self, method: str = "bicubic", antialias: bool = False):
+        super().__init__()
+        check_method(method, antialias)
+        self.method, self.antialias = method, antialias
+
+    def forward(self, x, size):
+        return resize(x, size, self.method, self.antialias)
+
+
+def _fixed(method: str) -> type:
+    class Fixed(Interpolation):
+        def __init__(self, antialias: bool = False):
+            super().__init__(method, antialias)
+
+    Fixed.__name__ = Fixed.__qualname__ = method.capitalize()
+    return RESAMPLERS.register(method)(Fixed)
+
+
+Bicubic = _fixed("bicubic")
+Bilinear = _fixed("bilinear")
+Nearest = _fixed("nearest")
+Area = _fixed("area")

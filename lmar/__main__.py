@@ -1,0 +1,3 @@
+from lmar.cli import main
+
+raise SystemExit(main())

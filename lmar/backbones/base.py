@@ -1,0 +1,49 @@
+"""What a backbone offers the harness: enhancement, and named mid-level feature taps."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Backbone(nn.Module):
+    """An enhancement network E: (B, 3, H, W) -> (B, 3, H, W), any H and W.
+
+    Subclasses implement ``_encode(x) -> dict[name, feature]`` and ``_decode(x, feats)`` on
+    inputs padded to a multiple of ``multiple``; ``feature_tap`` names the feature that
+    model-aware losses compare (LMAR_SPEC 4: a mid-level encoder feature).
+    """
+
+    multiple: int = 1
+    feature_tap: str = ""
+    tap_stride: int = 1  # the tapped feature's downsampling factor
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.multiple
+        ph, pw = (-x.shape[-2]) % m, (-x.shape[-1]) % m
+        if ph or pw:
+            mode = "reflect" if ph < x.shape[-2] and pw < x.shape[-1] else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[-2:]
+        xp = self._pad(x)
+        return self._decode(xp, self._encode(xp))[..., :H, :W]
+
+    def feature(self, x: torch.Tensor, name: str | None = None) -> torch.Tensor:
+        """The tapped feature of ``x`` (padding cropped away), e.g. 1/4 resolution for the U-Net."""
+        name = name or self.feature_tap
+        feats = self._encode(self._pad(x))
+        if name not in feats:
+            raise KeyError(f"{type(self).__name__} has no feature {name!r}; taps: {', '.join(feats)}")
+        f = feats[name]
+        s = x.shape[-2] / self._pad(x).shape[-2] * f.shape[-2], x.shape[-1] / self._pad(x).shape[-1] * f.shape[-1]
+        return f[..., : max(1, round(s[0])), : max(1, round(s[1]))]
+
+    def _encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _decode(self, x: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError

@@ -1,0 +1,52 @@
+"""Checkpoints: a module's weights plus the spec that rebuilds it and facts about its training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from lmar.atomic import atomic_path
+from lmar.errors import LmarError
+from lmar.registry import BACKBONES, RESAMPLERS
+
+
+def save(path: str | Path, kind: str, spec: dict, module: torch.nn.Module, meta: dict) -> None:
+    state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"kind": kind, "spec": spec, "state_dict": state, "meta": meta}, tmp)
+
+
+def load(path: str | Path, kind: str) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise LmarError(f"{kind} checkpoint not found: {path}. Train it first (the workflow does this).")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise LmarError(f"cannot read {kind} checkpoint {path}: {exc}. Delete it and train again.") from None
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != kind:
+        found = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise LmarError(f"{path} is not a {kind} checkpoint (it holds {found!r})")
+    return ckpt
+
+
+def load_backbone(path: str | Path, device: torch.device):
+    """The frozen backbone (eval mode, no gradients) and its checkpoint."""
+    ckpt = load(path, "backbone")
+    net = BACKBONES.build(ckpt["spec"], "backbone checkpoint")
+    net.load_state_dict(ckpt["state_dict"])
+    return net.to(device).eval().requires_grad_(False), ckpt
+
+
+def build_resampler(spec: dict, ckpt_path: str | Path | None, device: torch.device, where: str = ""):
+    """A resampler from its spec; a trainable one also needs its trained checkpoint."""
+    net = RESAMPLERS.build(spec, where)
+    meta: dict = {}
+    if net.trainable:
+        if not ckpt_path:
+            raise LmarError(f"resampler {spec.get('type')!r}{' (' + where + ')' if where else ''} is trainable: give its trained checkpoint")
+        ckpt = load(ckpt_path, "resampler")
+        net.load_state_dict(ckpt["state_dict"])
+        meta = ckpt.get("meta", {})
+    return net.to(device).eval(), meta

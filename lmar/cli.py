@@ -1,0 +1,141 @@
+"""``python -m lmar <verb>`` (or ``lmar <verb>``): every Snakemake rule calls one verb.
+
+Errors in the user's input print one line ``error: ...`` and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from lmar.errors import LmarError
+
+log = logging.getLogger("lmar")
+
+
+def _json(option: str):
+    def parse(text: str):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(f"{option} must be JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise argparse.ArgumentTypeError(f"{option} must be a JSON object")
+        return value
+
+    return parse
+
+
+def _common(p: argparse.ArgumentParser, seed: bool = True) -> None:
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch")
+    if seed:
+        p.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="lmar", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = sub.add_parser("prepare-data", help="build or fetch a dataset into {train,test}/{input,gt}")
+    p.add_argument("--spec", type=_json("--spec"), required=True, help="dataset entry as JSON: {type, params}")
+    p.add_argument("--name", default="dataset")
+    p.add_argument("--out", type=Path, required=True)
+
+    p = sub.add_parser("pretrain-backbone", help="train an enhancement backbone (L1 to ground truth)")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--spec", type=_json("--spec"), required=True, help="backbone entry as JSON: {type, params, train}")
+    p.add_argument("--name", default="backbone")
+    p.add_argument("--out", type=Path, required=True)
+    _common(p)
+
+    p = sub.add_parser("train-resampler", help="train a resampler against a frozen backbone")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--backbone", type=Path, required=True, help="backbone checkpoint")
+    p.add_argument("--spec", type=_json("--spec"), required=True, help="resampler entry as JSON: {type, params, train}")
+    p.add_argument("--name", default="resampler")
+    p.add_argument("--out", type=Path, required=True)
+    _common(p)
+
+    p = sub.add_parser("evaluate", help="DEU on the test split at each scale; per-image metrics CSV")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--backbone", type=Path, required=True, help="backbone checkpoint")
+    p.add_argument("--resampler-spec", type=_json("--resampler-spec"), required=True)
+    p.add_argument("--resampler-ckpt", type=Path, default=None)
+    p.add_argument("--evaluation", type=_json("--evaluation"), required=True, help="{scales, upsampler, metrics}")
+    p.add_argument("--labels", type=_json("--labels"), required=True, help="{dataset, backbone, resampler, config_hash}")
+    p.add_argument("--out", type=Path, required=True, help="metrics CSV")
+    p.add_argument("--images", type=Path, required=True, help="folder for the enhanced outputs")
+    _common(p)
+
+    p = sub.add_parser("table", help="Markdown table (and combined CSV) from results CSVs")
+    p.add_argument("results", nargs="+", type=Path)
+    p.add_argument("--out-md", type=Path, required=True)
+    p.add_argument("--out-csv", type=Path, required=True)
+    p.add_argument("--gain", nargs=2, default=["lmar", "bicubic"], metavar=("A", "B"), help="add an A - B row")
+    p.add_argument("--title", default="")
+
+    p = sub.add_parser("enhance", help="run one image of any size through Downsample -> Enhance -> Upsample")
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path)
+    p.add_argument("--backbone", type=Path, required=True, help="backbone checkpoint")
+    p.add_argument("--resampler", default="bicubic", help="a registered untrained resampler, or a resampler checkpoint")
+    p.add_argument("--scale", required=True, help="downscaling factor >= 1 (1 with full_resolution)")
+    p.add_argument("--upsampler", default="bicubic")
+    _common(p, seed=False)
+
+    sub.add_parser("list", help="the registered backbones, resamplers and datasets")
+    return ap
+
+
+def run(args: argparse.Namespace) -> int:
+    from lmar import runtime
+
+    runtime.setup(getattr(args, "seed", None), getattr(args, "threads", None))
+    if args.verb == "prepare-data":
+        from tqdm import tqdm
+
+        from lmar.registry import DATASETS
+
+        DATASETS.build(args.spec, f"datasets.{args.name}").prepare(args.out, progress=lambda it: tqdm(it, desc="prepare"))
+    elif args.verb == "pretrain-backbone":
+        from lmar.train import pretrain_backbone
+
+        pretrain_backbone(args.data, args.spec, args.out, runtime.resolve_device(args.device), args.seed, args.name)
+    elif args.verb == "train-resampler":
+        from lmar.train import train_resampler
+
+        train_resampler(args.data, args.backbone, args.spec, args.out, runtime.resolve_device(args.device), args.seed, args.name)
+    elif args.verb == "evaluate":
+        from lmar.evaluate import evaluate
+
+        labels = {**args.labels, "seed": args.seed}
+        evaluate(args.data, args.backbone, args.resampler_spec, args.resampler_ckpt, args.evaluation,
+                 args.out, args.images, runtime.resolve_device(args.device), labels)
+    elif args.verb == "table":
+        from lmar.report import write_table
+
+        write_table(args.results, args.out_md, args.out_csv, tuple(args.gain), args.title)
+    elif args.verb == "enhance":
+        from lmar.enhance import enhance_file
+
+        enhance_file(args.input, args.output, args.backbone, args.resampler, args.scale, args.upsampler,
+                     runtime.resolve_device(args.device))
+    elif args.verb == "list":
+        from lmar.registry import BACKBONES, DATASETS, RESAMPLERS
+
+        for reg in (BACKBONES, RESAMPLERS, DATASETS):
+            print(f"{reg.kind}s: {', '.join(reg.names())}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except LmarError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,98 @@
+"""The embedded default dataset ``mini``: low-light pairs made offline from scikit-image's photos.
+
+Ground truth: each colour photograph that scikit-image ships inside its package, centre-cropped
+to the target aspect ratio and resized (Lanczos) to ``size`` (H, W).
+Degraded input, per image with its own seeded generator (seed, crc32(name)):
+  exposure e ~ U(0.15, 0.35), gamma g ~ U(1.5, 2.2)      dark = e * gt ** g
+  colour cast m_c ~ 1 + U(-0.08, 0.08) per channel       dark = dark * m
+  signal-dependent noise a ~ U(0.002, 0.008), b ~ U(0.004, 0.012)
+      low = dark + sqrt(a * dark + b^2) * N(0, 1)
+  clipped to [0, 1], quantised to 8 bits, written as PNG.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from lmar.atomic import atomic_dir
+from lmar.errors import LmarError
+from lmar.registry import DATASETS
+
+# colour photographs inside the scikit-image package (no download); motorcycle left/right are a
+# stereo pair, so both stay in the same split.
+PHOTOS = (
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "color.png",
+    "hubble_deep_field.jpg",
+    "ihc.png",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+    "retina.jpg",
+    "rocket.jpg",
+)
+
+
+def _photo(name: str) -> Image.Image:
+    import skimage.data
+
+    path = Path(skimage.data.data_dir) / name
+    if not path.is_file():
+        raise LmarError(f"scikit-image photo {path} is missing; reinstall scikit-image (make setup)")
+    return Image.open(path).convert("RGB")
+
+
+def fit(im: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """Centre-crop to the aspect ratio of ``size`` = (H, W), then resize; returns float32 (H, W, 3) in [0, 1]."""
+    H, W = size
+    w0, h0 = im.size
+    if w0 / h0 > W / H:  # too wide
+        cw, ch = round(h0 * W / H), h0
+    else:
+        cw, ch = w0, round(w0 * H / W)
+    left, top = (w0 - cw) // 2, (h0 - ch) // 2
+    im = im.crop((left, top, left + cw, top + ch)).resize((W, H), Image.LANCZOS)
+    return np.asarray(im, dtype=np.float32) / 255.0
+
+
+def degrade_low_light(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    exposure, gamma = rng.uniform(0.15, 0.35), rng.uniform(1.5, 2.2)
+    cast = 1.0 + rng.uniform(-0.08, 0.08, size=3)
+    a, b = rng.uniform(0.002, 0.008), rng.uniform(0.004, 0.012)
+    dark = exposure * gt.astype(np.float64) ** gamma * cast
+    low = dark + np.sqrt(a * np.clip(dark, 0, None) + b * b) * rng.standard_normal(gt.shape)
+    return np.clip(low, 0.0, 1.0)
+
+
+def _u8(a: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(a, 0, 1) * 255.0).astype(np.uint8)
+
+
+@DATASETS.register("mini")
+class MiniDataset:
+    def __init__(self, size=(360, 540), test=("astronaut", "coffee", "rocket"), seed: int = 0, photos=PHOTOS):
+        if len(size) != 2 or min(size) < 8:
+            raise LmarError(f"mini dataset: size must be [H, W] with both >= 8, got {size}")
+        stems = [Path(p).stem for p in photos]
+        unknown = sorted(set(test) - set(stems))
+        if unknown:
+            raise LmarError(f"mini dataset: test images {unknown} are not among the photos {stems}")
+        if not set(stems) - set(test):
+            raise LmarError("mini dataset: every photo is in the test split; leave some for training")
+        self.size, self.test, self.seed, self.photos = tuple(size), set(test), int(seed), tuple(photos)
+
+    def prepare(self, out_dir: str | Path, progress=None) -> None:
+        with atomic_dir(out_dir) as tmp:
+            for photo in progress(self.photos) if progress else self.photos:
+                stem = Path(photo).stem
+                split = "test" if stem in self.test else "train"
+                gt = fit(_photo(photo), self.size)
+                low = degrade_low_light(gt, np.random.default_rng([self.seed, zlib.crc32(stem.encode())]))
+                for sub, arr in (("gt", gt), ("input", low)):
+                    (tmp / split / sub).mkdir(parents=True, exist_ok=True)
+                    Image.fromarray(_u8(arr)).save(tmp / split / sub / f"{stem}.png")

@@ -1,0 +1,102 @@
+"""LMAR's training losses (LMAR_SPEC section 4); the ground truth is never used.
+
+total = feature + edge + w(epoch) * resize
+- feature: SmoothL1(up(phi(x_lr)), phi(x)), phi = the backbone's tapped encoder feature;
+- edge:    mean(|up(phi(x_lr)) - phi(x)| * M), M = Scharr magnitude of mean_c(x) at phi's size;
+- resize:  L1 between VGG16 relu4_3 features of x_lr and x0 when the weights are present,
+           else the weight-free fallback the config names ("l1": pixel L1).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lmar.errors import LmarError
+
+log = logging.getLogger(__name__)
+
+VGG16_FILE = "vgg16-397923af.pth"  # torchvision's ImageNet VGG16 weights, under $TORCH_HOME/hub/checkpoints
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+FALLBACKS = ("l1",)
+
+
+def scharr_magnitude(img: torch.Tensor) -> torch.Tensor:
+    """Gradient magnitude of a (B, 1, H, W) image with Scharr kernels (replicate padding)."""
+    kx = torch.tensor([[3.0, 0.0, -3.0], [10.0, 0.0, -10.0], [3.0, 0.0, -3.0]], dtype=img.dtype, device=img.device)
+    k = torch.stack([kx, kx.t()])[:, None] / 32.0
+    g = F.conv2d(F.pad(img, (1, 1, 1, 1), mode="replicate"), k)
+    return torch.sqrt((g**2).sum(dim=1, keepdim=True) + 1e-12)
+
+
+def vgg16_weights_path() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
+
+
+class VGGRelu43(nn.Module):
+    """VGG16 features up to relu4_3, frozen, ImageNet-normalised input."""
+
+    def __init__(self, weights: Path):
+        super().__init__()
+        from torchvision.models import vgg16
+
+        net = vgg16(weights=None)
+        try:
+            net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        except Exception as exc:  # corrupt or foreign file
+            raise LmarError(f"cannot load VGG16 weights from {weights}: {exc}. Delete the file or replace it.") from exc
+        self.features = net.features[:23].eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, x):
+        return self.features((x - self.mean) / self.std)
+
+
+def resize_loss_choice(wanted: str, fallback: str) -> tuple[str, str]:
+    """(loss actually used, reason) for a config asking ``wanted`` with ``fallback``."""
+    if fallback not in FALLBACKS:
+        raise LmarError(f"resize_loss_fallback must be one of {FALLBACKS}, got {fallback!r}")
+    if wanted in FALLBACKS:
+        return wanted, "configured"
+    if wanted != "vgg16":
+        raise LmarError(f"resize_loss must be 'vgg16' or one of {FALLBACKS}, got {wanted!r}")
+    path = vgg16_weights_path()
+    if path.is_file():
+        return "vgg16", f"weights {path}"
+    return fallback, f"VGG16 weights not found at {path} (TORCH_HOME={os.environ.get('TORCH_HOME', 'unset')})"
+
+
+class LMARLoss:
+    def __init__(self, backbone: nn.Module, resampler: nn.Module, spec: dict, device: torch.device):
+        self.backbone, self.resampler = backbone, resampler
+        self.weights = tuple(spec.get("resize_weights", (1.0, 1e-3)))
+        used, reason = resize_loss_choice(spec.get("resize_loss", "vgg16"), spec.get("resize_loss_fallback", "l1"))
+        if used != spec.get("resize_loss", "vgg16"):
+            log.warning("resize loss: using fallback %r because %s", used, reason)
+        self.vgg = VGGRelu43(vgg16_weights_path()).to(device) if used == "vgg16" else None
+        self.info = {"resize_loss": used, "resize_loss_reason": reason, "feature_tap": backbone.feature_tap}
+
+    def __call__(self, x, gt, size, epoch):
+        x_lr = self.resampler(x, size)
+        x0 = self.resampler.R(x, size)
+        with torch.no_grad():
+            f_full = self.backbone.feature(x)
+            edge_map = scharr_magnitude(x.mean(dim=1, keepdim=True))
+            edge_map = F.interpolate(edge_map, size=f_full.shape[-2:], mode="area")
+        f_low = F.interpolate(self.backbone.feature(x_lr), size=f_full.shape[-2:], mode="bilinear", align_corners=False)
+        feature = F.smooth_l1_loss(f_low, f_full)
+        edge = ((f_low - f_full).abs() * edge_map).mean()
+        if self.vgg is not None:
+            resize = F.l1_loss(self.vgg(x_lr), self.vgg(x0))
+        else:
+            resize = F.l1_loss(x_lr, x0)
+        w = self.weights[0] if epoch == 0 else self.weights[1]
+        total = feature + edge + w * resize
+        return total, {"feature": feature.item(), "edge": edge.item(), "resize": resize.item()}

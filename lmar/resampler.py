@@ -1,0 +1,124 @@
+"""The LMAR resampler (LMAR_SPEC sections 1-3): model-aware, steganographic downsampling.
+
+x0 = R(x, (h, w)); a per-pixel MLP turns 7 inputs (relative coordinate, relative cell,
+detail residual) into a 27x3 kernel K_p; c(p) = unfold3x3(x)[p] @ K_p gives the
+compensatory map C; x_lr = Conv1x1([x0, R(C, (h, w))]).
+
+The MLP runs over bands of full-resolution rows (``chunk_pixels`` pixels at a time), so a
+3840x2160 input needs bounded memory; with gradients each band is checkpointed.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from lmar.interpolation import check_method, resize
+from lmar.registry import RESAMPLERS
+from lmar.resampler_base import Resampler
+
+N_INPUTS = 7  # rel. coordinate (2) + rel. cell (2) + detail residual (3)
+KERNEL = 3  # 3x3 spatial support over the 3 input channels -> 27 values per pixel
+
+
+def kernel_mlp(hidden: int = 128, depth: int = 5) -> nn.Sequential:
+    """f: 7 -> hidden x depth -> 81 (a 27x3 matrix), LeakyReLU, no output activation."""
+    layers: list[nn.Module] = [nn.Linear(N_INPUTS, hidden), nn.LeakyReLU()]
+    for _ in range(depth - 1):
+        layers += [nn.Linear(hidden, hidden), nn.LeakyReLU()]
+    layers.append(nn.Linear(hidden, 3 * KERNEL * KERNEL * 3))
+    return nn.Sequential(*layers)
+
+
+def relative_coordinate(n_full: int, n_low: int, device, dtype) -> torch.Tensor:
+    """Per full-res index i along one axis: (coord_i - centre of its nearest low-res pixel) * n_low.
+
+    Coordinates are pixel centres in [-1, 1]; the result is in low-res pixel units, in [-1, 1).
+    """
+    i = torch.arange(n_full, device=device, dtype=torch.float64)
+    coord = -1.0 + (2.0 * i + 1.0) / n_full
+    k = torch.clamp(torch.floor((i + 0.5) * n_low / n_full), 0, n_low - 1)
+    centre = -1.0 + (2.0 * k + 1.0) / n_low
+    return ((coord - centre) * n_low).to(dtype)
+
+
+@RESAMPLERS.register("lmar")
+class LMAR(Resampler):
+    trainable = True
+
+    def __init__(
+        self,
+        interpolation: str = "bicubic",
+        antialias: bool = False,
+        hidden: int = 128,
+        depth: int = 5,
+        chunk_pixels: int = 262144,
+    ):
+        super().__init__()
+        check_method(interpolation, antialias)
+        self.interpolation = interpolation
+        self.antialias = antialias
+        self.chunk_pixels = int(chunk_pixels)
+        self.mlp = kernel_mlp(hidden, depth)
+        self.fuse = nn.Conv2d(6, 3, kernel_size=1)
+        with torch.no_grad():  # start as the plain resampler plus a faint hidden channel
+            self.fuse.weight.zero_()
+            self.fuse.weight[:, :3, 0, 0] = torch.eye(3)
+            self.fuse.weight[:, 3:].normal_(0.0, 0.01)
+            self.fuse.bias.zero_()
+
+    def R(self, x: torch.Tensor, size) -> torch.Tensor:
+        return resize(x, size, self.interpolation, self.antialias)
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        size = (int(size[0]), int(size[1]))
+        x0 = self.R(x, size)
+        comp = self.compensatory_map(x, size, x0)
+        return self.fuse(torch.cat([x0, self.R(comp, size)], dim=1))
+
+    def compensatory_map(self, x: torch.Tensor, size: tuple[int, int], x0: torch.Tensor | None = None) -> torch.Tensor:
+        """C (B, 3, H, W): each pixel's 3x3x3 neighbourhood times its MLP-estimated 27x3 kernel."""
+        B, _, H, W = x.shape
+        h, w = size
+        if x0 is None:
+            x0 = self.R(x, size)
+        residual = x - self.R(x0, (H, W))
+        rel_y = relative_coordinate(H, h, x.device, x.dtype)
+        rel_x = relative_coordinate(W, w, x.device, x.dtype)
+        cell = torch.tensor([2.0 * h / H, 2.0 * w / W], device=x.device, dtype=x.dtype)
+        x_pad = F.pad(x, (1, 1, 1, 1))  # zero padding, as unfold(padding=1)
+        rows = max(1, self.chunk_pixels // W)
+        bands = []
+        for r0 in range(0, H, rows):
+            r1 = min(H, r0 + rows)
+            args = (x_pad[:, :, r0 : r1 + 2], residual[:, :, r0:r1], rel_y[r0:r1], rel_x, cell)
+            if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters())):
+                bands.append(checkpoint(self._band, *args, use_reentrant=False))
+            else:
+                bands.append(self._band(*args))
+        return torch.cat(bands, dim=2)
+
+    def _band(self, x_pad, residual, rel_y, rel_x, cell) -> torch.Tensor:
+        B, _, n_rows, W = residual.shape
+        n = n_rows * W
+        coords = torch.stack(torch.broadcast_tensors(rel_y[:, None], rel_x[None, :]), dim=-1).reshape(1, n, 2)
+        feats = torch.cat(
+            [
+                coords.expand(B, n, 2),
+                cell.expand(B, n, 2),
+                residual.permute(0, 2, 3, 1).reshape(B, n, 3),
+            ],
+            dim=-1,
+        )
+        kernels = self.mlp(feats).view(B, n, 3 * KERNEL * KERNEL, 3)
+        patches = F.unfold(x_pad, kernel_size=KERNEL)  # (B, 27, n)
+        out = torch.einsum("bkn,bnko->bon", patches, kernels)
+        return out.reshape(B, 3, n_rows, W)
+
+    def make_loss(self, backbone, train_spec, device):
+        from lmar.losses import LMARLoss
+
+        loss = LMARLoss(backbone, self, train_spec, device)
+        return loss, loss.info

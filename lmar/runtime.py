@@ -1,0 +1,42 @@
+"""Process-level set-up shared by the CLI verbs: device, threads, seeds, logging."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+
+import numpy as np
+import torch
+
+from lmar.errors import LmarError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise LmarError(f"device {name!r} requested but CUDA is not available here; set device: cpu (or auto) in the config")
+    if not (name == "cpu" or name.startswith("cuda")):
+        raise LmarError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {name!r}")
+    return torch.device(name)
+
+
+def setup(seed: int | None = None, threads: int | None = None) -> None:
+    """Seed every generator and bound intra-op threads (deterministic on CPU for a fixed thread count)."""
+    if threads:
+        torch.set_num_threads(max(1, min(int(threads), os.cpu_count() or 1)))
+    if seed is not None:
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,140 @@
+"""Training: pretrain a backbone (L1 to ground truth), then a resampler against it, frozen.
+
+Schedules follow LMAR_SPEC section 5; every number comes from the config's ``train`` block.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from lmar import checkpoint
+from lmar.data.images import read_image
+from lmar.data.pairs import list_pairs
+from lmar.errors import LmarError
+from lmar.interpolation import resize
+from lmar.registry import BACKBONES, RESAMPLERS
+
+log = logging.getLogger(__name__)
+
+BACKBONE_TRAIN = {"epochs": 100, "batch_size": 2, "lr": 1e-3, "step_size": 20, "gamma": 0.75, "size": [256, 256]}
+RESAMPLER_TRAIN = {
+    "epochs": 12,
+    "lr": 4e-4,
+    "step_size": 4,
+    "gamma": 0.75,
+    "crop": 1024,  # random full-resolution crop (square)
+    "target_min": 256,  # random square target size s in [target_min, target_max) step target_step
+    "target_max": 1024,
+    "target_step": 8,
+    "repeats": 1,  # passes over the training images per epoch
+}
+
+
+def _merged(defaults: dict, spec: dict, where: str) -> dict:
+    given = dict(spec.get("train") or {})
+    unknown = sorted(set(given) - set(defaults) - {"resize_loss", "resize_loss_fallback", "resize_weights"})
+    if unknown:
+        raise LmarError(f"unknown key(s) {unknown} in {where}.train; known: {sorted(defaults)}")
+    return {**defaults, **given}
+
+
+def _optimiser(params, cfg: dict):
+    opt = torch.optim.Adam(params, lr=float(cfg["lr"]))
+    return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=int(cfg["step_size"]), gamma=float(cfg["gamma"]))
+
+
+@lru_cache(maxsize=64)
+def _cached(path: Path) -> torch.Tensor:
+    return read_image(path)
+
+
+def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "backbone") -> dict:
+    cfg = _merged(BACKBONE_TRAIN, spec, f"backbones.{name}")
+    net = BACKBONES.build(spec, f"backbones.{name}").to(device).train()
+    size = tuple(int(s) for s in cfg["size"])
+    pairs = list_pairs(data, "train")
+    # whole training images resized to the training size (LMAR_SPEC 5)
+    xs = torch.stack([resize(read_image(p.input)[None], size, "bicubic", True)[0] for p in pairs])
+    ys = torch.stack([resize(read_image(p.gt)[None], size, "bicubic", True)[0] for p in pairs])
+    opt, sched = _optimiser(net.parameters(), cfg)
+    gen = torch.Generator().manual_seed(seed)
+    bs = int(cfg["batch_size"])
+    steps = math.ceil(len(pairs) / bs)
+    bar = tqdm(range(int(cfg["epochs"])), desc=f"pretrain {name}", unit="epoch", mininterval=5)
+    for epoch in bar:
+        order = torch.randperm(len(pairs), generator=gen)
+        total = 0.0
+        for i in range(steps):
+            idx = order[i * bs : (i + 1) * bs]
+            x, y = xs[idx], ys[idx]
+            flip = torch.rand(1, generator=gen).item() < 0.5
+            if flip:
+                x, y = x.flip(-1), y.flip(-1)
+            x, y = x.to(device), y.to(device)
+            loss = F.l1_loss(net(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        sched.step()
+        bar.set_postfix(l1=f"{total / steps:.4f}")
+        log.info("epoch %d l1 %.5f lr %.2e", epoch, total / steps, sched.get_last_lr()[0])
+    meta = {"train": cfg, "final_l1": total / steps, "seed": seed, "n_train": len(pairs)}
+    checkpoint.save(out, "backbone", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
+    return meta
+
+
+def _random_crop(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tensor:
+    H, W = x.shape[-2:]
+    ch, cw = min(crop, H), min(crop, W)
+    top = int(torch.randint(0, H - ch + 1, (1,), generator=gen))
+    left = int(torch.randint(0, W - cw + 1, (1,), generator=gen))
+    return x[..., top : top + ch, left : left + cw]
+
+
+def train_resampler(
+    data: Path, backbone_ckpt: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "resampler"
+) -> dict:
+    where = f"resamplers.{name}"
+    cfg = _merged(RESAMPLER_TRAIN, spec, where)
+    net = RESAMPLERS.build(spec, where).to(device).train()
+    if not net.trainable:
+        raise LmarError(f"{where} ({spec.get('type')}) has nothing to train")
+    backbone, _ = checkpoint.load_backbone(backbone_ckpt, device)
+    loss_fn, info = net.make_loss(backbone, cfg, device)
+    lo, hi, step = int(cfg["target_min"]), int(cfg["target_max"]), int(cfg["target_step"])
+    if not 0 < lo < hi:
+        raise LmarError(f"{where}.train: need 0 < target_min < target_max, got {lo}, {hi}")
+    sizes = list(range(lo, hi, step))
+    pairs = list_pairs(data, "train")
+    opt, sched = _optimiser([p for p in net.parameters() if p.requires_grad], cfg)
+    gen = torch.Generator().manual_seed(seed)
+    n = len(pairs) * int(cfg["repeats"])
+    bar = tqdm(range(int(cfg["epochs"])), desc=f"train {name}", unit="epoch", mininterval=5)
+    for epoch in bar:
+        sums: dict[str, float] = {}
+        for k in torch.randperm(n, generator=gen).tolist():
+            pair = pairs[k % len(pairs)]
+            both = torch.cat([_cached(pair.input), _cached(pair.gt)])[None]  # same crop for input and gt
+            x, gt = _random_crop(both, int(cfg["crop"]), gen).split(3, dim=1)
+            s = min(sizes[int(torch.randint(0, len(sizes), (1,), generator=gen))], min(x.shape[-2:]) - 1)
+            loss, parts = loss_fn(x.to(device), gt.to(device), (s, s), epoch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for key, v in {"total": loss.item(), **parts}.items():
+                sums[key] = sums.get(key, 0.0) + v
+        sched.step()
+        means = {k: v / n for k, v in sums.items()}
+        bar.set_postfix(loss=f"{means['total']:.4f}")
+        log.info("epoch %d %s", epoch, " ".join(f"{k} {v:.5f}" for k, v in means.items()))
+    meta = {"train": cfg, "final_losses": means, "seed": seed, **info}
+    checkpoint.save(out, "resampler", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
+    return meta
