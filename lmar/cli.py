@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gain", nargs=2, default=["lmar", "bicubic"], metavar=("A", "B"), help="add an A - B row")
     p.add_argument("--title", default="")
 
+    p = sub.add_parser("plot", help="seaborn plot of PSNR against scale from a combined results CSV")
+    p.add_argument("results", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+
     p = sub.add_parser("enhance", help="run one image of any size through Downsample -> Enhance -> Upsample")
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path)
@@ -119,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
         from lmar.report import write_table
 
         write_table(args.results, args.out_md, args.out_csv, tuple(args.gain), args.title)
+    elif args.verb == "plot":
+        from lmar.plots import psnr_vs_scale
+
+        psnr_vs_scale(args.results, args.out)
     elif args.verb == "enhance":
         from lmar.enhance import enhance_file
 

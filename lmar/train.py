@@ -84,7 +84,7 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
             opt.step()
             total += loss.item()
         sched.step()
-        bar.set_postfix(l1=f"{total / steps:.4f}")
+        bar.set_postfix(l1=f"{total / steps:.4f}", refresh=False)
         log.info("epoch %d l1 %.5f lr %.2e", epoch, total / steps, sched.get_last_lr()[0])
     meta = {"train": cfg, "final_l1": total / steps, "seed": seed, "n_train": len(pairs)}
     checkpoint.save(out, "backbone", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
@@ -133,7 +133,7 @@ def train_resampler(
                 sums[key] = sums.get(key, 0.0) + v
         sched.step()
         means = {k: v / n for k, v in sums.items()}
-        bar.set_postfix(loss=f"{means['total']:.4f}")
+        bar.set_postfix(loss=f"{means['total']:.4f}", refresh=False)
         log.info("epoch %d %s", epoch, " ".join(f"{k} {v:.5f}" for k, v in means.items()))
     meta = {"train": cfg, "final_losses": means, "seed": seed, **info}
     checkpoint.save(out, "resampler", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)

@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` (the embedded default experiment, end to end)
+# and `make test`. Both create the local environment (.venv) on first use.
+PYTHON ?= python3
+VENV ?= .venv
+CORES ?= 8
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+# rules call `python -m lmar ...`: the venv's python must come first
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup run test bench lint clean
+
+setup: $(STAMP)
+
+# ONE pip call for everything (snakemake and pyiqa's extras disagree on `packaging` otherwise);
+# requirements.lock pins every transitive version.
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+run: $(STAMP)
+	snakemake --cores $(CORES) all
+
+test: $(STAMP)
+	python -m pytest
+
+bench: $(STAMP)
+	python tests/benchmarks/bench_resample_4k.py --out results/benchmarks/resample_4k.json
+
+lint: $(STAMP)
+	snakemake --lint
+
+clean:
+	rm -rf results/*/ logs benchmarks .snakemake

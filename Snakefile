@@ -1,0 +1,24 @@
+# lmar-bench: Downsample -> Enhance -> Upsample with model-aware resampling (LMAR, CVPR 2024).
+# Thin on purpose: the DAG is in workflow/rules/, the science in lmar/ and baselines/.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,84 @@
+# Targets, wildcard constraints and helpers shared by the rules.
+import json
+
+from lmar.config import check_parts, trainable
+from lmar.errors import LmarError
+from lmar.provenance import config_hash
+
+try:
+    check_parts(config)
+except LmarError as exc:
+    raise WorkflowError(f"config error: {exc}") from None
+
+EXP = config["experiment"]
+RES = f"results/{EXP}"
+LOGS = f"logs/{EXP}"
+BENCH = f"benchmarks/{EXP}"
+EVALUATION = config["evaluation"]
+# GPU reservation for cluster executors when the config asks for CUDA ("auto" reserves none).
+GPU = 1 if config["device"].startswith("cuda") else 0
+FULL = "full_resolution"
+# Software for --sdm conda (cluster nodes without the project venv); locally the venv is used.
+ENV = "../envs/lmar.yaml"
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
+    backbone="[A-Za-z0-9][A-Za-z0-9_-]*",
+    resampler="[A-Za-z0-9][A-Za-z0-9_-]*",
+
+
+def resampler_spec(name):
+    if name in config["resamplers"]:
+        return config["resamplers"][name]
+    if name == FULL and EVALUATION["full_resolution"]:
+        return {"type": FULL, "params": {}}
+    raise WorkflowError(f"no resampler {name!r} in config key 'resamplers'")
+
+
+def evaluated_resamplers():
+    names = list(config["resamplers"])
+    if EVALUATION["full_resolution"] and FULL not in names:
+        names.append(FULL)
+    return names
+
+
+def spec_json(section, name):
+    """One config entry as JSON for a `python -m lmar` call (params changes re-trigger the job)."""
+    return json.dumps(config[section][name], sort_keys=True)
+
+
+def run_hash(w):
+    """Hash of every config slice an evaluation depends on, recorded in each result row."""
+    return config_hash(
+        {
+            "dataset": config["datasets"][w.dataset],
+            "backbone": config["backbones"][w.backbone],
+            "resampler": resampler_spec(w.resampler),
+            "evaluation": EVALUATION,
+            "seed": config["seed"],
+        }
+    )
+
+
+def evaluate_inputs(w):
+    inputs = {
+        "data": f"resources/data/{w.dataset}",
+        "backbone": f"{RES}/models/{w.dataset}/{w.backbone}/backbone.pt",
+    }
+    if trainable(resampler_spec(w.resampler), f"resamplers.{w.resampler}.type"):
+        inputs["resampler"] = f"{RES}/models/{w.dataset}/{w.backbone}/resampler_{w.resampler}.pt"
+    return inputs
+
+
+def metrics_csvs():
+    return expand(
+        f"{RES}/metrics/{{dataset}}/{{backbone}}/{{resampler}}.csv",
+        dataset=config["datasets"],
+        backbone=config["backbones"],
+        resampler=evaluated_resamplers(),
+    )
+
+
+def all_targets():
+    return [f"{RES}/table.md", f"{RES}/psnr_vs_scale.png"]

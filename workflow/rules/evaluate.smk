@@ -1,0 +1,32 @@
+# Evaluation: Downsample -> Enhance -> Upsample on the test split, every scale, per-image metrics.
+
+
+rule evaluate:
+    input:
+        unpack(evaluate_inputs),
+    output:
+        csv=f"{RES}/metrics/{{dataset}}/{{backbone}}/{{resampler}}.csv",
+        images=directory(f"{RES}/outputs/{{dataset}}/{{backbone}}/{{resampler}}"),
+    params:
+        spec=lambda w: json.dumps(resampler_spec(w.resampler), sort_keys=True),
+        ckpt=lambda w, input: f"--resampler-ckpt {input.resampler}" if "resampler" in input.keys() else "",
+        evaluation=json.dumps(EVALUATION, sort_keys=True),
+        labels=lambda w: json.dumps(
+            {"dataset": w.dataset, "backbone": w.backbone, "resampler": w.resampler, "config_hash": run_hash(w)}
+        ),
+        device=config["device"],
+        seed=config["seed"],
+    threads: workflow.cores
+    resources:
+        gpu=GPU,
+    conda:
+        ENV
+    log:
+        f"{LOGS}/evaluate/{{dataset}}/{{backbone}}/{{resampler}}.log",
+    benchmark:
+        f"{BENCH}/evaluate/{{dataset}}/{{backbone}}/{{resampler}}.tsv"
+    shell:
+        "python -m lmar evaluate --data {input.data:q} --backbone {input.backbone:q}"
+        " --resampler-spec {params.spec:q} {params.ckpt} --evaluation {params.evaluation:q}"
+        " --labels {params.labels:q} --out {output.csv:q} --images {output.images:q}"
+        " --device {params.device} --seed {params.seed} --threads {threads} > {log:q} 2>&1"

@@ -1,0 +1,32 @@
+# Report: tables and plots, made only from the results files.
+
+
+rule table:
+    input:
+        metrics_csvs(),
+    output:
+        md=report(f"{RES}/table.md", category="Tables"),
+        csv=f"{RES}/metrics.csv",
+    params:
+        gain=config["report"]["gain"],
+        title=f"lmar-bench: {EXP}",
+    conda:
+        ENV
+    log:
+        f"{LOGS}/table.log",
+    shell:
+        "python -m lmar table {input:q} --out-md {output.md:q} --out-csv {output.csv:q}"
+        " --gain {params.gain} --title {params.title:q} > {log:q} 2>&1"
+
+
+rule plot:
+    input:
+        f"{RES}/metrics.csv",
+    output:
+        report(f"{RES}/psnr_vs_scale.png", category="Plots"),
+    conda:
+        ENV
+    log:
+        f"{LOGS}/plot.log",
+    shell:
+        "python -m lmar plot {input:q} --out {output:q} > {log:q} 2>&1"

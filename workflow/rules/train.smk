@@ -1,0 +1,49 @@
+# Training: backbones first (L1 to ground truth), then trainable resamplers against them, frozen.
+
+
+rule pretrain_backbone:
+    input:
+        data="resources/data/{dataset}",
+    output:
+        f"{RES}/models/{{dataset}}/{{backbone}}/backbone.pt",
+    params:
+        spec=lambda w: spec_json("backbones", w.backbone),
+        device=config["device"],
+        seed=config["seed"],
+    threads: workflow.cores
+    resources:
+        gpu=GPU,
+    conda:
+        ENV
+    log:
+        f"{LOGS}/pretrain_backbone/{{dataset}}/{{backbone}}.log",
+    benchmark:
+        f"{BENCH}/pretrain_backbone/{{dataset}}/{{backbone}}.tsv"
+    shell:
+        "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone}"
+        " --out {output:q} --device {params.device} --seed {params.seed} --threads {threads} > {log:q} 2>&1"
+
+
+rule train_resampler:
+    input:
+        data="resources/data/{dataset}",
+        backbone=f"{RES}/models/{{dataset}}/{{backbone}}/backbone.pt",
+    output:
+        f"{RES}/models/{{dataset}}/{{backbone}}/resampler_{{resampler}}.pt",
+    params:
+        spec=lambda w: spec_json("resamplers", w.resampler),
+        device=config["device"],
+        seed=config["seed"],
+    threads: workflow.cores
+    resources:
+        gpu=GPU,
+    conda:
+        ENV
+    log:
+        f"{LOGS}/train_resampler/{{dataset}}/{{backbone}}/{{resampler}}.log",
+    benchmark:
+        f"{BENCH}/train_resampler/{{dataset}}/{{backbone}}/{{resampler}}.tsv"
+    shell:
+        "python -m lmar train-resampler --data {input.data:q} --backbone {input.backbone:q} --spec {params.spec:q}"
+        " --name {wildcards.resampler} --out {output:q} --device {params.device} --seed {params.seed}"
+        " --threads {threads} > {log:q} 2>&1"
