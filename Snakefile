@@ -5,7 +5,12 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The embedded default, unless the command line names config files: those then replace it
+# whole (Snakemake would otherwise merge them into it, mixing the two experiments' entries).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

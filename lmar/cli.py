@@ -40,10 +40,30 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lmar", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    p = sub.add_parser("prepare-data", help="build or fetch a dataset into {train,test}/{input,gt}")
+    p = sub.add_parser("fetch-data", help="download a published dataset (resumable, checksummed, safely extracted)")
+    p.add_argument("--spec", type=_json("--spec"), required=True, help="dataset entry as JSON: {type, params}")
+    p.add_argument("--name", default="dataset")
+    p.add_argument("--out", type=Path, required=True, help="folder for the extracted files")
+    p.add_argument("--archives", type=Path, required=True, help="folder for the downloaded archives (kept to resume)")
+    p.add_argument("--lock", type=Path, required=True, help="JSON lock file of sha256 checksums")
+
+    p = sub.add_parser("prepare-data", help="build a dataset, or validate and link one, into {train,test}/{input,gt}")
     p.add_argument("--spec", type=_json("--spec"), required=True, help="dataset entry as JSON: {type, params}")
     p.add_argument("--name", default="dataset")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--download-dir", type=Path, default=None, help="where the download step put a published dataset")
+
+    p = sub.add_parser("validate-data", help="check a prepared dataset; lists every problem by file name")
+    p.add_argument("root", type=Path, help="a folder with {train,test}/{input,gt}")
+    p.add_argument("--expect-train", type=int, default=None)
+    p.add_argument("--expect-test", type=int, default=None)
+    p.add_argument("--no-decode", action="store_true", help="check headers only, do not decode every image")
+
+    p = sub.add_parser("seed-weights", help="pre-seed LPIPS (AlexNet + linear layers) and VGG16 weights")
+    p.add_argument("--dir", type=Path, required=True, help="the TORCH_HOME to fill")
+    p.add_argument("--names", nargs="+", default=["alexnet", "lpips_alex", "vgg16"])
+    p.add_argument("--required", nargs="*", default=[], help="names whose absence is an error")
+    p.add_argument("--status", type=Path, required=True, help="JSON status file to write")
 
     p = sub.add_parser("pretrain-backbone", help="train an enhancement backbone (L1 to ground truth)")
     p.add_argument("--data", type=Path, required=True)
@@ -99,12 +119,34 @@ def run(args: argparse.Namespace) -> int:
     from lmar import runtime
 
     runtime.setup(getattr(args, "seed", None), getattr(args, "threads", None))
-    if args.verb == "prepare-data":
+    if args.verb == "fetch-data":
+        from lmar.data.fetch import fetch
+
+        fetch(args.spec, args.name, args.out, args.archives, args.lock)
+    elif args.verb == "prepare-data":
         from tqdm import tqdm
 
         from lmar.registry import DATASETS
 
-        DATASETS.build(args.spec, f"datasets.{args.name}").prepare(args.out, progress=lambda it: tqdm(it, desc="prepare"))
+        spec = args.spec
+        if args.download_dir is not None:
+            spec = {**spec, "params": {**(spec.get("params") or {}), "download_dir": str(args.download_dir)}}
+        DATASETS.build(spec, f"datasets.{args.name}").prepare(args.out, progress=lambda it: tqdm(it, desc="prepare"))
+    elif args.verb == "validate-data":
+        from lmar.data.validate import raise_if_problems, split_problems
+
+        problems = []
+        for split, n in (("train", args.expect_train), ("test", args.expect_test)):
+            problems += split_problems(args.root / split / "input", args.root / split / "gt", n, not args.no_decode)
+        raise_if_problems(problems, str(args.root))
+        print(f"{args.root}: ok")
+    elif args.verb == "seed-weights":
+        from lmar.weights import seed_weights, write_status
+
+        status = seed_weights(args.dir, args.names, args.required)
+        write_status(status, args.status)
+        for name, st in status.items():
+            print(f"{name}: {'ok ' + st['path'] if st['ok'] else 'MISSING: ' + st['reason']}")
     elif args.verb == "pretrain-backbone":
         from lmar.train import pretrain_backbone
 

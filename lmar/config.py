@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from lmar.errors import LmarError
-from lmar.interpolation import parse_scale
 from lmar.registry import BACKBONES, DATASETS, RESAMPLERS
+from lmar.targets import parse_targets
 
 
 def check_parts(config: dict) -> None:
@@ -17,12 +17,15 @@ def check_parts(config: dict) -> None:
             if not isinstance(spec, dict) or "type" not in spec:
                 raise LmarError(f"config key {section}.{name} needs a 'type' (a registered name or module:Class)")
             registry.get(spec["type"], f"{section}.{name}.type")
-    for i, s in enumerate((config.get("evaluation") or {}).get("scales", [])):
-        try:
-            parse_scale(s)
-        except LmarError as exc:
-            raise LmarError(f"config key evaluation.scales[{i}]: {exc}") from None
+    parse_targets(config.get("evaluation") or {"scales": [2]})
 
 
 def trainable(spec: dict, where: str = "") -> bool:
     return bool(getattr(RESAMPLERS.get(spec["type"], where), "trainable", False))
+
+
+def needs_download(spec: dict) -> bool:
+    """A published dataset with a source (manual ones included: their step says what to do),
+    unless the user points ``params.local_path`` at data they already have."""
+    cls = DATASETS.get(spec["type"])
+    return bool(getattr(cls, "source", None)) and not (spec.get("params") or {}).get("local_path")

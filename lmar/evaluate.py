@@ -1,4 +1,4 @@
-"""Evaluation: DEU on every test image at every scale, scored per image, one tidy CSV per run."""
+"""Evaluation: DEU on every test image at every target, scored per image, one tidy CSV per run."""
 
 from __future__ import annotations
 
@@ -15,17 +15,14 @@ from lmar import checkpoint
 from lmar.atomic import atomic_dir, atomic_path
 from lmar.data.images import read_image, to_uint8, write_png
 from lmar.data.pairs import list_pairs
-from lmar.interpolation import check_method, parse_scale, target_size
+from lmar.interpolation import check_method
 from lmar.metrics import Scorer
 from lmar.pipeline import deu
 from lmar.provenance import code_version, device_name
 from lmar.runtime import synchronize
+from lmar.targets import FULL, Target, parse_targets
 
 log = logging.getLogger(__name__)
-
-
-def scale_label(scale: float) -> str:
-    return f"x{scale:g}"
 
 
 def evaluate(
@@ -40,15 +37,17 @@ def evaluate(
     labels: dict,
 ) -> pd.DataFrame:
     """``labels``: dataset, backbone, resampler names, seed and config hash, copied to every row."""
-    scales = [parse_scale(s) for s in evaluation.get("scales", [2])]
+    targets = parse_targets(evaluation)
     upsampler = evaluation.get("upsampler", "bicubic")
     check_method(upsampler, False)
     backbone, bb_ckpt = checkpoint.load_backbone(backbone_ckpt, device)
     resampler, train_meta = checkpoint.build_resampler(resampler_spec, resampler_ckpt, device, labels.get("resampler", ""))
-    scorer = Scorer(evaluation.get("metrics", ["psnr", "ssim"]), device)
+    scorer = Scorer(
+        evaluation.get("metrics", ["psnr", "ssim"]), device, evaluation.get("required_metrics", ["psnr", "ssim"])
+    )
     pairs = list_pairs(data, "test")
     if resampler.is_identity:
-        scales = [1.0]
+        targets = [Target(FULL, scale=1.0)]
     fixed = {
         **labels,
         "resampler_type": resampler_spec["type"],
@@ -58,13 +57,14 @@ def evaluate(
         "code_version": code_version(),
         "device": device_name(device),
         "torch_version": torch.__version__,
+        "missing_metrics": json.dumps(scorer.missing) if scorer.missing else "",
     }
     rows = []
     with atomic_dir(images_dir) as tmp, torch.no_grad():
-        for scale in scales:
-            for pair in tqdm(pairs, desc=f"{labels.get('resampler')} {scale_label(scale)}", unit="img", mininterval=5):
+        for target in targets:
+            for pair in tqdm(pairs, desc=f"{labels.get('resampler')} {target.label}", unit="img", mininterval=5):
                 x, gt = read_image(pair.input), read_image(pair.gt)
-                size = target_size(x.shape[-2:], scale)
+                size = target.resolve(x.shape[-2:])
                 xd = x[None].to(device)
                 synchronize(device)
                 t0 = time.perf_counter()
@@ -72,12 +72,13 @@ def evaluate(
                 synchronize(device)
                 seconds = time.perf_counter() - t0
                 out = to_uint8(y[0])  # scored exactly as saved: 8-bit PNG
-                write_png(out, tmp / scale_label(scale) / f"{pair.name}.png")
+                write_png(out, tmp / target.label / f"{pair.name}.png")
                 scores = scorer(torch.from_numpy(out).permute(2, 0, 1).float() / 255.0, gt)
                 rows.append(
                     {
                         **fixed,
-                        "scale": scale,
+                        "target": target.label,
+                        "scale": target.effective_scale(x.shape[-2:]),
                         "target_h": size[0],
                         "target_w": size[1],
                         "image": pair.name,
@@ -85,9 +86,9 @@ def evaluate(
                         "time_s": seconds,
                     }
                 )
-                log.info("%s %s %s", scale_label(scale), pair.name, " ".join(f"{k}={v:.4f}" for k, v in scores.items()))
+                log.info("%s %s %s", target.label, pair.name, " ".join(f"{k}={v:.4f}" for k, v in scores.items()))
         df = pd.DataFrame(rows)
-        front = ["dataset", "backbone", "resampler", "scale", "target_h", "target_w", "image"]
+        front = ["dataset", "backbone", "resampler", "target", "scale", "target_h", "target_w", "image"]
         df = df[front + [c for c in df.columns if c not in front]]
         with atomic_path(out_csv) as t:
             df.to_csv(t, index=False)

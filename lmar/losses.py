@@ -10,7 +10,6 @@ total = feature + edge + w(epoch) * resize
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import torch
@@ -18,10 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmar.errors import LmarError
+from lmar.weights import missing_reason, weight_path
 
 log = logging.getLogger(__name__)
 
-VGG16_FILE = "vgg16-397923af.pth"  # torchvision's ImageNet VGG16 weights, under $TORCH_HOME/hub/checkpoints
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 FALLBACKS = ("l1",)
@@ -33,10 +32,6 @@ def scharr_magnitude(img: torch.Tensor) -> torch.Tensor:
     k = torch.stack([kx, kx.t()])[:, None] / 32.0
     g = F.conv2d(F.pad(img, (1, 1, 1, 1), mode="replicate"), k)
     return torch.sqrt((g**2).sum(dim=1, keepdim=True) + 1e-12)
-
-
-def vgg16_weights_path() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
 
 
 class VGGRelu43(nn.Module):
@@ -67,10 +62,8 @@ def resize_loss_choice(wanted: str, fallback: str) -> tuple[str, str]:
         return wanted, "configured"
     if wanted != "vgg16":
         raise LmarError(f"resize_loss must be 'vgg16' or one of {FALLBACKS}, got {wanted!r}")
-    path = vgg16_weights_path()
-    if path.is_file():
-        return "vgg16", f"weights {path}"
-    return fallback, f"VGG16 weights not found at {path} (TORCH_HOME={os.environ.get('TORCH_HOME', 'unset')})"
+    reason = missing_reason(["vgg16"])
+    return ("vgg16", f"weights {weight_path('vgg16')}") if not reason else (fallback, reason)
 
 
 class LMARLoss:
@@ -80,7 +73,7 @@ class LMARLoss:
         used, reason = resize_loss_choice(spec.get("resize_loss", "vgg16"), spec.get("resize_loss_fallback", "l1"))
         if used != spec.get("resize_loss", "vgg16"):
             log.warning("resize loss: using fallback %r because %s", used, reason)
-        self.vgg = VGGRelu43(vgg16_weights_path()).to(device) if used == "vgg16" else None
+        self.vgg = VGGRelu43(weight_path("vgg16")).to(device) if used == "vgg16" else None
         self.info = {"resize_loss": used, "resize_loss_reason": reason, "feature_tap": backbone.feature_tap}
 
     def __call__(self, x, gt, size, epoch):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from lmar.atomic import atomic_path
 from lmar.report import load_results
+from lmar.targets import FULL
 
 
 def psnr_vs_scale(results: Path, out: Path) -> None:
@@ -19,8 +20,8 @@ def psnr_vs_scale(results: Path, out: Path) -> None:
 
     df = load_results([results])
     df["panel"] = df["dataset"] + " / " + df["backbone"]
-    full = df[df["scale"] == 1.0]
-    resampled = df[df["scale"] != 1.0]
+    full = df[df["target"] == FULL]
+    resampled = df[df["target"] != FULL]
     grid = sns.relplot(
         data=resampled, x="scale", y="psnr", hue="resampler", col="panel", kind="line",
         marker="o", errorbar=None, height=3.5, aspect=1.2, facet_kws={"sharey": False},

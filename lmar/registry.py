@@ -73,4 +73,4 @@ class Registry:
 
 BACKBONES = Registry("backbone", "lmar.backbones")
 RESAMPLERS = Registry("resampler", "lmar.resampler,baselines")
-DATASETS = Registry("dataset", "lmar.data.mini")
+DATASETS = Registry("dataset", "lmar.data.mini,lmar.data.published")

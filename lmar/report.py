@@ -1,16 +1,17 @@
-"""Tables from results files only: per (dataset, backbone), rows resamplers, columns scales."""
+"""Tables from results files only: per (dataset, backbone), rows resamplers, columns targets (scales)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from lmar.atomic import atomic_path
 from lmar.errors import LmarError
-from lmar.evaluate import scale_label
+from lmar.targets import FULL
 
-REQUIRED = ["dataset", "backbone", "resampler", "scale", "image", "psnr", "ssim"]
+REQUIRED = ["dataset", "backbone", "resampler", "target", "scale", "image", "psnr", "ssim"]
 
 
 def load_results(paths) -> pd.DataFrame:
@@ -30,40 +31,41 @@ def load_results(paths) -> pd.DataFrame:
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean PSNR and SSIM over test images per dataset, backbone, resampler and scale."""
-    keys = ["dataset", "backbone", "resampler", "scale"]
-    return df.groupby(keys, sort=False).agg(psnr=("psnr", "mean"), ssim=("ssim", "mean"), n=("image", "count")).reset_index()
+    """Mean PSNR and SSIM over test images per dataset, backbone, resampler and target."""
+    keys = ["dataset", "backbone", "resampler", "target"]
+    return (
+        df.groupby(keys, sort=False)
+        .agg(scale=("scale", "first"), psnr=("psnr", "mean"), ssim=("ssim", "mean"), n=("image", "count"))
+        .reset_index()
+    )
 
 
-def _cell(psnr: float, ssim: float) -> str:
-    return f"{psnr:.2f} / {ssim:.4f}"
+def _cell(row) -> str:
+    return f"{row.psnr:.2f} / {row.ssim:.4f}"
 
 
 def markdown_table(df: pd.DataFrame, gain: tuple[str, str] | None = ("lmar", "bicubic")) -> str:
     mean = summary(df)
     out = []
     for (dataset, backbone), part in mean.groupby(["dataset", "backbone"], sort=False):
-        scales = sorted(s for s in part["scale"].unique() if s != 1.0)
-        cols = [scale_label(s) for s in scales]
+        cols = list(dict.fromkeys(t for t in part["target"] if t != FULL))
         out.append(f"### {dataset} / {backbone}: PSNR (dB) / SSIM, mean over {part['n'].max()} test images\n")
         out.append("| resampler | " + " | ".join(cols) + " |")
         out.append("|---" * (len(cols) + 1) + "|")
         for name, rows in part.groupby("resampler", sort=False):
-            by_scale = rows.set_index("scale")
-            if set(by_scale.index) == {1.0}:  # full resolution: the ceiling, the same at every scale
-                r = by_scale.loc[1.0]
-                cells = [_cell(r.psnr, r.ssim)] * len(scales)
+            by_target = rows.set_index("target")
+            if list(by_target.index) == [FULL]:  # no resampling: the ceiling, the same in every column
+                cells = [_cell(by_target.loc[FULL])] * len(cols)
                 name = f"{name} (no resampling)"
             else:
-                cells = [_cell(by_scale.loc[s].psnr, by_scale.loc[s].ssim) if s in by_scale.index else "-" for s in scales]
+                cells = [_cell(by_target.loc[t]) if t in by_target.index else "-" for t in cols]
             out.append(f"| {name} | " + " | ".join(cells) + " |")
-        names = set(part["resampler"])
-        if gain and set(gain) <= names:
-            a, b = (part[part.resampler == g].set_index("scale") for g in gain)
+        if gain and set(gain) <= set(part["resampler"]):
+            a, b = (part[part.resampler == g].set_index("target") for g in gain)
             cells = [
-                f"{a.loc[s].psnr - b.loc[s].psnr:+.2f} / {a.loc[s].ssim - b.loc[s].ssim:+.4f}"
-                if s in a.index and s in b.index else "-"
-                for s in scales
+                f"{a.loc[t].psnr - b.loc[t].psnr:+.2f} / {a.loc[t].ssim - b.loc[t].ssim:+.4f}"
+                if t in a.index and t in b.index else "-"
+                for t in cols
             ]
             out.append(f"| **{gain[0]} - {gain[1]}** | " + " | ".join(cells) + " |")
         out.append("")
@@ -82,6 +84,10 @@ def write_table(paths, out_md: Path, out_csv: Path, gain=("lmar", "bicubic"), ti
         used = df.loc[df["resize_loss"].notna() & (df["resize_loss"] != ""), ["resampler", "resize_loss"]].drop_duplicates()
         for r in used.itertuples():
             text += f"\nResize loss used to train {r.resampler}: {r.resize_loss}\n"
+    if "missing_metrics" in df:
+        for note in sorted(set(df["missing_metrics"].dropna()) - {""}):
+            for metric, reason in json.loads(note).items():
+                text += f"\n{metric.upper()} not computed: {reason}\n"
     with atomic_path(out_csv) as t:
         df.to_csv(t, index=False)
     with atomic_path(out_md) as t:

@@ -50,9 +50,16 @@ def _optimiser(params, cfg: dict):
     return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=int(cfg["step_size"]), gamma=float(cfg["gamma"]))
 
 
-@lru_cache(maxsize=64)
-def _cached(path: Path) -> torch.Tensor:
-    return read_image(path)
+PRELOAD_MAX = 64  # datasets up to this many pairs are decoded once and kept in memory
+
+
+def pair_loader(pairs, transform=lambda t: t):
+    """``load(i) -> (input, gt)``, transformed; small datasets are cached, large ones streamed."""
+
+    def load(i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return transform(read_image(pairs[i].input)), transform(read_image(pairs[i].gt))
+
+    return lru_cache(maxsize=None)(load) if len(pairs) <= PRELOAD_MAX else load
 
 
 def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "backbone") -> dict:
@@ -61,8 +68,7 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
     size = tuple(int(s) for s in cfg["size"])
     pairs = list_pairs(data, "train")
     # whole training images resized to the training size (LMAR_SPEC 5)
-    xs = torch.stack([resize(read_image(p.input)[None], size, "bicubic", True)[0] for p in pairs])
-    ys = torch.stack([resize(read_image(p.gt)[None], size, "bicubic", True)[0] for p in pairs])
+    load = pair_loader(pairs, lambda t: resize(t[None], size, "bicubic", True)[0])
     opt, sched = _optimiser(net.parameters(), cfg)
     gen = torch.Generator().manual_seed(seed)
     bs = int(cfg["batch_size"])
@@ -73,7 +79,7 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
         total = 0.0
         for i in range(steps):
             idx = order[i * bs : (i + 1) * bs]
-            x, y = xs[idx], ys[idx]
+            x, y = (torch.stack(t) for t in zip(*(load(int(i)) for i in idx)))
             flip = torch.rand(1, generator=gen).item() < 0.5
             if flip:
                 x, y = x.flip(-1), y.flip(-1)
@@ -114,6 +120,7 @@ def train_resampler(
         raise LmarError(f"{where}.train: need 0 < target_min < target_max, got {lo}, {hi}")
     sizes = list(range(lo, hi, step))
     pairs = list_pairs(data, "train")
+    load = pair_loader(pairs)
     opt, sched = _optimiser([p for p in net.parameters() if p.requires_grad], cfg)
     gen = torch.Generator().manual_seed(seed)
     n = len(pairs) * int(cfg["repeats"])
@@ -121,8 +128,7 @@ def train_resampler(
     for epoch in bar:
         sums: dict[str, float] = {}
         for k in torch.randperm(n, generator=gen).tolist():
-            pair = pairs[k % len(pairs)]
-            both = torch.cat([_cached(pair.input), _cached(pair.gt)])[None]  # same crop for input and gt
+            both = torch.cat(load(k % len(pairs)))[None]  # one crop for input and gt
             x, gt = _random_crop(both, int(cfg["crop"]), gen).split(3, dim=1)
             s = min(sizes[int(torch.randint(0, len(sizes), (1,), generator=gen))], min(x.shape[-2:]) - 1)
             loss, parts = loss_fn(x.to(device), gt.to(device), (s, s), epoch)

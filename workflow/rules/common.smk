@@ -1,7 +1,8 @@
 # Targets, wildcard constraints and helpers shared by the rules.
 import json
+from pathlib import Path
 
-from lmar.config import check_parts, trainable
+from lmar.config import check_parts, needs_download, trainable
 from lmar.errors import LmarError
 from lmar.provenance import config_hash
 
@@ -18,6 +19,9 @@ EVALUATION = config["evaluation"]
 # GPU reservation for cluster executors when the config asks for CUDA ("auto" reserves none).
 GPU = 1 if config["device"].startswith("cuda") else 0
 FULL = "full_resolution"
+# Jobs that need pretrained weights run with TORCH_HOME set here (pyiqa and torchvision read it).
+WEIGHTS_DIR = str(Path(config["weights"]["dir"]).absolute())
+WEIGHTS_STATUS = f"{WEIGHTS_DIR}/seeded.json"
 # Software for --sdm conda (cluster nodes without the project venv); locally the venv is used.
 ENV = "../envs/lmar.yaml"
 
@@ -61,10 +65,27 @@ def run_hash(w):
     )
 
 
+def weights_inputs(w=None):
+    """The seed_weights step, when the config asks for pre-seeded weights."""
+    return [WEIGHTS_STATUS] if config["weights"]["seed"] else []
+
+
+def required_weights():
+    need = {"lpips": ["alexnet", "lpips_alex"]}
+    return sorted({n for m in EVALUATION["required_metrics"] for n in need.get(m, [])})
+
+
+def download_inputs(w):
+    """A published dataset without local_path is fetched by download_dataset first."""
+    spec = config["datasets"][w.dataset]
+    return {"download": f"resources/downloads/{w.dataset}"} if needs_download(spec) else {}
+
+
 def evaluate_inputs(w):
     inputs = {
         "data": f"resources/data/{w.dataset}",
         "backbone": f"{RES}/models/{w.dataset}/{w.backbone}/backbone.pt",
+        "weights": weights_inputs(),
     }
     if trainable(resampler_spec(w.resampler), f"resamplers.{w.resampler}.type"):
         inputs["resampler"] = f"{RES}/models/{w.dataset}/{w.backbone}/resampler_{w.resampler}.pt"

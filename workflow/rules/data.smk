@@ -1,14 +1,49 @@
-# Datasets: build (embedded) or fetch into resources/data/<dataset>/{train,test}/{input,gt}.
+# Datasets: fetch (published ones), then build or validate into resources/data/<dataset>;
+# pretrained weights pre-seeded for compute nodes without internet.
 
 
-rule prepare_data:
+rule download_dataset:
     output:
-        directory("resources/data/{dataset}"),
+        directory("resources/downloads/{dataset}"),
     params:
         spec=lambda w: spec_json("datasets", w.dataset),
     conda:
         ENV
     log:
+        "logs/download_dataset/{dataset}.log",
+    shell:
+        "python -m lmar fetch-data --name {wildcards.dataset} --spec {params.spec:q} --out {output:q}"
+        " --archives resources/archives/{wildcards.dataset} --lock resources/checksums.json > {log:q} 2>&1"
+
+
+rule prepare_data:
+    input:
+        unpack(download_inputs),
+    output:
+        directory("resources/data/{dataset}"),
+    params:
+        spec=lambda w: spec_json("datasets", w.dataset),
+        download=lambda w, input: f"--download-dir {input.download}" if "download" in input.keys() else "",
+    conda:
+        ENV
+    log:
         "logs/prepare_data/{dataset}.log",
     shell:
-        "python -m lmar prepare-data --name {wildcards.dataset} --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
+        "python -m lmar prepare-data --name {wildcards.dataset} --spec {params.spec:q} {params.download}"
+        " --out {output:q} > {log:q} 2>&1"
+
+
+rule seed_weights:
+    output:
+        WEIGHTS_STATUS,
+    params:
+        names=config["weights"]["seed"],
+        required=required_weights(),
+        torch_home=lambda w, output: str(Path(output[0]).parent),
+    conda:
+        ENV
+    log:
+        "logs/seed_weights.log",
+    shell:
+        "python -m lmar seed-weights --dir {params.torch_home:q} --names {params.names} --required {params.required}"
+        " --status {output:q} > {log:q} 2>&1"

@@ -16,6 +16,7 @@ rule evaluate:
         ),
         device=config["device"],
         seed=config["seed"],
+        torch_home=WEIGHTS_DIR,
     threads: workflow.cores
     resources:
         gpu=GPU,
@@ -26,7 +27,7 @@ rule evaluate:
     benchmark:
         f"{BENCH}/evaluate/{{dataset}}/{{backbone}}/{{resampler}}.tsv"
     shell:
-        "python -m lmar evaluate --data {input.data:q} --backbone {input.backbone:q}"
+        "TORCH_HOME={params.torch_home:q} python -m lmar evaluate --data {input.data:q} --backbone {input.backbone:q}"
         " --resampler-spec {params.spec:q} {params.ckpt} --evaluation {params.evaluation:q}"
         " --labels {params.labels:q} --out {output.csv:q} --images {output.images:q}"
         " --device {params.device} --seed {params.seed} --threads {threads} > {log:q} 2>&1"

@@ -28,12 +28,14 @@ rule train_resampler:
     input:
         data="resources/data/{dataset}",
         backbone=f"{RES}/models/{{dataset}}/{{backbone}}/backbone.pt",
+        weights=weights_inputs(),
     output:
         f"{RES}/models/{{dataset}}/{{backbone}}/resampler_{{resampler}}.pt",
     params:
         spec=lambda w: spec_json("resamplers", w.resampler),
         device=config["device"],
         seed=config["seed"],
+        torch_home=WEIGHTS_DIR,
     threads: workflow.cores
     resources:
         gpu=GPU,
@@ -44,6 +46,6 @@ rule train_resampler:
     benchmark:
         f"{BENCH}/train_resampler/{{dataset}}/{{backbone}}/{{resampler}}.tsv"
     shell:
-        "python -m lmar train-resampler --data {input.data:q} --backbone {input.backbone:q} --spec {params.spec:q}"
+        "TORCH_HOME={params.torch_home:q} python -m lmar train-resampler --data {input.data:q} --backbone {input.backbone:q} --spec {params.spec:q}"
         " --name {wildcards.resampler} --out {output:q} --device {params.device} --seed {params.seed}"
         " --threads {threads} > {log:q} 2>&1"

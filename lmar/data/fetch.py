@@ -1,0 +1,58 @@
+"""The download step: fetch a published dataset's files into ``resources/downloads/<name>``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lmar.atomic import atomic_dir
+from lmar.data.download import download, gdrive_download, gdrive_folder_download, verify_or_record
+from lmar.data.extract import safe_extract
+from lmar.errors import LmarError
+from lmar.registry import DATASETS
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")
+
+
+def is_archive(path: Path) -> bool:
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def fetch(spec: dict, name: str, out_dir: Path, archives: Path, lockfile: Path) -> None:
+    """Download (resumably, checksummed) and safely extract; a manual source stops with instructions."""
+    cls = DATASETS.get(spec.get("type"), f"datasets.{name}.type")
+    dataset = DATASETS.build(spec, f"datasets.{name}")
+    source = getattr(cls, "source", {}) or {}
+    kind = source.get("kind")
+    if dataset.local_path is not None:
+        raise LmarError(f"datasets.{name} has params.local_path: nothing to download")
+    if kind == "manual" or not getattr(cls, "remote", False):
+        where = source.get("where", "its publisher")
+        raise LmarError(
+            f"{cls.title} cannot be downloaded automatically: get it from {where}, then either put it "
+            f"under {out_dir} ({dataset.instructions(out_dir)}) or set datasets.{name}.params.local_path "
+            "to where it is."
+        )
+    archives.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(out_dir) as tmp:
+        if kind == "url":
+            archive = archives / source["file"]
+            download(source["url"], archive, sha256=source.get("sha256"))
+            verify_or_record(lockfile, f"{name}/{source['file']}", archive)
+            safe_extract(archive, tmp / "extracted")
+        elif kind == "gdrive_file":
+            archive = archives / source["file"]
+            gdrive_download(source["id"], archive, sha256=source.get("sha256"))
+            verify_or_record(lockfile, f"{name}/{source['file']}", archive)
+            safe_extract(archive, tmp / "extracted")
+        elif kind == "gdrive_folder":
+            folder = archives / "folder"
+            gdrive_folder_download(source["id"], folder)
+            for f in sorted(folder.rglob("*")):
+                if f.is_file() and is_archive(f):
+                    verify_or_record(lockfile, f"{name}/{f.relative_to(folder)}", f)
+                    safe_extract(f, tmp / "extracted" / f.name.split(".")[0])
+            if not (tmp / "extracted").exists():
+                (tmp / "extracted").symlink_to(folder.resolve(), target_is_directory=True)
+        else:
+            raise LmarError(f"{cls.title}: unknown source kind {kind!r} in its registry entry")
+        dataset.find_root(tmp / "extracted")  # the published layout must be there

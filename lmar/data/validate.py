@@ -1,0 +1,46 @@
+"""Validation of a prepared (or user-supplied) dataset, reporting every problem by file name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lmar.data.images import EXTENSIONS, image_size, read_image
+from lmar.errors import LmarError
+
+MAX_LISTED = 20
+
+
+def _stems(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in EXTENSIONS}
+
+
+def split_problems(inputs: Path, gts: Path, expected: int | None, decode: bool, progress=None) -> list[str]:
+    """Every problem of one split: missing folders, unpaired files, size mismatches, undecodable
+    images, a pair count that differs from ``expected``."""
+    problems = [f"missing folder {d}" for d in (inputs, gts) if not d.is_dir()]
+    if problems:
+        return problems
+    ins, outs = _stems(inputs), _stems(gts)
+    problems += [f"input without ground truth: {ins[s]}" for s in sorted(set(ins) - set(outs))]
+    problems += [f"ground truth without input: {outs[s]}" for s in sorted(set(outs) - set(ins))]
+    common = sorted(set(ins) & set(outs))
+    if expected is not None and len(common) != expected:
+        problems.append(f"{inputs.parent}: {len(common)} pairs, expected {expected}")
+    for stem in progress(common) if progress else common:
+        try:
+            si, sg = image_size(ins[stem]), image_size(outs[stem])
+            if si != sg:
+                problems.append(f"size mismatch: {ins[stem]} is {si[0]}x{si[1]}, {outs[stem]} is {sg[0]}x{sg[1]}")
+            elif decode:
+                read_image(ins[stem])
+                read_image(outs[stem])
+        except LmarError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def raise_if_problems(problems: list[str], where: str) -> None:
+    if problems:
+        listed = "\n  ".join(problems[:MAX_LISTED])
+        more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        raise LmarError(f"dataset {where} has {len(problems)} problem(s):\n  {listed}{more}")
