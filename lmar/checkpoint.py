@@ -31,11 +31,22 @@ def load(path: str | Path, kind: str) -> dict:
     return ckpt
 
 
+def _load_state(net: torch.nn.Module, ckpt: dict, path) -> None:
+    try:
+        net.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise LmarError(
+            f"checkpoint {path} does not fit {ckpt.get('kind')} spec {ckpt.get('spec')} as configured ({first}). "
+            "Use the spec it was trained with, or train it again."
+        ) from None
+
+
 def load_backbone(path: str | Path, device: torch.device):
     """The frozen backbone (eval mode, no gradients) and its checkpoint."""
     ckpt = load(path, "backbone")
     net = BACKBONES.build(ckpt["spec"], "backbone checkpoint")
-    net.load_state_dict(ckpt["state_dict"])
+    _load_state(net, ckpt, path)
     return net.to(device).eval().requires_grad_(False), ckpt
 
 
@@ -47,6 +58,6 @@ def build_resampler(spec: dict, ckpt_path: str | Path | None, device: torch.devi
         if not ckpt_path:
             raise LmarError(f"resampler {spec.get('type')!r}{' (' + where + ')' if where else ''} is trainable: give its trained checkpoint")
         ckpt = load(ckpt_path, "resampler")
-        net.load_state_dict(ckpt["state_dict"])
+        _load_state(net, {**ckpt, "spec": spec}, ckpt_path)
         meta = ckpt.get("meta", {})
     return net.to(device).eval(), meta

@@ -31,7 +31,13 @@ class Target:
 
 
 def parse_targets(evaluation: dict) -> list[Target]:
-    targets = [Target(f"x{parse_scale(s):g}", scale=parse_scale(s)) for s in evaluation.get("scales", [])]
+    targets = []
+    for i, s in enumerate(evaluation.get("scales", [])):
+        try:
+            scale = parse_scale(s)
+        except LmarError as exc:
+            raise LmarError(f"config key evaluation.scales[{i}]: {exc}") from None
+        targets.append(Target(f"x{scale:g}", scale=scale))
     for i, entry in enumerate(evaluation.get("sizes", [])):
         try:
             h, w = (int(v) for v in entry["size"])

@@ -42,7 +42,11 @@ def _merged(defaults: dict, spec: dict, where: str) -> dict:
     unknown = sorted(set(given) - set(defaults) - {"resize_loss", "resize_loss_fallback", "resize_weights"})
     if unknown:
         raise LmarError(f"unknown key(s) {unknown} in {where}.train; known: {sorted(defaults)}")
-    return {**defaults, **given}
+    merged = {**defaults, **given}
+    for key in ("epochs", "batch_size", "step_size", "crop", "repeats", "target_step"):
+        if key in merged and not (isinstance(merged[key], int) and merged[key] >= 1):
+            raise LmarError(f"config key {where}.train.{key} must be a positive integer, got {merged[key]!r}")
+    return merged
 
 
 def _optimiser(params, cfg: dict):

@@ -16,12 +16,14 @@ class Backbone(nn.Module):
     """
 
     multiple: int = 1
+    min_size: int = 1  # smaller inputs are padded up to this (replicate), the output cropped back
     feature_tap: str = ""
     tap_stride: int = 1  # the tapped feature's downsampling factor
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
         m = self.multiple
-        ph, pw = (-x.shape[-2]) % m, (-x.shape[-1]) % m
+        H, W = max(x.shape[-2], self.min_size), max(x.shape[-1], self.min_size)
+        ph, pw = H + (-H) % m - x.shape[-2], W + (-W) % m - x.shape[-1]
         if ph or pw:
             mode = "reflect" if ph < x.shape[-2] and pw < x.shape[-1] else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)

@@ -83,6 +83,7 @@ class SkipFusion(nn.Module):
 @BACKBONES.register("lmar_unet")
 class LMARUNet(Backbone):
     multiple = 4
+    min_size = 8  # instance norm needs more than one value per channel at 1/4 resolution
     feature_tap = "enc2"
     tap_stride = 4
 

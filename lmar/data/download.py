@@ -39,13 +39,13 @@ GDRIVE_URL = "https://drive.usercontent.google.com/download"
 T = TypeVar("T")
 
 
-class _Transient(Exception):
+class _TransientError(Exception):
     """A failure worth another try (5xx answer, cut transfer); ``.part`` keeps what arrived."""
 
 
 # Failures retried with backoff: no connection, timeouts, connections dropped mid-body, 5xx.
 _RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-              urllib3.exceptions.HTTPError, _Transient)
+              urllib3.exceptions.HTTPError, _TransientError)
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,8 @@ def _attempt(t: _Transfer) -> None:
         start = _resume_point(r, t, have)
         if start is None:
             return
-        total = _total_length(r, start) or t.size
+        total = _total_length(r, start)
+        total = t.size if total is None else total
         if total is not None:
             _check_disk(t, total - start)
         _receive(r, t, start, total)
@@ -218,9 +219,9 @@ def _resume_point(r: requests.Response, t: _Transfer, have: int) -> int | None:
         if total == have:
             return None
         t.part.unlink()
-        raise _Transient(f"the server cannot resume at byte {have} of {total}; starting over")
+        raise _TransientError(f"the server cannot resume at byte {have} of {total}; starting over")
     if code >= 500:
-        raise _Transient(f"HTTP {code} {r.reason} from {t.url}")
+        raise _TransientError(f"HTTP {code} {r.reason} from {t.url}")
     if code >= 400:
         raise LmarError(_http_error(code, t))
     if _is_html(r):
@@ -230,7 +231,7 @@ def _resume_point(r: requests.Response, t: _Transfer, have: int) -> int | None:
     if code == 206:
         if _content_range(r)[0] != have:
             t.part.unlink()
-            raise _Transient(f"the server resumed {t.url} at the wrong offset; starting over")
+            raise _TransientError(f"the server resumed {t.url} at the wrong offset; starting over")
         return have
     if code == 200:
         return 0
@@ -238,7 +239,8 @@ def _resume_point(r: requests.Response, t: _Transfer, have: int) -> int | None:
 
 
 def _http_error(code: int, t: _Transfer) -> str:
-    what = {404: "the file is not there", 401: "it needs a login", 403: "access is denied"}.get(code, "the request was refused")
+    reasons = {404: "the file is not there", 401: "it needs a login", 403: "access is denied"}
+    what = reasons.get(code, "the request was refused")
     return f"HTTP {code} for {t.url}: {what}; check the dataset registry entry or {t.manual}"
 
 
@@ -286,7 +288,7 @@ def _receive(r: requests.Response, t: _Transfer, start: int, total: int | None) 
             got += len(chunk)
             bar.update(len(chunk))
     if total is not None and got < total:
-        raise _Transient(f"transfer cut after {got} of {total} bytes")
+        raise _TransientError(f"transfer cut after {got} of {total} bytes")
 
 
 # --------------------------------------------------------------------------- Google Drive
@@ -313,7 +315,7 @@ def _gdrive_file_url(t: _Transfer) -> str:
     """The URL serving the file: ``t.url`` itself, or the target of Drive's confirmation form."""
     with t.session.get(t.url, stream=True, timeout=t.timeout) as r:
         if r.status_code >= 500:
-            raise _Transient(f"HTTP {r.status_code} {r.reason} from {t.url}")
+            raise _TransientError(f"HTTP {r.status_code} {r.reason} from {t.url}")
         if r.status_code >= 400:
             raise LmarError(_http_error(r.status_code, t))
         if not _is_html(r):

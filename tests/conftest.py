@@ -1,0 +1,128 @@
+"""Shared fixtures: a tiny mini dataset, a tiny pretrained backbone and a tiny trained LMAR.
+
+Everything runs on CPU with very small schedules; session-scoped fixtures are built once.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+CPU = torch.device("cpu")
+DATA_SIZE = (48, 72)  # (H, W) of the session's mini dataset
+TEST_NAMES = ["astronaut", "coffee", "rocket"]  # MiniDataset's default test split
+
+BACKBONE_SPEC = {
+    "type": "lmar_unet",
+    "params": {"width": 8},
+    "train": {"epochs": 1, "batch_size": 2, "size": [24, 36]},
+}
+LMAR_PARAMS = {"hidden": 16, "depth": 2}
+LMAR_SPEC = {
+    "type": "lmar",
+    "params": LMAR_PARAMS,
+    "train": {"epochs": 1, "crop": 32, "target_min": 8, "target_max": 32, "repeats": 1, "resize_loss": "l1"},
+}
+LABELS = {"dataset": "mini", "backbone": "unet", "resampler": "lmar", "config_hash": "abc123", "seed": 0}
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """The CLI's --threads (runtime.setup) changes a process-wide setting: put it back."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def empty_torch_home(tmp_path, monkeypatch):
+    """TORCH_HOME (and the hub dir) point at an empty folder: no pretrained weights anywhere."""
+    home = tmp_path / "torch_home"
+    home.mkdir()
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)  # restored after the test
+    torch.hub.set_dir(str(home / "hub"))
+    return home
+
+
+@pytest.fixture(scope="session")
+def mini_data(tmp_path_factory) -> Path:
+    """The embedded mini dataset at 48x72: 7 train and 3 test pairs. Read-only: copy it to modify."""
+    from lmar.data.mini import MiniDataset
+
+    root = tmp_path_factory.mktemp("mini") / "data"
+    MiniDataset(size=DATA_SIZE).prepare(root)
+    return root
+
+
+@pytest.fixture
+def data_copy(mini_data, tmp_path) -> Path:
+    """A private, writable copy of the mini dataset."""
+    dst = tmp_path / "data"
+    shutil.copytree(mini_data, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def backbone_ckpt(mini_data, tmp_path_factory) -> Path:
+    from lmar.train import pretrain_backbone
+
+    out = tmp_path_factory.mktemp("backbone") / "unet.pt"
+    torch.manual_seed(0)
+    pretrain_backbone(mini_data, BACKBONE_SPEC, out, CPU, seed=0, name="unet")
+    return out
+
+
+@pytest.fixture(scope="session")
+def lmar_ckpt(mini_data, backbone_ckpt, tmp_path_factory) -> Path:
+    from lmar.train import train_resampler
+
+    out = tmp_path_factory.mktemp("lmar") / "lmar.pt"
+    torch.manual_seed(0)
+    train_resampler(mini_data, backbone_ckpt, LMAR_SPEC, out, CPU, seed=0, name="lmar")
+    return out
+
+
+@pytest.fixture(scope="session")
+def frozen_backbone(backbone_ckpt):
+    from lmar.checkpoint import load_backbone
+
+    net, _ = load_backbone(backbone_ckpt, CPU)
+    return net
+
+
+@pytest.fixture(scope="session")
+def lmar_eval(mini_data, backbone_ckpt, lmar_ckpt, tmp_path_factory):
+    """LMAR evaluated at x2 and x3 on the test split: (DataFrame, csv path, images dir)."""
+    from lmar.evaluate import evaluate
+
+    out = tmp_path_factory.mktemp("eval")
+    csv, images = out / "lmar.csv", out / "images"
+    df = evaluate(mini_data, backbone_ckpt, {"type": "lmar", "params": LMAR_PARAMS}, lmar_ckpt,
+                  {"scales": [2, 3], "upsampler": "bicubic", "metrics": ["psnr", "ssim"]},
+                  csv, images, CPU, dict(LABELS))
+    return df, csv, images
+
+
+def write_rgb(path: Path, h: int, w: int, seed: int = 0) -> Path:
+    """A random RGB PNG of (h, w)."""
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def load_png(path: Path) -> np.ndarray:
+    """(H, W, 3) float64 in [0, 1]."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
+
+
+def entries(folder: Path) -> list[str]:
+    """Every name under ``folder`` (recursively), relative, sorted: to show nothing was left behind."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))

@@ -1,0 +1,138 @@
+"""Registries: built-in names, a user's own 'module:Class' part end to end, config checks."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+import torch
+from conftest import CPU, LABELS, TEST_NAMES, entries
+
+from lmar.cli import main
+from lmar.config import check_parts, trainable
+from lmar.errors import LmarError
+from lmar.evaluate import evaluate
+from lmar.registry import BACKBONES, DATASETS, RESAMPLERS, Registry
+
+USER_MODULE = textwrap.dedent(
+    '''
+    """A user's own resampler, outside the harness."""
+    import torch.nn.functional as F
+
+    from lmar.resampler_base import Resampler
+
+
+    class BoxDown(Resampler):
+        def __init__(self, mode="area", gain=1.0):
+            super().__init__()
+            self.mode, self.gain = mode, gain
+
+        def forward(self, x, size):
+            return F.interpolate(x, size=tuple(size), mode=self.mode) * self.gain
+    '''
+)
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    name = "my_lab_resamplers"
+    pkg = tmp_path / "userpkg"
+    pkg.mkdir()
+    (pkg / f"{name}.py").write_text(USER_MODULE)
+    monkeypatch.syspath_prepend(str(pkg))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_builtin_names():
+    assert {"lmar", "bicubic", "bilinear", "nearest", "area", "interpolation", "full_resolution"} <= set(RESAMPLERS.names())
+    assert "lmar_unet" in BACKBONES.names()
+    assert "mini" in DATASETS.names()
+
+
+def test_list_verb_prints_every_registry(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("backbones: ") and "lmar_unet" in line for line in out)
+    assert any(line.startswith("resamplers: ") and "lmar" in line and "full_resolution" in line for line in out)
+    assert any(line.startswith("datasets: ") and "mini" in line for line in out)
+
+
+def test_user_resampler_is_built_from_module_and_class(user_module):
+    net = RESAMPLERS.build({"type": f"{user_module}:BoxDown", "params": {"mode": "bilinear", "gain": 0.5}})
+    assert type(net).__name__ == "BoxDown" and net.mode == "bilinear" and net.gain == 0.5
+    assert not net.trainable and not net.is_identity
+    y = net(torch.ones(1, 3, 10, 12), (5, 6))
+    assert y.shape == (1, 3, 5, 6) and torch.allclose(y, torch.full_like(y, 0.5))
+
+
+def test_user_resampler_evaluates_end_to_end(user_module, mini_data, backbone_ckpt, tmp_path):
+    spec = {"type": f"{user_module}:BoxDown", "params": {"mode": "area"}}
+    df = evaluate(mini_data, backbone_ckpt, spec, None, {"scales": [2, 3]}, tmp_path / "box.csv", tmp_path / "img",
+                  CPU, {**LABELS, "resampler": "box"})
+    on_disk = pd.read_csv(tmp_path / "box.csv")
+    assert len(df) == len(on_disk) == 6
+    assert set(on_disk.resampler) == {"box"} and set(on_disk.resampler_type) == {f"{user_module}:BoxDown"}
+    assert json.loads(on_disk.resampler_params[0]) == {"mode": "area"}
+    assert sorted(on_disk.image.unique()) == TEST_NAMES
+    assert on_disk.psnr.notna().all() and (on_disk.psnr > 0).all()
+    assert len([e for e in entries(tmp_path / "img") if e.endswith(".png")]) == 6
+
+
+def test_user_resampler_through_the_cli(capsys, user_module, mini_data, backbone_ckpt, tmp_path):
+    rc = main(["evaluate", "--data", str(mini_data), "--backbone", str(backbone_ckpt), "--resampler-spec",
+               json.dumps({"type": f"{user_module}:BoxDown"}), "--evaluation", json.dumps({"scales": [2]}),
+               "--labels", json.dumps({**LABELS, "resampler": "box"}), "--out", str(tmp_path / "m.csv"),
+               "--images", str(tmp_path / "img"), "--device", "cpu"])
+    assert rc == 0, capsys.readouterr().err
+    assert len(pd.read_csv(tmp_path / "m.csv")) == 3
+
+
+def test_missing_module_or_class_is_an_lmar_error(user_module):
+    with pytest.raises(LmarError, match="cannot import module 'no_such_mod_xyz'.*PYTHONPATH"):
+        RESAMPLERS.get("no_such_mod_xyz:Thing", "resamplers.mine.type")
+    with pytest.raises(LmarError, match=f"module '{user_module}' has no 'Missing'.*resamplers.mine.type"):
+        RESAMPLERS.get(f"{user_module}:Missing", "resamplers.mine.type")
+    with pytest.raises(LmarError, match="bad params.*BoxDown"):
+        RESAMPLERS.build({"type": f"{user_module}:BoxDown", "params": {"colour": 1}})
+
+
+@pytest.mark.parametrize("bad", ["", None, 3])
+def test_type_must_be_a_nonempty_string(bad):
+    with pytest.raises(LmarError, match="non-empty string"):
+        RESAMPLERS.get(bad)
+
+
+def test_double_registration_is_refused():
+    reg = Registry("widget", "lmar.errors")
+    reg.register("w")(type("W1", (), {}))
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.register("w")(type("W2", (), {}))
+    assert reg.get("w").__name__ == "W1" and reg.get("w").registry_name == "w"
+
+
+def test_check_parts_names_the_config_key():
+    good = {
+        "datasets": {"mini": {"type": "mini"}},
+        "backbones": {"unet": {"type": "lmar_unet"}},
+        "resamplers": {"bicubic": {"type": "bicubic"}, "lmar": {"type": "lmar"}},
+        "evaluation": {"scales": [1.5, 2, "3"]},
+    }
+    check_parts(good)
+    for section, name, words in (("resamplers", "bicubic", "resamplers.bicubic.type"),
+                                 ("backbones", "unet", "backbones.unet.type")):
+        bad = json.loads(json.dumps(good))
+        bad[section][name]["type"] = "nope"
+        with pytest.raises(LmarError, match=words):
+            check_parts(bad)
+    with pytest.raises(LmarError, match=r"evaluation.scales\[1\]: scale must be a number >= 1"):
+        check_parts({**good, "evaluation": {"scales": [2, 0]}})
+    with pytest.raises(LmarError, match="'datasets' is empty"):
+        check_parts({**good, "datasets": {}})
+    with pytest.raises(LmarError, match="resamplers.x needs a 'type'"):
+        check_parts({**good, "resamplers": {"x": {"params": {}}}})
+    assert trainable({"type": "lmar"}) and not trainable({"type": "bicubic"})

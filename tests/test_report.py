@@ -1,0 +1,134 @@
+"""The results table: rows per resampler, columns per target, the gain row, from synthetic CSVs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lmar.cli import main
+from lmar.errors import LmarError
+from lmar.report import markdown_table, summary, write_table
+
+# (resampler, target, scale) -> per-image (psnr, ssim) for images a and b
+VALUES = {
+    ("bicubic", "x2", 2.0): [(20.0, 0.80), (22.0, 0.82)],
+    ("bicubic", "x3", 3.0): [(19.0, 0.70), (19.0, 0.70)],
+    ("lmar", "x2", 2.0): [(22.0, 0.84), (23.0, 0.84)],
+    ("lmar", "x3", 3.0): [(18.0, 0.69), (18.5, 0.69)],
+    ("full_resolution", "full", 1.0): [(30.0, 0.95), (31.0, 0.97)],
+}
+
+
+def rows(resampler, backbone="unet", dataset="mini", only=None):
+    out = []
+    for (name, target, scale), vals in VALUES.items():
+        if name != (only or resampler):
+            continue
+        for image, (psnr, ssim) in zip("ab", vals):
+            out.append({"dataset": dataset, "backbone": backbone, "resampler": resampler, "target": target,
+                        "scale": scale, "target_h": 10, "target_w": 10, "image": image, "psnr": psnr, "ssim": ssim,
+                        "code_version": "abc1234", "device": "cpu:test", "seed": 0,
+                        "resize_loss": "l1" if resampler == "lmar" else ""})
+    return out
+
+
+@pytest.fixture
+def results(tmp_path):
+    paths = []
+    for name in ("bicubic", "lmar", "full_resolution"):
+        path = tmp_path / f"{name}.csv"
+        pd.DataFrame(rows(name)).to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """Markdown table lines -> {first cell: other cells} (header included, separator skipped)."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("|") and not line.startswith("|---"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            out[cells[0]] = cells[1:]
+    return out
+
+
+def test_rows_per_resampler_columns_per_target_and_gain(results, tmp_path):
+    df = write_table(results, tmp_path / "t.md", tmp_path / "t.csv", ("lmar", "bicubic"), "Tiny")
+    text = (tmp_path / "t.md").read_text()
+    assert text.startswith("# Tiny\n")
+    assert "### mini / unet: PSNR (dB) / SSIM, mean over 2 test images" in text
+    t = table_rows(text)
+    assert t["resampler"] == ["x2", "x3"]
+    assert t["bicubic"] == ["21.00 / 0.8100", "19.00 / 0.7000"]
+    assert t["lmar"] == ["22.50 / 0.8400", "18.25 / 0.6900"]
+    assert t["full_resolution (no resampling)"] == ["30.50 / 0.9600"] * 2
+    assert t["**lmar - bicubic**"] == ["+1.50 / +0.0300", "-0.75 / -0.0100"]
+    assert len(t) == 5
+    combined = pd.read_csv(tmp_path / "t.csv")
+    assert len(df) == len(combined) == 10
+    assert sorted(combined.resampler.unique()) == ["bicubic", "full_resolution", "lmar"]
+    assert "code abc1234, device cpu:test, seed 0" in text
+    assert "Resize loss used to train lmar: l1" in text
+    assert "train bicubic" not in text
+
+
+def test_gain_in_the_other_direction_flips_signs(results):
+    df = pd.concat([pd.read_csv(p) for p in results])
+    t = table_rows(markdown_table(df, ("bicubic", "lmar")))
+    assert t["**bicubic - lmar**"] == ["-1.50 / -0.0300", "+0.75 / +0.0100"]
+
+
+def test_no_gain_row_without_both_resamplers(results):
+    df = pd.concat([pd.read_csv(p) for p in results[:1] + results[2:]])  # no lmar
+    t = table_rows(markdown_table(df, ("lmar", "bicubic")))
+    assert not any(k.startswith("**") for k in t)
+    assert not any(k.startswith("**") for k in table_rows(markdown_table(pd.concat([pd.read_csv(p) for p in results]),
+                                                                         None)))
+
+
+def test_target_missing_for_one_resampler_shows_a_dash(results):
+    df = pd.concat([pd.read_csv(p) for p in results])
+    extra = pd.DataFrame([{**r, "target": "x4", "scale": 4.0, "psnr": 17.0, "ssim": 0.6}
+                          for r in rows("lmar") if r["target"] == "x2"])
+    t = table_rows(markdown_table(pd.concat([df, extra]), ("lmar", "bicubic")))
+    assert t["resampler"] == ["x2", "x3", "x4"]
+    assert t["bicubic"][2] == "-" and t["lmar"][2] == "17.00 / 0.6000"
+    assert t["**lmar - bicubic**"] == ["+1.50 / +0.0300", "-0.75 / -0.0100", "-"]
+
+
+def test_one_table_per_dataset_and_backbone(results, tmp_path):
+    other = tmp_path / "other.csv"
+    pd.DataFrame(rows("bicubic", backbone="unet_wide")).to_csv(other, index=False)
+    write_table([*results, other], tmp_path / "t.md", tmp_path / "t.csv")
+    text = (tmp_path / "t.md").read_text()
+    assert text.count("### ") == 2 and "### mini / unet_wide" in text
+    second = text.split("### mini / unet_wide")[1]
+    t = table_rows(second)
+    assert t == {"resampler": ["x2", "x3"], "bicubic": ["21.00 / 0.8100", "19.00 / 0.7000"]}
+
+
+def test_summary_means_per_target(results):
+    df = pd.concat([pd.read_csv(p) for p in results])
+    s = summary(df).set_index(["resampler", "target"])
+    assert s.loc[("lmar", "x3"), "psnr"] == pytest.approx(18.25)
+    assert s.loc[("lmar", "x3"), "n"] == 2
+    assert s.loc[("full_resolution", "full"), "scale"] == 1.0
+
+
+def test_table_verb(capsys, results, tmp_path):
+    rc = main(["table", *map(str, results), "--out-md", str(tmp_path / "o.md"), "--out-csv", str(tmp_path / "o.csv"),
+               "--gain", "lmar", "bicubic", "--title", "CLI"])
+    assert rc == 0, capsys.readouterr().err
+    t = table_rows((tmp_path / "o.md").read_text())
+    assert t["**lmar - bicubic**"] == ["+1.50 / +0.0300", "-0.75 / -0.0100"]
+
+
+def test_results_missing_a_column_are_refused(tmp_path):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame(rows("bicubic")).drop(columns=["ssim"]).to_csv(bad, index=False)
+    with pytest.raises(LmarError, match="lacks column") as exc:
+        write_table([bad], tmp_path / "t.md", tmp_path / "t.csv")
+    assert str(bad) in str(exc.value) and "ssim" in str(exc.value)
+    assert not (tmp_path / "t.md").exists() and not (tmp_path / "t.csv").exists()
+    with pytest.raises(LmarError, match="no results"):
+        write_table([], tmp_path / "t.md", tmp_path / "t.csv")

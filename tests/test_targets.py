@@ -1,0 +1,76 @@
+"""Evaluation targets: downscaling factors and fixed sizes (the authors' protocol)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CPU, LABELS, TEST_NAMES, entries
+
+from lmar.config import check_parts
+from lmar.errors import LmarError
+from lmar.evaluate import evaluate
+from lmar.interpolation import parse_scale, target_size
+from lmar.targets import Target, parse_targets
+
+
+@pytest.mark.parametrize("hw, scale, expected", [((2160, 3840), 2, (1080, 1920)), ((2160, 3840), 1.5, (1440, 2560)),
+                                                 ((2160, 3840), 4, (540, 960)), ((37, 51), 3, (12, 17)),
+                                                 ((5, 7), 100, (1, 1)), ((48, 72), 1, (48, 72))])
+def test_target_size_rounds_and_stays_positive(hw, scale, expected):
+    assert target_size(hw, scale) == expected
+
+
+@pytest.mark.parametrize("good, value", [(2, 2.0), ("1.8", 1.8), (1, 1.0)])
+def test_parse_scale_accepts_numbers_at_least_one(good, value):
+    assert parse_scale(good) == value
+
+
+@pytest.mark.parametrize("bad", [0, -2, 0.99, "abc", None, float("nan"), float("inf"), [2]])
+def test_parse_scale_refuses_the_rest(bad):
+    with pytest.raises(LmarError, match="scale must be a number >= 1"):
+        parse_scale(bad)
+
+
+def test_scales_and_sizes_become_labelled_targets():
+    targets = parse_targets({"scales": [2, 1.5], "sizes": [{"name": "x1.8", "size": [1200, 1600]}, {"size": [9, 11]}]})
+    assert [t.label for t in targets] == ["x2", "x1.5", "x1.8", "9x11"]
+    assert targets[0].resolve((2160, 3840)) == (1080, 1920)
+    assert targets[2].resolve((2160, 3840)) == (1200, 1600) and targets[2].resolve((48, 72)) == (1200, 1600)
+    assert targets[2].effective_scale((2160, 3840)) == 1.8
+    assert Target("x3", scale=3.0).effective_scale((48, 72)) == 3.0
+
+
+@pytest.mark.parametrize(
+    "evaluation, words",
+    [
+        ({"sizes": [{"size": [0, 4]}]}, r"evaluation.sizes\[0\]: size must be positive"),
+        ({"scales": [2], "sizes": [{"name": "a"}]}, r"evaluation.sizes\[0\] must be"),
+        ({"sizes": [{"size": [4]}]}, r"evaluation.sizes\[0\] must be"),
+        ({"sizes": [{"size": ["a", 4]}]}, r"evaluation.sizes\[0\] must be"),
+        ({"scales": [2], "sizes": [{"name": "x2", "size": [4, 4]}]}, "unique"),
+        ({"scales": []}, "at least one"),
+        ({}, "at least one"),
+    ],
+)
+def test_bad_targets_name_the_key(evaluation, words):
+    with pytest.raises(LmarError, match=words):
+        parse_targets(evaluation)
+
+
+def test_bad_scale_in_config_names_its_key():
+    """Regression: the key was once dropped from the message."""
+    config = {"datasets": {"mini": {"type": "mini"}}, "backbones": {"unet": {"type": "lmar_unet"}},
+              "resamplers": {"bicubic": {"type": "bicubic"}}, "evaluation": {"scales": [2, 0]}}
+    with pytest.raises(LmarError, match=r"evaluation.scales\[1\]"):
+        check_parts(config)
+
+
+def test_evaluate_at_a_fixed_size(mini_data, backbone_ckpt, tmp_path):
+    evaluation = {"scales": [2], "sizes": [{"name": "squash", "size": [20, 20]}]}
+    df = evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, evaluation, tmp_path / "m.csv",
+                  tmp_path / "img", CPU, dict(LABELS))
+    assert list(df.target.unique()) == ["x2", "squash"]
+    squash = df[df.target == "squash"]
+    assert set(squash.target_h) == {20} and set(squash.target_w) == {20}
+    assert set(squash.scale) == {2.4}  # 48 / 20, by height
+    assert entries(tmp_path / "img") == sorted(["x2", "squash"] + [f"{t}/{n}.png" for t in ("x2", "squash")
+                                                                    for n in TEST_NAMES])
