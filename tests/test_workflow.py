@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny_workflow.yaml"
@@ -76,17 +78,35 @@ def test_bad_config_stops_before_running(tmp_path, change, expected):
     assert not (tmp_path / "results").exists()
 
 
+def make_uhdll_copy(root: Path, n_train: int = 3, n_test: int = 2) -> Path:
+    """Random images in UHD-LL's published layout {training_set,testing_set}/{input,gt}."""
+    rng = np.random.default_rng(0)
+    for split, n in (("training_set", n_train), ("testing_set", n_test)):
+        for i in range(n):
+            gt = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+            for sub, img in (("gt", gt), ("input", (gt // 4).astype(np.uint8))):
+                (root / split / sub).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(img).save(root / split / sub / f"{i}_UHD_LL.png")
+    return root
+
+
 @pytest.mark.slow
 def test_tiny_workflow_end_to_end(tmp_path):
-    cfg = write_config(tmp_path)
+    """The embedded dataset and a published-layout dataset named by local_path, through every step."""
+    local = make_uhdll_copy(tmp_path / "my-UHD-LL")
+    cfg = write_config(tmp_path, **{"datasets.local": {
+        "type": "uhd_ll", "params": {"local_path": str(local), "expected": {"train": 3, "test": 2}}}})
     res = snakemake("--cores", "2", "all", "--directory", str(tmp_path), "--configfile", str(cfg), timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = tmp_path / "results" / "tiny"
     table = (out / "table.md").read_text()
     assert "| **lmar - bicubic** |" in table and "| x2 | x3 |" in table
+    assert "### local / unet" in table and "### mini / unet" in table
     df = pd.read_csv(out / "metrics.csv")
     assert set(df["resampler"]) == {"bicubic", "lmar", "full_resolution"}
-    assert len(df) == 2 * 2 * 2 + 2  # 2 test images x 2 scales x 2 resamplers + full resolution
+    # per dataset: 2 test images x (2 scales x 2 resamplers + full resolution)
+    assert (df.groupby("dataset").size() == 2 * 5).all() and set(df["dataset"]) == {"mini", "local"}
+    assert (tmp_path / "resources" / "data" / "local" / "test" / "gt").resolve() == (local / "testing_set" / "gt")
     for col in ("dataset", "backbone", "scale", "target_h", "target_w", "image", "psnr", "ssim",
                 "seed", "config_hash", "code_version", "device"):
         assert df[col].notna().all(), col

@@ -28,9 +28,8 @@ def fetch(spec: dict, name: str, out_dir: Path, archives: Path, lockfile: Path) 
     if kind == "manual" or not getattr(cls, "remote", False):
         where = source.get("where", "its publisher")
         raise LmarError(
-            f"{cls.title} cannot be downloaded automatically: get it from {where}, then either put it "
-            f"under {out_dir} ({dataset.instructions(out_dir)}) or set datasets.{name}.params.local_path "
-            "to where it is."
+            f"{cls.title} cannot be downloaded automatically: get it from {where}, then either "
+            f"{dataset.instructions(out_dir)} or set datasets.{name}.params.local_path to where it is."
         )
     archives.mkdir(parents=True, exist_ok=True)
     with atomic_dir(out_dir) as tmp:

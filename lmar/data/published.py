@@ -43,7 +43,7 @@ class PublishedDataset:
 
     def instructions(self, where: Path) -> str:
         want = ", ".join(f"{self.layout[k]}/" for k in OUR_LAYOUT)
-        return f"{self.title}: put the published folders {want} under {where}"
+        return f"put its published folders {want} under {where}"
 
     def find_root(self, base: Path) -> Path:
         """The folder holding the published layout: ``base`` or up to two folder levels below
@@ -56,7 +56,7 @@ class PublishedDataset:
                     return c
             level = [p for c in level for p in sorted(c.iterdir()) if p.is_dir()]
         raise LmarError(
-            f"{base} does not hold the {self.title} layout (no {first}/ in it or two levels below). "
+            f"{base} does not hold the {self.title} layout (no {first}/ in it or two levels below): "
             + self.instructions(base)
         )
 
@@ -65,7 +65,7 @@ class PublishedDataset:
         if base is None:
             raise LmarError(f"{self.title}: set params.local_path (data you have) or run the download step")
         if not base.exists():
-            raise LmarError(f"{self.title}: {base} does not exist. {self.instructions(base)}")
+            raise LmarError(f"{self.title}: {base} does not exist; {self.instructions(base)}")
         root = self.find_root(base).resolve()
         problems = []
         for split in ("train", "test"):

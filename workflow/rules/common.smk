@@ -21,7 +21,7 @@ GPU = 1 if config["device"].startswith("cuda") else 0
 FULL = "full_resolution"
 # Jobs that need pretrained weights run with TORCH_HOME set here (pyiqa and torchvision read it).
 WEIGHTS_DIR = str(Path(config["weights"]["dir"]).absolute())
-WEIGHTS_STATUS = f"{WEIGHTS_DIR}/seeded.json"
+WEIGHTS_STATUS = f"{config['weights']['dir']}/seeded.json"
 # Software for --sdm conda (cluster nodes without the project venv); locally the venv is used.
 ENV = "../envs/lmar.yaml"
 
