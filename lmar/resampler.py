@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from lmar.interpolation import check_method, resize
+from lmar.kernels import check_fused, fused_band, use_fused
 from lmar.registry import RESAMPLERS
 from lmar.resampler_base import Resampler
 
@@ -55,13 +56,17 @@ class LMAR(Resampler):
         hidden: int = 128,
         depth: int = 5,
         chunk_pixels: int = 262144,
+        fused: str = "auto",
     ):
+        """``fused``: when the band loop runs the fused Triton kernel: "auto", "never" or "always"
+        (see :mod:`lmar.kernels`); the PyTorch path is the reference."""
         super().__init__()
         check_method(interpolation, antialias)
         self.interpolation = interpolation
         self.antialias = antialias
         self.chunk_pixels = int(chunk_pixels)
         self.mlp = kernel_mlp(hidden, depth)
+        self.fused = check_fused(fused, self.mlp)
         self.fuse = nn.Conv2d(6, 3, kernel_size=1)
         with torch.no_grad():  # start as the plain resampler plus a faint hidden channel
             self.fuse.weight.zero_()
@@ -90,14 +95,16 @@ class LMAR(Resampler):
         cell = torch.tensor([2.0 * h / H, 2.0 * w / W], device=x.device, dtype=x.dtype)
         x_pad = F.pad(x, (1, 1, 1, 1))  # zero padding, as unfold(padding=1)
         rows = max(1, self.chunk_pixels // W)
+        needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        band = fused_band(self.mlp) if use_fused(self.fused, self.mlp, x, needs_grad) else self._band
         bands = []
         for r0 in range(0, H, rows):
             r1 = min(H, r0 + rows)
             args = (x_pad[:, :, r0 : r1 + 2], residual[:, :, r0:r1], rel_y[r0:r1], rel_x, cell)
-            if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters())):
+            if needs_grad:
                 bands.append(checkpoint(self._band, *args, use_reentrant=False))
             else:
-                bands.append(self._band(*args))
+                bands.append(band(*args))
         return torch.cat(bands, dim=2)
 
     def _band(self, x_pad, residual, rel_y, rel_x, cell) -> torch.Tensor:

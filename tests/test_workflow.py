@@ -107,6 +107,9 @@ def test_tiny_workflow_end_to_end(tmp_path):
     # per dataset: 2 test images x (2 scales x 2 resamplers + full resolution)
     assert (df.groupby("dataset").size() == 2 * 5).all() and set(df["dataset"]) == {"mini", "local"}
     assert (tmp_path / "resources" / "data" / "local" / "test" / "gt").resolve() == (local / "testing_set" / "gt")
+    report = snakemake("--report", str(tmp_path / "report.html"), "--directory", str(tmp_path), "--configfile", str(cfg))
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert "psnr_vs_scale.png" in (tmp_path / "report.html").read_text(errors="replace")
     for col in ("dataset", "backbone", "scale", "target_h", "target_w", "image", "psnr", "ssim",
                 "seed", "config_hash", "code_version", "device"):
         assert df[col].notna().all(), col

@@ -19,6 +19,8 @@ EVALUATION = config["evaluation"]
 # GPU reservation for cluster executors when the config asks for CUDA ("auto" reserves none).
 GPU = 1 if config["device"].startswith("cuda") else 0
 FULL = "full_resolution"
+# Threads a training or evaluation job asks for; Snakemake lowers it to --cores when fewer.
+JOB_THREADS = 8
 # Jobs that need pretrained weights run with TORCH_HOME set here (pyiqa and torchvision read it).
 WEIGHTS_DIR = str(Path(config["weights"]["dir"]).absolute())
 WEIGHTS_STATUS = f"{config['weights']['dir']}/seeded.json"

@@ -17,7 +17,7 @@ rule evaluate:
         device=config["device"],
         seed=config["seed"],
         torch_home=WEIGHTS_DIR,
-    threads: workflow.cores
+    threads: JOB_THREADS
     resources:
         gpu=GPU,
     conda:

@@ -10,7 +10,7 @@ rule pretrain_backbone:
         spec=lambda w: spec_json("backbones", w.backbone),
         device=config["device"],
         seed=config["seed"],
-    threads: workflow.cores
+    threads: JOB_THREADS
     resources:
         gpu=GPU,
     conda:
@@ -36,7 +36,7 @@ rule train_resampler:
         device=config["device"],
         seed=config["seed"],
         torch_home=WEIGHTS_DIR,
-    threads: workflow.cores
+    threads: JOB_THREADS
     resources:
         gpu=GPU,
     conda:

@@ -1,0 +1,104 @@
+"""Optional fused kernels for LMAR, and the rule that decides when they run.
+
+The fused path lives in :mod:`lmar.kernels.lmar_triton`; it needs Triton, which is not a
+dependency of the harness. Nothing here imports Triton until a decision actually needs it,
+so ``import lmar.resampler`` stays cheap and works where Triton is missing or broken.
+
+Modes (``LMAR(fused=...)``):
+
+- ``"auto"``: the fused kernel on CUDA tensors when Triton imports, the MLP shape and dtype
+  are supported and no gradient is needed; the PyTorch reference otherwise;
+- ``"never"``: always the PyTorch reference;
+- ``"always"``: the fused kernel, on CPU too (which works only under ``TRITON_INTERPRET=1``,
+  Triton's CPU interpreter, and is meant for testing); anything unsupported raises LmarError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache, partial
+
+import torch
+from torch import nn
+
+from lmar.errors import LmarError
+
+FUSED_MODES = ("auto", "never", "always")
+
+
+def check_fused(mode: str, mlp: nn.Module) -> str:
+    """``mode``, checked when LMAR is built: LmarError if it is not one of FUSED_MODES, or if it
+    is "always" and the kernel cannot run ``mlp`` (the input-dependent checks come later)."""
+    if mode not in FUSED_MODES:
+        raise LmarError(f"lmar: fused={mode!r} is not one of {', '.join(FUSED_MODES)}")
+    if mode == "always" and (reason := mlp_unsupported(mlp)) is not None:
+        raise _cannot_run(reason)
+    return mode
+
+
+@cache
+def triton_available() -> bool:
+    """Whether ``import triton`` works in this process (checked once)."""
+    try:
+        import triton  # noqa: F401
+        import triton.language  # noqa: F401
+    except Exception:  # ImportError, or a broken install failing in its own way
+        return False
+    return True
+
+
+def mlp_unsupported(mlp: nn.Module) -> str | None:
+    """Why the fused kernel cannot run ``mlp`` (None: it can). Imports Triton."""
+    if not triton_available():
+        return "triton is not installed or does not import"
+    from lmar.kernels.lmar_triton import mlp_unsupported as triton_mlp_unsupported
+
+    return triton_mlp_unsupported(mlp)
+
+
+def use_fused(mode: str, mlp: nn.Module, x: torch.Tensor, needs_grad: bool) -> bool:
+    """Whether LMAR's compensatory map for input ``x`` runs the fused kernel (see the module doc).
+
+    ``needs_grad``: whether the map must be differentiable (the kernel has no backward pass).
+    """
+    if mode == "never":
+        return False
+    if mode == "auto":
+        # Cheap checks first: on CPU, or with gradients, Triton is never imported.
+        return x.is_cuda and not needs_grad and mlp_unsupported(mlp) is None and _dtype_mismatch(mlp, x) is None
+    reason = (
+        mlp_unsupported(mlp)
+        or _dtype_mismatch(mlp, x)
+        or ("a gradient is required and the fused kernel has no backward pass" if needs_grad else None)
+        or _device_unsupported(x)
+    )
+    if reason is not None:
+        raise _cannot_run(reason)
+    return True
+
+
+def fused_band(mlp: nn.Sequential) -> Callable[..., torch.Tensor]:
+    """A drop-in for ``LMAR._band(x_pad, residual, rel_y, rel_x, cell)`` running the fused kernel
+    with ``mlp``'s current weights (packed once, here)."""
+    from lmar.kernels.lmar_triton import fused_compensation, pack_mlp
+
+    return partial(fused_compensation, mlp=pack_mlp(mlp))
+
+
+def _cannot_run(reason: str) -> LmarError:
+    return LmarError(f"lmar: fused='always' cannot run: {reason}; use fused='auto' or 'never'")
+
+
+def _dtype_mismatch(mlp: nn.Module, x: torch.Tensor) -> str | None:
+    dtype = next(mlp.parameters()).dtype
+    if x.dtype != dtype:
+        return f"the input is {x.dtype} but the kernel MLP is {dtype}"
+    return None
+
+
+def _device_unsupported(x: torch.Tensor) -> str | None:
+    from lmar.kernels.lmar_triton import INTERPRETED
+
+    if INTERPRETED or x.is_cuda:
+        return None
+    return f"the input is on {x.device}, and Triton runs there only with TRITON_INTERPRET=1 set before it is imported"

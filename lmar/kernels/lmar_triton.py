@@ -1,0 +1,299 @@
+"""A fused Triton kernel for LMAR's compensatory map (the hot loop of ``LMAR._band``).
+
+For each full-resolution pixel p of a band, the reference (``lmar.resampler.LMAR._band``)
+builds 7 features (relative coordinate, relative cell, detail residual), runs the kernel MLP
+``7 -> hidden x depth -> 81`` on them, views the result as a 27x3 matrix K_p and computes
+``c_p[o] = sum_k patch_p[k] * K_p[k, o]`` with patch_p the 27 values of the zero-padded 3x3x3
+neighbourhood (``F.unfold`` order: ``c*9 + ky*3 + kx``). It materialises the features, every
+hidden activation, all 81 kernel values and the unfolded patches in global memory.
+
+Here one program handles BLOCK pixels of one batch item and keeps everything on chip:
+
+- features are gathered in-kernel: the coordinates from the 1-D ``rel_y``/``rel_x`` tables,
+  the cell from a 2-vector, the residual straight from the residual tensor; they fill a
+  (BLOCK, 16) tile (the 7 inputs padded to 16 for ``tl.dot``, the first-layer weight padded
+  with zero rows to match);
+- the hidden activations stay in registers, layer after layer (``tl.dot`` + bias + LeakyReLU);
+- the last layer is split into three (hidden, 32) column blocks W_o (the 27 kernel entries
+  of output channel o, zero-padded to 32), so ``c_o = sum_k patch[k] * (h @ W_o + b_o)[k]``;
+- the 27 patch values are read directly from the padded input band (no unfold), once.
+
+Weights are re-packed once per ``compensatory_map`` call (:func:`pack_mlp`): transposed,
+padded to a power-of-two hidden size (Triton's block shapes must be powers of two; the zero
+rows and columns contribute exactly nothing) and cast to the dot dtype. Accumulation is
+fp32. With fp32 weights the dots use ``input_precision="ieee"`` (true fp32, like PyTorch's
+default matmul; not TF32); with ``dtype=torch.bfloat16`` the dot operands are bf16.
+
+Triton's CPU interpreter (``TRITON_INTERPRET=1``) multiplies bf16 dot operands as raw bit
+patterns (triton-lang/triton#11584, "not supported yet"); under the interpreter the bf16 path
+therefore rounds the operands to bf16 and multiplies them as fp32, which gives the same
+products (a bf16 x bf16 product is exact in fp32) with fp32 accumulation, as on a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import triton
+import triton.language as tl
+from torch import nn
+
+from lmar.errors import LmarError
+
+N_FEATURES = 7  # rel. coordinate (2), rel. cell (2), residual (3): LMAR_SPEC section 2
+FEATURES_PADDED = 16  # tl.dot needs every dimension >= 16
+N_TAPS = 27  # 3 channels x 3x3 neighbourhood
+TAPS_PADDED = 32
+N_KERNEL = N_TAPS * 3  # the MLP's output: K_p as a 27x3 matrix, row-major
+MAX_HIDDEN = 256  # one (hidden x hidden) weight tile per program must fit in shared memory
+DOT_DTYPES = {torch.float32: tl.float32, torch.bfloat16: tl.bfloat16}
+
+
+@triton.jit
+def _dot(a, w, DOT_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, EMULATE_BF16: tl.constexpr):
+    """``a @ w`` in fp32 with ``a`` rounded to DOT_DTYPE (``w`` is stored in DOT_DTYPE)."""
+    if EMULATE_BF16:
+        out = tl.dot(a.to(DOT_DTYPE).to(tl.float32), w.to(tl.float32), input_precision="ieee")
+    else:
+        out = tl.dot(a.to(DOT_DTYPE), w, input_precision=INPUT_PRECISION)
+    return out
+
+
+@triton.jit
+def _leaky_relu(h, negative_slope):
+    return tl.where(h > 0, h, h * negative_slope)
+
+
+@triton.jit
+def _compensation_kernel(
+    xp_ptr, res_ptr, rel_y_ptr, rel_x_ptr, cell_ptr, out_ptr,
+    w_in_ptr, b_in_ptr, w_hid_ptr, b_hid_ptr, w_out_ptr, b_out_ptr,
+    n_pixels, width, negative_slope,
+    xp_sb, xp_sc, xp_sh, xp_sw,
+    res_sb, res_sc, res_sh, res_sw,
+    N_HIDDEN_LAYERS: tl.constexpr,
+    HIDDEN: tl.constexpr,
+    BLOCK: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+    INPUT_PRECISION: tl.constexpr,
+    EMULATE_BF16: tl.constexpr,
+):  # fmt: skip
+    """One program: BLOCK pixels (row-major over the band) of batch item ``program_id(1)``.
+
+    xp: the zero-padded input band (B, 3, rows + 2, W + 2); res: the residual (B, 3, rows, W);
+    out: (B, 3, rows, W), contiguous. Weight layouts: see :class:`PackedMLP`.
+    """
+    b = tl.program_id(1).to(tl.int64)
+    pix = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    live = pix < n_pixels
+    row = pix // width
+    col = pix % width
+
+    # Features (BLOCK, 16): rel_y, rel_x, cell_y, cell_x, residual r, g, b, zeros.
+    j = tl.arange(0, 16)[None, :]
+    residual = tl.load(
+        res_ptr + b * res_sb + (j - 4) * res_sc + row[:, None] * res_sh + col[:, None] * res_sw,
+        mask=live[:, None] & (j >= 4) & (j < 7),
+        other=0.0,
+    ).to(tl.float32)
+    rel_y = tl.load(rel_y_ptr + row, mask=live, other=0.0).to(tl.float32)[:, None]
+    rel_x = tl.load(rel_x_ptr + col, mask=live, other=0.0).to(tl.float32)[:, None]
+    cell_y = tl.load(cell_ptr).to(tl.float32)
+    cell_x = tl.load(cell_ptr + 1).to(tl.float32)
+    feats = tl.where(j == 0, rel_y, tl.where(j == 1, rel_x, tl.where(j == 2, cell_y, tl.where(j == 3, cell_x, residual))))
+
+    # Hidden layers: activations stay on chip.
+    k_in = tl.arange(0, 16)
+    k_hid = tl.arange(0, HIDDEN)
+    w_in = tl.load(w_in_ptr + k_in[:, None] * HIDDEN + k_hid[None, :])
+    h = _dot(feats, w_in, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_in_ptr + k_hid)[None, :]
+    h = _leaky_relu(h, negative_slope)
+    for layer in range(N_HIDDEN_LAYERS):
+        w_hid = tl.load(w_hid_ptr + layer * HIDDEN * HIDDEN + k_hid[:, None] * HIDDEN + k_hid[None, :])
+        h = _dot(h, w_hid, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_hid_ptr + layer * HIDDEN + k_hid)[None, :]
+        h = _leaky_relu(h, negative_slope)
+
+    # The 27 taps of each pixel's 3x3x3 neighbourhood, read from the padded band.
+    tap = tl.arange(0, 32)
+    channel = tap // 9
+    ky = (tap % 9) // 3
+    kx = tap % 3
+    patch = tl.load(
+        xp_ptr + b * xp_sb + channel[None, :] * xp_sc
+        + (row[:, None] + ky[None, :]) * xp_sh + (col[:, None] + kx[None, :]) * xp_sw,
+        mask=live[:, None] & (tap < 27)[None, :],
+        other=0.0,
+    ).to(tl.float32)
+
+    # Last layer, one output channel at a time: K_o = h @ W_o + b_o, c_o = sum_k patch * K_o.
+    out_base = out_ptr + b * 3 * n_pixels + pix
+    for o in tl.static_range(3):
+        w_o = tl.load(w_out_ptr + o * HIDDEN * 32 + k_hid[:, None] * 32 + tap[None, :])
+        kernel = _dot(h, w_o, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_out_ptr + o * 32 + tap)[None, :]
+        c = tl.sum(patch * kernel, axis=1)
+        tl.store(out_base + o * n_pixels, c.to(out_ptr.dtype.element_ty), mask=live)
+
+
+INTERPRETED = not isinstance(_compensation_kernel, triton.JITFunction)
+"""Whether Triton's CPU interpreter runs the kernel (TRITON_INTERPRET=1 when this module was imported)."""
+
+
+@dataclass(frozen=True)
+class PackedMLP:
+    """The kernel MLP's weights laid out for :func:`_compensation_kernel`.
+
+    ``hidden`` below is the MLP's hidden width rounded up to a power of two (zero padded);
+    weights are in the dot dtype, biases in fp32.
+    """
+
+    w_in: torch.Tensor  # (16, hidden): first layer, input-major, rows 7..15 zero
+    b_in: torch.Tensor  # (hidden,)
+    w_hidden: torch.Tensor  # (max(1, n_hidden_layers), hidden, hidden), input-major
+    b_hidden: torch.Tensor  # (max(1, n_hidden_layers), hidden)
+    w_out: torch.Tensor  # (3, hidden, 32): [o, i, k] = W_last[k * 3 + o, i], k >= 27 zero
+    b_out: torch.Tensor  # (3, 32)
+    n_hidden_layers: int  # depth - 1 (hidden -> hidden layers); w_hidden is a dummy when 0
+    negative_slope: float
+
+    @property
+    def hidden(self) -> int:
+        return self.w_in.shape[1]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.w_in.dtype
+
+
+def _layers(mlp: nn.Module) -> tuple[list[nn.Linear], list[nn.LeakyReLU]] | None:
+    """(linears, activations) of a Linear, LeakyReLU, ..., Linear stack; None for anything else."""
+    if not isinstance(mlp, nn.Sequential) or len(mlp) < 3 or len(mlp) % 2 == 0:
+        return None
+    linears, acts = list(mlp)[0::2], list(mlp)[1::2]
+    if not all(type(m) is nn.Linear for m in linears) or not all(type(m) is nn.LeakyReLU for m in acts):
+        return None
+    return linears, acts
+
+
+def mlp_unsupported(mlp: nn.Module) -> str | None:
+    """Why the fused kernel cannot run ``mlp`` (None: it can).
+
+    Supported: ``Linear(7, h), LeakyReLU, [Linear(h, h), LeakyReLU] x (depth - 1), Linear(h, 81)``
+    with biases, one LeakyReLU slope, depth >= 1, h a multiple of 16 in [16, MAX_HIDDEN], and
+    fp32 or bf16 parameters.
+    """
+    layers = _layers(mlp)
+    if layers is None:
+        return "the kernel MLP is not a Linear/LeakyReLU stack"
+    linears, acts = layers
+    hidden = linears[0].out_features
+    if linears[0].in_features != N_FEATURES or linears[-1].out_features != N_KERNEL:
+        return f"the kernel MLP maps {linears[0].in_features} -> {linears[-1].out_features}, not 7 -> 81"
+    if any(m.in_features != hidden for m in linears[1:]) or any(m.out_features != hidden for m in linears[:-1]):
+        return "the kernel MLP's hidden layers differ in width"
+    if hidden % 16 or not 16 <= hidden <= MAX_HIDDEN:
+        return f"hidden={hidden} is not a multiple of 16 in [16, {MAX_HIDDEN}]"
+    if any(m.bias is None for m in linears):
+        return "a kernel MLP layer has no bias"
+    if len({m.negative_slope for m in acts}) != 1:
+        return "the kernel MLP's LeakyReLU slopes differ"
+    dtypes = {p.dtype for p in mlp.parameters()}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in DOT_DTYPES:
+        return f"the kernel MLP's parameters are {sorted(map(str, dtypes))}, not all float32 or all bfloat16"
+    return None
+
+
+def _padded(t: torch.Tensor, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """``t`` in the top-left corner of a zero tensor of ``shape``."""
+    out = torch.zeros(shape, dtype=dtype, device=t.device)
+    out[tuple(slice(0, n) for n in t.shape)] = t
+    return out
+
+
+@torch.no_grad()
+def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
+    """Lay out ``mlp``'s weights for the kernel, in ``dtype`` (float32 or bfloat16; None: the parameters')."""
+    reason = mlp_unsupported(mlp)
+    if reason is not None:
+        raise LmarError(f"lmar: the fused kernel cannot run this MLP: {reason}")
+    linears, acts = _layers(mlp)
+    first, middle, last = linears[0], linears[1:-1], linears[-1]
+    dtype = first.weight.dtype if dtype is None else dtype
+    if dtype not in DOT_DTYPES:
+        raise LmarError(f"lmar: the fused kernel computes in float32 or bfloat16, not {dtype}")
+    hidden = triton.next_power_of_2(first.out_features)
+    f32 = torch.float32
+    if middle:
+        w_hidden = torch.stack([_padded(m.weight.t(), (hidden, hidden), dtype) for m in middle])
+        b_hidden = torch.stack([_padded(m.bias, (hidden,), f32) for m in middle])
+    else:  # never read (the layer loop runs zero times), but the kernel needs a valid pointer
+        w_hidden = torch.zeros(1, hidden, hidden, dtype=dtype, device=first.weight.device)
+        b_hidden = torch.zeros(1, hidden, dtype=f32, device=first.weight.device)
+    # W_last row k * 3 + o holds tap k of output channel o (K_p is a row-major 27x3 matrix).
+    w_last = last.weight.view(N_TAPS, 3, -1).permute(1, 2, 0)  # (3, hidden, 27)
+    return PackedMLP(
+        w_in=_padded(first.weight.t(), (FEATURES_PADDED, hidden), dtype),
+        b_in=_padded(first.bias, (hidden,), f32),
+        w_hidden=w_hidden,
+        b_hidden=b_hidden,
+        w_out=_padded(w_last, (3, hidden, TAPS_PADDED), dtype),
+        b_out=_padded(last.bias.view(N_TAPS, 3).t(), (3, TAPS_PADDED), f32),
+        n_hidden_layers=len(middle),
+        negative_slope=float(acts[0].negative_slope),
+    )
+
+
+def fused_compensation(
+    x_pad: torch.Tensor,
+    residual: torch.Tensor,
+    rel_y: torch.Tensor,
+    rel_x: torch.Tensor,
+    cell: torch.Tensor,
+    mlp: nn.Sequential | PackedMLP,
+    *,
+    dtype: torch.dtype | None = None,
+    block: int = 64,
+    num_warps: int = 4,
+) -> torch.Tensor:
+    """The compensatory map of one band, as ``LMAR._band(x_pad, residual, rel_y, rel_x, cell)``.
+
+    x_pad: (B, 3, rows + 2, W + 2), the zero-padded input rows of the band (any strides);
+    residual: (B, 3, rows, W); rel_y: (rows,); rel_x: (W,); cell: (2,). Returns (B, 3, rows, W)
+    in x_pad's dtype. ``mlp``: the kernel MLP, or :func:`pack_mlp` of it (pack once when
+    running many bands); ``dtype`` (only with an nn.Sequential): the dot dtype, float32 or
+    bfloat16 (None: the parameters'). ``block``: pixels per program, a power of two >= 16.
+    No autograd: call it without gradients.
+    """
+    B, channels, rows, W = residual.shape
+    if channels != 3 or tuple(x_pad.shape) != (B, 3, rows + 2, W + 2):
+        raise ValueError(f"x_pad {tuple(x_pad.shape)} and residual {tuple(residual.shape)} do not form a band")
+    if rel_y.shape != (rows,) or rel_x.shape != (W,) or cell.shape != (2,):
+        raise ValueError(f"rel_y {tuple(rel_y.shape)}, rel_x {tuple(rel_x.shape)}, cell {tuple(cell.shape)} do not fit")
+    if block < 16 or block & (block - 1):
+        raise ValueError(f"block={block} is not a power of two >= 16")
+    if isinstance(mlp, PackedMLP):
+        if dtype is not None and dtype != mlp.dtype:
+            raise ValueError(f"dtype={dtype} differs from the packed MLP's {mlp.dtype}")
+        packed = mlp
+    else:
+        packed = pack_mlp(mlp, dtype)
+    n = rows * W
+    out = torch.empty(B, 3, rows, W, dtype=x_pad.dtype, device=x_pad.device)
+    if n == 0 or B == 0:
+        return out
+    is_bf16 = packed.dtype == torch.bfloat16
+    _compensation_kernel[(triton.cdiv(n, block), B)](
+        x_pad, residual, rel_y.contiguous(), rel_x.contiguous(), cell.contiguous(), out,
+        packed.w_in, packed.b_in, packed.w_hidden, packed.b_hidden, packed.w_out, packed.b_out,
+        n, W, packed.negative_slope,
+        *x_pad.stride(),
+        *residual.stride(),
+        N_HIDDEN_LAYERS=packed.n_hidden_layers,
+        HIDDEN=packed.hidden,
+        BLOCK=block,
+        DOT_DTYPE=DOT_DTYPES[packed.dtype],
+        INPUT_PRECISION="tf32" if is_bf16 else "ieee",  # tf32 (the default) concerns fp32 operands only
+        EMULATE_BF16=INTERPRETED and is_bf16,
+        num_warps=num_warps,
+    )  # fmt: skip
+    return out

@@ -1,0 +1,283 @@
+"""The fused Triton kernel for LMAR's compensatory map (lmar.kernels) against the PyTorch reference.
+
+Without a GPU the kernel runs in Triton's CPU interpreter, which must be switched on
+(TRITON_INTERPRET=1) before ``lmar.kernels.lmar_triton`` is imported: ``@triton.jit`` picks
+interpreter or compiler when it decorates. In a shared pytest process another test may have
+imported that module already, and a process-wide TRITON_INTERPRET would also send the CUDA
+test below to the interpreter. So the interpreter comparisons run once, in a subprocess that
+executes this file as a script (``_interpreter_worker``), and the tests read its results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lmar.errors import LmarError
+from lmar.kernels import mlp_unsupported, triton_available, use_fused
+from lmar.resampler import LMAR, kernel_mlp, relative_coordinate
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_triton = pytest.mark.skipif(not triton_available(), reason="needs triton")
+
+FP32_RTOL = 1e-4  # max |fused - reference| over max |reference|
+BF16_RTOL = 3e-2
+
+# Interpreter cases: in (H, W) -> out (h, w), batch, MLP shape, chunk (pixels per band).
+CASES: dict[str, dict] = {
+    "odd_9x13": dict(hw=(9, 13), size=(4, 6), batch=1, hidden=16, depth=2),
+    "batch2_16x16": dict(hw=(16, 16), size=(8, 8), batch=2, hidden=32, depth=2),
+    "chunked_5_bands": dict(hw=(9, 13), size=(5, 7), batch=2, hidden=16, depth=2, chunk=26),  # 2 rows per band
+    "depth1_hidden48": dict(hw=(11, 7), size=(5, 3), batch=1, hidden=48, depth=1),  # hidden padded to 64
+    "default_128x5": dict(hw=(8, 8), size=(4, 4), batch=1, hidden=128, depth=5),
+    "bf16_model": dict(hw=(9, 13), size=(4, 6), batch=2, hidden=32, depth=2, model_dtype="bfloat16"),
+}
+
+
+def _run_case(spec: dict) -> dict:
+    """Fused ("always") vs reference ("never") twins on one random input; runs under the interpreter."""
+    from lmar.kernels import lmar_triton
+
+    torch.manual_seed(0)
+    params = dict(hidden=spec["hidden"], depth=spec["depth"], chunk_pixels=spec.get("chunk", 262144))
+    ref = LMAR(fused="never", **params)
+    fused = LMAR(fused="always", **params)
+    fused.load_state_dict(ref.state_dict())
+    x = torch.rand(spec["batch"], 3, *spec["hw"])
+    if "model_dtype" in spec:  # the whole model and input in that dtype, against the fp32 reference
+        fused.to(getattr(torch, spec["model_dtype"]))
+
+    launches = 0
+    original = lmar_triton.fused_compensation
+
+    def counting(*args, **kwargs):
+        nonlocal launches
+        launches += 1
+        return original(*args, **kwargs)
+
+    lmar_triton.fused_compensation = counting
+    try:
+        with torch.no_grad():
+            xf = x.to(next(fused.parameters()).dtype)
+            map_ref, map_fused = ref.compensatory_map(x, spec["size"]), fused.compensatory_map(xf, spec["size"])
+            out_ref, out_fused = ref(x, spec["size"]), fused(xf, spec["size"])
+    finally:
+        lmar_triton.fused_compensation = original
+
+    result = {
+        "launches": launches,
+        "map_diff": (map_fused.float() - map_ref).abs().max().item(),
+        "map_scale": map_ref.abs().max().item(),
+        "forward_diff": (out_fused.float() - out_ref).abs().max().item(),
+        "forward_scale": out_ref.abs().max().item(),
+        "shape_ok": map_fused.shape == map_ref.shape and out_fused.shape == out_ref.shape,
+    }
+    if "model_dtype" not in spec:  # bf16 dots via the wrapper's dtype option, fp32 input
+        result["bf16_map_diff"] = _bf16_band_diff(ref, x, spec["size"])
+    return result
+
+
+def _band_args(net: LMAR, x: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, ...]:
+    """``LMAR._band``'s arguments for the whole image as one band."""
+    H, W = x.shape[-2:]
+    return (
+        F.pad(x, (1, 1, 1, 1)),
+        x - net.R(net.R(x, size), (H, W)),
+        relative_coordinate(H, size[0], x.device, x.dtype),
+        relative_coordinate(W, size[1], x.device, x.dtype),
+        torch.tensor([2.0 * size[0] / H, 2.0 * size[1] / W], device=x.device, dtype=x.dtype),
+    )
+
+
+def _bf16_band_diff(net: LMAR, x: torch.Tensor, size: tuple[int, int]) -> float:
+    """max |fused_compensation(dtype=bf16) - _band| over the whole image as one band."""
+    from lmar.kernels.lmar_triton import fused_compensation
+
+    args = _band_args(net, x, size)
+    with torch.no_grad():
+        return (fused_compensation(*args, net.mlp, dtype=torch.bfloat16) - net._band(*args)).abs().max().item()
+
+
+def _interpreter_worker() -> None:
+    """Entry point of the subprocess: every case, as JSON on stdout."""
+    from lmar.kernels.lmar_triton import INTERPRETED
+
+    assert INTERPRETED, "the worker must run with TRITON_INTERPRET=1"
+    results = {}
+    for name, spec in CASES.items():
+        start = time.perf_counter()
+        results[name] = _run_case(spec) | {"seconds": time.perf_counter() - start}
+    print(json.dumps(results))
+
+
+@pytest.fixture(scope="module")
+def interpreted() -> dict[str, dict]:
+    """The interpreter worker's results, per case (run once per module)."""
+    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run(
+        [sys.executable, __file__], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, f"interpreter worker failed:\n{proc.stderr[-4000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- fused == reference (interpreter)
+
+
+@needs_triton
+@pytest.mark.parametrize("case", [name for name, spec in CASES.items() if "model_dtype" not in spec])
+def test_fused_matches_reference_fp32(interpreted, case):
+    r = interpreted[case]
+    assert r["shape_ok"]
+    assert r["map_diff"] <= FP32_RTOL * r["map_scale"], r
+    assert r["forward_diff"] <= FP32_RTOL * r["forward_scale"], r
+
+
+@needs_triton
+@pytest.mark.parametrize("case", [name for name, spec in CASES.items() if "model_dtype" not in spec])
+def test_fused_bf16_dots_are_close(interpreted, case):
+    r = interpreted[case]
+    assert 0 < r["bf16_map_diff"] <= BF16_RTOL * r["map_scale"], r  # > 0: the dots really were bf16
+
+
+@needs_triton
+def test_fused_bf16_model_is_close(interpreted):
+    r = interpreted["bf16_model"]
+    assert r["shape_ok"]
+    assert r["map_diff"] <= BF16_RTOL * r["map_scale"], r
+    assert r["forward_diff"] <= BF16_RTOL * r["forward_scale"], r
+
+
+@needs_triton
+def test_fused_runs_once_per_band(interpreted):
+    """compensatory_map and forward each launch the kernel once per band: 1 band, or 5 when chunked."""
+    assert interpreted["odd_9x13"]["launches"] == 2
+    assert interpreted["chunked_5_bands"]["launches"] == 2 * 5
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+def test_auto_uses_the_reference_on_cpu():
+    net = LMAR(hidden=16, depth=2)
+    assert net.fused == "auto"
+    x = torch.rand(1, 3, 9, 13)
+    assert not use_fused("auto", net.mlp, x, needs_grad=False)
+    ref = LMAR(hidden=16, depth=2, fused="never")
+    ref.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        assert torch.equal(net.compensatory_map(x, (4, 6)), ref.compensatory_map(x, (4, 6)))
+
+
+def test_never_is_never_fused():
+    net = LMAR(hidden=16, depth=2, fused="never")
+    assert not use_fused(net.fused, net.mlp, torch.rand(1, 3, 4, 4), needs_grad=False)
+
+
+def test_unknown_mode_raises():
+    with pytest.raises(LmarError, match="fused='sometimes'"):
+        LMAR(hidden=16, depth=2, fused="sometimes")
+
+
+@pytest.mark.parametrize("hidden", [8, 20, 24, 512])
+def test_always_with_an_unsupported_shape_raises(hidden):
+    with pytest.raises(LmarError, match="fused='always' cannot run"):
+        LMAR(hidden=hidden, depth=2, fused="always")
+
+
+@needs_triton
+@pytest.mark.parametrize("hidden, depth", [(16, 1), (48, 2), (128, 5), (256, 3)])
+def test_supported_shapes(hidden, depth):
+    assert mlp_unsupported(kernel_mlp(hidden, depth)) is None
+
+
+@needs_triton
+def test_foreign_mlp_is_unsupported():
+    mlp = kernel_mlp(16, 2)
+    mlp[1] = torch.nn.Tanh()
+    assert "Linear/LeakyReLU" in mlp_unsupported(mlp)
+    assert "float32 or all bfloat16" in mlp_unsupported(kernel_mlp(16, 2).half())
+
+
+@needs_triton
+def test_always_with_gradients_raises():
+    net = LMAR(hidden=16, depth=2, fused="always")
+    with pytest.raises(LmarError, match="gradient"):
+        net.compensatory_map(torch.rand(1, 3, 9, 13), (4, 6))  # parameters require grad
+
+
+@needs_triton
+def test_always_with_a_dtype_mismatch_raises():
+    net = LMAR(hidden=16, depth=2, fused="always").to(torch.bfloat16)
+    with pytest.raises(LmarError, match="float32 but the kernel MLP is torch.bfloat16"):
+        use_fused(net.fused, net.mlp, torch.rand(1, 3, 9, 13), needs_grad=False)
+
+
+@needs_triton
+def test_always_on_cpu_without_the_interpreter_raises():
+    from lmar.kernels.lmar_triton import INTERPRETED
+
+    if INTERPRETED:
+        pytest.skip("this process runs Triton's interpreter")
+    net = LMAR(hidden=16, depth=2, fused="always")
+    with torch.no_grad(), pytest.raises(LmarError, match="TRITON_INTERPRET=1"):
+        net.compensatory_map(torch.rand(1, 3, 9, 13), (4, 6))
+
+
+# ---------------------------------------------------------------- GPU
+
+
+@needs_triton
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_fused_matches_reference_and_is_timed():
+    """The default MLP on CUDA: "auto" runs the kernel, equal to the reference; prints both timings."""
+    from lmar.kernels.lmar_triton import INTERPRETED
+
+    if INTERPRETED:
+        pytest.skip("this process runs Triton's interpreter")
+    cuda = torch.device("cuda")
+    torch.manual_seed(0)
+    ref = LMAR(fused="never").to(cuda)
+    fused = LMAR(fused="auto").to(cuda)
+    fused.load_state_dict(ref.state_dict())
+    x = torch.rand(2, 3, 540, 960, device=cuda)
+    size = (270, 480)
+    assert use_fused("auto", fused.mlp, x, needs_grad=False)
+    assert not use_fused("auto", fused.mlp, x, needs_grad=True)
+
+    def timed(net: LMAR) -> tuple[torch.Tensor, float]:
+        with torch.no_grad():
+            out = net.compensatory_map(x, size)  # warm-up (compiles the kernel)
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(3):
+                out = net.compensatory_map(x, size)
+            torch.cuda.synchronize()
+        return out, (time.perf_counter() - start) / 3
+
+    out_ref, t_ref = timed(ref)
+    out_fused, t_fused = timed(fused)
+    print(f"\ncompensatory_map 2x3x540x960 on {torch.cuda.get_device_name()}: "
+          f"reference {t_ref * 1e3:.1f} ms, fused {t_fused * 1e3:.1f} ms")
+    scale = out_ref.abs().max().item()
+    assert (out_fused - out_ref).abs().max().item() <= FP32_RTOL * scale
+
+    from lmar.kernels.lmar_triton import fused_compensation
+
+    args = _band_args(ref, x, size)
+    with torch.no_grad():
+        band_ref = ref._band(*args)
+        band_bf16 = fused_compensation(*args, ref.mlp, dtype=torch.bfloat16)
+    assert (band_bf16 - band_ref).abs().max().item() <= BF16_RTOL * band_ref.abs().max().item()
+
+
+if __name__ == "__main__":
+    _interpreter_worker()
