@@ -18,7 +18,7 @@ class Pair:
     gt: Path
 
 
-def _images(folder: Path) -> dict[str, Path]:
+def images_by_stem(folder: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.suffix.lower() in EXTENSIONS:
@@ -38,7 +38,7 @@ def list_pairs(root: str | Path, split: str, check_sizes: bool = True) -> list[P
                 f"missing dataset folder {base / sub}. A prepared dataset has {root}/{{train,test}}/{{input,gt}}/; "
                 "run the workflow's prepare step (snakemake ... prepare) or fix the dataset path."
             )
-    inputs, gts = _images(base / "input"), _images(base / "gt")
+    inputs, gts = images_by_stem(base / "input"), images_by_stem(base / "gt")
     missing = sorted(set(inputs) - set(gts))
     if missing:
         raise LmarError(

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lmar.data.images import EXTENSIONS, image_size, read_image
+from lmar.data.images import image_size, read_image
+from lmar.data.pairs import images_by_stem
 from lmar.errors import LmarError
 
 MAX_LISTED = 20
-
-
-def _stems(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in EXTENSIONS}
 
 
 def split_problems(inputs: Path, gts: Path, expected: int | None, decode: bool, progress=None) -> list[str]:
@@ -20,7 +17,10 @@ def split_problems(inputs: Path, gts: Path, expected: int | None, decode: bool, 
     problems = [f"missing folder {d}" for d in (inputs, gts) if not d.is_dir()]
     if problems:
         return problems
-    ins, outs = _stems(inputs), _stems(gts)
+    try:
+        ins, outs = images_by_stem(inputs), images_by_stem(gts)
+    except LmarError as exc:  # two files with one name
+        return [str(exc)]
     problems += [f"input without ground truth: {ins[s]}" for s in sorted(set(ins) - set(outs))]
     problems += [f"ground truth without input: {outs[s]}" for s in sorted(set(outs) - set(ins))]
     common = sorted(set(ins) & set(outs))
