@@ -26,7 +26,8 @@ test: $(STAMP)
 	python -m pytest
 
 bench: $(STAMP)
-	python tests/benchmarks/bench_resample_4k.py --out results/benchmarks/resample_4k.json
+	snakemake --cores 1 bench
+	python -m pytest tests/benchmarks --benchmark-only --benchmark-group-by=group
 
 lint: $(STAMP)
 	snakemake --lint

@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upsampler", default="bicubic")
     _common(p, seed=False)
 
+    p = sub.add_parser("bench", help="speed and memory benchmarks (ratios within one run) to JSON")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--backbones", type=_json("--backbones"), default=None, help="config 'backbones' as JSON")
+    p.add_argument("--size", type=int, nargs=2, default=[2160, 3840], metavar=("H", "W"))
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per case (default: 5 on GPU, 1 on CPU)")
+    _common(p, seed=False)
+
     sub.add_parser("list", help="the registered backbones, resamplers and datasets")
     return ap
 
@@ -174,6 +181,16 @@ def run(args: argparse.Namespace) -> int:
 
         enhance_file(args.input, args.output, args.backbone, args.resampler, args.scale, args.upsampler,
                      runtime.resolve_device(args.device))
+    elif args.verb == "bench":
+        from lmar.atomic import atomic_path
+        from lmar.benchmarks import run_suite
+
+        result = run_suite(args.device, args.backbones, tuple(args.size), args.threads, args.repeats,
+                           progress=lambda m: print(m, flush=True))
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
+        for k, v in result["ratios"].items():
+            print(f"{k}: {v:.3g}")
     elif args.verb == "list":
         from lmar.registry import BACKBONES, DATASETS, RESAMPLERS
 

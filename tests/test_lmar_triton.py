@@ -33,12 +33,19 @@ BF16_RTOL = 3e-2
 
 # Interpreter cases: in (H, W) -> out (h, w), batch, MLP shape, chunk (pixels per band).
 CASES: dict[str, dict] = {
-    "odd_9x13": dict(hw=(9, 13), size=(4, 6), batch=1, hidden=16, depth=2),
-    "batch2_16x16": dict(hw=(16, 16), size=(8, 8), batch=2, hidden=32, depth=2),
-    "chunked_5_bands": dict(hw=(9, 13), size=(5, 7), batch=2, hidden=16, depth=2, chunk=26),  # 2 rows per band
-    "depth1_hidden48": dict(hw=(11, 7), size=(5, 3), batch=1, hidden=48, depth=1),  # hidden padded to 64
-    "default_128x5": dict(hw=(8, 8), size=(4, 4), batch=1, hidden=128, depth=5),
-    "bf16_model": dict(hw=(9, 13), size=(4, 6), batch=2, hidden=32, depth=2, model_dtype="bfloat16"),
+    "odd_9x13": {"hw": (9, 13), "size": (4, 6), "batch": 1, "hidden": 16, "depth": 2},
+    "batch2_16x16": {"hw": (16, 16), "size": (8, 8), "batch": 2, "hidden": 32, "depth": 2},
+    "chunked_5_bands": {
+        "hw": (9, 13),
+        "size": (5, 7),
+        "batch": 2,
+        "hidden": 16,
+        "depth": 2,
+        "chunk": 26,
+    },  # 2 rows per band
+    "depth1_hidden48": {"hw": (11, 7), "size": (5, 3), "batch": 1, "hidden": 48, "depth": 1},  # hidden padded to 64
+    "default_128x5": {"hw": (8, 8), "size": (4, 4), "batch": 1, "hidden": 128, "depth": 5},
+    "bf16_model": {"hw": (9, 13), "size": (4, 6), "batch": 2, "hidden": 32, "depth": 2, "model_dtype": "bfloat16"},
 }
 
 
@@ -47,7 +54,7 @@ def _run_case(spec: dict) -> dict:
     from lmar.kernels import lmar_triton
 
     torch.manual_seed(0)
-    params = dict(hidden=spec["hidden"], depth=spec["depth"], chunk_pixels=spec.get("chunk", 262144))
+    params = {"hidden": spec["hidden"], "depth": spec["depth"], "chunk_pixels": spec.get("chunk", 262144)}
     ref = LMAR(fused="never", **params)
     fused = LMAR(fused="always", **params)
     fused.load_state_dict(ref.state_dict())
@@ -121,7 +128,11 @@ def _interpreter_worker() -> None:
 @pytest.fixture(scope="module")
 def interpreted() -> dict[str, dict]:
     """The interpreter worker's results, per case (run once per module)."""
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        TRITON_INTERPRET="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
     proc = subprocess.run(
         [sys.executable, __file__], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
     )
@@ -194,9 +205,22 @@ def test_always_with_an_unsupported_shape_raises(hidden):
 
 
 @needs_triton
-@pytest.mark.parametrize("hidden, depth", [(16, 1), (48, 2), (128, 5), (256, 3)])
-def test_supported_shapes(hidden, depth):
-    assert mlp_unsupported(kernel_mlp(hidden, depth)) is None
+@pytest.mark.parametrize(
+    "hidden, depth, dtype",
+    [(16, 1, "float32"), (48, 2, "float32"), (128, 5, "float32"), (144, 2, "bfloat16"), (256, 3, "bfloat16")],
+)
+def test_supported_shapes(hidden, depth, dtype):
+    assert mlp_unsupported(kernel_mlp(hidden, depth).to(getattr(torch, dtype))) is None
+
+
+@needs_triton
+def test_fp32_is_limited_to_hidden_128():
+    """At hidden 256 the fp32 kernel's weight tiles would not fit a GPU's shared memory; bf16's do."""
+    assert "[16, 128]" in mlp_unsupported(kernel_mlp(256, 2))
+    from lmar.kernels.lmar_triton import pack_mlp
+
+    with pytest.raises(LmarError, match=r"\[16, 128\]"):
+        pack_mlp(kernel_mlp(256, 2).bfloat16(), dtype=torch.float32)
 
 
 @needs_triton
@@ -232,6 +256,47 @@ def test_always_on_cpu_without_the_interpreter_raises():
         net.compensatory_map(torch.rand(1, 3, 9, 13), (4, 6))
 
 
+# ---------------------------------------------------------------- compiled code, without a GPU
+
+
+@needs_triton
+@pytest.mark.parametrize("hidden, depth, dtype", [(128, 5, "float32"), (256, 2, "bfloat16"), (16, 1, "float32")])
+def test_kernel_compiles_for_h100(hidden, depth, dtype, tmp_path, monkeypatch):
+    """Triton compiles the kernel to an sm_90 cubin (no GPU needed) within the shared memory of one block.
+
+    The interpreter cannot catch compile-only errors (types, layouts, resources); this does.
+    """
+    triton = pytest.importorskip("triton")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from lmar.kernels.lmar_triton import INTERPRETED, _compensation_kernel, kernel_constants, pack_mlp
+
+    if INTERPRETED:
+        pytest.skip("this process runs Triton's interpreter")
+    if "nvidia" not in triton.backends.backends:
+        pytest.skip("triton has no NVIDIA backend")
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))  # a cold compile, and no files left behind
+    packed = pack_mlp(kernel_mlp(hidden, depth).to(getattr(torch, dtype)))
+    constants = kernel_constants(packed, block=64)
+    weight = "bf16" if dtype == "bfloat16" else "fp32"
+    signature = (
+        {
+            name: ("*" + (weight if name.startswith("w_") else "fp32")) if name.endswith("_ptr") else "i32"
+            for name in _compensation_kernel.arg_names
+        }
+        | {"negative_slope": "fp32"}
+        | {name: "constexpr" for name in constants}
+    )
+    compiled = triton.compile(
+        ASTSource(_compensation_kernel, signature, constants),
+        target=GPUTarget("cuda", 90, 32),
+        options={"num_warps": 4},
+    )
+    assert compiled.asm["cubin"]
+    assert compiled.metadata.shared <= 227 * 1024  # an H100 block's shared memory limit
+
+
 # ---------------------------------------------------------------- GPU
 
 
@@ -265,8 +330,10 @@ def test_gpu_fused_matches_reference_and_is_timed():
 
     out_ref, t_ref = timed(ref)
     out_fused, t_fused = timed(fused)
-    print(f"\ncompensatory_map 2x3x540x960 on {torch.cuda.get_device_name()}: "
-          f"reference {t_ref * 1e3:.1f} ms, fused {t_fused * 1e3:.1f} ms")
+    print(
+        f"\ncompensatory_map 2x3x540x960 on {torch.cuda.get_device_name()}: "
+        f"reference {t_ref * 1e3:.1f} ms, fused {t_fused * 1e3:.1f} ms"
+    )
     scale = out_ref.abs().max().item()
     assert (out_fused - out_ref).abs().max().item() <= FP32_RTOL * scale
 

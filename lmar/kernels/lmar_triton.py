@@ -46,8 +46,11 @@ FEATURES_PADDED = 16  # tl.dot needs every dimension >= 16
 N_TAPS = 27  # 3 channels x 3x3 neighbourhood
 TAPS_PADDED = 32
 N_KERNEL = N_TAPS * 3  # the MLP's output: K_p as a 27x3 matrix, row-major
-MAX_HIDDEN = 256  # one (hidden x hidden) weight tile per program must fit in shared memory
 DOT_DTYPES = {torch.float32: tl.float32, torch.bfloat16: tl.bfloat16}
+MAX_HIDDEN = {torch.float32: 128, torch.bfloat16: 256}
+"""The widest hidden layer per dot dtype: compiled for sm_90 (H100) with the default block, the
+kernel then needs 160 KiB (fp32, hidden 128) or 129 KiB (bf16, hidden 256) of shared memory, and
+fp32 at hidden 256 would need 576 KiB, past the 227 KiB a block may use."""
 
 
 @triton.jit
@@ -101,7 +104,9 @@ def _compensation_kernel(
     rel_x = tl.load(rel_x_ptr + col, mask=live, other=0.0).to(tl.float32)[:, None]
     cell_y = tl.load(cell_ptr).to(tl.float32)
     cell_x = tl.load(cell_ptr + 1).to(tl.float32)
-    feats = tl.where(j == 0, rel_y, tl.where(j == 1, rel_x, tl.where(j == 2, cell_y, tl.where(j == 3, cell_x, residual))))
+    feats = tl.where(
+        j == 0, rel_y, tl.where(j == 1, rel_x, tl.where(j == 2, cell_y, tl.where(j == 3, cell_x, residual)))
+    )
 
     # Hidden layers: activations stay on chip.
     k_in = tl.arange(0, 16)
@@ -111,7 +116,10 @@ def _compensation_kernel(
     h = _leaky_relu(h, negative_slope)
     for layer in range(N_HIDDEN_LAYERS):
         w_hid = tl.load(w_hid_ptr + layer * HIDDEN * HIDDEN + k_hid[:, None] * HIDDEN + k_hid[None, :])
-        h = _dot(h, w_hid, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_hid_ptr + layer * HIDDEN + k_hid)[None, :]
+        h = (
+            _dot(h, w_hid, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16)
+            + tl.load(b_hid_ptr + layer * HIDDEN + k_hid)[None, :]
+        )
         h = _leaky_relu(h, negative_slope)
 
     # The 27 taps of each pixel's 3x3x3 neighbourhood, read from the padded band.
@@ -120,8 +128,11 @@ def _compensation_kernel(
     ky = (tap % 9) // 3
     kx = tap % 3
     patch = tl.load(
-        xp_ptr + b * xp_sb + channel[None, :] * xp_sc
-        + (row[:, None] + ky[None, :]) * xp_sh + (col[:, None] + kx[None, :]) * xp_sw,
+        xp_ptr
+        + b * xp_sb
+        + channel[None, :] * xp_sc
+        + (row[:, None] + ky[None, :]) * xp_sh
+        + (col[:, None] + kx[None, :]) * xp_sw,
         mask=live[:, None] & (tap < 27)[None, :],
         other=0.0,
     ).to(tl.float32)
@@ -179,8 +190,8 @@ def mlp_unsupported(mlp: nn.Module) -> str | None:
     """Why the fused kernel cannot run ``mlp`` (None: it can).
 
     Supported: ``Linear(7, h), LeakyReLU, [Linear(h, h), LeakyReLU] x (depth - 1), Linear(h, 81)``
-    with biases, one LeakyReLU slope, depth >= 1, h a multiple of 16 in [16, MAX_HIDDEN], and
-    fp32 or bf16 parameters.
+    with biases, one LeakyReLU slope, depth >= 1, fp32 or bf16 parameters and h a multiple of 16
+    in [16, MAX_HIDDEN[dtype]].
     """
     layers = _layers(mlp)
     if layers is None:
@@ -191,8 +202,6 @@ def mlp_unsupported(mlp: nn.Module) -> str | None:
         return f"the kernel MLP maps {linears[0].in_features} -> {linears[-1].out_features}, not 7 -> 81"
     if any(m.in_features != hidden for m in linears[1:]) or any(m.out_features != hidden for m in linears[:-1]):
         return "the kernel MLP's hidden layers differ in width"
-    if hidden % 16 or not 16 <= hidden <= MAX_HIDDEN:
-        return f"hidden={hidden} is not a multiple of 16 in [16, {MAX_HIDDEN}]"
     if any(m.bias is None for m in linears):
         return "a kernel MLP layer has no bias"
     if len({m.negative_slope for m in acts}) != 1:
@@ -200,6 +209,12 @@ def mlp_unsupported(mlp: nn.Module) -> str | None:
     dtypes = {p.dtype for p in mlp.parameters()}
     if len(dtypes) != 1 or next(iter(dtypes)) not in DOT_DTYPES:
         return f"the kernel MLP's parameters are {sorted(map(str, dtypes))}, not all float32 or all bfloat16"
+    return _hidden_unsupported(hidden, next(iter(dtypes)))
+
+
+def _hidden_unsupported(hidden: int, dtype: torch.dtype) -> str | None:
+    if hidden % 16 or not 16 <= hidden <= MAX_HIDDEN[dtype]:
+        return f"hidden={hidden} is not a multiple of 16 in [16, {MAX_HIDDEN[dtype]}] (for {dtype})"
     return None
 
 
@@ -221,6 +236,8 @@ def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
     dtype = first.weight.dtype if dtype is None else dtype
     if dtype not in DOT_DTYPES:
         raise LmarError(f"lmar: the fused kernel computes in float32 or bfloat16, not {dtype}")
+    if (reason := _hidden_unsupported(first.out_features, dtype)) is not None:
+        raise LmarError(f"lmar: the fused kernel cannot run this MLP: {reason}")
     hidden = triton.next_power_of_2(first.out_features)
     f32 = torch.float32
     if middle:
@@ -241,6 +258,21 @@ def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
         n_hidden_layers=len(middle),
         negative_slope=float(acts[0].negative_slope),
     )
+
+
+def kernel_constants(packed: PackedMLP, block: int) -> dict[str, object]:
+    """The ``tl.constexpr`` arguments of :func:`_compensation_kernel` for ``packed`` weights."""
+    is_bf16 = packed.dtype == torch.bfloat16
+    return {
+        "N_HIDDEN_LAYERS": packed.n_hidden_layers,
+        "HIDDEN": packed.hidden,
+        "BLOCK": block,
+        "DOT_DTYPE": DOT_DTYPES[packed.dtype],
+        # fp32: true fp32 products. ("tf32x3" would need 256 KiB of shared memory at hidden 128.)
+        # bf16: "tf32", the default, which only concerns fp32 operands.
+        "INPUT_PRECISION": "tf32" if is_bf16 else "ieee",
+        "EMULATE_BF16": INTERPRETED and is_bf16,
+    }
 
 
 def fused_compensation(
@@ -281,19 +313,13 @@ def fused_compensation(
     out = torch.empty(B, 3, rows, W, dtype=x_pad.dtype, device=x_pad.device)
     if n == 0 or B == 0:
         return out
-    is_bf16 = packed.dtype == torch.bfloat16
     _compensation_kernel[(triton.cdiv(n, block), B)](
         x_pad, residual, rel_y.contiguous(), rel_x.contiguous(), cell.contiguous(), out,
         packed.w_in, packed.b_in, packed.w_hidden, packed.b_hidden, packed.w_out, packed.b_out,
         n, W, packed.negative_slope,
         *x_pad.stride(),
         *residual.stride(),
-        N_HIDDEN_LAYERS=packed.n_hidden_layers,
-        HIDDEN=packed.hidden,
-        BLOCK=block,
-        DOT_DTYPE=DOT_DTYPES[packed.dtype],
-        INPUT_PRECISION="tf32" if is_bf16 else "ieee",  # tf32 (the default) concerns fp32 operands only
-        EMULATE_BF16=INTERPRETED and is_bf16,
+        **kernel_constants(packed, block),
         num_warps=num_warps,
     )  # fmt: skip
     return out

@@ -30,3 +30,26 @@ rule plot:
         f"{LOGS}/plot.log",
     shell:
         "python -m lmar plot {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule benchmark_suite:
+    output:
+        "results/benchmarks/suite.json",
+    params:
+        backbones=json.dumps({k: {"type": v["type"], "params": v.get("params", {})} for k, v in config["backbones"].items()}),
+        device=config["device"],
+    threads: JOB_THREADS
+    resources:
+        gpu=GPU,
+    conda:
+        ENV
+    log:
+        "logs/benchmark_suite.log",
+    shell:
+        "python -m lmar bench --out {output:q} --backbones {params.backbones:q} --device {params.device}"
+        " --threads {threads} > {log:q} 2>&1"
+
+
+rule bench:
+    input:
+        rules.benchmark_suite.output,
