@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,8 +24,14 @@ from lmar.registry import BACKBONES, RESAMPLERS
 
 log = logging.getLogger(__name__)
 
-BACKBONE_TRAIN = {"epochs": 100, "batch_size": 2, "lr": 1e-3, "step_size": 20, "gamma": 0.75, "size": [256, 256]}
+# Speed options, off by default (the fp32 reference path): bf16 autocast, channels-last memory
+# format, and torch.compile (nn.Module.compile, dynamic shapes) of the module being trained.
+SPEED = {"amp": False, "channels_last": False, "compile": False}
+BACKBONE_TRAIN = {
+    "epochs": 100, "batch_size": 2, "lr": 1e-3, "step_size": 20, "gamma": 0.75, "size": [256, 256], **SPEED,
+}
 RESAMPLER_TRAIN = {
+    **SPEED,
     "epochs": 12,
     "lr": 4e-4,
     "step_size": 4,
@@ -46,7 +53,26 @@ def _merged(defaults: dict, spec: dict, where: str) -> dict:
     for key in ("epochs", "batch_size", "step_size", "crop", "repeats", "target_step"):
         if key in merged and not (isinstance(merged[key], int) and merged[key] >= 1):
             raise LmarError(f"config key {where}.train.{key} must be a positive integer, got {merged[key]!r}")
+    if merged["amp"] not in (False, "bf16"):
+        raise LmarError(f"config key {where}.train.amp must be false or 'bf16', got {merged['amp']!r}")
     return merged
+
+
+def _speed(cfg: dict, device: torch.device, trained: torch.nn.Module, others=()):
+    """Apply the speed options; returns (autocast context factory, input memory format)."""
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    for m in (trained, *others):
+        m.to(memory_format=fmt)
+    if cfg["compile"]:
+        trained.compile(dynamic=True)
+    enabled = cfg["amp"] == "bf16"
+    return (lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)), fmt
+
+
+def _throughput(steps: int, seconds: float, name: str) -> float:
+    rate = steps / max(seconds, 1e-9)
+    log.info("%s: %d steps in %.1f s, %.3f steps/s", name, steps, seconds, rate)
+    return rate
 
 
 def _optimiser(params, cfg: dict):
@@ -74,8 +100,10 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
     # whole training images resized to the training size (LMAR_SPEC 5)
     load = pair_loader(pairs, lambda t: resize(t[None], size, "bicubic", True)[0])
     opt, sched = _optimiser(net.parameters(), cfg)
+    autocast, fmt = _speed(cfg, device, net)
     gen = torch.Generator().manual_seed(seed)
     bs = int(cfg["batch_size"])
+    t0 = time.perf_counter()
     steps = math.ceil(len(pairs) / bs)
     bar = tqdm(range(int(cfg["epochs"])), desc=f"pretrain {name}", unit="epoch", mininterval=5)
     for epoch in bar:
@@ -87,8 +115,9 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
             flip = torch.rand(1, generator=gen).item() < 0.5
             if flip:
                 x, y = x.flip(-1), y.flip(-1)
-            x, y = x.to(device), y.to(device)
-            loss = F.l1_loss(net(x), y)
+            x, y = x.to(device, memory_format=fmt), y.to(device)
+            with autocast():
+                loss = F.l1_loss(net(x).float(), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -96,7 +125,8 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
         sched.step()
         bar.set_postfix(l1=f"{total / steps:.4f}", refresh=False)
         log.info("epoch %d l1 %.5f lr %.2e", epoch, total / steps, sched.get_last_lr()[0])
-    meta = {"train": cfg, "final_l1": total / steps, "seed": seed, "n_train": len(pairs)}
+    rate = _throughput(steps * int(cfg["epochs"]), time.perf_counter() - t0, f"pretrain {name}")
+    meta = {"train": cfg, "final_l1": total / steps, "seed": seed, "n_train": len(pairs), "steps_per_second": rate}
     checkpoint.save(out, "backbone", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
     return meta
 
@@ -126,8 +156,10 @@ def train_resampler(
     pairs = list_pairs(data, "train")
     load = pair_loader(pairs)
     opt, sched = _optimiser([p for p in net.parameters() if p.requires_grad], cfg)
+    autocast, fmt = _speed(cfg, device, net, [backbone])
     gen = torch.Generator().manual_seed(seed)
     n = len(pairs) * int(cfg["repeats"])
+    t0 = time.perf_counter()
     bar = tqdm(range(int(cfg["epochs"])), desc=f"train {name}", unit="epoch", mininterval=5)
     for epoch in bar:
         sums: dict[str, float] = {}
@@ -135,7 +167,8 @@ def train_resampler(
             both = torch.cat(load(k % len(pairs)))[None]  # one crop for input and gt
             x, gt = _random_crop(both, int(cfg["crop"]), gen).split(3, dim=1)
             s = min(sizes[int(torch.randint(0, len(sizes), (1,), generator=gen))], min(x.shape[-2:]) - 1)
-            loss, parts = loss_fn(x.to(device), gt.to(device), (s, s), epoch)
+            with autocast():
+                loss, parts = loss_fn(x.to(device, memory_format=fmt), gt.to(device), (s, s), epoch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -145,6 +178,7 @@ def train_resampler(
         means = {k: v / n for k, v in sums.items()}
         bar.set_postfix(loss=f"{means['total']:.4f}", refresh=False)
         log.info("epoch %d %s", epoch, " ".join(f"{k} {v:.5f}" for k, v in means.items()))
-    meta = {"train": cfg, "final_losses": means, "seed": seed, **info}
+    rate = _throughput(n * int(cfg["epochs"]), time.perf_counter() - t0, f"train {name}")
+    meta = {"train": cfg, "final_losses": means, "seed": seed, "steps_per_second": rate, **info}
     checkpoint.save(out, "resampler", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
     return meta
