@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from lmar.errors import LmarError
 from lmar.interpolation import check_method, resize
 from lmar.kernels import check_fused, fused_band, use_fused
 from lmar.registry import RESAMPLERS
@@ -45,6 +46,30 @@ def relative_coordinate(n_full: int, n_low: int, device, dtype) -> torch.Tensor:
     return ((coord - centre) * n_low).to(dtype)
 
 
+# Band working-set budget for chunk_pixels="auto": a fraction of the free memory, capped so that
+# 4K inference stays within about 2 GB on a CPU and adds well under 1 GB on a GPU.
+CHUNK_BUDGET_FRACTION = 0.125
+CHUNK_BUDGET_CAP = {"cpu": 384 * 2**20, "cuda": 512 * 2**20}
+
+
+def free_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    import psutil
+
+    return psutil.virtual_memory().available
+
+
+def auto_chunk_pixels(device: torch.device, hidden: int, depth: int, needs_grad: bool) -> int:
+    """Pixels per band such that the band's float32 working set fits the budget: features,
+    patches, kernels and output, plus two hidden activations (inference) or all of them (a
+    checkpointed band keeps every layer's activations for its backward)."""
+    live = 2 if not needs_grad else 2 * depth + 1
+    per_pixel = 4 * (N_INPUTS + 27 + 81 + 3 + hidden * live)
+    budget = min(CHUNK_BUDGET_FRACTION * free_memory(device), CHUNK_BUDGET_CAP.get(device.type, 2**29))
+    return max(1, int(budget // per_pixel))
+
+
 @RESAMPLERS.register("lmar")
 class LMAR(Resampler):
     trainable = True
@@ -55,16 +80,20 @@ class LMAR(Resampler):
         antialias: bool = False,
         hidden: int = 128,
         depth: int = 5,
-        chunk_pixels: int = 262144,
+        chunk_pixels: int | str = "auto",
         fused: str = "auto",
     ):
-        """``fused``: when the band loop runs the fused Triton kernel: "auto", "never" or "always"
+        """``chunk_pixels``: full-resolution pixels per band of the MLP, or "auto" (from the memory
+        free on the input's device, see :func:`auto_chunk_pixels`).
+        ``fused``: when the band loop runs the fused Triton kernel: "auto", "never" or "always"
         (see :mod:`lmar.kernels`); the PyTorch path is the reference."""
         super().__init__()
         check_method(interpolation, antialias)
         self.interpolation = interpolation
         self.antialias = antialias
-        self.chunk_pixels = int(chunk_pixels)
+        if chunk_pixels != "auto" and not (isinstance(chunk_pixels, int) and chunk_pixels >= 1):
+            raise LmarError(f"lmar: chunk_pixels must be a positive integer or 'auto', got {chunk_pixels!r}")
+        self.chunk_pixels = chunk_pixels
         self.mlp = kernel_mlp(hidden, depth)
         self.fused = check_fused(fused, self.mlp)
         self.fuse = nn.Conv2d(6, 3, kernel_size=1)
@@ -94,8 +123,11 @@ class LMAR(Resampler):
         rel_x = relative_coordinate(W, w, x.device, x.dtype)
         cell = torch.tensor([2.0 * h / H, 2.0 * w / W], device=x.device, dtype=x.dtype)
         x_pad = F.pad(x, (1, 1, 1, 1))  # zero padding, as unfold(padding=1)
-        rows = max(1, self.chunk_pixels // W)
         needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        chunk = self.chunk_pixels
+        if chunk == "auto":
+            chunk = auto_chunk_pixels(x.device, self.mlp[0].out_features, len(self.mlp) // 2, needs_grad)
+        rows = max(1, chunk // W)
         band = fused_band(self.mlp) if use_fused(self.fused, self.mlp, x, needs_grad) else self._band
         bands = []
         for r0 in range(0, H, rows):

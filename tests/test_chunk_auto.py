@@ -1,0 +1,45 @@
+"""chunk_pixels="auto": bands sized from free memory, same result as any explicit chunking."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lmar import resampler as lmar_resampler
+from lmar.errors import LmarError
+from lmar.resampler import LMAR, auto_chunk_pixels
+
+
+def test_auto_chunk_fits_the_budget(monkeypatch):
+    monkeypatch.setattr(lmar_resampler, "free_memory", lambda device: 8 * 2**30)
+    n = auto_chunk_pixels(torch.device("cpu"), hidden=128, depth=5, needs_grad=False)
+    per_pixel = 4 * (7 + 27 + 81 + 3 + 128 * 2)
+    assert n * per_pixel <= lmar_resampler.CHUNK_BUDGET_CAP["cpu"] < (n + 1) * per_pixel
+    # a checkpointed band keeps every layer: fewer pixels per band
+    assert auto_chunk_pixels(torch.device("cpu"), 128, 5, needs_grad=True) < n
+
+
+def test_auto_chunk_shrinks_with_free_memory(monkeypatch):
+    monkeypatch.setattr(lmar_resampler, "free_memory", lambda device: 64 * 2**20)
+    small = auto_chunk_pixels(torch.device("cpu"), 128, 5, False)
+    assert small * 4 * (7 + 27 + 81 + 3 + 256) <= 0.125 * 64 * 2**20
+    monkeypatch.setattr(lmar_resampler, "free_memory", lambda device: 0)
+    assert auto_chunk_pixels(torch.device("cpu"), 128, 5, False) == 1
+
+
+def test_auto_equals_explicit_chunking(monkeypatch):
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 23, 31)
+    ref = LMAR(hidden=16, depth=2, chunk_pixels=10**9)
+    auto = LMAR(hidden=16, depth=2, chunk_pixels="auto")
+    auto.load_state_dict(ref.state_dict())
+    monkeypatch.setattr(lmar_resampler, "free_memory", lambda device: 2**16)  # forces many small bands
+    assert auto_chunk_pixels(x.device, 16, 2, False) < 31 * 23
+    with torch.no_grad():
+        torch.testing.assert_close(auto(x, (9, 13)), ref(x, (9, 13)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [0, -5, "lots", 2.5])
+def test_bad_chunk_pixels(bad):
+    with pytest.raises(LmarError, match="chunk_pixels"):
+        LMAR(chunk_pixels=bad)
