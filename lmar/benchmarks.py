@@ -41,14 +41,15 @@ def _base_mib(device: torch.device) -> float:
 
 
 def _timed(fn, device: torch.device, repeats: int, warmup: int) -> dict:
-    """Median seconds of ``fn()`` and its peak extra memory (MiB)."""
+    """Median seconds of ``fn()`` and its peak extra memory (MiB) over warm-up and timed runs
+    (the CPU's peak resident set only grows, so its baseline is taken before the warm-up)."""
     from lmar.runtime import synchronize
 
     with torch.no_grad():
+        base = _base_mib(device)
         for _ in range(warmup):
             fn()
         synchronize(device)
-        base = _base_mib(device)
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
