@@ -1,8 +1,13 @@
 """Benchmarks: speed and memory as ratios within one run, with the device named.
 
-Each case runs in a fresh child process (multiprocessing, spawn) so that its peak memory is its
-own: on CUDA ``torch.cuda.max_memory_allocated``; on CPU the growth of the peak resident set
-(``ru_maxrss``) after the inputs exist. Times are medians of ``repeats`` runs after one warm-up.
+On CPU each case runs in a fresh child process (multiprocessing, spawn) so that its peak memory
+is its own: the growth of the peak resident set (``ru_maxrss``) from before the warm-up. On CUDA
+the cases share one process and the peak is ``torch.cuda.max_memory_allocated`` over what was
+allocated before the case. Times are medians of ``repeats`` runs after the warm-up.
+
+Precision (``precision`` of a case): "fp32" (PyTorch's defaults: float32 matmuls at "highest";
+note that cuDNN convolutions may use TF32 on GPUs, PyTorch's default), "tf32" (float32 matmul
+precision "high") or "bf16" (bf16 autocast). The fused LMAR kernel follows the same settings.
 """
 
 from __future__ import annotations
@@ -13,17 +18,39 @@ import resource
 import statistics
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 UHD = (2160, 3840)  # H x W of a 4K frame
+PRECISIONS = ("fp32", "tf32", "bf16")
+TRAIN_OPTIONS = {  # label -> the training speed options (lmar.train.SPEED)
+    "fp32": {},
+    "bf16": {"amp": "bf16"},
+    "bf16 channels-last": {"amp": "bf16", "channels_last": True},
+    "bf16 channels-last compile": {"amp": "bf16", "channels_last": True, "compile": True},
+}
 
 
 def device_label(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     return f"cpu:{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+
+
+@contextmanager
+def precision_mode(precision: str, device: torch.device):
+    """Run the body at ``precision`` (see the module doc); restores the matmul precision after."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {PRECISIONS}")
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
+    try:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            yield
+    finally:
+        torch.set_float32_matmul_precision(before)
 
 
 def _peak_mib(device: torch.device, base: float) -> float:
@@ -35,17 +62,18 @@ def _peak_mib(device: torch.device, base: float) -> float:
 def _base_mib(device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
         return torch.cuda.memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _timed(fn, device: torch.device, repeats: int, warmup: int) -> dict:
+def _timed(fn, device: torch.device, repeats: int, warmup: int, grad: bool = False) -> dict:
     """Median seconds of ``fn()`` and its peak extra memory (MiB) over warm-up and timed runs
     (the CPU's peak resident set only grows, so its baseline is taken before the warm-up)."""
     from lmar.runtime import synchronize
 
-    with torch.no_grad():
+    with torch.set_grad_enabled(grad):
         base = _base_mib(device)
         for _ in range(warmup):
             fn()
@@ -59,93 +87,192 @@ def _timed(fn, device: torch.device, repeats: int, warmup: int) -> dict:
     return {"seconds": statistics.median(times), "seconds_all": times, "peak_extra_mib": _peak_mib(device, base)}
 
 
+def _train_step_fn(args: dict, device: torch.device):
+    """One LMAR training step (LMARLoss against a frozen backbone, Adam) on a random square crop,
+    with the training speed options ``args["options"]``; target sizes cycle through a seeded list."""
+    from lmar.losses import LMARLoss
+    from lmar.registry import BACKBONES, RESAMPLERS
+    from lmar.train import RESAMPLER_TRAIN, _speed
+
+    crop = int(args["crop"])
+    backbone = BACKBONES.build(args["backbone"]).to(device).eval().requires_grad_(False)
+    net = RESAMPLERS.build({"type": "lmar"}).to(device).train()
+    cfg = {**RESAMPLER_TRAIN, **args.get("options", {}), "resize_loss": "l1"}
+    loss_fn = LMARLoss(backbone, net, cfg, device)
+    opt = torch.optim.Adam(net.parameters(), lr=float(cfg["lr"]))
+    autocast, fmt = _speed(cfg, device, net, [backbone])
+    gen = torch.Generator().manual_seed(0)
+    sizes = torch.randint(crop // 4, crop, (64,), generator=gen).tolist()
+    x = torch.rand(1, 3, crop, crop, device=device).to(memory_format=fmt)
+    step = iter(range(10**9))
+
+    def fn():
+        s = sizes[next(step) % len(sizes)]
+        with autocast():
+            loss, _ = loss_fn(x, x, (s, s), 1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return fn
+
+
 def _case(kind: str, args: dict) -> dict:
-    """One measurement, run inside the child process."""
+    """One measurement (in a child process on CPU, in-process on CUDA)."""
     from lmar.registry import BACKBONES, RESAMPLERS
     from lmar.runtime import resolve_device, setup
 
     setup(seed=0, threads=args.get("threads"))
     device = resolve_device(args["device"])
     hw = tuple(args.get("hw", UHD))
-    x = torch.rand(1, 3, *hw, device=device)
-    if kind == "resample":
-        net = RESAMPLERS.build(args["resampler"]).to(device).eval()
-        size = tuple(args["size"])
-        out = _timed(lambda: net(x, size), device, args["repeats"], args["warmup"])
-    elif kind == "deu":
-        from lmar.pipeline import deu
+    fmt = torch.channels_last if args.get("channels_last") else torch.contiguous_format
+    x = torch.rand(1, 3, *hw, device=device).to(memory_format=fmt)
+    timing = {"repeats": args["repeats"], "warmup": args["warmup"]}
+    with precision_mode(args.get("precision", "fp32"), device):
+        if kind == "resample":
+            net = RESAMPLERS.build(args["resampler"]).to(device).eval()
+            size = tuple(args["size"])
+            out = _timed(lambda: net(x, size), device, **timing)
+        elif kind == "deu":
+            from lmar.pipeline import deu
 
-        backbone = BACKBONES.build(args["backbone"]).to(device).eval()
-        net = RESAMPLERS.build(args["resampler"]).to(device).eval()
-        size = tuple(args["size"])
-        out = _timed(lambda: deu(x, size, net, backbone), device, args["repeats"], args["warmup"])
-    elif kind == "metric":
-        from lmar.metrics import Scorer
+            backbone = BACKBONES.build(args["backbone"]).to(device, memory_format=fmt).eval()
+            net = RESAMPLERS.build(args["resampler"]).to(device).eval()
+            size = tuple(args["size"])
+            out = _timed(lambda: deu(x, size, net, backbone), device, **timing)
+        elif kind == "train_step":
+            out = _timed(_train_step_fn(args, device), device, grad=True, **timing)
+        elif kind == "metric":
+            from lmar.metrics import Scorer
 
-        scorer = Scorer([args["metric"]], device, required=[args["metric"]])
-        y = torch.rand_like(x)
-        out = _timed(lambda: scorer(x[0], y[0]), device, args["repeats"], args["warmup"])
-    elif kind == "decode":
-        from lmar.data.images import read_image, write_png
+            scorer = Scorer([args["metric"]], device, required=[args["metric"]])
+            y = torch.rand_like(x)
+            out = _timed(lambda: scorer(x[0], y[0]), device, **timing)
+        elif kind == "decode":
+            from lmar.data.images import read_image, write_png
 
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "frame.png"
-            write_png((x[0] * 255).round().cpu() / 255, path)
-            out = _timed(lambda: read_image(path), torch.device("cpu"), args["repeats"], args["warmup"])
-    else:
-        raise ValueError(kind)
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "frame.png"
+                write_png((x[0] * 255).round().cpu() / 255, path)
+                out = _timed(lambda: read_image(path), torch.device("cpu"), **timing)
+        else:
+            raise ValueError(kind)
     return {"device": device_label(device), **out}
 
 
 def measure(kind: str, **args) -> dict:
-    """Run one case in a fresh process (spawned, so CUDA and peak memory start clean)."""
+    """Run one case: in a fresh spawned process on CPU (its own peak memory), in this one on CUDA."""
     args.setdefault("repeats", 3)
     args.setdefault("warmup", 1)
+    if str(args.get("device", "cpu")).startswith("cuda"):
+        return _case(kind, args)
     with mp.get_context("spawn").Pool(1) as pool:
         return pool.apply(_case, (kind, args))
 
 
+def _variants(device: torch.device) -> dict:
+    """Which variants each group of cases runs: on CUDA every precision, LMAR's PyTorch reference
+    path beside the fused kernel, and every training speed option at 1024x1024 crops; on CPU fp32
+    only (bf16 is not faster there, TF32 does not exist, and LMAR always runs the reference)."""
+    if device.type == "cuda":
+        return {"resample": PRECISIONS, "reference": True, "deu": ("fp32", "bf16"), "train": tuple(TRAIN_OPTIONS),
+                "crop": 1024}
+    return {"resample": ("fp32",), "reference": False, "deu": ("fp32",), "train": ("fp32",), "crop": 256}
+
+
+def _pyiqa_missing() -> str | None:
+    try:
+        import pyiqa  # noqa: F401
+    except ImportError as exc:
+        return f"pyiqa does not import here ({exc})"
+    return None
+
+
+SECTIONS = ("resample", "deu", "train", "metrics", "decode")
+
+
 def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threads: int | None = None,
-              repeats: int | None = None, progress=print) -> dict:
-    """LMAR vs bicubic resampling; DEU per resampler vs full-resolution enhancement for each
-    backbone; pyiqa metric and PNG decoding throughput. All at ``hw`` (default 3840x2160)."""
+              repeats: int | None = None, train_crop: int | None = None, progress=print,
+              sections=SECTIONS, train_options=None) -> dict:
+    """LMAR (fused and reference, per precision) vs bicubic resampling; DEU per resampler vs
+    full-resolution enhancement for each backbone; LMAR training steps per second; pyiqa metric
+    and PNG decoding throughput. All at ``hw`` (default 3840x2160). ``sections``: which of
+    SECTIONS to run; ``train_options``: labels of TRAIN_OPTIONS (default: per device)."""
+    from lmar.errors import LmarError
     from lmar.runtime import resolve_device
     from lmar.targets import Target
 
+    unknown = sorted(set(sections) - set(SECTIONS)) + sorted(set(train_options or ()) - set(TRAIN_OPTIONS))
+    if unknown:
+        raise LmarError(f"bench: unknown section or training option {unknown}; sections: {', '.join(SECTIONS)}; "
+                        f"training options: {', '.join(map(repr, TRAIN_OPTIONS))}")
     dev = resolve_device(device)
-    heavy = repeats or (5 if dev.type == "cuda" else 1)
-    light = repeats or 5
+    cuda = dev.type == "cuda"
+    heavy = repeats or (10 if cuda else 1)
+    light = repeats or (10 if cuda else 5)
+    warm = 3 if cuda else 1
+    variants = _variants(dev)
     backbones = backbones or {"unet": {"type": "lmar_unet", "params": {"width": 16}}}
     targets = [Target("x1.8", size=(round(hw[0] / 1.8), round(hw[1] / 1.8))), Target("x2", scale=2.0)]
     common = {"device": str(dev), "hw": list(hw), "threads": threads}
-    result: dict = {"device": None, "input_hw": list(hw), "torch": torch.__version__, "cases": [], "ratios": {}}
+    result: dict = {"device": None, "input_hw": list(hw), "torch": torch.__version__, "cases": [], "ratios": {},
+                    "skipped": {}}
 
     def case(kind, label, **args):
         progress(f"benchmark {kind} {label} ...")
-        out = measure(kind, **common, **args)
+        out = measure(kind, **{"warmup": warm, **common, **args})
         result["device"] = out.pop("device")
-        result["cases"].append({"kind": kind, "label": label, **out})
-        progress(f"  {out['seconds'] * 1e3:.1f} ms, peak extra {out['peak_extra_mib']:.0f} MiB")
+        result["cases"].append({"kind": kind, "label": label, **args, **out})
+        progress(f"  {out['seconds'] * 1e3:.2f} ms, peak extra {out['peak_extra_mib']:.0f} MiB")
         return out
 
-    for t in targets:
+    def ratio(name, a, b, key="seconds"):
+        result["ratios"][name] = a[key] / max(b[key], 1e-9)
+
+    for t in targets if "resample" in sections else ():
         size = list(t.resolve(hw))
         bic = case("resample", f"bicubic {t.label}", resampler={"type": "bicubic"}, size=size, repeats=light)
-        lm = case("resample", f"lmar {t.label}", resampler={"type": "lmar"}, size=size, repeats=heavy)
-        result["ratios"][f"resample {t.label}: lmar / bicubic time"] = lm["seconds"] / bic["seconds"]
-        result["ratios"][f"resample {t.label}: lmar / bicubic peak memory"] = (
-            lm["peak_extra_mib"] / max(bic["peak_extra_mib"], 1e-6))
-    for name, spec in backbones.items():
-        full = case("deu", f"{name} full resolution", backbone=spec, resampler={"type": "full_resolution"},
-                    size=list(hw), repeats=heavy)
-        for t in targets:
-            for r in ("bicubic", "lmar"):
-                out = case("deu", f"{name} {r} {t.label}", backbone=spec, resampler={"type": r},
-                           size=list(t.resolve(hw)), repeats=heavy)
-                result["ratios"][f"DEU {name} {r} {t.label} / full resolution time"] = out["seconds"] / full["seconds"]
-    for metric in ("psnr", "ssim"):
-        out = case("metric", metric, metric=metric, repeats=light)
-        result["ratios"][f"{metric} images per second"] = 1.0 / out["seconds"]
-    out = case("decode", "png", repeats=light)
-    result["ratios"]["png decode images per second"] = 1.0 / out["seconds"]
+        for p in variants["resample"]:
+            lm = case("resample", f"lmar {t.label} {p}", resampler={"type": "lmar"}, size=size, repeats=heavy,
+                      precision=p)
+            ratio(f"resample {t.label}: lmar {p} / bicubic time", lm, bic)
+            ratio(f"resample {t.label}: lmar {p} / bicubic peak memory", lm, bic, "peak_extra_mib")
+        if variants["reference"]:  # the PyTorch path beside the fused kernel (the same on CPU)
+            ref = case("resample", f"lmar {t.label} fp32 reference", resampler={"type": "lmar",
+                       "params": {"fused": "never"}}, size=size, repeats=heavy)
+            ratio(f"resample {t.label}: lmar fp32 reference / fused time", ref,
+                  next(c for c in result["cases"] if c["label"] == f"lmar {t.label} fp32"))
+    for name, spec in backbones.items() if "deu" in sections else ():
+        full_fp32 = None
+        for p in variants["deu"]:
+            extra = {"precision": p, "channels_last": p == "bf16"}
+            tag = p + (" channels-last" if extra["channels_last"] else "")
+            full = case("deu", f"{name} full resolution {tag}", backbone=spec, resampler={"type": "full_resolution"},
+                        size=list(hw), repeats=heavy, **extra)
+            full_fp32 = full_fp32 or full
+            for t in targets:
+                for r in ("bicubic", "lmar"):
+                    out = case("deu", f"{name} {r} {t.label} {tag}", backbone=spec, resampler={"type": r},
+                               size=list(t.resolve(hw)), repeats=heavy, **extra)
+                    ratio(f"DEU {name} {r} {t.label} / full resolution time ({tag} both)", out, full)
+                    if full is not full_fp32:
+                        ratio(f"DEU {name} {r} {t.label} {tag} / full resolution fp32 time", out, full_fp32)
+    crop = train_crop or variants["crop"]
+    spec = next(iter(backbones.values()))
+    for label in (train_options or variants["train"]) if "train" in sections else ():
+        out = case("train_step", f"lmar train step {crop}x{crop} {label}", backbone=spec, crop=crop,
+                   options=TRAIN_OPTIONS[label], repeats=repeats or (10 if cuda else 3), warmup=5 if "compile" in label else warm)
+        result["ratios"][f"lmar training steps per second at {crop}x{crop} crops ({label})"] = 1 / out["seconds"]
+    if "metrics" not in sections:
+        pass
+    elif (reason := _pyiqa_missing()) is None:
+        for metric in ("psnr", "ssim"):
+            out = case("metric", metric, metric=metric, repeats=light)
+            result["ratios"][f"{metric} images per second"] = 1.0 / out["seconds"]
+    else:
+        result["skipped"]["metrics"] = reason
+        progress(f"metrics skipped: {reason}")
+    if "decode" in sections:
+        out = case("decode", "png", repeats=light)
+        result["ratios"]["png decode images per second"] = 1.0 / out["seconds"]
     return result

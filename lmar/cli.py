@@ -115,8 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--backbones", type=_json("--backbones"), default=None, help="config 'backbones' as JSON")
     p.add_argument("--size", type=int, nargs=2, default=[2160, 3840], metavar=("H", "W"))
-    p.add_argument("--repeats", type=int, default=None, help="timed runs per case (default: 5 on GPU, 1 on CPU)")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per case (default: 10 on GPU, 1 on CPU)")
+    p.add_argument("--train-crop", type=int, default=None, help="training-step crop (default: 1024 on GPU, 256 on CPU)")
+    p.add_argument("--sections", nargs="+", default=None, help="resample deu train metrics decode (default: all)")
+    p.add_argument("--train-options", nargs="+", default=None,
+                   help="training speed options to time: 'fp32' 'bf16' 'bf16 channels-last' 'bf16 channels-last compile'"
+                        " (default: all on GPU, fp32 on CPU)")
     _common(p, seed=False)
+
+    p = sub.add_parser("tune-kernel", help="time and check the fused LMAR kernel's launch candidates on a GPU, to JSON")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--size", type=int, nargs=2, default=[2160, 3840], metavar=("H", "W"))
 
     sub.add_parser("list", help="the registered backbones, resamplers and datasets")
     return ap
@@ -183,14 +192,24 @@ def run(args: argparse.Namespace) -> int:
                      runtime.resolve_device(args.device))
     elif args.verb == "bench":
         from lmar.atomic import atomic_path
-        from lmar.benchmarks import run_suite
+        from lmar.benchmarks import SECTIONS, run_suite
 
         result = run_suite(args.device, args.backbones, tuple(args.size), args.threads, args.repeats,
-                           progress=lambda m: print(m, flush=True))
+                           args.train_crop, progress=lambda m: print(m, flush=True),
+                           sections=args.sections or SECTIONS, train_options=args.train_options)
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(result, indent=2))
         for k, v in result["ratios"].items():
             print(f"{k}: {v:.3g}")
+    elif args.verb == "tune-kernel":
+        from lmar.atomic import atomic_path
+        from lmar.kernels.tuning import tune
+
+        H, W = args.size
+        result = tune((H, W), (round(H / 1.8), round(W / 1.8)), progress=lambda m: print(m, flush=True))
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
+        print(f"fastest correct launch per mode: export LMAR_FUSED_LAUNCH='{json.dumps(result['best'])}'")
     elif args.verb == "list":
         from lmar.registry import BACKBONES, DATASETS, RESAMPLERS
 

@@ -4,8 +4,10 @@ x0 = R(x, (h, w)); a per-pixel MLP turns 7 inputs (relative coordinate, relative
 detail residual) into a 27x3 kernel K_p; c(p) = unfold3x3(x)[p] @ K_p gives the
 compensatory map C; x_lr = Conv1x1([x0, R(C, (h, w))]).
 
-The MLP runs over bands of full-resolution rows (``chunk_pixels`` pixels at a time), so a
-3840x2160 input needs bounded memory; with gradients each band is checkpointed.
+The PyTorch path (the reference) runs the MLP over bands of full-resolution rows
+(``chunk_pixels`` pixels at a time), so a 3840x2160 input needs bounded memory; with gradients
+each band is checkpointed. On CUDA, without gradients, a fused Triton kernel computes C in one
+pass with its working set on chip (:mod:`lmar.kernels`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch.utils.checkpoint import checkpoint
 
 from lmar.errors import LmarError
 from lmar.interpolation import check_method, resize
-from lmar.kernels import check_fused, fused_band, use_fused
+from lmar.kernels import check_fused, fused_band, fused_compute, use_fused
 from lmar.registry import RESAMPLERS
 from lmar.resampler_base import Resampler
 
@@ -114,7 +116,30 @@ class LMAR(Resampler):
 
     def compensatory_map(self, x: torch.Tensor, size: tuple[int, int], x0: torch.Tensor | None = None) -> torch.Tensor:
         """C (B, 3, H, W): each pixel's 3x3x3 neighbourhood times its MLP-estimated 27x3 kernel."""
-        B, _, H, W = x.shape
+        H, W = x.shape[-2:]
+        x_pad, residual, rel_y, rel_x, cell = self.band_inputs(x, size, x0)
+        needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        if use_fused(self.fused, self.mlp, x, needs_grad):
+            # The kernel keeps each tile's working set on chip: the whole image is one band.
+            return fused_band(self.mlp, fused_compute(self.mlp, x))(x_pad, residual, rel_y, rel_x, cell)
+        chunk = self.chunk_pixels
+        if chunk == "auto":
+            chunk = auto_chunk_pixels(x.device, self.mlp[0].out_features, len(self.mlp) // 2, needs_grad)
+        rows = max(1, chunk // W)
+        bands = []
+        for r0 in range(0, H, rows):
+            r1 = min(H, r0 + rows)
+            args = (x_pad[:, :, r0 : r1 + 2], residual[:, :, r0:r1], rel_y[r0:r1], rel_x, cell)
+            if needs_grad:
+                bands.append(checkpoint(self._band, *args, use_reentrant=False))
+            else:
+                bands.append(self._band(*args))
+        return bands[0] if len(bands) == 1 else torch.cat(bands, dim=2)
+
+    def band_inputs(self, x: torch.Tensor, size, x0: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """The whole image as one band: ``(x_pad, residual, rel_y, rel_x, cell)``, the arguments of
+        ``_band`` and of the fused kernel (``x0``: ``R(x, size)`` if already computed)."""
+        H, W = x.shape[-2:]
         h, w = size
         if x0 is None:
             x0 = self.R(x, size)
@@ -123,21 +148,7 @@ class LMAR(Resampler):
         rel_x = relative_coordinate(W, w, x.device, x.dtype)
         cell = torch.tensor([2.0 * h / H, 2.0 * w / W], device=x.device, dtype=x.dtype)
         x_pad = F.pad(x, (1, 1, 1, 1))  # zero padding, as unfold(padding=1)
-        needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
-        chunk = self.chunk_pixels
-        if chunk == "auto":
-            chunk = auto_chunk_pixels(x.device, self.mlp[0].out_features, len(self.mlp) // 2, needs_grad)
-        rows = max(1, chunk // W)
-        band = fused_band(self.mlp) if use_fused(self.fused, self.mlp, x, needs_grad) else self._band
-        bands = []
-        for r0 in range(0, H, rows):
-            r1 = min(H, r0 + rows)
-            args = (x_pad[:, :, r0 : r1 + 2], residual[:, :, r0:r1], rel_y[r0:r1], rel_x, cell)
-            if needs_grad:
-                bands.append(checkpoint(self._band, *args, use_reentrant=False))
-            else:
-                bands.append(band(*args))
-        return torch.cat(bands, dim=2)
+        return x_pad, residual, rel_y, rel_x, cell
 
     def _band(self, x_pad, residual, rel_y, rel_x, cell) -> torch.Tensor:
         B, _, n_rows, W = residual.shape

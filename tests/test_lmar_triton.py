@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from lmar.errors import LmarError
 from lmar.kernels import mlp_unsupported, triton_available, use_fused
@@ -45,6 +44,8 @@ CASES: dict[str, dict] = {
     },  # 2 rows per band
     "depth1_hidden48": {"hw": (11, 7), "size": (5, 3), "batch": 1, "hidden": 48, "depth": 1},  # hidden padded to 64
     "default_128x5": {"hw": (8, 8), "size": (4, 4), "batch": 1, "hidden": 128, "depth": 5},
+    # the unrolled hidden-layer loop, with a block smaller than the image (several programs)
+    "unrolled_block16": {"hw": (9, 13), "size": (4, 6), "batch": 1, "hidden": 32, "depth": 3, "launch": [16, 4, 1, True]},
     "bf16_model": {"hw": (9, 13), "size": (4, 6), "batch": 2, "hidden": 32, "depth": 2, "model_dtype": "bfloat16"},
 }
 
@@ -64,6 +65,9 @@ def _run_case(spec: dict) -> dict:
 
     launches = 0
     original = lmar_triton.fused_compensation
+    if "launch" in spec:
+        for compute in lmar_triton.LAUNCH:
+            lmar_triton.LAUNCH[compute] = lmar_triton.Launch(*spec["launch"])
 
     def counting(*args, **kwargs):
         nonlocal launches
@@ -94,14 +98,7 @@ def _run_case(spec: dict) -> dict:
 
 def _band_args(net: LMAR, x: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, ...]:
     """``LMAR._band``'s arguments for the whole image as one band."""
-    H, W = x.shape[-2:]
-    return (
-        F.pad(x, (1, 1, 1, 1)),
-        x - net.R(net.R(x, size), (H, W)),
-        relative_coordinate(H, size[0], x.device, x.dtype),
-        relative_coordinate(W, size[1], x.device, x.dtype),
-        torch.tensor([2.0 * size[0] / H, 2.0 * size[1] / W], device=x.device, dtype=x.dtype),
-    )
+    return net.band_inputs(x, size)
 
 
 def _bf16_band_diff(net: LMAR, x: torch.Tensor, size: tuple[int, int]) -> float:
@@ -110,7 +107,7 @@ def _bf16_band_diff(net: LMAR, x: torch.Tensor, size: tuple[int, int]) -> float:
 
     args = _band_args(net, x, size)
     with torch.no_grad():
-        return (fused_compensation(*args, net.mlp, dtype=torch.bfloat16) - net._band(*args)).abs().max().item()
+        return (fused_compensation(*args, net.mlp, compute="bf16") - net._band(*args)).abs().max().item()
 
 
 def _interpreter_worker() -> None:
@@ -168,10 +165,10 @@ def test_fused_bf16_model_is_close(interpreted):
 
 
 @needs_triton
-def test_fused_runs_once_per_band(interpreted):
-    """compensatory_map and forward each launch the kernel once per band: 1 band, or 5 when chunked."""
+def test_fused_runs_once_per_call(interpreted):
+    """compensatory_map and forward each launch the kernel once: chunk_pixels bands only the reference."""
     assert interpreted["odd_9x13"]["launches"] == 2
-    assert interpreted["chunked_5_bands"]["launches"] == 2 * 5
+    assert interpreted["chunked_5_bands"]["launches"] == 2
 
 
 # ---------------------------------------------------------------- dispatch
@@ -256,12 +253,76 @@ def test_always_on_cpu_without_the_interpreter_raises():
         net.compensatory_map(torch.rand(1, 3, 9, 13), (4, 6))
 
 
+@needs_triton
+def test_compute_mode_follows_pytorch_settings():
+    """bf16 weights or bf16 autocast -> bf16 dots; fp32 -> ieee products unless matmul precision allows TF32."""
+    from lmar.kernels import fused_compute
+
+    mlp, x = kernel_mlp(16, 2), torch.rand(1, 3, 4, 4)
+    assert fused_compute(mlp, x) == "fp32"
+    assert fused_compute(kernel_mlp(16, 2).bfloat16(), x) == "bf16"
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert fused_compute(mlp, x) == "bf16"
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("high")
+        assert fused_compute(mlp, x) == "tf32"
+    finally:
+        torch.set_float32_matmul_precision(before)
+    assert fused_compute(mlp, x) == "fp32"
+
+
+@needs_triton
+def test_float16_autocast_is_refused_by_always():
+    net = LMAR(hidden=16, depth=2, fused="always")
+    with torch.autocast("cpu", dtype=torch.float16), pytest.raises(LmarError, match="float16 is not supported"):
+        use_fused(net.fused, net.mlp, torch.rand(1, 3, 4, 4), needs_grad=False)
+
+
+@needs_triton
+def test_launch_override_from_the_environment(monkeypatch):
+    from lmar.kernels.lmar_triton import LAUNCH, LAUNCH_ENV, Launch, launch_for
+
+    monkeypatch.setenv(LAUNCH_ENV, '{"bf16": [128, 8, 2, true]}')
+    assert launch_for("bf16") == Launch(128, 8, 2, True)
+    assert launch_for("fp32") == LAUNCH["fp32"]
+    for bad in ('{"bf16": [100, 8, 2, true]}', "not json", '{"bf16": [128, 3]}'):
+        monkeypatch.setenv(LAUNCH_ENV, bad)
+        with pytest.raises(LmarError, match=LAUNCH_ENV):
+            launch_for("bf16")
+
+
+@needs_triton
+def test_packed_weights_are_reused_until_a_parameter_changes():
+    from lmar.kernels import fused_band
+
+    net = LMAR(hidden=16, depth=2)
+    first = fused_band(net.mlp, "fp32").keywords["mlp"]
+    assert fused_band(net.mlp, "fp32").keywords["mlp"] is first
+    assert fused_band(net.mlp, "bf16").keywords["mlp"] is not first
+    with torch.no_grad():
+        net.mlp[0].weight.add_(1.0)  # in place, as an optimiser step
+    again = fused_band(net.mlp, "fp32").keywords["mlp"]
+    assert again is not first
+    assert torch.equal(again.w_in[:7, :16], net.mlp[0].weight.t())
+
+
 # ---------------------------------------------------------------- compiled code, without a GPU
 
 
 @needs_triton
-@pytest.mark.parametrize("hidden, depth, dtype", [(128, 5, "float32"), (256, 2, "bfloat16"), (16, 1, "float32")])
-def test_kernel_compiles_for_h100(hidden, depth, dtype, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "hidden, depth, compute, launch",
+    [
+        (128, 5, "fp32", None),
+        (128, 5, "tf32", None),
+        (128, 5, "bf16", None),
+        (128, 5, "bf16", (128, 8, 3, True)),
+        (256, 2, "bf16", None),
+        (16, 1, "fp32", (16, 1, 1, False)),
+    ],
+)
+def test_kernel_compiles_for_h100(hidden, depth, compute, launch, tmp_path, monkeypatch):
     """Triton compiles the kernel to an sm_90 cubin (no GPU needed) within the shared memory of one block.
 
     The interpreter cannot catch compile-only errors (types, layouts, resources); this does.
@@ -270,16 +331,25 @@ def test_kernel_compiles_for_h100(hidden, depth, dtype, tmp_path, monkeypatch):
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from lmar.kernels.lmar_triton import INTERPRETED, _compensation_kernel, kernel_constants, pack_mlp
+    from lmar.kernels.lmar_triton import (
+        INTERPRETED,
+        Launch,
+        _compensation_kernel,
+        compute_dtype,
+        kernel_constants,
+        launch_for,
+        pack_mlp,
+    )
 
     if INTERPRETED:
         pytest.skip("this process runs Triton's interpreter")
     if "nvidia" not in triton.backends.backends:
         pytest.skip("triton has no NVIDIA backend")
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))  # a cold compile, and no files left behind
-    packed = pack_mlp(kernel_mlp(hidden, depth).to(getattr(torch, dtype)))
-    constants = kernel_constants(packed, block=64)
-    weight = "bf16" if dtype == "bfloat16" else "fp32"
+    packed = pack_mlp(kernel_mlp(hidden, depth).to(compute_dtype(compute)), compute_dtype(compute))
+    launch = Launch(*launch) if launch else launch_for(compute)
+    constants = kernel_constants(packed, compute, launch)
+    weight = "bf16" if compute == "bf16" else "fp32"
     signature = (
         {
             name: ("*" + (weight if name.startswith("w_") else "fp32")) if name.endswith("_ptr") else "i32"
@@ -291,7 +361,7 @@ def test_kernel_compiles_for_h100(hidden, depth, dtype, tmp_path, monkeypatch):
     compiled = triton.compile(
         ASTSource(_compensation_kernel, signature, constants),
         target=GPUTarget("cuda", 90, 32),
-        options={"num_warps": 4},
+        options={"num_warps": launch.num_warps, "num_stages": launch.num_stages},
     )
     assert compiled.asm["cubin"]
     assert compiled.metadata.shared <= 227 * 1024  # an H100 block's shared memory limit
@@ -300,50 +370,70 @@ def test_kernel_compiles_for_h100(hidden, depth, dtype, tmp_path, monkeypatch):
 # ---------------------------------------------------------------- GPU
 
 
-@needs_triton
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_gpu_fused_matches_reference_and_is_timed():
-    """The default MLP on CUDA: "auto" runs the kernel, equal to the reference; prints both timings."""
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _gpu_twins(hw, size, batch=2, hidden=128, depth=5):
+    """(reference, fused) LMAR twins on CUDA, and an input; skips where Triton is interpreted."""
     from lmar.kernels.lmar_triton import INTERPRETED
 
     if INTERPRETED:
         pytest.skip("this process runs Triton's interpreter")
-    cuda = torch.device("cuda")
     torch.manual_seed(0)
-    ref = LMAR(fused="never").to(cuda)
-    fused = LMAR(fused="auto").to(cuda)
+    ref = LMAR(hidden=hidden, depth=depth, fused="never").cuda()
+    fused = LMAR(hidden=hidden, depth=depth, fused="auto").cuda()
     fused.load_state_dict(ref.state_dict())
-    x = torch.rand(2, 3, 540, 960, device=cuda)
-    size = (270, 480)
+    return ref, fused, torch.rand(batch, 3, *hw, device="cuda")
+
+
+def _poisoned_cache(n_bytes: int) -> None:
+    """Fill then free a block of the caching allocator with NaN, so that an output the kernel
+    allocates next may reuse it: an element the kernel does not write stays NaN."""
+    torch.full((n_bytes // 4,), float("nan"), device="cuda")
+    torch.cuda.synchronize()
+
+
+@needs_triton
+@needs_gpu
+@pytest.mark.parametrize("hw, size, batch", [((540, 960), (270, 480), 2), ((37, 53), (11, 29), 3)])
+def test_gpu_fused_fp32_matches_reference(hw, size, batch):
+    """The default MLP on CUDA: "auto" runs the kernel in true fp32; every output element written."""
+    ref, fused, x = _gpu_twins(hw, size, batch)
     assert use_fused("auto", fused.mlp, x, needs_grad=False)
     assert not use_fused("auto", fused.mlp, x, needs_grad=True)
-
-    def timed(net: LMAR) -> tuple[torch.Tensor, float]:
-        with torch.no_grad():
-            out = net.compensatory_map(x, size)  # warm-up (compiles the kernel)
-            torch.cuda.synchronize()
-            start = time.perf_counter()
-            for _ in range(3):
-                out = net.compensatory_map(x, size)
-            torch.cuda.synchronize()
-        return out, (time.perf_counter() - start) / 3
-
-    out_ref, t_ref = timed(ref)
-    out_fused, t_fused = timed(fused)
-    print(
-        f"\ncompensatory_map 2x3x540x960 on {torch.cuda.get_device_name()}: "
-        f"reference {t_ref * 1e3:.1f} ms, fused {t_fused * 1e3:.1f} ms"
-    )
-    scale = out_ref.abs().max().item()
-    assert (out_fused - out_ref).abs().max().item() <= FP32_RTOL * scale
-
-    from lmar.kernels.lmar_triton import fused_compensation
-
-    args = _band_args(ref, x, size)
     with torch.no_grad():
-        band_ref = ref._band(*args)
-        band_bf16 = fused_compensation(*args, ref.mlp, dtype=torch.bfloat16)
-    assert (band_bf16 - band_ref).abs().max().item() <= BF16_RTOL * band_ref.abs().max().item()
+        out_ref = ref.compensatory_map(x, size)
+        _poisoned_cache(out_ref.numel() * 4)
+        out_fused = fused.compensatory_map(x, size)
+        forward_ref, forward_fused = ref(x, size), fused(x, size)
+    assert torch.isfinite(out_fused).all()
+    assert (out_fused - out_ref).abs().max().item() <= FP32_RTOL * out_ref.abs().max().item()
+    assert (forward_fused - forward_ref).abs().max().item() <= FP32_RTOL * forward_ref.abs().max().item()
+
+
+@needs_triton
+@needs_gpu
+def test_gpu_fused_follows_autocast_and_tf32():
+    """Under bf16 autocast the kernel computes bf16 dots, with TF32 allowed TF32 ones: both close to fp32."""
+    ref, fused, x = _gpu_twins((256, 384), (100, 150))
+    size = (100, 150)
+    with torch.no_grad():
+        out_ref = ref.compensatory_map(x, size)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out_bf16 = fused.compensatory_map(x, size)
+        before = torch.get_float32_matmul_precision()
+        try:
+            torch.set_float32_matmul_precision("high")
+            out_tf32 = fused.compensatory_map(x, size)
+        finally:
+            torch.set_float32_matmul_precision(before)
+        out_fp32 = fused.compensatory_map(x, size)
+    scale = out_ref.abs().max().item()
+    diff = {name: (out - out_ref).abs().max().item() for name, out in
+            {"bf16": out_bf16, "tf32": out_tf32, "fp32": out_fp32}.items()}
+    assert diff["fp32"] <= FP32_RTOL * scale, diff
+    assert 0 < diff["tf32"] <= 1e-2 * scale, diff  # > 0: TF32 really was used
+    assert diff["tf32"] < diff["bf16"] <= BF16_RTOL * scale, diff
 
 
 if __name__ == "__main__":

@@ -11,6 +11,12 @@ Modes (``LMAR(fused=...)``):
 - ``"never"``: always the PyTorch reference;
 - ``"always"``: the fused kernel, on CPU too (which works only under ``TRITON_INTERPRET=1``,
   Triton's CPU interpreter, and is meant for testing); anything unsupported raises LmarError.
+
+The kernel's arithmetic follows what PyTorch would do with the same model and settings
+(:func:`fused_compute`): bf16 weights, or bf16 autocast on the input's device, give bf16 dot
+operands; float32 weights give true fp32 products at ``torch.get_float32_matmul_precision()``
+"highest" (PyTorch's default) and TF32 otherwise. float16 autocast is not supported ("auto"
+then uses the reference).
 """
 
 from __future__ import annotations
@@ -64,10 +70,17 @@ def use_fused(mode: str, mlp: nn.Module, x: torch.Tensor, needs_grad: bool) -> b
         return False
     if mode == "auto":
         # Cheap checks first: on CPU, or with gradients, Triton is never imported.
-        return x.is_cuda and not needs_grad and mlp_unsupported(mlp) is None and _dtype_mismatch(mlp, x) is None
+        return (
+            x.is_cuda
+            and not needs_grad
+            and _autocast_unsupported(x) is None
+            and mlp_unsupported(mlp) is None
+            and _dtype_mismatch(mlp, x) is None
+        )
     reason = (
         mlp_unsupported(mlp)
         or _dtype_mismatch(mlp, x)
+        or _autocast_unsupported(x)
         or ("a gradient is required and the fused kernel has no backward pass" if needs_grad else None)
         or _device_unsupported(x)
     )
@@ -76,12 +89,29 @@ def use_fused(mode: str, mlp: nn.Module, x: torch.Tensor, needs_grad: bool) -> b
     return True
 
 
-def fused_band(mlp: nn.Sequential) -> Callable[..., torch.Tensor]:
-    """A drop-in for ``LMAR._band(x_pad, residual, rel_y, rel_x, cell)`` running the fused kernel
-    with ``mlp``'s current weights (packed once, here)."""
-    from lmar.kernels.lmar_triton import fused_compensation, pack_mlp
+def fused_compute(mlp: nn.Module, x: torch.Tensor) -> str:
+    """The kernel's compute mode ("fp32", "tf32" or "bf16") for ``mlp`` on input ``x``, as PyTorch
+    would compute the reference (see the module doc)."""
+    if next(mlp.parameters()).dtype == torch.bfloat16:
+        return "bf16"
+    if torch.is_autocast_enabled(x.device.type) and torch.get_autocast_dtype(x.device.type) == torch.bfloat16:
+        return "bf16"
+    return "fp32" if torch.get_float32_matmul_precision() == "highest" else "tf32"
 
-    return partial(fused_compensation, mlp=pack_mlp(mlp))
+
+def fused_band(mlp: nn.Sequential, compute: str) -> Callable[..., torch.Tensor]:
+    """A drop-in for ``LMAR._band(x_pad, residual, rel_y, rel_x, cell)`` running the fused kernel
+    with ``mlp``'s current weights in ``compute`` mode. The packed weights are kept on ``mlp``
+    and re-packed only when a parameter changed (in place, as an optimiser step or
+    ``load_state_dict`` does, or by moving) or the mode differs."""
+    from lmar.kernels.lmar_triton import compute_dtype, fused_compensation, pack_mlp
+
+    key = (compute, tuple((p.data_ptr(), p._version, p.dtype) for p in mlp.parameters()))
+    cached = getattr(mlp, "_lmar_packed", None)
+    if cached is None or cached[0] != key:
+        cached = (key, pack_mlp(mlp, compute_dtype(compute)))
+        mlp._lmar_packed = cached
+    return partial(fused_compensation, mlp=cached[1], compute=compute)
 
 
 def _cannot_run(reason: str) -> LmarError:
@@ -92,6 +122,12 @@ def _dtype_mismatch(mlp: nn.Module, x: torch.Tensor) -> str | None:
     dtype = next(mlp.parameters()).dtype
     if x.dtype != dtype:
         return f"the input is {x.dtype} but the kernel MLP is {dtype}"
+    return None
+
+
+def _autocast_unsupported(x: torch.Tensor) -> str | None:
+    if torch.is_autocast_enabled(x.device.type) and torch.get_autocast_dtype(x.device.type) != torch.bfloat16:
+        return f"autocast to {torch.get_autocast_dtype(x.device.type)} is not supported (bfloat16 is)"
     return None
 
 

@@ -21,8 +21,10 @@ Here one program handles BLOCK pixels of one batch item and keeps everything on 
 Weights are re-packed once per ``compensatory_map`` call (:func:`pack_mlp`): transposed,
 padded to a power-of-two hidden size (Triton's block shapes must be powers of two; the zero
 rows and columns contribute exactly nothing) and cast to the dot dtype. Accumulation is
-fp32. With fp32 weights the dots use ``input_precision="ieee"`` (true fp32, like PyTorch's
-default matmul; not TF32); with ``dtype=torch.bfloat16`` the dot operands are bf16.
+fp32; the operands are fp32, TF32 or bf16 by the compute mode (:data:`COMPUTES`), which
+:mod:`lmar.kernels` picks from the model's dtype, autocast and PyTorch's float32 matmul precision.
+The launch (block shape, warps, pipelining) comes from :data:`LAUNCH`, measured with
+``lmar tune-kernel`` (:mod:`lmar.kernels.tuning`).
 
 Triton's CPU interpreter (``TRITON_INTERPRET=1``) multiplies bf16 dot operands as raw bit
 patterns (triton-lang/triton#11584, "not supported yet"); under the interpreter the bf16 path
@@ -32,6 +34,8 @@ products (a bf16 x bf16 product is exact in fp32) with fp32 accumulation, as on 
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 
 import torch
@@ -47,6 +51,12 @@ N_TAPS = 27  # 3 channels x 3x3 neighbourhood
 TAPS_PADDED = 32
 N_KERNEL = N_TAPS * 3  # the MLP's output: K_p as a 27x3 matrix, row-major
 DOT_DTYPES = {torch.float32: tl.float32, torch.bfloat16: tl.bfloat16}
+COMPUTES = {"fp32": (torch.float32, "ieee"), "tf32": (torch.float32, "tf32"), "bf16": (torch.bfloat16, "tf32")}
+"""Compute mode -> (weight and dot-operand dtype, ``tl.dot`` input_precision); accumulation is fp32
+in all three. fp32: true fp32 products, like PyTorch's matmul at float32 precision "highest";
+tf32: fp32 operands through the tensor cores' TF32 mode (PyTorch's "high"); bf16: bf16 operands
+(bf16 weights, or a float32 model under bf16 autocast). ("tf32x3" would need 256 KiB of shared
+memory at hidden 128.)"""
 MAX_HIDDEN = {torch.float32: 128, torch.bfloat16: 256}
 """The widest hidden layer per dot dtype: compiled for sm_90 (H100) with the default block, the
 kernel then needs 160 KiB (fp32, hidden 128) or 129 KiB (bf16, hidden 256) of shared memory, and
@@ -69,6 +79,15 @@ def _leaky_relu(h, negative_slope):
 
 
 @triton.jit
+def _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN: tl.constexpr,
+                  DOT_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, EMULATE_BF16: tl.constexpr):
+    """One hidden -> hidden layer: LeakyReLU(h @ W_layer + b_layer)."""
+    w_hid = tl.load(w_hid_ptr + layer * HIDDEN * HIDDEN + k_hid[:, None] * HIDDEN + k_hid[None, :])
+    h = _dot(h, w_hid, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_hid_ptr + layer * HIDDEN + k_hid)[None, :]
+    return _leaky_relu(h, negative_slope)
+
+
+@triton.jit
 def _compensation_kernel(
     xp_ptr, res_ptr, rel_y_ptr, rel_x_ptr, cell_ptr, out_ptr,
     w_in_ptr, b_in_ptr, w_hid_ptr, b_hid_ptr, w_out_ptr, b_out_ptr,
@@ -81,6 +100,7 @@ def _compensation_kernel(
     DOT_DTYPE: tl.constexpr,
     INPUT_PRECISION: tl.constexpr,
     EMULATE_BF16: tl.constexpr,
+    UNROLL: tl.constexpr,
 ):  # fmt: skip
     """One program: BLOCK pixels (row-major over the band) of batch item ``program_id(1)``.
 
@@ -114,13 +134,14 @@ def _compensation_kernel(
     w_in = tl.load(w_in_ptr + k_in[:, None] * HIDDEN + k_hid[None, :])
     h = _dot(feats, w_in, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_in_ptr + k_hid)[None, :]
     h = _leaky_relu(h, negative_slope)
-    for layer in range(N_HIDDEN_LAYERS):
-        w_hid = tl.load(w_hid_ptr + layer * HIDDEN * HIDDEN + k_hid[:, None] * HIDDEN + k_hid[None, :])
-        h = (
-            _dot(h, w_hid, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16)
-            + tl.load(b_hid_ptr + layer * HIDDEN + k_hid)[None, :]
-        )
-        h = _leaky_relu(h, negative_slope)
+    if UNROLL:  # straight-line code: the compiler may load layer l + 1's weights during layer l
+        for layer in tl.static_range(N_HIDDEN_LAYERS):
+            h = _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN, DOT_DTYPE,
+                              INPUT_PRECISION, EMULATE_BF16)
+    else:  # a loop: Triton software-pipelines the weight loads (num_stages buffers in shared memory)
+        for layer in range(N_HIDDEN_LAYERS):
+            h = _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN, DOT_DTYPE,
+                              INPUT_PRECISION, EMULATE_BF16)
 
     # The 27 taps of each pixel's 3x3x3 neighbourhood, read from the padded band.
     tap = tl.arange(0, 32)
@@ -148,6 +169,56 @@ def _compensation_kernel(
 
 INTERPRETED = not isinstance(_compensation_kernel, triton.JITFunction)
 """Whether Triton's CPU interpreter runs the kernel (TRITON_INTERPRET=1 when this module was imported)."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How the kernel is launched: pixels per program (a power of two >= 16), warps per program,
+    software-pipelining depth, and whether the hidden-layer loop is unrolled."""
+
+    block: int
+    num_warps: int = 4
+    num_stages: int = 3
+    unroll: bool = False
+
+    def __post_init__(self):
+        if not (isinstance(self.block, int) and self.block >= 16 and not self.block & (self.block - 1)):
+            raise ValueError(f"block={self.block!r} is not a power of two >= 16")
+        if self.num_warps not in (1, 2, 4, 8, 16) or not (isinstance(self.num_stages, int) and self.num_stages >= 1):
+            raise ValueError(f"num_warps={self.num_warps!r} (1, 2, 4, 8 or 16), num_stages={self.num_stages!r} (>= 1)")
+
+
+LAUNCH = {
+    "fp32": Launch(64, 4, 3, False),
+    "tf32": Launch(64, 4, 3, False),
+    "bf16": Launch(64, 4, 3, False),
+}
+"""The launch per compute mode for the default MLP (hidden 128, depth 5) on a Hopper GPU."""
+LAUNCH_ENV = "LMAR_FUSED_LAUNCH"
+
+
+def launch_for(compute: str) -> Launch:
+    """LAUNCH[compute], unless the environment variable LMAR_FUSED_LAUNCH overrides it with JSON
+    such as ``{"bf16": [128, 8, 3, true]}`` (block, num_warps, num_stages, unroll) to tune on
+    another GPU (``lmar tune-kernel`` measures the candidates)."""
+    raw = os.environ.get(LAUNCH_ENV)
+    if raw:
+        try:
+            given = json.loads(raw)
+            if compute in given:
+                return Launch(*given[compute])
+        except (ValueError, TypeError) as exc:
+            raise LmarError(
+                f"environment variable {LAUNCH_ENV}={raw!r} is not valid: {exc}; "
+                'expected JSON like {"bf16": [128, 8, 3, true]} (block, num_warps, num_stages, unroll), or unset it'
+            ) from exc
+    return LAUNCH[compute]
+
+
+def compute_dtype(compute: str) -> torch.dtype:
+    if compute not in COMPUTES:
+        raise LmarError(f"lmar: compute={compute!r} is not one of {', '.join(COMPUTES)}")
+    return COMPUTES[compute][0]
 
 
 @dataclass(frozen=True)
@@ -260,18 +331,19 @@ def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
     )
 
 
-def kernel_constants(packed: PackedMLP, block: int) -> dict[str, object]:
+def kernel_constants(packed: PackedMLP, compute: str, launch: Launch) -> dict[str, object]:
     """The ``tl.constexpr`` arguments of :func:`_compensation_kernel` for ``packed`` weights."""
-    is_bf16 = packed.dtype == torch.bfloat16
+    dtype, precision = COMPUTES[compute]
+    if packed.dtype != dtype:
+        raise ValueError(f"compute={compute!r} needs {dtype} weights, the packed MLP has {packed.dtype}")
     return {
         "N_HIDDEN_LAYERS": packed.n_hidden_layers,
         "HIDDEN": packed.hidden,
-        "BLOCK": block,
-        "DOT_DTYPE": DOT_DTYPES[packed.dtype],
-        # fp32: true fp32 products. ("tf32x3" would need 256 KiB of shared memory at hidden 128.)
-        # bf16: "tf32", the default, which only concerns fp32 operands.
-        "INPUT_PRECISION": "tf32" if is_bf16 else "ieee",
-        "EMULATE_BF16": INTERPRETED and is_bf16,
+        "BLOCK": launch.block,
+        "DOT_DTYPE": DOT_DTYPES[dtype],
+        "INPUT_PRECISION": precision,
+        "EMULATE_BF16": INTERPRETED and compute == "bf16",
+        "UNROLL": launch.unroll,
     }
 
 
@@ -283,43 +355,42 @@ def fused_compensation(
     cell: torch.Tensor,
     mlp: nn.Sequential | PackedMLP,
     *,
-    dtype: torch.dtype | None = None,
-    block: int = 64,
-    num_warps: int = 4,
+    compute: str | None = None,
+    launch: Launch | None = None,
 ) -> torch.Tensor:
     """The compensatory map of one band, as ``LMAR._band(x_pad, residual, rel_y, rel_x, cell)``.
 
     x_pad: (B, 3, rows + 2, W + 2), the zero-padded input rows of the band (any strides);
     residual: (B, 3, rows, W); rel_y: (rows,); rel_x: (W,); cell: (2,). Returns (B, 3, rows, W)
     in x_pad's dtype. ``mlp``: the kernel MLP, or :func:`pack_mlp` of it (pack once when
-    running many bands); ``dtype`` (only with an nn.Sequential): the dot dtype, float32 or
-    bfloat16 (None: the parameters'). ``block``: pixels per program, a power of two >= 16.
-    No autograd: call it without gradients.
+    running many bands). ``compute``: "fp32", "tf32" or "bf16" (see COMPUTES; None: "bf16"
+    for bf16 weights, else "fp32"). ``launch``: block shape and schedule (None:
+    :func:`launch_for` ``compute``). No autograd: call it without gradients.
     """
     B, channels, rows, W = residual.shape
     if channels != 3 or tuple(x_pad.shape) != (B, 3, rows + 2, W + 2):
         raise ValueError(f"x_pad {tuple(x_pad.shape)} and residual {tuple(residual.shape)} do not form a band")
     if rel_y.shape != (rows,) or rel_x.shape != (W,) or cell.shape != (2,):
         raise ValueError(f"rel_y {tuple(rel_y.shape)}, rel_x {tuple(rel_x.shape)}, cell {tuple(cell.shape)} do not fit")
-    if block < 16 or block & (block - 1):
-        raise ValueError(f"block={block} is not a power of two >= 16")
     if isinstance(mlp, PackedMLP):
-        if dtype is not None and dtype != mlp.dtype:
-            raise ValueError(f"dtype={dtype} differs from the packed MLP's {mlp.dtype}")
         packed = mlp
+        compute = compute or ("bf16" if packed.dtype == torch.bfloat16 else "fp32")
     else:
-        packed = pack_mlp(mlp, dtype)
+        compute = compute or ("bf16" if next(mlp.parameters()).dtype == torch.bfloat16 else "fp32")
+        packed = pack_mlp(mlp, compute_dtype(compute))
+    launch = launch or launch_for(compute)
     n = rows * W
     out = torch.empty(B, 3, rows, W, dtype=x_pad.dtype, device=x_pad.device)
     if n == 0 or B == 0:
         return out
-    _compensation_kernel[(triton.cdiv(n, block), B)](
+    _compensation_kernel[(triton.cdiv(n, launch.block), B)](
         x_pad, residual, rel_y.contiguous(), rel_x.contiguous(), cell.contiguous(), out,
         packed.w_in, packed.b_in, packed.w_hidden, packed.b_hidden, packed.w_out, packed.b_out,
         n, W, packed.negative_slope,
         *x_pad.stride(),
         *residual.stride(),
-        **kernel_constants(packed, block),
-        num_warps=num_warps,
+        **kernel_constants(packed, compute, launch),
+        num_warps=launch.num_warps,
+        num_stages=launch.num_stages,
     )  # fmt: skip
     return out

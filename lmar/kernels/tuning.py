@@ -1,0 +1,156 @@
+"""Measure the fused kernel's launch candidates on a GPU (``lmar tune-kernel``).
+
+For each compute mode (fp32, tf32, bf16) and each candidate :class:`Launch`, on one
+3840x2160 image with the default MLP: the median time of the compensatory map
+(``triton.testing.do_bench``, CUDA events), the arithmetic rate it reaches (FLOPs counted by
+``torch.utils.flop_counter`` on the PyTorch reference), its peak extra GPU memory, and its
+error against a float64 reference on a band of rows (relative L2 and largest absolute
+difference). Candidates that fail to compile or run are recorded with the reason. The fastest
+correct candidate per mode is reported as JSON ready for the ``LMAR_FUSED_LAUNCH`` variable
+(or for :data:`lmar.kernels.lmar_triton.LAUNCH`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import statistics
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from lmar.errors import LmarError
+
+log = logging.getLogger(__name__)
+
+# Largest relative L2 error against float64 for a candidate to count as correct, per mode
+# (fp32 lands far below; TF32 near 3e-4; bf16 operands between 1e-3 and 1e-2).
+TOLERANCE = {"fp32": 1e-5, "tf32": 3e-3, "bf16": 3e-2}
+REFERENCE_ROWS = 64  # rows of the image checked against float64
+
+
+def candidates(compute: str) -> list:
+    """The launches tried for ``compute``: block x warps x schedule (a software-pipelined layer
+    loop, the loop without pipelining, or the layers unrolled). fp32 (no tensor cores) keeps its
+    blocks small; bf16, the fast mode, gets the widest search."""
+    from lmar.kernels.lmar_triton import Launch
+
+    blocks = {"fp32": (32, 64), "tf32": (64, 128), "bf16": (64, 128, 256)}[compute]
+    schedules = ((3, False), (1, True)) if compute == "fp32" else ((3, False), (1, False), (1, True))
+    return [Launch(b, w, s, u) for b, w, (s, u) in itertools.product(blocks, (4, 8), schedules)]
+
+
+def flops_per_pixel(net) -> float:
+    """FLOPs of the reference band per full-resolution pixel (torch.utils.flop_counter)."""
+    x = torch.rand(1, 3, 4, 64, device=next(net.parameters()).device)
+    args = net.band_inputs(x, (2, 32))
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        net._band(*args)
+    return counter.get_total_flops() / (4 * 64)
+
+
+def _error(out: torch.Tensor, ref: torch.Tensor) -> dict:
+    diff = out.double() - ref
+    return {
+        "rel_l2": (diff.norm() / ref.norm()).item(),
+        "max_abs": diff.abs().max().item(),
+        "finite": bool(torch.isfinite(out).all()),
+    }
+
+
+def _milliseconds(fn, device: torch.device) -> float:
+    """Median milliseconds of ``fn()``: CUDA events through triton.testing.do_bench on a GPU; a
+    few host-timed runs otherwise (Triton's interpreter, for tests only)."""
+    if device.type == "cuda":
+        from triton.testing import do_bench
+
+        return do_bench(fn, warmup=25, rep=100, return_mode="median")
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def _peak_extra_mib(fn, device: torch.device) -> float | None:
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    fn()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
+def tune(hw=(2160, 3840), size=(1200, 2133), hidden: int = 128, depth: int = 5, computes=("fp32", "tf32", "bf16"),
+         progress=print, device: str = "cuda", launches=candidates) -> dict:
+    """Time and check every candidate (``launches(compute)``) on ``device``; see the module doc.
+    Returns the JSON-ready result. ``device="cpu"`` works only under TRITON_INTERPRET=1 (tests)."""
+    import triton
+
+    from lmar.benchmarks import device_label
+    from lmar.kernels.lmar_triton import INTERPRETED, compute_dtype, fused_compensation, pack_mlp
+    from lmar.resampler import LMAR
+
+    dev = torch.device(device)
+    if dev.type == "cuda" and (not torch.cuda.is_available() or INTERPRETED):
+        raise LmarError("tune-kernel needs a CUDA GPU (and TRITON_INTERPRET unset)")
+    if dev.type != "cuda" and not INTERPRETED:
+        raise LmarError(f"tune-kernel on {dev} runs only under TRITON_INTERPRET=1 (for tests); use a CUDA GPU")
+    torch.manual_seed(0)
+    net = LMAR(hidden=hidden, depth=depth, fused="never").to(dev).eval()
+    x = torch.rand(1, 3, *hw, device=dev)
+    with torch.no_grad():
+        args = net.band_inputs(x, size)
+        ref_net = LMAR(hidden=hidden, depth=depth, fused="never").to(dev).double()
+        ref_net.load_state_dict(net.state_dict())
+        r = REFERENCE_ROWS
+        band = (args[0][:, :, : r + 2].double(), args[1][:, :, :r].double(), args[2][:r].double(),
+                args[3].double(), args[4].double())
+        reference = ref_net._band(*band)
+    flops = flops_per_pixel(net) * hw[0] * hw[1]
+    result = {
+        "device": device_label(dev), "torch": torch.__version__, "triton": triton.__version__,
+        "input_hw": list(hw), "target_hw": list(size), "mlp": {"hidden": hidden, "depth": depth},
+        "gflop_per_image": flops / 1e9, "reference_rows": r, "tolerance_rel_l2": TOLERANCE, "runs": [], "best": {},
+    }
+
+    def timed(fn) -> dict:
+        peak = _peak_extra_mib(fn, dev)
+        ms = _milliseconds(fn, dev)
+        return {"ms": ms, "tflops": flops / (ms * 1e-3) / 1e12, "peak_extra_mib": peak}
+
+    with torch.no_grad():
+        for name, fn in {
+            "reference fp32 (PyTorch, chunked)": lambda: net.compensatory_map(x, size),
+            "bicubic resize (context)": lambda: net.R(x, size),
+        }.items():
+            run = {"label": name, **timed(fn)}
+            result["runs"].append(run)
+            progress(f"{name}: {run['ms']:.2f} ms")
+        for compute in computes:
+            packed = pack_mlp(net.mlp, compute_dtype(compute))
+            best = None
+            for launch in launches(compute):
+                run = {"label": f"fused {compute}", "compute": compute,
+                       "launch": [launch.block, launch.num_warps, launch.num_stages, launch.unroll]}
+                try:
+                    err = _error(fused_compensation(*(t.float() for t in band), packed, compute=compute,
+                                                    launch=launch), reference)
+                    run.update(err, ok=err["finite"] and err["rel_l2"] <= TOLERANCE[compute])
+                    run.update(timed(lambda: fused_compensation(*args, packed, compute=compute, launch=launch)))
+                except Exception as exc:  # out of resources, compiler errors: record and go on
+                    run.update(ok=False, error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+                result["runs"].append(run)
+                progress(f"fused {compute} {run['launch']}: "
+                         + (f"{run['ms']:.3f} ms, {run['tflops']:.0f} TFLOP/s, rel err {run['rel_l2']:.1e}"
+                            if "ms" in run else run.get("error", "")) + ("" if run["ok"] else "  (rejected)"))
+                if run["ok"] and (best is None or run["ms"] < best["ms"]):
+                    best = run
+            if best is not None:
+                result["best"][compute] = best["launch"]
+    return result
