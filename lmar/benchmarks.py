@@ -25,6 +25,12 @@ import torch
 
 UHD = (2160, 3840)  # H x W of a 4K frame
 PRECISIONS = ("fp32", "tf32", "bf16")
+DEU_VARIANTS = {  # label -> case arguments; "lmar bf16" runs only the resampler under bf16 autocast
+    "fp32": {"precision": "fp32"},
+    "bf16": {"precision": "bf16"},
+    "bf16 channels-last": {"precision": "bf16", "channels_last": True},
+    "fp32, resampler bf16": {"precision": "fp32", "resampler_precision": "bf16"},
+}
 TRAIN_OPTIONS = {  # label -> the training speed options (lmar.train.SPEED)
     "fp32": {},
     "bf16": {"amp": "bf16"},
@@ -87,6 +93,19 @@ def _timed(fn, device: torch.device, repeats: int, warmup: int, grad: bool = Fal
     return {"seconds": statistics.median(times), "seconds_all": times, "peak_extra_mib": _peak_mib(device, base)}
 
 
+class _AtPrecision(torch.nn.Module):
+    """A resampler run at its own precision (see precision_mode) inside DEU."""
+
+    def __init__(self, resampler, precision: str, device: torch.device):
+        super().__init__()
+        self.resampler, self.precision, self.device = resampler, precision, device
+        self.is_identity = resampler.is_identity
+
+    def forward(self, x, size):
+        with precision_mode(self.precision, self.device):
+            return self.resampler(x, size).to(x.dtype)
+
+
 def _train_step_fn(args: dict, device: torch.device):
     """One LMAR training step (LMARLoss against a frozen backbone, Adam) on a random square crop,
     with the training speed options ``args["options"]``; target sizes cycle through a seeded list."""
@@ -124,6 +143,7 @@ def _case(kind: str, args: dict) -> dict:
 
     setup(seed=0, threads=args.get("threads"))
     device = resolve_device(args["device"])
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed shapes: let cuDNN pick its kernels
     hw = tuple(args.get("hw", UHD))
     fmt = torch.channels_last if args.get("channels_last") else torch.contiguous_format
     x = torch.rand(1, 3, *hw, device=device).to(memory_format=fmt)
@@ -138,6 +158,8 @@ def _case(kind: str, args: dict) -> dict:
 
             backbone = BACKBONES.build(args["backbone"]).to(device, memory_format=fmt).eval()
             net = RESAMPLERS.build(args["resampler"]).to(device).eval()
+            if "resampler_precision" in args:  # the resampler alone at another precision
+                net = _AtPrecision(net, args["resampler_precision"], device)
             size = tuple(args["size"])
             out = _timed(lambda: deu(x, size, net, backbone), device, **timing)
         elif kind == "train_step":
@@ -175,7 +197,7 @@ def _variants(device: torch.device) -> dict:
     path beside the fused kernel, and every training speed option at 1024x1024 crops; on CPU fp32
     only (bf16 is not faster there, TF32 does not exist, and LMAR always runs the reference)."""
     if device.type == "cuda":
-        return {"resample": PRECISIONS, "reference": True, "deu": ("fp32", "bf16"), "train": tuple(TRAIN_OPTIONS),
+        return {"resample": PRECISIONS, "reference": True, "deu": tuple(DEU_VARIANTS), "train": tuple(TRAIN_OPTIONS),
                 "crop": 1024}
     return {"resample": ("fp32",), "reference": False, "deu": ("fp32",), "train": ("fp32",), "crop": 256}
 
@@ -237,16 +259,15 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
                       precision=p)
             ratio(f"resample {t.label}: lmar {p} / bicubic time", lm, bic)
             ratio(f"resample {t.label}: lmar {p} / bicubic peak memory", lm, bic, "peak_extra_mib")
-        if variants["reference"]:  # the PyTorch path beside the fused kernel (the same on CPU)
-            ref = case("resample", f"lmar {t.label} fp32 reference", resampler={"type": "lmar",
-                       "params": {"fused": "never"}}, size=size, repeats=heavy)
-            ratio(f"resample {t.label}: lmar fp32 reference / fused time", ref,
-                  next(c for c in result["cases"] if c["label"] == f"lmar {t.label} fp32"))
+        for p in variants["resample"] if variants["reference"] else ():  # the PyTorch path, forced
+            ref = case("resample", f"lmar {t.label} {p} reference", resampler={"type": "lmar",
+                       "params": {"fused": "never"}}, size=size, repeats=heavy, precision=p)
+            ratio(f"resample {t.label}: lmar {p} reference / default path time", ref,
+                  next(c for c in result["cases"] if c["label"] == f"lmar {t.label} {p}"))
     for name, spec in backbones.items() if "deu" in sections else ():
         full_fp32 = None
-        for p in variants["deu"]:
-            extra = {"precision": p, "channels_last": p == "bf16"}
-            tag = p + (" channels-last" if extra["channels_last"] else "")
+        for tag in variants["deu"]:
+            extra = DEU_VARIANTS[tag]
             full = case("deu", f"{name} full resolution {tag}", backbone=spec, resampler={"type": "full_resolution"},
                         size=list(hw), repeats=heavy, **extra)
             full_fp32 = full_fp32 or full

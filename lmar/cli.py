@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune-kernel", help="time and check the fused LMAR kernel's launch candidates on a GPU, to JSON")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--computes", nargs="+", choices=["fp32", "tf32", "bf16"], default=["tf32", "bf16"])
     p.add_argument("--size", type=int, nargs=2, default=[2160, 3840], metavar=("H", "W"))
 
     sub.add_parser("list", help="the registered backbones, resamplers and datasets")
@@ -206,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
         from lmar.kernels.tuning import tune
 
         H, W = args.size
-        result = tune((H, W), (round(H / 1.8), round(W / 1.8)), progress=lambda m: print(m, flush=True))
+        result = tune((H, W), (round(H / 1.8), round(W / 1.8)), computes=tuple(args.computes),
+                      progress=lambda m: print(m, flush=True))
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(result, indent=2))
         print(f"fastest correct launch per mode: export LMAR_FUSED_LAUNCH='{json.dumps(result['best'])}'")

@@ -62,6 +62,7 @@ def free_memory(device: torch.device) -> int:
     return psutil.virtual_memory().available
 
 
+@torch.compiler.disable  # a plain int from the host, never a symbol in a compiled graph
 def auto_chunk_pixels(device: torch.device, hidden: int, depth: int, needs_grad: bool) -> int:
     """Pixels per band such that the band's float32 working set fits the budget: features,
     patches, kernels and output, plus two hidden activations (inference) or all of them (a
@@ -126,6 +127,8 @@ class LMAR(Resampler):
         if chunk == "auto":
             chunk = auto_chunk_pixels(x.device, self.mlp[0].out_features, len(self.mlp) // 2, needs_grad)
         rows = max(1, chunk // W)
+        if torch.compiler.is_compiling():
+            rows = int(rows)  # specialise: band bounds stay plain ints inside checkpointed regions
         bands = []
         for r0 in range(0, H, rows):
             r1 = min(H, r0 + rows)

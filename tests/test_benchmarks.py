@@ -25,7 +25,7 @@ def _in_process(kind, **args):
 @pytest.fixture
 def gpu_variants_on_cpu(monkeypatch):
     monkeypatch.setattr(benchmarks, "measure", _in_process)
-    variants = {"resample": benchmarks.PRECISIONS, "reference": True, "deu": ("fp32", "bf16"),
+    variants = {"resample": benchmarks.PRECISIONS, "reference": True, "deu": tuple(benchmarks.DEU_VARIANTS),
                 "train": ("fp32", "bf16 channels-last"), "crop": 32}
     monkeypatch.setattr(benchmarks, "_variants", lambda device: variants)
 
@@ -40,7 +40,8 @@ def test_suite_runs_every_variant(gpu_variants_on_cpu):
             "unet lmar x2 bf16 channels-last", "lmar train step 32x32 bf16 channels-last"} <= labels
     ratios = result["ratios"]
     assert "DEU unet lmar x1.8 bf16 channels-last / full resolution fp32 time" in ratios
-    assert "resample x1.8: lmar fp32 reference / fused time" in ratios
+    assert "resample x1.8: lmar bf16 reference / default path time" in ratios
+    assert "DEU unet lmar x2 fp32, resampler bf16 / full resolution fp32 time" in ratios
     assert all(v > 0 for k, v in ratios.items() if "memory" not in k), ratios  # in-process RSS may not grow
     for c in result["cases"]:
         assert c["seconds"] > 0 and len(c["seconds_all"]) == 1

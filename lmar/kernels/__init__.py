@@ -7,7 +7,8 @@ so ``import lmar.resampler`` stays cheap and works where Triton is missing or br
 Modes (``LMAR(fused=...)``):
 
 - ``"auto"``: the fused kernel on CUDA tensors when Triton imports, the MLP shape and dtype
-  are supported and no gradient is needed; the PyTorch reference otherwise;
+  are supported, no gradient is needed and the compute mode is bf16 or TF32 (AUTO_COMPUTES);
+  the PyTorch reference otherwise;
 - ``"never"``: always the PyTorch reference;
 - ``"always"``: the fused kernel, on CPU too (which works only under ``TRITON_INTERPRET=1``,
   Triton's CPU interpreter, and is meant for testing); anything unsupported raises LmarError.
@@ -30,6 +31,10 @@ from torch import nn
 from lmar.errors import LmarError
 
 FUSED_MODES = ("auto", "never", "always")
+AUTO_COMPUTES = ("bf16", "tf32")
+"""The compute modes in which "auto" runs the kernel. Not "fp32": true fp32 products run on the
+CUDA cores, where the kernel was slower than the reference's cuBLAS matmuls (H200, 3840x2160:
+72 ms at its best launch against 67 ms; see README, Speed)."""
 
 
 def check_fused(mode: str, mlp: nn.Module) -> str:
@@ -74,6 +79,7 @@ def use_fused(mode: str, mlp: nn.Module, x: torch.Tensor, needs_grad: bool) -> b
             x.is_cuda
             and not needs_grad
             and _autocast_unsupported(x) is None
+            and fused_compute(mlp, x) in AUTO_COMPUTES
             and mlp_unsupported(mlp) is None
             and _dtype_mismatch(mlp, x) is None
         )

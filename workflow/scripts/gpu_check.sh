@@ -17,17 +17,17 @@ PY=${PYTHON:-python3}
     $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
 } 2>&1 | tee "$OUT/env.txt"
 
-timeout 100 $PY -m pytest -q -p no:cacheprovider tests/test_lmar_triton.py -k gpu 2>&1 | tee "$OUT/gpu_tests.log"
+timeout 60 $PY -m pytest -q -p no:cacheprovider tests/test_lmar_triton.py -k gpu 2>&1 | tee "$OUT/gpu_tests.log"
 
-timeout 200 $PY -m lmar tune-kernel --out "$OUT/kernel.json" 2>&1 | tee "$OUT/tune.log"
+timeout 150 $PY -m lmar tune-kernel --out "$OUT/kernel.json" 2>&1 | tee "$OUT/tune.log"
 if [ -s "$OUT/kernel.json" ]; then
     LMAR_FUSED_LAUNCH=$($PY -c "import json, sys; print(json.dumps(json.load(open(sys.argv[1]))['best']))" "$OUT/kernel.json")
     export LMAR_FUSED_LAUNCH
     echo "LMAR_FUSED_LAUNCH=$LMAR_FUSED_LAUNCH" | tee -a "$OUT/env.txt"
 fi
 
-timeout 170 $PY -m lmar bench --device cuda --out "$OUT/suite.json" \
+timeout 150 $PY -m lmar bench --device cuda --out "$OUT/suite.json" \
     --train-options fp32 bf16 "bf16 channels-last" 2>&1 | tee "$OUT/suite.log"
-timeout 100 $PY -m lmar bench --device cuda --out "$OUT/train_compile.json" --sections train \
+timeout 75 $PY -m lmar bench --device cuda --out "$OUT/train_compile.json" --sections train \
     --train-options "bf16 channels-last compile" 2>&1 | tee -a "$OUT/suite.log"
 ls -l "$OUT"
