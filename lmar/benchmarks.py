@@ -143,7 +143,9 @@ def _case(kind: str, args: dict) -> dict:
 
     setup(seed=0, threads=args.get("threads"))
     device = resolve_device(args["device"])
-    torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed shapes: let cuDNN pick its kernels
+    # Fixed shapes: let cuDNN pick its kernels. Not for training steps, whose target sizes vary
+    # (cuDNN would search again at every new size: seconds per step).
+    torch.backends.cudnn.benchmark = device.type == "cuda" and kind != "train_step"
     hw = tuple(args.get("hw", UHD))
     fmt = torch.channels_last if args.get("channels_last") else torch.contiguous_format
     x = torch.rand(1, 3, *hw, device=device).to(memory_format=fmt)
@@ -215,11 +217,12 @@ SECTIONS = ("resample", "deu", "train", "metrics", "decode")
 
 def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threads: int | None = None,
               repeats: int | None = None, train_crop: int | None = None, progress=print,
-              sections=SECTIONS, train_options=None) -> dict:
+              sections=SECTIONS, train_options=None, partial=None) -> dict:
     """LMAR (fused and reference, per precision) vs bicubic resampling; DEU per resampler vs
     full-resolution enhancement for each backbone; LMAR training steps per second; pyiqa metric
     and PNG decoding throughput. All at ``hw`` (default 3840x2160). ``sections``: which of
-    SECTIONS to run; ``train_options``: labels of TRAIN_OPTIONS (default: per device)."""
+    SECTIONS to run; ``train_options``: labels of TRAIN_OPTIONS (default: per device);
+    ``partial(result)``: called after each case with the result so far ("complete": false)."""
     from lmar.errors import LmarError
     from lmar.runtime import resolve_device
     from lmar.targets import Target
@@ -237,8 +240,8 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
     backbones = backbones or {"unet": {"type": "lmar_unet", "params": {"width": 16}}}
     targets = [Target("x1.8", size=(round(hw[0] / 1.8), round(hw[1] / 1.8))), Target("x2", scale=2.0)]
     common = {"device": str(dev), "hw": list(hw), "threads": threads}
-    result: dict = {"device": None, "input_hw": list(hw), "torch": torch.__version__, "cases": [], "ratios": {},
-                    "skipped": {}}
+    result: dict = {"device": None, "input_hw": list(hw), "torch": torch.__version__, "complete": False,
+                    "cases": [], "ratios": {}, "skipped": {}}
 
     def case(kind, label, **args):
         progress(f"benchmark {kind} {label} ...")
@@ -246,6 +249,8 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
         result["device"] = out.pop("device")
         result["cases"].append({"kind": kind, "label": label, **args, **out})
         progress(f"  {out['seconds'] * 1e3:.2f} ms, peak extra {out['peak_extra_mib']:.0f} MiB")
+        if partial is not None:
+            partial(result)
         return out
 
     def ratio(name, a, b, key="seconds"):
@@ -296,4 +301,5 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
     if "decode" in sections:
         out = case("decode", "png", repeats=light)
         result["ratios"]["png decode images per second"] = 1.0 / out["seconds"]
+    result["complete"] = True
     return result

@@ -195,11 +195,14 @@ def run(args: argparse.Namespace) -> int:
         from lmar.atomic import atomic_path
         from lmar.benchmarks import SECTIONS, run_suite
 
+        def write(result: dict) -> None:  # after every case, so a run cut short keeps what it measured
+            with atomic_path(args.out) as tmp:
+                tmp.write_text(json.dumps(result, indent=2))
+
         result = run_suite(args.device, args.backbones, tuple(args.size), args.threads, args.repeats,
                            args.train_crop, progress=lambda m: print(m, flush=True),
-                           sections=args.sections or SECTIONS, train_options=args.train_options)
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
+                           sections=args.sections or SECTIONS, train_options=args.train_options, partial=write)
+        write(result)
         for k, v in result["ratios"].items():
             print(f"{k}: {v:.3g}")
     elif args.verb == "tune-kernel":

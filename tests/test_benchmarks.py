@@ -54,7 +54,7 @@ def test_bench_cli_writes_json_on_cpu(tmp_path):
                  "--device", "cpu", "--threads", "1"])
     assert code == 0
     result = json.loads(out.read_text())
-    assert result["input_hw"] == [16, 24]
+    assert result["input_hw"] == [16, 24] and result["complete"]
     assert "lmar training steps per second at 16x16 crops (fp32)" in result["ratios"]
     assert not any("reference" in c["label"] for c in result["cases"])  # CPU: LMAR always is the reference
 
@@ -81,3 +81,10 @@ def test_sections_select_cases(gpu_variants_on_cpu):
 def test_unknown_section_names_the_choices(capsys):
     assert main(["bench", "--out", "unused.json", "--sections", "speed", "--device", "cpu"]) == 2
     assert "unknown section or training option ['speed']" in capsys.readouterr().err
+
+
+def test_partial_results_after_each_case(gpu_variants_on_cpu):
+    seen = []
+    result = benchmarks.run_suite("cpu", hw=(24, 40), repeats=1, progress=lambda m: None, sections=["decode"],
+                                  partial=lambda r: seen.append((len(r["cases"]), r["complete"])))
+    assert seen == [(1, False)] and result["complete"]

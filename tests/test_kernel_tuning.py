@@ -20,10 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
 import json
+from types import SimpleNamespace
 from lmar.kernels.lmar_triton import Launch
 from lmar.kernels.tuning import tune
+broken = SimpleNamespace(block=16, num_warps=3, num_stages=1, unroll=False)  # fails inside its process
 result = tune((8, 40), (4, 20), hidden=32, depth=2, computes=("fp32", "bf16"), device="cpu", progress=lambda m: None,
-              launches=lambda compute: [Launch(16, 4, 1, False), Launch(32, 4, 1, True)])
+              launches=lambda compute: [Launch(16, 4, 1, False), broken, Launch(32, 4, 1, True)])
 print(json.dumps(result))
 """
 
@@ -35,7 +37,10 @@ def test_tune_checks_and_ranks_every_candidate():
                           timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    fused = [r for r in result["runs"] if r["label"].startswith("fused")]
+    runs = [r for r in result["runs"] if r["label"].startswith("fused")]
+    failed = [r for r in runs if r["launch"][1] == 3]
+    assert len(failed) == 2 and all(not r["ok"] and "num_warps=3" in r["error"] for r in failed), failed
+    fused = [r for r in runs if r["launch"][1] != 3]  # the candidates after the failure still ran
     assert len(fused) == 4 and all(r["ok"] for r in fused), fused
     assert all(r["rel_l2"] < 1e-5 for r in fused if r["compute"] == "fp32")
     assert all(0 < r["rel_l2"] < 3e-2 for r in fused if r["compute"] == "bf16")  # > 0: really bf16

@@ -35,3 +35,12 @@ def test_unknown_amp_mode_names_the_key(mini_data, tmp_path):
     with pytest.raises(LmarError, match=r"backbones.unet.train.amp"):
         pretrain_backbone(mini_data, spec, tmp_path / "b.pt", CPU, seed=0, name="unet")
     assert not (tmp_path / "b.pt").exists()
+
+
+def test_lmar_trains_compiled(mini_data, backbone_ckpt, tmp_path):
+    """torch.compile (dynamic shapes) through LMAR's checkpointed band loop, with random target sizes;
+    the checkpoint loads back into an uncompiled model."""
+    spec = {**LMAR_SPEC, "train": {**LMAR_SPEC["train"], "compile": True}}
+    meta = train_resampler(mini_data, backbone_ckpt, spec, tmp_path / "r.pt", CPU, seed=0)
+    assert all(math.isfinite(v) for v in meta["final_losses"].values())
+    net, _ = checkpoint.build_resampler(LMAR_SPEC, tmp_path / "r.pt", CPU)  # strict: same keys as uncompiled

@@ -1,4 +1,4 @@
-"""Measure the fused kernel's launch candidates on a GPU (``lmar tune-kernel``).
+"""Measure the fused kernel's launch candidates on a GPU (``lmar tune-kernel``), each in its own process.
 
 For each compute mode (fp32, tf32, bf16) and each candidate :class:`Launch`, on one
 3840x2160 image with the default MLP: the median time of the compensatory map
@@ -12,10 +12,13 @@ correct candidate per mode is reported as JSON ready for the ``LMAR_FUSED_LAUNCH
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
+import multiprocessing as mp
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
 import torch
@@ -98,45 +101,81 @@ def _peak_extra_mib(fn, device: torch.device) -> float | None:
 SLOW = 3.0  # a candidate whose first run takes this many times the best so far is timed only once
 
 
+def _setting(hw, size, hidden: int, depth: int, device: torch.device):
+    """The seeded test image and model, rebuilt identically in every process: (net, x, band inputs)."""
+    from lmar.resampler import LMAR
+
+    torch.manual_seed(0)
+    net = LMAR(hidden=hidden, depth=depth, fused="never").to(device).eval()
+    x = torch.rand(1, 3, *hw, device=device)
+    with torch.no_grad():
+        return net, x, net.band_inputs(x, size)
+
+
+def _reference_band(net, args) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """The first REFERENCE_ROWS rows as a band (float64) and the float64 reference map on them."""
+    r = REFERENCE_ROWS
+    band = (args[0][:, :, : r + 2], args[1][:, :, :r], args[2][:r], args[3], args[4])
+    ref_net = copy.deepcopy(net).double()
+    with torch.no_grad():
+        return band, ref_net._band(*(t.double() for t in band))
+
+
+def _candidate(setting: dict, compute: str, launch: list, best_ms: float | None) -> dict:
+    """One candidate, in its own process: checked against float64, then timed (once only when
+    it is SLOW times the best so far)."""
+    from lmar.kernels.lmar_triton import Launch, compute_dtype, fused_compensation, pack_mlp
+
+    dev = torch.device(setting["device"])
+    net, _, args = _setting(setting["hw"], setting["size"], setting["hidden"], setting["depth"], dev)
+    band, reference = _reference_band(net, args)
+    packed = pack_mlp(net.mlp, compute_dtype(compute))
+    launch_ = Launch(*launch)
+    run: dict = {}
+    with torch.no_grad():
+        err = _error(fused_compensation(*band, packed, compute=compute, launch=launch_), reference)
+        run.update(err, ok=err["finite"] and err["rel_l2"] <= TOLERANCE[compute])
+        fn = partial(fused_compensation, *args, packed, compute=compute, launch=launch_)
+        once = _milliseconds(fn, dev, once=True)
+        if best_ms is not None and once > SLOW * best_ms:
+            return run | {"ms": once, "timed_once": True, "peak_extra_mib": None}
+        return run | {"ms": _milliseconds(fn, dev), "peak_extra_mib": _peak_extra_mib(fn, dev)}
+
+
+def _isolated(fn, *args) -> dict:
+    """``fn(*args)`` in a fresh spawned process: a candidate that breaks the CUDA context (an
+    illegal memory access is sticky) or crashes cannot affect the next one."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
 def tune(hw=(2160, 3840), size=(1200, 2133), hidden: int = 128, depth: int = 5, computes=("tf32", "bf16"),
          progress=print, device: str = "cuda", launches=candidates) -> dict:
-    """Time and check every candidate (``launches(compute)``) on ``device``; see the module doc.
-    Returns the JSON-ready result. ``device="cpu"`` works only under TRITON_INTERPRET=1 (tests)."""
+    """Time and check every candidate (``launches(compute)``), each in its own process, on
+    ``device``; see the module doc. Returns the JSON-ready result. ``device="cpu"`` works only
+    under TRITON_INTERPRET=1 (tests)."""
     import triton
 
-    from lmar.benchmarks import device_label
-    from lmar.kernels.lmar_triton import INTERPRETED, compute_dtype, fused_compensation, pack_mlp
-    from lmar.resampler import LMAR
+    from lmar.benchmarks import device_label, precision_mode
+    from lmar.kernels.lmar_triton import INTERPRETED
 
     dev = torch.device(device)
     if dev.type == "cuda" and (not torch.cuda.is_available() or INTERPRETED):
         raise LmarError("tune-kernel needs a CUDA GPU (and TRITON_INTERPRET unset)")
     if dev.type != "cuda" and not INTERPRETED:
         raise LmarError(f"tune-kernel on {dev} runs only under TRITON_INTERPRET=1 (for tests); use a CUDA GPU")
-    torch.manual_seed(0)
-    net = LMAR(hidden=hidden, depth=depth, fused="never").to(dev).eval()
-    x = torch.rand(1, 3, *hw, device=dev)
-    with torch.no_grad():
-        args = net.band_inputs(x, size)
-        ref_net = LMAR(hidden=hidden, depth=depth, fused="never").to(dev).double()
-        ref_net.load_state_dict(net.state_dict())
-        r = REFERENCE_ROWS
-        band = (args[0][:, :, : r + 2].double(), args[1][:, :, :r].double(), args[2][:r].double(),
-                args[3].double(), args[4].double())
-        reference = ref_net._band(*band)
+    setting = {"hw": list(hw), "size": list(size), "hidden": hidden, "depth": depth, "device": str(dev)}
+    net, x, _ = _setting(hw, size, hidden, depth, dev)
     flops = flops_per_pixel(net) * hw[0] * hw[1]
     result = {
         "device": device_label(dev), "torch": torch.__version__, "triton": triton.__version__,
         "input_hw": list(hw), "target_hw": list(size), "mlp": {"hidden": hidden, "depth": depth},
-        "gflop_per_image": flops / 1e9, "reference_rows": r, "tolerance_rel_l2": TOLERANCE, "runs": [], "best": {},
+        "gflop_per_image": flops / 1e9, "reference_rows": REFERENCE_ROWS, "tolerance_rel_l2": TOLERANCE,
+        "runs": [], "best": {},
     }
 
-    def timed(fn) -> dict:
-        peak = _peak_extra_mib(fn, dev)
-        ms = _milliseconds(fn, dev)
-        return {"ms": ms, "tflops": flops / (ms * 1e-3) / 1e12, "peak_extra_mib": peak}
-
-    from lmar.benchmarks import precision_mode
+    def rate(run: dict) -> dict:
+        return run | ({"tflops": flops / (run["ms"] * 1e-3) / 1e12} if "ms" in run else {})
 
     with torch.no_grad():
         contexts = {"bicubic resize (context)": (lambda: net.R(x, size), "fp32")}
@@ -144,33 +183,25 @@ def tune(hw=(2160, 3840), size=(1200, 2133), hidden: int = 128, depth: int = 5, 
             contexts[f"reference {compute} (PyTorch, chunked)"] = (lambda: net.compensatory_map(x, size), compute)
         for name, (fn, compute) in contexts.items():
             with precision_mode(compute, dev):
-                run = {"label": name, **timed(fn)}
+                run = rate({"label": name, "ms": _milliseconds(fn, dev), "peak_extra_mib": _peak_extra_mib(fn, dev)})
             result["runs"].append(run)
             progress(f"{name}: {run['ms']:.2f} ms")
-        for compute in computes:
-            packed = pack_mlp(net.mlp, compute_dtype(compute))
-            best = None
-            for launch in launches(compute):
-                run = {"label": f"fused {compute}", "compute": compute,
-                       "launch": [launch.block, launch.num_warps, launch.num_stages, launch.unroll]}
-                try:
-                    err = _error(fused_compensation(*(t.float() for t in band), packed, compute=compute,
-                                                    launch=launch), reference)
-                    run.update(err, ok=err["finite"] and err["rel_l2"] <= TOLERANCE[compute])
-                    fn = partial(fused_compensation, *args, packed, compute=compute, launch=launch)
-                    once = _milliseconds(fn, dev, once=True)
-                    if best is not None and once > SLOW * best["ms"]:
-                        run.update(ms=once, tflops=flops / (once * 1e-3) / 1e12, timed_once=True)
-                    else:
-                        run.update(timed(fn))
-                except Exception as exc:  # out of resources, compiler errors: record and go on
-                    run.update(ok=False, error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
-                result["runs"].append(run)
-                progress(f"fused {compute} {run['launch']}: "
-                         + (f"{run['ms']:.3f} ms, {run['tflops']:.0f} TFLOP/s, rel err {run['rel_l2']:.1e}"
-                            if "ms" in run else run.get("error", "")) + ("" if run["ok"] else "  (rejected)"))
-                if run["ok"] and (best is None or run["ms"] < best["ms"]):
-                    best = run
-            if best is not None:
-                result["best"][compute] = best["launch"]
+    del net, x
+    for compute in computes:
+        best = None
+        for launch in launches(compute):
+            run = {"label": f"fused {compute}", "compute": compute,
+                   "launch": [launch.block, launch.num_warps, launch.num_stages, launch.unroll]}
+            try:
+                run.update(rate(_isolated(_candidate, setting, compute, run["launch"], best and best["ms"])))
+            except Exception as exc:  # out of resources, compiler errors, a crashed process: record, go on
+                run.update(ok=False, error=f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}")
+            result["runs"].append(run)
+            progress(f"fused {compute} {run['launch']}: "
+                     + (f"{run['ms']:.3f} ms, {run['tflops']:.0f} TFLOP/s, rel err {run['rel_l2']:.1e}"
+                        if "ms" in run else run.get("error", "")) + ("" if run["ok"] else "  (rejected)"))
+            if run["ok"] and not run.get("timed_once") and (best is None or run["ms"] < best["ms"]):
+                best = run
+        if best is not None:
+            result["best"][compute] = best["launch"]
     return result

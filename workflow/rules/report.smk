@@ -50,6 +50,21 @@ rule benchmark_suite:
         " --threads {threads} > {log:q} 2>&1"
 
 
+rule tune_kernel:
+    output:
+        "results/benchmarks/kernel.json",
+    resources:
+        gpu=1,
+    conda:
+        ENV
+    log:
+        "logs/tune_kernel.log",
+    shell:
+        "python -m lmar tune-kernel --out {output:q} > {log:q} 2>&1"
+
+
 rule bench:
     input:
         rules.benchmark_suite.output,
+        # the fused kernel's launch sweep needs a CUDA GPU: with device "auto", ask for tune_kernel by name
+        rules.tune_kernel.output if GPU else [],
