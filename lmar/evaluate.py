@@ -40,7 +40,7 @@ def evaluate(
     targets = parse_targets(evaluation)
     upsampler = evaluation.get("upsampler", "bicubic")
     check_method(upsampler, False)
-    backbone, bb_ckpt = checkpoint.load_backbone(backbone_ckpt, device)
+    backbone, _ = checkpoint.load_backbone(backbone_ckpt, device)
     resampler, train_meta = checkpoint.build_resampler(resampler_spec, resampler_ckpt, device, labels.get("resampler", ""))
     scorer = Scorer(
         evaluation.get("metrics", ["psnr", "ssim"]), device, evaluation.get("required_metrics", ["psnr", "ssim"])

@@ -7,7 +7,8 @@ A config entry names a registered part by its ``type`` or, for a user's own part
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lmar.errors import LmarError
 

@@ -22,7 +22,7 @@ import torch
 
 from lmar.errors import LmarError
 from lmar.kernels import mlp_unsupported, triton_available, use_fused
-from lmar.resampler import LMAR, kernel_mlp, relative_coordinate
+from lmar.resampler import LMAR, kernel_mlp
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_triton = pytest.mark.skipif(not triton_available(), reason="needs triton")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import logging
 import multiprocessing as mp
 import statistics
 import time
@@ -25,8 +24,6 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from lmar.errors import LmarError
-
-log = logging.getLogger(__name__)
 
 # Largest relative L2 error against float64 for a candidate to count as correct, per mode
 # (fp32 lands far below; TF32 near 3e-4; bf16 operands between 1e-3 and 1e-2).
@@ -186,7 +183,6 @@ def tune(hw=(2160, 3840), size=(1200, 2133), hidden: int = 128, depth: int = 5, 
                 run = rate({"label": name, "ms": _milliseconds(fn, dev), "peak_extra_mib": _peak_extra_mib(fn, dev)})
             result["runs"].append(run)
             progress(f"{name}: {run['ms']:.2f} ms")
-    del net, x
     for compute in computes:
         best = None
         for launch in launches(compute):
