@@ -149,7 +149,10 @@ class LMAR(Resampler):
         residual = x - self.R(x0, (H, W))
         rel_y = relative_coordinate(H, h, x.device, x.dtype)
         rel_x = relative_coordinate(W, w, x.device, x.dtype)
-        cell = torch.tensor([2.0 * h / H, 2.0 * w / W], device=x.device, dtype=x.dtype)
+        # filled on the device: a tensor built from a Python list would be a host-to-device copy,
+        # which waits for the GPU's queue to drain in the middle of the forward pass
+        cell = torch.full((2,), 2.0 * h / H, device=x.device, dtype=x.dtype)
+        cell[1:].fill_(2.0 * w / W)
         x_pad = F.pad(x, (1, 1, 1, 1))  # zero padding, as unfold(padding=1)
         return x_pad, residual, rel_y, rel_x, cell
 

@@ -416,6 +416,22 @@ def test_gpu_fused_fp32_matches_reference(hw, size, batch):
 
 @needs_triton
 @needs_gpu
+def test_gpu_bf16_forward_never_waits_for_the_device():
+    """LMAR's fused forward queues its work without a host-device synchronisation (which would
+    expose every later launch's latency)."""
+    _, fused, x = _gpu_twins((64, 96), (30, 50), batch=1)
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+        fused(x, (30, 50))  # compiles the kernel and packs the weights
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            fused(x, (30, 50))
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+
+@needs_triton
+@needs_gpu
 def test_gpu_fused_follows_autocast_and_tf32():
     """Under bf16 autocast the kernel computes bf16 dots, with TF32 allowed TF32 ones: both close to fp32."""
     ref, fused, x = _gpu_twins((256, 384), (100, 150))
