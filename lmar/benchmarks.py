@@ -289,13 +289,11 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
         out = case("train_step", f"lmar train step {crop}x{crop} {label}", backbone=spec, crop=crop,
                    options=TRAIN_OPTIONS[label], repeats=repeats or (10 if cuda else 3), warmup=5 if "compile" in label else warm)
         result["ratios"][f"lmar training steps per second at {crop}x{crop} crops ({label})"] = 1 / out["seconds"]
-    if "metrics" not in sections:
-        pass
-    elif (reason := _pyiqa_missing()) is None:
-        for metric in ("psnr", "ssim"):
-            out = case("metric", metric, metric=metric, repeats=light)
-            result["ratios"][f"{metric} images per second"] = 1.0 / out["seconds"]
-    else:
+    reason = _pyiqa_missing() if "metrics" in sections else None
+    for metric in ("psnr", "ssim") if "metrics" in sections and reason is None else ():
+        out = case("metric", metric, metric=metric, repeats=light)
+        result["ratios"][f"{metric} images per second"] = 1.0 / out["seconds"]
+    if reason is not None:
         result["skipped"]["metrics"] = reason
         progress(f"metrics skipped: {reason}")
     if "decode" in sections:

@@ -192,28 +192,25 @@ def run(args: argparse.Namespace) -> int:
         enhance_file(args.input, args.output, args.backbone, args.resampler, args.scale, args.upsampler,
                      runtime.resolve_device(args.device))
     elif args.verb == "bench":
-        from lmar.atomic import atomic_path
+        from lmar.atomic import write_json
         from lmar.benchmarks import SECTIONS, run_suite
 
-        def write(result: dict) -> None:  # after every case, so a run cut short keeps what it measured
-            with atomic_path(args.out) as tmp:
-                tmp.write_text(json.dumps(result, indent=2))
-
+        # written after every case too, so a run cut short keeps what it measured
         result = run_suite(args.device, args.backbones, tuple(args.size), args.threads, args.repeats,
                            args.train_crop, progress=lambda m: print(m, flush=True),
-                           sections=args.sections or SECTIONS, train_options=args.train_options, partial=write)
-        write(result)
+                           sections=args.sections or SECTIONS, train_options=args.train_options,
+                           partial=lambda r: write_json(args.out, r))
+        write_json(args.out, result)
         for k, v in result["ratios"].items():
             print(f"{k}: {v:.3g}")
     elif args.verb == "tune-kernel":
-        from lmar.atomic import atomic_path
+        from lmar.atomic import write_json
         from lmar.kernels.tuning import tune
 
         H, W = args.size
         result = tune((H, W), (round(H / 1.8), round(W / 1.8)), computes=tuple(args.computes),
                       progress=lambda m: print(m, flush=True))
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
+        write_json(args.out, result)
         print(f"fastest correct launch per mode: export LMAR_FUSED_LAUNCH='{json.dumps(result['best'])}'")
     elif args.verb == "list":
         from lmar.registry import BACKBONES, DATASETS, RESAMPLERS

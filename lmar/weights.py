@@ -9,12 +9,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
 
-from lmar.atomic import atomic_path
+from lmar.atomic import atomic_path, write_json
 from lmar.errors import LmarError
 
 TORCHVISION_URL = "https://download.pytorch.org/models/"
@@ -84,8 +83,7 @@ def seed_weights(home: Path, names=NAMES, required=(), base_url: str = TORCHVISI
 
 
 def write_status(status: dict, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(status, indent=2, sort_keys=True))
+    write_json(path, status, sort_keys=True)
 
 
 def missing_reason(names, home: Path | None = None) -> str:

@@ -26,7 +26,7 @@ import requests
 import urllib3
 from tqdm import tqdm
 
-from lmar.atomic import atomic_path
+from lmar.atomic import write_json
 from lmar.errors import LmarError
 
 RETRIES = 4  # attempts in all, the first included
@@ -118,8 +118,7 @@ def _read_lock(lockfile: Path) -> dict[str, str]:
 
 
 def _write_lock(lockfile: Path, entries: dict[str, str]) -> None:
-    with atomic_path(lockfile) as tmp:
-        tmp.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n")
+    write_json(lockfile, entries, sort_keys=True)
 
 
 # --------------------------------------------------------------------------- plain HTTP

@@ -18,7 +18,8 @@ Here one program handles BLOCK pixels of one batch item and keeps everything on 
   of output channel o, zero-padded to 32), so ``c_o = sum_k patch[k] * (h @ W_o + b_o)[k]``;
 - the 27 patch values are read directly from the padded input band (no unfold), once.
 
-Weights are re-packed once per ``compensatory_map`` call (:func:`pack_mlp`): transposed,
+Weights are packed for the kernel (:func:`pack_mlp`, cached by :func:`lmar.kernels.fused_band`
+until a parameter changes): transposed,
 padded to a power-of-two hidden size (Triton's block shapes must be powers of two; the zero
 rows and columns contribute exactly nothing) and cast to the dot dtype. Accumulation is
 fp32; the operands are fp32, TF32 or bf16 by the compute mode (:data:`COMPUTES`), which
@@ -376,12 +377,9 @@ def fused_compensation(
         raise ValueError(f"x_pad {tuple(x_pad.shape)} and residual {tuple(residual.shape)} do not form a band")
     if rel_y.shape != (rows,) or rel_x.shape != (W,) or cell.shape != (2,):
         raise ValueError(f"rel_y {tuple(rel_y.shape)}, rel_x {tuple(rel_x.shape)}, cell {tuple(cell.shape)} do not fit")
-    if isinstance(mlp, PackedMLP):
-        packed = mlp
-        compute = compute or ("bf16" if packed.dtype == torch.bfloat16 else "fp32")
-    else:
-        compute = compute or ("bf16" if next(mlp.parameters()).dtype == torch.bfloat16 else "fp32")
-        packed = pack_mlp(mlp, compute_dtype(compute))
+    weights = mlp.dtype if isinstance(mlp, PackedMLP) else next(mlp.parameters()).dtype
+    compute = compute or ("bf16" if weights == torch.bfloat16 else "fp32")
+    packed = mlp if isinstance(mlp, PackedMLP) else pack_mlp(mlp, compute_dtype(compute))
     launch = launch or launch_for(compute)
     n = rows * W
     out = torch.empty(B, 3, rows, W, dtype=x_pad.dtype, device=x_pad.device)

@@ -23,7 +23,9 @@ from functools import partial
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from lmar.benchmarks import _base_mib, _peak_mib
 from lmar.errors import LmarError
+from lmar.runtime import synchronize
 
 # Largest relative L2 error against float64 for a candidate to count as correct, per mode
 # (fp32 lands far below; TF32 near 3e-4; bf16 operands between 1e-3 and 1e-2).
@@ -60,39 +62,36 @@ def _error(out: torch.Tensor, ref: torch.Tensor) -> dict:
     }
 
 
-def _milliseconds(fn, device: torch.device, once: bool = False) -> float:
-    """Median milliseconds of ``fn()``: CUDA events through triton.testing.do_bench on a GPU; a
-    few host-timed runs otherwise (Triton's interpreter, for tests only). ``once``: one run."""
-    if once:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return (time.perf_counter() - t0) * 1e3
-    if device.type == "cuda":
-        from triton.testing import do_bench
-
-        return do_bench(fn, warmup=25, rep=100, return_mode="median")
+def _host_ms(fn, device: torch.device, runs: int) -> float:
+    """Median milliseconds of ``runs`` synchronised, host-timed calls of ``fn()``."""
     times = []
-    for _ in range(3):
+    for _ in range(runs):
+        synchronize(device)
         t0 = time.perf_counter()
         fn()
+        synchronize(device)
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
 
 
+def _milliseconds(fn, device: torch.device) -> float:
+    """Median milliseconds of ``fn()``: CUDA events through triton.testing.do_bench on a GPU; a
+    few host-timed runs otherwise (Triton's interpreter, for tests only)."""
+    if device.type == "cuda":
+        from triton.testing import do_bench
+
+        return do_bench(fn, warmup=25, rep=100, return_mode="median")
+    return _host_ms(fn, device, 3)
+
+
 def _peak_extra_mib(fn, device: torch.device) -> float | None:
+    """Peak GPU memory of one ``fn()`` over what was allocated before (None off CUDA)."""
     if device.type != "cuda":
         return None
-    torch.cuda.synchronize()
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
+    base = _base_mib(device)
     fn()
-    torch.cuda.synchronize()
-    return (torch.cuda.max_memory_allocated() - base) / 2**20
+    synchronize(device)
+    return _peak_mib(device, base)
 
 
 SLOW = 3.0  # a candidate whose first run takes this many times the best so far is timed only once
@@ -133,7 +132,7 @@ def _candidate(setting: dict, compute: str, launch: list, best_ms: float | None)
         err = _error(fused_compensation(*band, packed, compute=compute, launch=launch_), reference)
         run.update(err, ok=err["finite"] and err["rel_l2"] <= TOLERANCE[compute])
         fn = partial(fused_compensation, *args, packed, compute=compute, launch=launch_)
-        once = _milliseconds(fn, dev, once=True)
+        once = _host_ms(fn, dev, 1)
         if best_ms is not None and once > SLOW * best_ms:
             return run | {"ms": once, "timed_once": True, "peak_extra_mib": None}
         return run | {"ms": _milliseconds(fn, dev), "peak_extra_mib": _peak_extra_mib(fn, dev)}
