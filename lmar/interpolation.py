@@ -25,10 +25,7 @@ def resize(x: torch.Tensor, size: tuple[int, int], method: str = "bicubic", anti
         raise LmarError(f"target size must be positive, got {h}x{w}")
     if tuple(x.shape[-2:]) == (h, w):
         return x
-    kwargs = {} if method in ("nearest", "area") else {"align_corners": False}
-    if method in _ANTIALIAS_OK:
-        kwargs["antialias"] = antialias and (h < x.shape[-2] or w < x.shape[-1])
-    return F.interpolate(x, size=(h, w), mode=method, **kwargs)
+    return F.interpolate(x, size=(h, w), mode=method, **_antialias_flag(x.shape[-2:], (h, w), method, antialias))
 
 
 def target_size(hw: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -45,3 +42,49 @@ def parse_scale(scale) -> float:
     if not value >= 1.0 or value == float("inf"):
         raise LmarError(f"scale must be a number >= 1 (a downscaling factor such as 2 or 1.8), got {scale!r}")
     return value
+
+
+
+def _antialias_flag(in_hw, out_hw, method: str, antialias: bool) -> dict:
+    """The keyword arguments :func:`resize` passes to ``F.interpolate`` for ``in_hw -> out_hw``."""
+    kwargs = {} if method in ("nearest", "area") else {"align_corners": False}
+    if method in _ANTIALIAS_OK:
+        kwargs["antialias"] = antialias and (out_hw[0] < in_hw[0] or out_hw[1] < in_hw[1])
+    return kwargs
+
+
+def resize_taps(in_hw, out_hw, method: str = "bicubic", antialias: bool = False, device="cpu", max_taps: int = 4):
+    """:func:`resize` from ``in_hw`` to ``out_hw`` as two tables of at most ``max_taps`` source
+    taps per output row and column: ``((index_y, weight_y), (index_x, weight_x))``, each
+    ``(n_out, max_taps)`` int32 / float32 with unused taps weighted 0, so that
+    ``out[y, x] = sum_ij weight_y[y, i] * weight_x[x, j] * in[index_y[y, i], index_x[x, j]]``.
+    None when some output needs more taps (antialiased downscaling) or the tables do not
+    reproduce :func:`resize` on a random probe.
+
+    Every method here is separable: resizing the columns of an identity matrix (one axis at a
+    time, the other kept at width 2) gives that axis' weights as PyTorch computes them, border
+    clamping included.
+    """
+    kwargs = _antialias_flag(in_hw, out_hw, method, antialias)
+    tables = []
+    for n_in, n_out in zip(in_hw, out_hw):
+        eye = torch.eye(n_in, device=device, dtype=torch.float32)[None, :, :, None].expand(1, n_in, n_in, 2)
+        dense = F.interpolate(eye, size=(n_out, 2), mode=method, **kwargs)[0, :, :, 0].t()  # (n_out, n_in)
+        k = min(max_taps, n_in)
+        if (dense != 0).sum(dim=1).max().item() > k:
+            return None
+        index = dense.abs().topk(k, dim=1).indices
+        weight = dense.gather(1, index)
+        pad = (0, max_taps - k)
+        tables.append((F.pad(index, pad).to(torch.int32).contiguous(), F.pad(weight, pad).contiguous()))
+    probe = torch.rand(1, 1, *in_hw, device=device, generator=torch.Generator(device).manual_seed(0))
+    if not torch.allclose(apply_taps(probe, *tables), resize(probe, out_hw, method, antialias), atol=1e-5):
+        return None
+    return tuple(tables)
+
+
+def apply_taps(x: torch.Tensor, taps_y, taps_x) -> torch.Tensor:
+    """Resize ``x`` (B, C, h, w) with :func:`resize_taps`' tables (a reference for the tables)."""
+    (iy, wy), (ix, wx) = taps_y, taps_x
+    rows = (x[:, :, iy.long()] * wy[:, :, None].to(x.dtype)).sum(dim=3)  # (B, C, H, w)
+    return (rows[:, :, :, ix.long()] * wx.to(x.dtype)).sum(dim=-1)

@@ -12,14 +12,16 @@ pass with its working set on chip (:mod:`lmar.kernels`).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from lmar.errors import LmarError
-from lmar.interpolation import check_method, resize
-from lmar.kernels import check_fused, fused_band, fused_compute, use_fused
+from lmar.interpolation import check_method, resize, resize_taps
+from lmar.kernels import check_fused, fused_compute, fused_map, use_fused
 from lmar.registry import RESAMPLERS
 from lmar.resampler_base import Resampler
 
@@ -73,6 +75,17 @@ def auto_chunk_pixels(device: torch.device, hidden: int, depth: int, needs_grad:
     return max(1, int(budget // per_pixel))
 
 
+@lru_cache(maxsize=16)
+def _upsample_taps(low_hw: tuple[int, int], hw: tuple[int, int], method: str, antialias: bool, device: str):
+    """:func:`resize_taps` for the residual's resize, kept per shape and device (a few KiB each)."""
+    return resize_taps(low_hw, hw, method, antialias, device)
+
+
+@lru_cache(maxsize=16)
+def _identity_taps(n: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.arange(n, device=device, dtype=torch.int32)[:, None], torch.ones(n, 1, device=device)
+
+
 @RESAMPLERS.register("lmar")
 class LMAR(Resampler):
     trainable = True
@@ -118,11 +131,11 @@ class LMAR(Resampler):
     def compensatory_map(self, x: torch.Tensor, size: tuple[int, int], x0: torch.Tensor | None = None) -> torch.Tensor:
         """C (B, 3, H, W): each pixel's 3x3x3 neighbourhood times its MLP-estimated 27x3 kernel."""
         H, W = x.shape[-2:]
-        x_pad, residual, rel_y, rel_x, cell = self.band_inputs(x, size, x0)
         needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
         if use_fused(self.fused, self.mlp, x, needs_grad):
-            # The kernel keeps each tile's working set on chip: the whole image is one band.
-            return fused_band(self.mlp, fused_compute(self.mlp, x))(x_pad, residual, rel_y, rel_x, cell)
+            # The kernel keeps each tile's working set on chip: the whole image in one launch.
+            return fused_map(self.mlp, fused_compute(self.mlp, x))(*self.fused_inputs(x, size, x0))
+        x_pad, residual, rel_y, rel_x, cell = self.band_inputs(x, size, x0)
         chunk = self.chunk_pixels
         if chunk == "auto":
             chunk = auto_chunk_pixels(x.device, self.mlp[0].out_features, len(self.mlp) // 2, needs_grad)
@@ -141,20 +154,41 @@ class LMAR(Resampler):
 
     def band_inputs(self, x: torch.Tensor, size, x0: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """The whole image as one band: ``(x_pad, residual, rel_y, rel_x, cell)``, the arguments of
-        ``_band`` and of the fused kernel (``x0``: ``R(x, size)`` if already computed)."""
+        ``_band`` (``x0``: ``R(x, size)`` if already computed)."""
         H, W = x.shape[-2:]
-        h, w = size
         if x0 is None:
             x0 = self.R(x, size)
         residual = x - self.R(x0, (H, W))
+        x_pad = F.pad(x, (1, 1, 1, 1))  # zero padding, as unfold(padding=1)
+        return x_pad, residual, *self.position_inputs(x, size)
+
+    def fused_inputs(self, x: torch.Tensor, size, x0: torch.Tensor | None = None) -> tuple:
+        """The fused kernel's arguments ``(x, low, taps_y, taps_x, rel_y, rel_x, cell)``
+        (:func:`lmar.kernels.lmar_triton.fused_compensation`): the kernel pads ``x`` and forms the
+        residual ``x - R(low, (H, W))`` itself, from the resize's tap tables, so neither is
+        written to memory. Where ``R`` back to (H, W) needs more taps than the tables hold, ``low``
+        is that resize, computed here, and the tables are the identity."""
+        H, W = x.shape[-2:]
+        if x0 is None:
+            x0 = self.R(x, size)
+        taps = _upsample_taps(tuple(x0.shape[-2:]), (H, W), self.interpolation, self.antialias, str(x.device))
+        if taps is None:
+            x0 = self.R(x0, (H, W))
+            taps = tuple(_identity_taps(n, str(x.device)) for n in (H, W))
+        return x, x0, *taps, *self.position_inputs(x, size)
+
+    def position_inputs(self, x: torch.Tensor, size) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(rel_y, rel_x, cell)``: each full-resolution row's and column's relative coordinate,
+        and the relative cell (LMAR_SPEC section 2)."""
+        H, W = x.shape[-2:]
+        h, w = size
         rel_y = relative_coordinate(H, h, x.device, x.dtype)
         rel_x = relative_coordinate(W, w, x.device, x.dtype)
         # filled on the device: a tensor built from a Python list would be a host-to-device copy,
         # which waits for the GPU's queue to drain in the middle of the forward pass
         cell = torch.full((2,), 2.0 * h / H, device=x.device, dtype=x.dtype)
         cell[1:].fill_(2.0 * w / W)
-        x_pad = F.pad(x, (1, 1, 1, 1))  # zero padding, as unfold(padding=1)
-        return x_pad, residual, rel_y, rel_x, cell
+        return rel_y, rel_x, cell
 
     def _band(self, x_pad, residual, rel_y, rel_x, cell) -> torch.Tensor:
         B, _, n_rows, W = residual.shape

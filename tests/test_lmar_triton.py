@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -47,6 +48,14 @@ CASES: dict[str, dict] = {
     # the unrolled hidden-layer loop, with a block smaller than the image (several programs)
     "unrolled_block16": {"hw": (9, 13), "size": (4, 6), "batch": 1, "hidden": 32, "depth": 3, "launch": [16, 4, 1, True]},
     "bf16_model": {"hw": (9, 13), "size": (4, 6), "batch": 2, "hidden": 32, "depth": 2, "model_dtype": "bfloat16"},
+    # the residual's resize from other interpolations' tap tables (2 and 1 taps per axis)
+    "bilinear": {"hw": (10, 7), "size": (3, 5), "batch": 1, "hidden": 16, "depth": 1, "lmar": {"interpolation": "bilinear"}},
+    "area": {"hw": (10, 7), "size": (3, 5), "batch": 1, "hidden": 16, "depth": 1, "lmar": {"interpolation": "area"}},
+    "nearest": {"hw": (10, 7), "size": (3, 5), "batch": 1, "hidden": 16, "depth": 1, "lmar": {"interpolation": "nearest"}},
+    # a target taller than the input: resizing back is antialiased downscaling, more taps than the
+    # tables hold, so the residual's resize is computed outside the kernel (identity tables)
+    "antialias_fallback": {"hw": (9, 13), "size": (12, 6), "batch": 2, "hidden": 16, "depth": 1,
+                           "lmar": {"antialias": True}},
 }
 
 
@@ -55,7 +64,8 @@ def _run_case(spec: dict) -> dict:
     from lmar.kernels import lmar_triton
 
     torch.manual_seed(0)
-    params = {"hidden": spec["hidden"], "depth": spec["depth"], "chunk_pixels": spec.get("chunk", 262144)}
+    params = {"hidden": spec["hidden"], "depth": spec["depth"], "chunk_pixels": spec.get("chunk", 262144),
+              **spec.get("lmar", {})}
     ref = LMAR(fused="never", **params)
     fused = LMAR(fused="always", **params)
     fused.load_state_dict(ref.state_dict())
@@ -90,24 +100,20 @@ def _run_case(spec: dict) -> dict:
         "forward_diff": (out_fused.float() - out_ref).abs().max().item(),
         "forward_scale": out_ref.abs().max().item(),
         "shape_ok": map_fused.shape == map_ref.shape and out_fused.shape == out_ref.shape,
+        "up_taps": fused.fused_inputs(xf, spec["size"])[2][0].shape[1],  # width of the residual's tap tables
     }
     if "model_dtype" not in spec:  # bf16 dots via the wrapper's dtype option, fp32 input
         result["bf16_map_diff"] = _bf16_band_diff(ref, x, spec["size"])
     return result
 
 
-def _band_args(net: LMAR, x: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, ...]:
-    """``LMAR._band``'s arguments for the whole image as one band."""
-    return net.band_inputs(x, size)
-
-
 def _bf16_band_diff(net: LMAR, x: torch.Tensor, size: tuple[int, int]) -> float:
-    """max |fused_compensation(dtype=bf16) - _band| over the whole image as one band."""
+    """max |fused_compensation(compute=bf16) - _band| over the whole image."""
     from lmar.kernels.lmar_triton import fused_compensation
 
-    args = _band_args(net, x, size)
     with torch.no_grad():
-        return (fused_compensation(*args, net.mlp, compute="bf16") - net._band(*args)).abs().max().item()
+        fused = fused_compensation(*net.fused_inputs(x, size), net.mlp, compute="bf16")
+        return (fused - net._band(*net.band_inputs(x, size))).abs().max().item()
 
 
 def _interpreter_worker() -> None:
@@ -162,6 +168,13 @@ def test_fused_bf16_model_is_close(interpreted):
     assert r["shape_ok"]
     assert r["map_diff"] <= BF16_RTOL * r["map_scale"], r
     assert r["forward_diff"] <= BF16_RTOL * r["forward_scale"], r
+
+
+@needs_triton
+def test_residual_taps_in_kernel_or_precomputed(interpreted):
+    """The kernel forms the residual from 4-tap tables; where the resize back needs more taps
+    (antialiased downscaling) it gets the resized image and identity (1-tap) tables instead."""
+    assert {name: r["up_taps"] for name, r in interpreted.items() if r["up_taps"] != 4} == {"antialias_fallback": 1}
 
 
 @needs_triton
@@ -294,15 +307,15 @@ def test_launch_override_from_the_environment(monkeypatch):
 
 @needs_triton
 def test_packed_weights_are_reused_until_a_parameter_changes():
-    from lmar.kernels import fused_band
+    from lmar.kernels import fused_map
 
     net = LMAR(hidden=16, depth=2)
-    first = fused_band(net.mlp, "fp32").keywords["mlp"]
-    assert fused_band(net.mlp, "fp32").keywords["mlp"] is first
-    assert fused_band(net.mlp, "bf16").keywords["mlp"] is not first
+    first = fused_map(net.mlp, "fp32").keywords["mlp"]
+    assert fused_map(net.mlp, "fp32").keywords["mlp"] is first
+    assert fused_map(net.mlp, "bf16").keywords["mlp"] is not first
     with torch.no_grad():
         net.mlp[0].weight.add_(1.0)  # in place, as an optimiser step
-    again = fused_band(net.mlp, "fp32").keywords["mlp"]
+    again = fused_map(net.mlp, "fp32").keywords["mlp"]
     assert again is not first
     assert torch.equal(again.w_in[:7, :16], net.mlp[0].weight.t())
 
@@ -312,17 +325,18 @@ def test_packed_weights_are_reused_until_a_parameter_changes():
 
 @needs_triton
 @pytest.mark.parametrize(
-    "hidden, depth, compute, launch",
+    "hidden, depth, compute, launch, up_taps",
     [
-        (128, 5, "fp32", None),
-        (128, 5, "tf32", None),
-        (128, 5, "bf16", None),
-        (128, 5, "bf16", (128, 8, 3, True)),
-        (256, 2, "bf16", None),
-        (16, 1, "fp32", (16, 1, 1, False)),
+        (128, 5, "fp32", None, 4),
+        (128, 5, "tf32", None, 4),
+        (128, 5, "bf16", None, 4),
+        (128, 5, "bf16", (128, 8, 3, True), 4),
+        (128, 5, "bf16", None, 1),
+        (256, 2, "bf16", None, 4),
+        (16, 1, "fp32", (16, 1, 1, False), 4),
     ],
 )
-def test_kernel_compiles_for_h100(hidden, depth, compute, launch, tmp_path, monkeypatch):
+def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, tmp_path, monkeypatch):
     """Triton compiles the kernel to an sm_90 cubin (no GPU needed) within the shared memory of one block.
 
     The interpreter cannot catch compile-only errors (types, layouts, resources); this does.
@@ -348,11 +362,12 @@ def test_kernel_compiles_for_h100(hidden, depth, compute, launch, tmp_path, monk
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))  # a cold compile, and no files left behind
     packed = pack_mlp(kernel_mlp(hidden, depth).to(compute_dtype(compute)), compute_dtype(compute))
     launch = Launch(*launch) if launch else launch_for(compute)
-    constants = kernel_constants(packed, compute, launch)
+    constants = kernel_constants(packed, compute, launch, up_taps)
     weight = "bf16" if compute == "bf16" else "fp32"
+    pointee = {"w": weight, "iy": "i32", "ix": "i32"}
     signature = (
         {
-            name: ("*" + (weight if name.startswith("w_") else "fp32")) if name.endswith("_ptr") else "i32"
+            name: "*" + pointee.get(name.split("_")[0], "fp32") if name.endswith("_ptr") else "i32"
             for name in _compensation_kernel.arg_names
         }
         | {"negative_slope": "fp32"}
@@ -365,6 +380,24 @@ def test_kernel_compiles_for_h100(hidden, depth, compute, launch, tmp_path, monk
     )
     assert compiled.asm["cubin"]
     assert compiled.metadata.shared <= 227 * 1024  # an H100 block's shared memory limit
+    if compute == "bf16" and launch == launch_for("bf16") and hidden == 128:
+        # the fast path's default launch keeps everything in registers (ptxas's own count)
+        assert _ptxas_spill_bytes(compiled.asm["ptx"], tmp_path) == 0
+
+
+def _ptxas_spill_bytes(ptx: str, tmp_path: Path) -> int:
+    """Spill stores ptxas reports for ``ptx`` on sm_90a (the ptxas shipped with Triton)."""
+    import triton
+
+    ptxas = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "ptxas"
+    if not ptxas.exists():
+        pytest.skip("triton ships no ptxas here")
+    (tmp_path / "k.ptx").write_text(ptx)
+    proc = subprocess.run([str(ptxas), "-v", "--gpu-name=sm_90a", str(tmp_path / "k.ptx"), "-o", str(tmp_path / "k.o")],
+                          capture_output=True, text=True, check=True)
+    found = re.search(r"(\d+) bytes spill stores", proc.stderr)
+    assert found, proc.stderr[-2000:]
+    return int(found.group(1))
 
 
 # ---------------------------------------------------------------- GPU

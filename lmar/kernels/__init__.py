@@ -105,11 +105,11 @@ def fused_compute(mlp: nn.Module, x: torch.Tensor) -> str:
     return "fp32" if torch.get_float32_matmul_precision() == "highest" else "tf32"
 
 
-def fused_band(mlp: nn.Sequential, compute: str) -> Callable[..., torch.Tensor]:
-    """A drop-in for ``LMAR._band(x_pad, residual, rel_y, rel_x, cell)`` running the fused kernel
-    with ``mlp``'s current weights in ``compute`` mode. The packed weights are kept on ``mlp``
-    and re-packed only when a parameter changed (in place, as an optimiser step or
-    ``load_state_dict`` does, or by moving) or the mode differs."""
+def fused_map(mlp: nn.Sequential, compute: str) -> Callable[..., torch.Tensor]:
+    """The compensatory map of a whole image from ``LMAR.fused_inputs`` (``x, low, taps_y, taps_x,
+    rel_y, rel_x, cell``), by the fused kernel with ``mlp``'s current weights in ``compute`` mode.
+    The packed weights are kept on ``mlp`` and re-packed only when a parameter changed (in place,
+    as an optimiser step or ``load_state_dict`` does, or by moving) or the mode differs."""
     from lmar.kernels.lmar_triton import compute_dtype, fused_compensation, pack_mlp
 
     key = (compute, tuple((p.data_ptr(), p._version, p.dtype) for p in mlp.parameters()))

@@ -7,18 +7,22 @@ builds 7 features (relative coordinate, relative cell, detail residual), runs th
 neighbourhood (``F.unfold`` order: ``c*9 + ky*3 + kx``). It materialises the features, every
 hidden activation, all 81 kernel values and the unfolded patches in global memory.
 
-Here one program handles BLOCK pixels of one batch item and keeps everything on chip:
+Here one launch covers the whole image; one program handles BLOCK pixels of one batch item and
+keeps everything on chip:
 
+- the 27 patch values are read straight from the input, zero outside it (no padded copy, no
+  unfold);
 - features are gathered in-kernel: the coordinates from the 1-D ``rel_y``/``rel_x`` tables,
-  the cell from a 2-vector, the residual straight from the residual tensor; they fill a
-  (BLOCK, 16) tile (the 7 inputs padded to 16 for ``tl.dot``, the first-layer weight padded
-  with zero rows to match);
+  the cell from a 2-vector, and the residual ``x - R(x0, (H, W))`` computed on the spot from
+  x0 = R(x, size) and the resize's tap tables (at most 4 source rows and columns per pixel,
+  :func:`lmar.interpolation.resize_taps`), so neither the upsampled x0 nor the residual is
+  written to memory; they fill a (BLOCK, 16) tile (the 7 inputs padded to 16 for ``tl.dot``,
+  the first-layer weight padded with zero rows to match);
 - the hidden activations stay in registers, layer after layer (``tl.dot`` + bias + LeakyReLU);
 - the last layer is split into three (hidden, 32) column blocks W_o (the 27 kernel entries
-  of output channel o, zero-padded to 32), so ``c_o = sum_k patch[k] * (h @ W_o + b_o)[k]``;
-- the 27 patch values are read directly from the padded input band (no unfold), once.
+  of output channel o, zero-padded to 32), so ``c_o = sum_k patch[k] * (h @ W_o + b_o)[k]``.
 
-Weights are packed for the kernel (:func:`pack_mlp`, cached by :func:`lmar.kernels.fused_band`
+Weights are packed for the kernel (:func:`pack_mlp`, cached by :func:`lmar.kernels.fused_map`
 until a parameter changes): transposed,
 padded to a power-of-two hidden size (Triton's block shapes must be powers of two; the zero
 rows and columns contribute exactly nothing) and cast to the dot dtype. Accumulation is
@@ -89,45 +93,67 @@ def _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN:
 
 
 @triton.jit
+def _upsampled(low_ptr, channel, iy, wy, ix, wx, live, low_sc, low_sh, low_sw):
+    """R(x0, (H, W)) at BLOCK pixels, one channel: sum_ij wy_i wx_j x0[iy_i, ix_j] over the (BLOCK, T)
+    tap tables of the pixels' rows (iy, wy) and columns (ix, wx); ``low_ptr`` points at the batch item."""
+    vals = tl.load(
+        low_ptr + channel * low_sc + iy[:, :, None] * low_sh + ix[:, None, :] * low_sw,
+        mask=live[:, None, None],
+        other=0.0,
+    ).to(tl.float32)
+    return tl.sum(tl.sum(vals * wy[:, :, None] * wx[:, None, :], axis=2), axis=1)
+
+
+@triton.jit
 def _compensation_kernel(
-    xp_ptr, res_ptr, rel_y_ptr, rel_x_ptr, cell_ptr, out_ptr,
+    x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, rel_y_ptr, rel_x_ptr, cell_ptr, out_ptr,
     w_in_ptr, b_in_ptr, w_hid_ptr, b_hid_ptr, w_out_ptr, b_out_ptr,
-    n_pixels, width, negative_slope,
-    xp_sb, xp_sc, xp_sh, xp_sw,
-    res_sb, res_sc, res_sh, res_sw,
+    n_pixels, height, width, negative_slope,
+    x_sb, x_sc, x_sh, x_sw,
+    low_sb, low_sc, low_sh, low_sw,
     N_HIDDEN_LAYERS: tl.constexpr,
     HIDDEN: tl.constexpr,
     BLOCK: tl.constexpr,
+    UP_TAPS: tl.constexpr,
     DOT_DTYPE: tl.constexpr,
     INPUT_PRECISION: tl.constexpr,
     EMULATE_BF16: tl.constexpr,
     UNROLL: tl.constexpr,
 ):  # fmt: skip
-    """One program: BLOCK pixels (row-major over the band) of batch item ``program_id(1)``.
+    """One program: BLOCK pixels (row-major over the image) of batch item ``program_id(1)``.
 
-    xp: the zero-padded input band (B, 3, rows + 2, W + 2); res: the residual (B, 3, rows, W);
-    out: (B, 3, rows, W), contiguous. Weight layouts: see :class:`PackedMLP`.
+    x: the input (B, 3, H, W); low: x0 = R(x, (h, w)) (B, 3, h, w), brought back to (H, W) by the
+    tap tables iy, wy (H, UP_TAPS) and ix, wx (W, UP_TAPS) to form the residual; out: (B, 3, H, W),
+    contiguous. Weight layouts: see :class:`PackedMLP`.
     """
     b = tl.program_id(1).to(tl.int64)
     pix = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     live = pix < n_pixels
     row = pix // width
     col = pix % width
+    x_ptr += b * x_sb
+    low_ptr += b * low_sb
 
-    # Features (BLOCK, 16): rel_y, rel_x, cell_y, cell_x, residual r, g, b, zeros.
+    # Features (BLOCK, 16): rel_y, rel_x, cell_y, cell_x, residual r, g, b (x - R(x0, (H, W))), zeros.
+    t = tl.arange(0, UP_TAPS)
+    iy = tl.load(iy_ptr + row[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0)
+    wy = tl.load(wy_ptr + row[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0.0)
+    ix = tl.load(ix_ptr + col[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0)
+    wx = tl.load(wx_ptr + col[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0.0)
+    here = row * x_sh + col * x_sw
+    res_r = tl.load(x_ptr + here, mask=live, other=0.0).to(tl.float32) - _upsampled(
+        low_ptr, 0, iy, wy, ix, wx, live, low_sc, low_sh, low_sw)
+    res_g = tl.load(x_ptr + x_sc + here, mask=live, other=0.0).to(tl.float32) - _upsampled(
+        low_ptr, 1, iy, wy, ix, wx, live, low_sc, low_sh, low_sw)
+    res_b = tl.load(x_ptr + 2 * x_sc + here, mask=live, other=0.0).to(tl.float32) - _upsampled(
+        low_ptr, 2, iy, wy, ix, wx, live, low_sc, low_sh, low_sw)
     j = tl.arange(0, 16)[None, :]
-    residual = tl.load(
-        res_ptr + b * res_sb + (j - 4) * res_sc + row[:, None] * res_sh + col[:, None] * res_sw,
-        mask=live[:, None] & (j >= 4) & (j < 7),
-        other=0.0,
-    ).to(tl.float32)
     rel_y = tl.load(rel_y_ptr + row, mask=live, other=0.0).to(tl.float32)[:, None]
     rel_x = tl.load(rel_x_ptr + col, mask=live, other=0.0).to(tl.float32)[:, None]
     cell_y = tl.load(cell_ptr).to(tl.float32)
     cell_x = tl.load(cell_ptr + 1).to(tl.float32)
-    feats = tl.where(
-        j == 0, rel_y, tl.where(j == 1, rel_x, tl.where(j == 2, cell_y, tl.where(j == 3, cell_x, residual)))
-    )
+    feats = tl.where(j == 0, rel_y, tl.where(j == 1, rel_x, tl.where(j == 2, cell_y, tl.where(j == 3, cell_x, 0.0))))
+    feats = tl.where(j == 4, res_r[:, None], tl.where(j == 5, res_g[:, None], tl.where(j == 6, res_b[:, None], feats)))
 
     # Hidden layers: activations stay on chip.
     k_in = tl.arange(0, 16)
@@ -144,20 +170,14 @@ def _compensation_kernel(
             h = _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN, DOT_DTYPE,
                               INPUT_PRECISION, EMULATE_BF16)
 
-    # The 27 taps of each pixel's 3x3x3 neighbourhood, read from the padded band.
+    # The 27 taps of each pixel's 3x3x3 neighbourhood, zero outside the image (unfold's padding), loaded
+    # after the MLP so that they do not hold registers during it.
     tap = tl.arange(0, 32)
     channel = tap // 9
-    ky = (tap % 9) // 3
-    kx = tap % 3
-    patch = tl.load(
-        xp_ptr
-        + b * xp_sb
-        + channel[None, :] * xp_sc
-        + (row[:, None] + ky[None, :]) * xp_sh
-        + (col[:, None] + kx[None, :]) * xp_sw,
-        mask=live[:, None] & (tap < 27)[None, :],
-        other=0.0,
-    ).to(tl.float32)
+    y = row[:, None] + ((tap % 9) // 3)[None, :] - 1
+    x = col[:, None] + (tap % 3)[None, :] - 1
+    inside = live[:, None] & (tap < 27)[None, :] & (y >= 0) & (y < height) & (x >= 0) & (x < width)
+    patch = tl.load(x_ptr + channel[None, :] * x_sc + y * x_sh + x * x_sw, mask=inside, other=0.0).to(tl.float32)
 
     # Last layer, one output channel at a time: K_o = h @ W_o + b_o, c_o = sum_k patch * K_o.
     out_base = out_ptr + b * 3 * n_pixels + pix
@@ -336,8 +356,9 @@ def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
     )
 
 
-def kernel_constants(packed: PackedMLP, compute: str, launch: Launch) -> dict[str, object]:
-    """The ``tl.constexpr`` arguments of :func:`_compensation_kernel` for ``packed`` weights."""
+def kernel_constants(packed: PackedMLP, compute: str, launch: Launch, up_taps: int = 4) -> dict[str, object]:
+    """The ``tl.constexpr`` arguments of :func:`_compensation_kernel` for ``packed`` weights and
+    ``up_taps`` taps per row and column in the residual's resize tables."""
     dtype, precision = COMPUTES[compute]
     if packed.dtype != dtype:
         raise ValueError(f"compute={compute!r} needs {dtype} weights, the packed MLP has {packed.dtype}")
@@ -345,6 +366,7 @@ def kernel_constants(packed: PackedMLP, compute: str, launch: Launch) -> dict[st
         "N_HIDDEN_LAYERS": packed.n_hidden_layers,
         "HIDDEN": packed.hidden,
         "BLOCK": launch.block,
+        "UP_TAPS": up_taps,
         "DOT_DTYPE": DOT_DTYPES[dtype],
         "INPUT_PRECISION": precision,
         "EMULATE_BF16": INTERPRETED and compute == "bf16",
@@ -353,8 +375,10 @@ def kernel_constants(packed: PackedMLP, compute: str, launch: Launch) -> dict[st
 
 
 def fused_compensation(
-    x_pad: torch.Tensor,
-    residual: torch.Tensor,
+    x: torch.Tensor,
+    low: torch.Tensor,
+    taps_y: tuple[torch.Tensor, torch.Tensor],
+    taps_x: tuple[torch.Tensor, torch.Tensor],
     rel_y: torch.Tensor,
     rel_x: torch.Tensor,
     cell: torch.Tensor,
@@ -363,35 +387,46 @@ def fused_compensation(
     compute: str | None = None,
     launch: Launch | None = None,
 ) -> torch.Tensor:
-    """The compensatory map of one band, as ``LMAR._band(x_pad, residual, rel_y, rel_x, cell)``.
+    """The compensatory map of a whole image, as ``LMAR._band`` over it (``LMAR.fused_inputs``
+    builds the arguments).
 
-    x_pad: (B, 3, rows + 2, W + 2), the zero-padded input rows of the band (any strides);
-    residual: (B, 3, rows, W); rel_y: (rows,); rel_x: (W,); cell: (2,). Returns (B, 3, rows, W)
-    in x_pad's dtype. ``mlp``: the kernel MLP, or :func:`pack_mlp` of it (pack once when
-    running many bands). ``compute``: "fp32", "tf32" or "bf16" (see COMPUTES; None: "bf16"
-    for bf16 weights, else "fp32"). ``launch``: block shape and schedule (None:
-    :func:`launch_for` ``compute``). No autograd: call it without gradients.
+    x: (B, 3, H, W), any strides; low: x0 = R(x, size) (B, 3, h, w), any strides; taps_y, taps_x:
+    ``(index, weight)`` tables (H, T) and (W, T), int32 and float32, of the resize from (h, w)
+    back to (H, W) (:func:`lmar.interpolation.resize_taps`; T a power of two; every index
+    within ``low``): the residual is ``x - R(low, (H, W))``. rel_y: (H,); rel_x: (W,); cell:
+    (2,). Returns (B, 3, H, W) in x's dtype. ``mlp``: the kernel MLP, or :func:`pack_mlp` of it.
+    ``compute``: "fp32", "tf32" or "bf16" (see COMPUTES; None: "bf16" for bf16 weights, else
+    "fp32"). ``launch``: block shape and schedule (None: :func:`launch_for` ``compute``). No
+    autograd: call it without gradients.
     """
-    B, channels, rows, W = residual.shape
-    if channels != 3 or tuple(x_pad.shape) != (B, 3, rows + 2, W + 2):
-        raise ValueError(f"x_pad {tuple(x_pad.shape)} and residual {tuple(residual.shape)} do not form a band")
-    if rel_y.shape != (rows,) or rel_x.shape != (W,) or cell.shape != (2,):
+    B, channels, H, W = x.shape
+    (iy, wy), (ix, wx) = taps_y, taps_x
+    taps = iy.shape[-1]
+    if channels != 3 or low.dim() != 4 or tuple(low.shape[:2]) != (B, 3):
+        raise ValueError(f"x {tuple(x.shape)} and low {tuple(low.shape)} are not (B, 3, H, W) and (B, 3, h, w)")
+    if {iy.shape, wy.shape} != {(H, taps)} or {ix.shape, wx.shape} != {(W, taps)} or taps & (taps - 1):
+        raise ValueError(f"tap tables {tuple(iy.shape)}, {tuple(wy.shape)}, {tuple(ix.shape)}, {tuple(wx.shape)} "
+                         f"do not fit {H}x{W} with a power-of-two tap count")
+    if iy.dtype != torch.int32 or ix.dtype != torch.int32 or wy.dtype != torch.float32 or wx.dtype != torch.float32:
+        raise ValueError("tap indices must be int32 and tap weights float32")
+    if rel_y.shape != (H,) or rel_x.shape != (W,) or cell.shape != (2,):
         raise ValueError(f"rel_y {tuple(rel_y.shape)}, rel_x {tuple(rel_x.shape)}, cell {tuple(cell.shape)} do not fit")
     weights = mlp.dtype if isinstance(mlp, PackedMLP) else next(mlp.parameters()).dtype
     compute = compute or ("bf16" if weights == torch.bfloat16 else "fp32")
     packed = mlp if isinstance(mlp, PackedMLP) else pack_mlp(mlp, compute_dtype(compute))
     launch = launch or launch_for(compute)
-    n = rows * W
-    out = torch.empty(B, 3, rows, W, dtype=x_pad.dtype, device=x_pad.device)
+    n = H * W
+    out = torch.empty(B, 3, H, W, dtype=x.dtype, device=x.device)
     if n == 0 or B == 0:
         return out
     _compensation_kernel[(triton.cdiv(n, launch.block), B)](
-        x_pad, residual, rel_y.contiguous(), rel_x.contiguous(), cell.contiguous(), out,
+        x, low, iy.contiguous(), wy.contiguous(), ix.contiguous(), wx.contiguous(),
+        rel_y.contiguous(), rel_x.contiguous(), cell.contiguous(), out,
         packed.w_in, packed.b_in, packed.w_hidden, packed.b_hidden, packed.w_out, packed.b_out,
-        n, W, packed.negative_slope,
-        *x_pad.stride(),
-        *residual.stride(),
-        **kernel_constants(packed, compute, launch),
+        n, H, W, packed.negative_slope,
+        *x.stride(),
+        *low.stride(),
+        **kernel_constants(packed, compute, launch, taps),
         num_warps=launch.num_warps,
         num_stages=launch.num_stages,
     )  # fmt: skip
