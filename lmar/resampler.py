@@ -119,6 +119,12 @@ class LMAR(Resampler):
             self.fuse.weight[:, 3:].normal_(0.0, 0.01)
             self.fuse.bias.zero_()
 
+    def compile(self, *args, **kwargs) -> None:
+        """torch.compile the per-pixel band (features, MLP, kernel application), where the time
+        goes, and leave the band loop eager: its host-side band sizes and activation checkpoints
+        gain nothing from a graph, and dynamo in torch 2.11 fails on checkpointed bands."""
+        self._band = torch.compile(self._band, *args, **kwargs)
+
     def R(self, x: torch.Tensor, size) -> torch.Tensor:
         return resize(x, size, self.interpolation, self.antialias)
 
@@ -140,7 +146,7 @@ class LMAR(Resampler):
         if chunk == "auto":
             chunk = auto_chunk_pixels(x.device, self.mlp[0].out_features, len(self.mlp) // 2, needs_grad)
         rows = max(1, chunk // W)
-        if torch.compiler.is_compiling():
+        if torch.compiler.is_compiling():  # torch.compile(model) traces the loop (LMAR.compile does not)
             rows = int(rows)  # specialise: band bounds stay plain ints inside checkpointed regions
         bands = []
         for r0 in range(0, H, rows):
