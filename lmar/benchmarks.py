@@ -3,7 +3,8 @@
 On CPU each case runs in a fresh child process (multiprocessing, spawn) so that its peak memory
 is its own: the growth of the peak resident set (``ru_maxrss``) from before the warm-up. On CUDA
 the cases share one process and the peak is ``torch.cuda.max_memory_allocated`` over what was
-allocated before the case. Times are medians of ``repeats`` runs after the warm-up.
+allocated before the case. Times are medians of ``repeats`` runs after the warm-up. A "profile"
+case then runs ``repeats`` more under torch.profiler: the time per call by op (see _profiled).
 
 Precision (``precision`` of a case): "fp32" (PyTorch's defaults: float32 matmuls at "highest";
 note that cuDNN convolutions may use TF32 on GPUs, PyTorch's default), "tf32" (float32 matmul
@@ -74,6 +75,19 @@ def _base_mib(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _wall(fn, device: torch.device, repeats: int) -> list[float]:
+    """Host seconds of each of ``repeats`` calls of ``fn()``, the device synchronised after each."""
+    from lmar.runtime import synchronize
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def _timed(fn, device: torch.device, repeats: int, warmup: int, grad: bool = False) -> dict:
     """Median seconds of ``fn()`` and its peak extra memory (MiB) over warm-up and timed runs
     (the CPU's peak resident set only grows, so its baseline is taken before the warm-up)."""
@@ -84,13 +98,54 @@ def _timed(fn, device: torch.device, repeats: int, warmup: int, grad: bool = Fal
         for _ in range(warmup):
             fn()
         synchronize(device)
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            synchronize(device)
-            times.append(time.perf_counter() - t0)
+        times = _wall(fn, device, repeats)
     return {"seconds": statistics.median(times), "seconds_all": times, "peak_extra_mib": _peak_mib(device, base)}
+
+
+PROFILE_ROWS = 15  # ops listed per profile; the rest are summed as "other"
+_NAME_CHARS = 160  # CUDA kernel names (templates) can run to kilobytes
+
+
+def _op_rows(events, column: str, calls: int, top: int = PROFILE_ROWS) -> dict:
+    """The ``top`` events by ``column`` (a FunctionEventAvg attribute in microseconds), per call of
+    the profiled function: name, calls, ms and share of the column's total over ``events``."""
+    total = sum(getattr(e, column) for e in events)
+    ranked = sorted((e for e in events if getattr(e, column) > 0), key=lambda e: -getattr(e, column))
+
+    def row(e):
+        us = getattr(e, column)
+        return {"name": e.key[:_NAME_CHARS], "calls": e.count / calls, "ms": us / 1e3 / calls,
+                "share": us / total}
+
+    rest = sum(getattr(e, column) for e in ranked[top:])
+    return {"column": column, "total_ms": total / 1e3 / calls, "ops": [row(e) for e in ranked[:top]],
+            "other": {"kinds": len(ranked[top:]), "ms": rest / 1e3 / calls, "share": rest / total if total else 0.0}}
+
+
+def _profiled(fn, device: torch.device, repeats: int, warmup: int) -> dict:
+    """_timed's measurement of ``fn()`` (inference), then ``repeats`` more calls under
+    torch.profiler: where the time per call goes. On CUDA the ops are the device's kernels and
+    copies by self device time ("total_ms": the device busy per call; "busy_over_wall" below 1 is
+    time the device waits on the host, e.g. launch latency), and "host" the CPU ops by self CPU
+    time; on CPU the ops by self CPU time ("busy_over_wall": the share of the wall time in ops)."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    out = _timed(fn, device, repeats, warmup)
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with torch.no_grad(), profile(activities=activities) as prof:
+        profiled = _wall(fn, device, repeats)
+    events = prof.key_averages()
+    cpu = [e for e in events if e.device_type == DeviceType.CPU]
+    if cuda:  # kernels, copies and fills; not the user annotations (ranges) on the device's timeline
+        main = _op_rows([e for e in events if e.device_type != DeviceType.CPU and not e.is_user_annotation],
+                        "self_device_time_total", repeats)
+        main["host"] = _op_rows(cpu, "self_cpu_time_total", repeats)
+    else:
+        main = _op_rows(cpu, "self_cpu_time_total", repeats)
+    main["busy_over_wall"] = main["total_ms"] / 1e3 / out["seconds"]
+    return {**out, "profiled_seconds": statistics.median(profiled), **main}
 
 
 class _AtPrecision(torch.nn.Module):
@@ -151,10 +206,10 @@ def _case(kind: str, args: dict) -> dict:
     x = torch.rand(1, 3, *hw, device=device).to(memory_format=fmt)
     timing = {"repeats": args["repeats"], "warmup": args["warmup"]}
     with precision_mode(args.get("precision", "fp32"), device):
-        if kind == "resample":
+        if kind in ("resample", "profile"):
             net = RESAMPLERS.build(args["resampler"]).to(device).eval()
             size = tuple(args["size"])
-            out = _timed(lambda: net(x, size), device, **timing)
+            out = (_timed if kind == "resample" else _profiled)(lambda: net(x, size), device, **timing)
         elif kind == "deu":
             from lmar.pipeline import deu
 
@@ -212,13 +267,14 @@ def _pyiqa_missing() -> str | None:
     return None
 
 
-SECTIONS = ("resample", "deu", "train", "metrics", "decode")
+SECTIONS = ("resample", "profile", "deu", "train", "metrics", "decode")
 
 
 def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threads: int | None = None,
               repeats: int | None = None, train_crop: int | None = None, progress=print,
               sections=SECTIONS, train_options=None, partial=None) -> dict:
-    """LMAR (fused and reference, per precision) vs bicubic resampling; DEU per resampler vs
+    """LMAR (fused and reference, per precision) vs bicubic resampling; where LMAR's time goes at
+    x1.8 per precision (torch.profiler, see _profiled); DEU per resampler vs
     full-resolution enhancement for each backbone; LMAR training steps per second; pyiqa metric
     and PNG decoding throughput. All at ``hw`` (default 3840x2160). ``sections``: which of
     SECTIONS to run; ``train_options``: labels of TRAIN_OPTIONS (default: per device);
@@ -269,6 +325,14 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
                        "params": {"fused": "never"}}, size=size, repeats=heavy, precision=p)
             ratio(f"resample {t.label}: lmar {p} reference / default path time", ref,
                   next(c for c in result["cases"] if c["label"] == f"lmar {t.label} {p}"))
+    x18 = next(t for t in targets if t.label == "x1.8")  # profiled at this target only
+    for p in variants["resample"] if "profile" in sections else ():
+        out = case("profile", f"lmar {x18.label} {p} profile", resampler={"type": "lmar"},
+                   size=list(x18.resolve(hw)), repeats=heavy, precision=p)
+        busy = "device" if cuda else "CPU op"
+        result["ratios"][f"profile {x18.label}: lmar {p} {busy} busy / wall time"] = out["busy_over_wall"]
+        for row in out["ops"][:5]:
+            progress(f"    {row['share']:6.1%} {row['ms']:9.3f} ms {row['calls']:5g}x {row['name'][:100]}")
     for name, spec in backbones.items() if "deu" in sections else ():
         full_fp32 = None
         for tag in variants["deu"]:

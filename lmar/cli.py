@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, nargs=2, default=[2160, 3840], metavar=("H", "W"))
     p.add_argument("--repeats", type=int, default=None, help="timed runs per case (default: 10 on GPU, 1 on CPU)")
     p.add_argument("--train-crop", type=int, default=None, help="training-step crop (default: 1024 on GPU, 256 on CPU)")
-    p.add_argument("--sections", nargs="+", default=None, help="resample deu train metrics decode (default: all)")
+    p.add_argument("--sections", nargs="+", default=None, help="resample profile deu train metrics decode (default: all)")
     p.add_argument("--train-options", nargs="+", default=None,
                    help="training speed options to time: 'fp32' 'bf16' 'bf16 channels-last' 'bf16 channels-last compile'"
                         " (default: all on GPU, fp32 on CPU)")

@@ -57,6 +57,37 @@ def test_bench_cli_writes_json_on_cpu(tmp_path):
     assert result["input_hw"] == [16, 24] and result["complete"]
     assert "lmar training steps per second at 16x16 crops (fp32)" in result["ratios"]
     assert not any("reference" in c["label"] for c in result["cases"])  # CPU: LMAR always is the reference
+    profiles = [c for c in result["cases"] if c["kind"] == "profile"]
+    assert [c["label"] for c in profiles] == ["lmar x1.8 fp32 profile"] and profiles[0]["ops"]
+
+
+def test_profile_breaks_lmar_down_by_op():
+    """The profile case on CPU: LMAR's ops by self CPU time, per forward, shares of the total."""
+    repeats = 2
+    out = _in_process("profile", device="cpu", hw=(32, 48), size=(18, 27), repeats=repeats,
+                      resampler={"type": "lmar", "params": {"hidden": 16, "depth": 1, "chunk_pixels": 10**6}})
+    assert json.loads(json.dumps(out)) == out
+    assert out["seconds"] > 0 and out["profiled_seconds"] > 0 and len(out["seconds_all"]) == repeats
+    assert out["column"] == "self_cpu_time_total" and "host" not in out  # the device column only on CUDA
+    rows = {r["name"]: r for r in out["ops"]}
+    assert 0 < len(rows) <= benchmarks.PROFILE_ROWS
+    assert any("upsample_bicubic" in n for n in rows), list(rows)  # the bicubic resizes
+    assert rows["aten::addmm"]["calls"] == 2  # the MLP's two linear layers, once per forward (one band)
+    shares = [r["share"] for r in out["ops"]]
+    assert all(0 < s <= 1 for s in shares) and shares == sorted(shares, reverse=True)
+    assert sum(shares) + out["other"]["share"] == pytest.approx(1.0)
+    assert sum(r["ms"] for r in out["ops"]) + out["other"]["ms"] == pytest.approx(out["total_ms"])
+    assert 0 < out["busy_over_wall"] and out["total_ms"] / 1e3 == pytest.approx(out["busy_over_wall"] * out["seconds"])
+
+
+def test_profile_section_only_at_x18(gpu_variants_on_cpu):
+    lines = []
+    result = benchmarks.run_suite("cpu", hw=(24, 40), repeats=1, progress=lines.append, sections=["profile"])
+    assert [c["label"] for c in result["cases"]] == [f"lmar x1.8 {p} profile" for p in benchmarks.PRECISIONS]
+    assert all(c["kind"] == "profile" and c["size"] == [13, 22] and c["ops"] for c in result["cases"])
+    assert sorted(result["ratios"]) == sorted(f"profile x1.8: lmar {p} CPU op busy / wall time"
+                                              for p in benchmarks.PRECISIONS)
+    assert any("aten::" in line and "%" in line for line in lines)  # the top ops printed
 
 
 def test_precision_mode_rejects_unknown():
