@@ -170,7 +170,7 @@ def _train_step_fn(args: dict, device: torch.device):
 
     crop = int(args["crop"])
     backbone = BACKBONES.build(args["backbone"]).to(device).eval().requires_grad_(False)
-    net = RESAMPLERS.build({"type": "lmar"}).to(device).train()
+    net = RESAMPLERS.build(args.get("resampler", {"type": "lmar"})).to(device).train()
     cfg = {**RESAMPLER_TRAIN, **args.get("options", {}), "resize_loss": "l1"}
     loss_fn = LMARLoss(backbone, net, cfg, device)
     opt = torch.optim.Adam(net.parameters(), lr=float(cfg["lr"]))

@@ -55,20 +55,20 @@ def _antialias_flag(in_hw, out_hw, method: str, antialias: bool) -> dict:
 
 def resize_taps(in_hw, out_hw, method: str = "bicubic", antialias: bool = False, device="cpu", max_taps: int = 4):
     """:func:`resize` from ``in_hw`` to ``out_hw`` as two tables of at most ``max_taps`` source
-    taps per output row and column: ``((index_y, weight_y), (index_x, weight_x))``, each
-    ``(n_out, max_taps)`` int32 / float32 with unused taps weighted 0, so that
+    taps per output row and column: ``((index_y, weight_y), (index_x, weight_x))`` on ``device``,
+    each ``(n_out, max_taps)`` int32 / float32 with unused taps weighted 0, so that
     ``out[y, x] = sum_ij weight_y[y, i] * weight_x[x, j] * in[index_y[y, i], index_x[x, j]]``.
     None when some output needs more taps (antialiased downscaling) or the tables do not
-    reproduce :func:`resize` on a random probe.
+    reproduce :func:`resize` on ``device`` (checked on a random probe at sampled pixels).
 
     Every method here is separable: resizing the columns of an identity matrix (one axis at a
-    time, the other kept at width 2) gives that axis' weights as PyTorch computes them, border
-    clamping included.
+    time, the other kept at width 2, on the CPU) gives that axis' weights as PyTorch computes
+    them, border clamping included.
     """
     kwargs = _antialias_flag(in_hw, out_hw, method, antialias)
     tables = []
     for n_in, n_out in zip(in_hw, out_hw):
-        eye = torch.eye(n_in, device=device, dtype=torch.float32)[None, :, :, None].expand(1, n_in, n_in, 2)
+        eye = torch.eye(n_in)[None, :, :, None].expand(1, n_in, n_in, 2)
         dense = F.interpolate(eye, size=(n_out, 2), mode=method, **kwargs)[0, :, :, 0].t()  # (n_out, n_in)
         k = min(max_taps, n_in)
         if (dense != 0).sum(dim=1).max().item() > k:
@@ -76,15 +76,19 @@ def resize_taps(in_hw, out_hw, method: str = "bicubic", antialias: bool = False,
         index = dense.abs().topk(k, dim=1).indices
         weight = dense.gather(1, index)
         pad = (0, max_taps - k)
-        tables.append((F.pad(index, pad).to(torch.int32).contiguous(), F.pad(weight, pad).contiguous()))
-    probe = torch.rand(1, 1, *in_hw, device=device, generator=torch.Generator(device).manual_seed(0))
-    if not torch.allclose(apply_taps(probe, *tables), resize(probe, out_hw, method, antialias), atol=1e-5):
+        tables.append(tuple(t.contiguous().to(device) for t in (F.pad(index, pad).to(torch.int32), F.pad(weight, pad))))
+    gen = torch.Generator().manual_seed(0)
+    probe = torch.rand(1, 1, *in_hw, generator=gen).to(device)
+    ys = torch.cat([torch.tensor([0, out_hw[0] - 1]), torch.randint(out_hw[0], (4096,), generator=gen)]).to(device)
+    xs = torch.cat([torch.tensor([0, out_hw[1] - 1]), torch.randint(out_hw[1], (4096,), generator=gen)]).to(device)
+    want = resize(probe, out_hw, method, antialias)[0, 0, ys, xs]
+    if not torch.allclose(_taps_at(probe[0, 0], tables, ys, xs), want, atol=1e-5):
         return None
     return tuple(tables)
 
 
-def apply_taps(x: torch.Tensor, taps_y, taps_x) -> torch.Tensor:
-    """Resize ``x`` (B, C, h, w) with :func:`resize_taps`' tables (a reference for the tables)."""
-    (iy, wy), (ix, wx) = taps_y, taps_x
-    rows = (x[:, :, iy.long()] * wy[:, :, None].to(x.dtype)).sum(dim=3)  # (B, C, H, w)
-    return (rows[:, :, :, ix.long()] * wx.to(x.dtype)).sum(dim=-1)
+def _taps_at(image: torch.Tensor, tables, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+    """The resize of a 2-D ``image`` by :func:`resize_taps`' tables at output pixels (ys, xs)."""
+    (iy, wy), (ix, wx) = tables
+    taps = image[iy[ys].long()[:, :, None], ix[xs].long()[:, None, :]]  # (n, T, T)
+    return (taps * wy[ys][:, :, None] * wx[xs][:, None, :]).sum(dim=(1, 2))

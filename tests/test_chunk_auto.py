@@ -12,11 +12,19 @@ from lmar.resampler import LMAR, auto_chunk_pixels
 
 def test_auto_chunk_fits_the_budget(monkeypatch):
     monkeypatch.setattr(lmar_resampler, "free_memory", lambda device: 8 * 2**30)
-    n = auto_chunk_pixels(torch.device("cpu"), hidden=128, depth=5, needs_grad=False)
+    gpu = torch.device("cuda")  # only its type is read: no GPU needed
+    n = auto_chunk_pixels(gpu, hidden=128, depth=5, needs_grad=False)
     per_pixel = 4 * (7 + 27 + 81 + 3 + 128 * 2)
-    assert n * per_pixel <= lmar_resampler.CHUNK_BUDGET_CAP["cpu"] < (n + 1) * per_pixel
+    assert n * per_pixel <= lmar_resampler.CHUNK_BUDGET_CAP["cuda"] < (n + 1) * per_pixel
     # a checkpointed band keeps every layer: fewer pixels per band
-    assert auto_chunk_pixels(torch.device("cpu"), 128, 5, needs_grad=True) < n
+    assert auto_chunk_pixels(gpu, 128, 5, needs_grad=True) < n
+
+
+def test_cpu_bands_stay_cache_sized(monkeypatch):
+    monkeypatch.setattr(lmar_resampler, "free_memory", lambda device: 8 * 2**30)
+    cap = lmar_resampler.CHUNK_CACHE_PIXELS["cpu"]
+    assert auto_chunk_pixels(torch.device("cpu"), 128, 5, needs_grad=False) == cap
+    assert auto_chunk_pixels(torch.device("cpu"), 128, 5, needs_grad=True) == cap
 
 
 def test_auto_chunk_shrinks_with_free_memory(monkeypatch):
