@@ -56,6 +56,8 @@ CASES: dict[str, dict] = {
     # tables hold, so the residual's resize is computed outside the kernel (identity tables)
     "antialias_fallback": {"hw": (9, 13), "size": (12, 6), "batch": 2, "hidden": 16, "depth": 1,
                            "lmar": {"antialias": True}},
+    # the kernel reads the input and x0 through their strides
+    "channels_last": {"hw": (9, 13), "size": (4, 6), "batch": 2, "hidden": 16, "depth": 1, "channels_last": True},
 }
 
 
@@ -70,6 +72,8 @@ def _run_case(spec: dict) -> dict:
     fused = LMAR(fused="always", **params)
     fused.load_state_dict(ref.state_dict())
     x = torch.rand(spec["batch"], 3, *spec["hw"])
+    if spec.get("channels_last"):
+        x = x.to(memory_format=torch.channels_last)
     if "model_dtype" in spec:  # the whole model and input in that dtype, against the fp32 reference
         fused.to(getattr(torch, spec["model_dtype"]))
 
