@@ -6,7 +6,8 @@ compensatory map C; x_lr = Conv1x1([x0, R(C, (h, w))]).
 
 The PyTorch path (the reference) runs the MLP over bands of full-resolution rows
 (``chunk_pixels`` pixels at a time), so a 3840x2160 input needs bounded memory; with gradients
-each band is checkpointed. On CUDA, without gradients, a fused Triton kernel computes C in one
+each band is checkpointed (recomputed in the backward pass) unless "auto" finds that all their
+activations fit in memory (:func:`auto_checkpoint`). On CUDA, without gradients, a fused Triton kernel computes C in one
 pass with its working set on chip (:mod:`lmar.kernels`).
 """
 
@@ -58,6 +59,9 @@ CHUNK_BUDGET_CAP = {"cpu": 384 * 2**20, "cuda": 512 * 2**20}
 # 8192-pixel bands ran the default MLP 2.5x (inference) and 1.8x (training) faster than 262144-pixel
 # ones on the 2-core reference machine (large fresh buffers cost page faults, and miss the caches).
 CHUNK_CACHE_PIXELS = {"cpu": 8192}
+# With gradients and chunk_pixels="auto", bands are checkpointed only when keeping all their
+# activations would take more than this fraction of the free memory (a 1024x1024 crop: 6.4 GB).
+CHECKPOINT_FRACTION = 0.25
 
 
 def free_memory(device: torch.device) -> int:
@@ -68,16 +72,28 @@ def free_memory(device: torch.device) -> int:
     return psutil.virtual_memory().available
 
 
+def band_bytes_per_pixel(hidden: int, depth: int, needs_grad: bool) -> int:
+    """A band's float32 working set per pixel: features, patches, kernels and output, plus two
+    hidden activations (inference) or all of them (what a backward pass needs kept)."""
+    live = 2 if not needs_grad else 2 * depth + 1
+    return 4 * (N_INPUTS + 27 + 81 + 3 + hidden * live)
+
+
 @torch.compiler.disable  # a plain int from the host, never a symbol in a compiled graph
 def auto_chunk_pixels(device: torch.device, hidden: int, depth: int, needs_grad: bool) -> int:
-    """Pixels per band such that the band's float32 working set fits the budget: features,
-    patches, kernels and output, plus two hidden activations (inference) or all of them (a
-    checkpointed band keeps every layer's activations for its backward); on a CPU at most
-    CHUNK_CACHE_PIXELS."""
-    live = 2 if not needs_grad else 2 * depth + 1
-    per_pixel = 4 * (N_INPUTS + 27 + 81 + 3 + hidden * live)
+    """Pixels per band such that the band's working set (:func:`band_bytes_per_pixel`) fits the
+    budget; on a CPU at most CHUNK_CACHE_PIXELS."""
     budget = min(CHUNK_BUDGET_FRACTION * free_memory(device), CHUNK_BUDGET_CAP.get(device.type, 2**29))
+    per_pixel = band_bytes_per_pixel(hidden, depth, needs_grad)
     return max(1, min(int(budget // per_pixel), CHUNK_CACHE_PIXELS.get(device.type, 2**62)))
+
+
+@torch.compiler.disable
+def auto_checkpoint(device: torch.device, hidden: int, depth: int, pixels: int) -> bool:
+    """Whether a pass with gradients over ``pixels`` pixels checkpoints its bands (recomputing
+    each in the backward pass, about a third more arithmetic) because keeping every band's
+    activations would take more than CHECKPOINT_FRACTION of the free memory."""
+    return pixels * band_bytes_per_pixel(hidden, depth, True) > CHECKPOINT_FRACTION * free_memory(device)
 
 
 @lru_cache(maxsize=16)
@@ -147,10 +163,12 @@ class LMAR(Resampler):
             # The kernel keeps each tile's working set on chip: the whole image in one launch.
             return fused_map(self.mlp, fused_compute(self.mlp, x))(*self.fused_inputs(x, size, x0))
         x_pad, residual, rel_y, rel_x, cell = self.band_inputs(x, size, x0)
-        chunk = self.chunk_pixels
+        chunk, checkpointed = self.chunk_pixels, needs_grad
         if chunk == "auto":
-            chunk = auto_chunk_pixels(x.device, self.mlp[0].out_features, len(self.mlp) // 2, needs_grad)
-        rows = max(1, chunk // W)
+            hidden, depth = self.mlp[0].out_features, len(self.mlp) // 2
+            checkpointed = needs_grad and auto_checkpoint(x.device, hidden, depth, x.shape[0] * H * W)
+            chunk = auto_chunk_pixels(x.device, hidden, depth, checkpointed)
+        rows = max(1, chunk // (x.shape[0] * W))  # a band holds every batch item's rows
         if torch.compiler.is_compiling():  # torch.compile(model) traces the loop (LMAR.compile does not)
             rows = int(rows)  # specialise: band bounds stay plain ints inside checkpointed regions
         bands = [(r0, min(H, r0 + rows)) for r0 in range(0, H, rows)]
@@ -158,8 +176,10 @@ class LMAR(Resampler):
         def band(r0, r1):
             return (x_pad[:, :, r0 : r1 + 2], residual[:, :, r0:r1], rel_y[r0:r1], rel_x, cell)
 
-        if needs_grad:
+        if checkpointed:
             return torch.cat([checkpoint(self._band, *band(r0, r1), use_reentrant=False) for r0, r1 in bands], dim=2)
+        if needs_grad:
+            return torch.cat([self._band(*band(r0, r1)) for r0, r1 in bands], dim=2)
         # without gradients each band goes straight into the output: no list of small tensors
         # pinning the allocator's memory between the bands' temporaries, and no concatenated copy
         out = x.new_empty(x.shape[0], 3, H, W)

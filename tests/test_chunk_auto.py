@@ -47,6 +47,35 @@ def test_auto_equals_explicit_chunking(monkeypatch):
         torch.testing.assert_close(auto(x, (9, 13)), ref(x, (9, 13)), rtol=1e-5, atol=1e-6)
 
 
+def test_checkpointing_only_when_activations_do_not_fit(monkeypatch):
+    kept = 64 * 64 * lmar_resampler.band_bytes_per_pixel(16, 2, needs_grad=True)
+    monkeypatch.setattr(lmar_resampler, "free_memory", lambda device: 8 * kept)
+    assert not lmar_resampler.auto_checkpoint(torch.device("cpu"), 16, 2, pixels=64 * 64)
+    monkeypatch.setattr(lmar_resampler, "free_memory", lambda device: 2 * kept)
+    assert lmar_resampler.auto_checkpoint(torch.device("cpu"), 16, 2, pixels=64 * 64)
+
+
+@pytest.mark.parametrize("free", [2**14, 2**34], ids=["checkpointed small bands", "all activations kept"])
+def test_gradients_do_not_depend_on_the_band_plan(monkeypatch, free):
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 23, 31, requires_grad=True)
+    ref = LMAR(hidden=16, depth=2, chunk_pixels=10**9)  # one band, never checkpointed by "auto"'s rule
+    auto = LMAR(hidden=16, depth=2)
+    auto.load_state_dict(ref.state_dict())
+    checkpointed = []
+    real_checkpoint = lmar_resampler.checkpoint
+    monkeypatch.setattr(lmar_resampler, "checkpoint", lambda *a, **k: checkpointed.append(1) or real_checkpoint(*a, **k))
+    grads = []
+    for net in (ref, auto):
+        monkeypatch.setattr(lmar_resampler, "free_memory", lambda device: free if net is auto else 2**40)
+        x.grad, checkpointed[:] = None, []
+        net(x, (9, 13)).square().sum().backward()
+        grads.append([x.grad.clone()] + [p.grad.clone() for p in net.parameters()])
+    assert len(checkpointed) == (0 if free > 2**20 else 23)  # auto: no checkpoints, or one per row (2 x 31 px each)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("bad", [0, -5, "lots", 2.5])
 def test_bad_chunk_pixels(bad):
     with pytest.raises(LmarError, match="chunk_pixels"):
