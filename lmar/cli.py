@@ -209,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
 
         H, W = args.size
         result = tune((H, W), (round(H / 1.8), round(W / 1.8)), computes=tuple(args.computes),
-                      progress=lambda m: print(m, flush=True))
+                      progress=lambda m: print(m, flush=True), partial=lambda r: write_json(args.out, r))
         write_json(args.out, result)
         print(f"fastest correct launch per mode: export LMAR_FUSED_LAUNCH='{json.dumps(result['best'])}'")
     elif args.verb == "list":

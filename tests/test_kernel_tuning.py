@@ -24,8 +24,11 @@ from types import SimpleNamespace
 from lmar.kernels.lmar_triton import Launch
 from lmar.kernels.tuning import tune
 broken = SimpleNamespace(block=16, num_warps=3, num_stages=1, unroll=False)  # fails inside its process
+partials = []
 result = tune((8, 40), (4, 20), hidden=32, depth=2, computes=("fp32", "bf16"), device="cpu", progress=lambda m: None,
-              launches=lambda compute: [Launch(16, 4, 1, False), broken, Launch(32, 4, 1, True)])
+              launches=lambda compute: [Launch(16, 4, 1, False), broken, Launch(32, 4, 1, True)],
+              partial=lambda r: partials.append(json.loads(json.dumps(r))))
+result["partials"] = partials
 print(json.dumps(result))
 """
 
@@ -48,3 +51,8 @@ def test_tune_checks_and_ranks_every_candidate():
         runs = [r for r in fused if r["compute"] == compute]
         assert result["best"][compute] == min(runs, key=lambda r: r["ms"])["launch"]
     assert result["gflop_per_image"] > 0
+    # a snapshot after every candidate, so a run cut short keeps what it measured
+    partials = result["partials"]
+    assert [len(p["runs"]) for p in partials] == [len(result["runs"]) - 6 + i for i in range(1, 7)]
+    assert not any(p["complete"] for p in partials) and result["complete"]
+    assert partials[0]["best"] == {"fp32": [16, 4, 1, False]}  # the best so far

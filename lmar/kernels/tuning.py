@@ -36,12 +36,15 @@ REFERENCE_ROWS = 64  # rows of the image checked against float64
 def candidates(compute: str) -> list:
     """The launches tried for ``compute``: block x warps x schedule (a software-pipelined layer
     loop, the loop without pipelining, or the layers unrolled). fp32 (no tensor cores) keeps its
-    blocks small; bf16, the fast mode, gets the widest search."""
+    blocks small; bf16, the fast mode, gets the widest search, larger blocks first (each program
+    streams every layer's weights from L2, so pixels per program amortise that), in case a time
+    limit cuts the sweep."""
     from lmar.kernels.lmar_triton import Launch
 
-    blocks = {"fp32": (32, 64), "tf32": (64, 128), "bf16": (64, 128, 256)}[compute]
+    blocks = {"fp32": (32, 64), "tf32": (64, 128), "bf16": (128, 256, 64)}[compute]
+    warps = (8, 4) if compute == "bf16" else (4, 8)
     schedules = ((3, False), (1, True)) if compute == "fp32" else ((3, False), (1, False), (1, True))
-    return [Launch(b, w, s, u) for b, w, (s, u) in itertools.product(blocks, (4, 8), schedules)]
+    return [Launch(b, w, s, u) for b, w, (s, u) in itertools.product(blocks, warps, schedules)]
 
 
 def flops_per_pixel(net) -> float:
@@ -146,10 +149,11 @@ def _isolated(fn, *args) -> dict:
 
 
 def tune(hw=(2160, 3840), size=(1200, 2133), hidden: int = 128, depth: int = 5, computes=("tf32", "bf16"),
-         progress=print, device: str = "cuda", launches=candidates) -> dict:
+         progress=print, device: str = "cuda", launches=candidates, partial=None) -> dict:
     """Time and check every candidate (``launches(compute)``), each in its own process, on
-    ``device``; see the module doc. Returns the JSON-ready result. ``device="cpu"`` works only
-    under TRITON_INTERPRET=1 (tests)."""
+    ``device``; see the module doc. Returns the JSON-ready result; ``partial(result)`` is called
+    after each candidate with the result so far ("complete": false, "best" so far).
+    ``device="cpu"`` works only under TRITON_INTERPRET=1 (tests)."""
     import triton
 
     from lmar.benchmarks import device_label, precision_mode
@@ -167,7 +171,7 @@ def tune(hw=(2160, 3840), size=(1200, 2133), hidden: int = 128, depth: int = 5, 
         "device": device_label(dev), "torch": torch.__version__, "triton": triton.__version__,
         "input_hw": list(hw), "target_hw": list(size), "mlp": {"hidden": hidden, "depth": depth},
         "gflop_per_image": flops / 1e9, "reference_rows": REFERENCE_ROWS, "tolerance_rel_l2": TOLERANCE,
-        "runs": [], "best": {},
+        "runs": [], "best": {}, "complete": False,
     }
 
     def rate(run: dict) -> dict:
@@ -197,6 +201,8 @@ def tune(hw=(2160, 3840), size=(1200, 2133), hidden: int = 128, depth: int = 5, 
                         if "ms" in run else run.get("error", "")) + ("" if run["ok"] else "  (rejected)"))
             if run["ok"] and not run.get("timed_once") and (best is None or run["ms"] < best["ms"]):
                 best = run
-        if best is not None:
-            result["best"][compute] = best["launch"]
+                result["best"][compute] = best["launch"]
+            if partial is not None:
+                partial(result)
+    result["complete"] = True
     return result
