@@ -7,8 +7,8 @@ compensatory map C; x_lr = Conv1x1([x0, R(C, (h, w))]).
 The PyTorch path (the reference) runs the MLP over bands of full-resolution rows
 (``chunk_pixels`` pixels at a time), so a 3840x2160 input needs bounded memory; with gradients
 each band is checkpointed (recomputed in the backward pass) unless "auto" finds that all their
-activations fit in memory (:func:`auto_checkpoint`). On CUDA, without gradients, a fused Triton kernel computes C in one
-pass with its working set on chip (:mod:`lmar.kernels`).
+activations fit in memory (:func:`auto_checkpoint`). On CUDA, without gradients, a fused Triton
+kernel computes C in one pass with its working set on chip (:mod:`lmar.kernels`).
 """
 
 from __future__ import annotations
@@ -120,8 +120,9 @@ class LMAR(Resampler):
         chunk_pixels: int | str = "auto",
         fused: str = "auto",
     ):
-        """``chunk_pixels``: full-resolution pixels per band of the MLP, or "auto" (from the memory
-        free on the input's device, see :func:`auto_chunk_pixels`).
+        """``chunk_pixels``: full-resolution pixels per band of the MLP (over the batch; with
+        gradients each band is checkpointed), or "auto" (band size from the memory free on the
+        input's device, :func:`auto_chunk_pixels`; checkpoints only when needed, :func:`auto_checkpoint`).
         ``fused``: when the band loop runs the fused Triton kernel: "auto", "never" or "always"
         (see :mod:`lmar.kernels`); the PyTorch path is the reference."""
         super().__init__()
