@@ -278,7 +278,8 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
     full-resolution enhancement for each backbone; LMAR training steps per second; pyiqa metric
     and PNG decoding throughput. All at ``hw`` (default 3840x2160). ``sections``: which of
     SECTIONS to run; ``train_options``: labels of TRAIN_OPTIONS (default: per device);
-    ``partial(result)``: called after each case with the result so far ("complete": false)."""
+    ``partial(result)``: called after each case with the result so far ("complete": false).
+    A case that raises is recorded under "failed" (label -> error) and the rest still run."""
     from lmar.errors import LmarError
     from lmar.runtime import resolve_device
     from lmar.targets import Target
@@ -297,38 +298,53 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
     targets = [Target("x1.8", size=(round(hw[0] / 1.8), round(hw[1] / 1.8))), Target("x2", scale=2.0)]
     common = {"device": str(dev), "hw": list(hw), "threads": threads}
     result: dict = {"device": None, "input_hw": list(hw), "torch": torch.__version__, "complete": False,
-                    "cases": [], "ratios": {}, "skipped": {}}
+                    "cases": [], "ratios": {}, "skipped": {}, "failed": {}}
 
     def case(kind, label, **args):
+        """One case's measurement, or None when it raised: the error is recorded under "failed"
+        and the suite goes on (on a GPU, one kernel that fails to compile need not cost the rest)."""
         progress(f"benchmark {kind} {label} ...")
-        out = measure(kind, **{"warmup": warm, **common, **args})
-        result["device"] = out.pop("device")
-        result["cases"].append({"kind": kind, "label": label, **args, **out})
-        progress(f"  {out['seconds'] * 1e3:.2f} ms, peak extra {out['peak_extra_mib']:.0f} MiB")
+        try:
+            out = measure(kind, **{"warmup": warm, **common, **args})
+        except Exception as exc:  # noqa: BLE001 - recorded, reported, and `lmar bench` exits non-zero
+            result["failed"][label] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:500]}"
+            progress(f"  FAILED: {result['failed'][label]}")
+            out = None
+        else:
+            result["device"] = out.pop("device")
+            result["cases"].append({"kind": kind, "label": label, **args, **out})
+            progress(f"  {out['seconds'] * 1e3:.2f} ms, peak extra {out['peak_extra_mib']:.0f} MiB")
         if partial is not None:
             partial(result)
         return out
 
     def ratio(name, a, b, key="seconds"):
-        result["ratios"][name] = a[key] / max(b[key], 1e-9)
+        if a is not None and b is not None:
+            result["ratios"][name] = a[key] / max(b[key], 1e-9)
+
+    def rate(name, out):
+        if out is not None:
+            result["ratios"][name] = 1.0 / out["seconds"]
 
     for t in targets if "resample" in sections else ():
         size = list(t.resolve(hw))
         bic = case("resample", f"bicubic {t.label}", resampler={"type": "bicubic"}, size=size, repeats=light)
+        lmar = {}
         for p in variants["resample"]:
-            lm = case("resample", f"lmar {t.label} {p}", resampler={"type": "lmar"}, size=size, repeats=heavy,
-                      precision=p)
-            ratio(f"resample {t.label}: lmar {p} / bicubic time", lm, bic)
-            ratio(f"resample {t.label}: lmar {p} / bicubic peak memory", lm, bic, "peak_extra_mib")
+            lmar[p] = case("resample", f"lmar {t.label} {p}", resampler={"type": "lmar"}, size=size, repeats=heavy,
+                           precision=p)
+            ratio(f"resample {t.label}: lmar {p} / bicubic time", lmar[p], bic)
+            ratio(f"resample {t.label}: lmar {p} / bicubic peak memory", lmar[p], bic, "peak_extra_mib")
         for p in variants["resample"] if variants["reference"] else ():  # the PyTorch path, forced
             ref = case("resample", f"lmar {t.label} {p} reference", resampler={"type": "lmar",
                        "params": {"fused": "never"}}, size=size, repeats=heavy, precision=p)
-            ratio(f"resample {t.label}: lmar {p} reference / default path time", ref,
-                  next(c for c in result["cases"] if c["label"] == f"lmar {t.label} {p}"))
+            ratio(f"resample {t.label}: lmar {p} reference / default path time", ref, lmar[p])
     x18 = next(t for t in targets if t.label == "x1.8")  # profiled at this target only
     for p in variants["resample"] if "profile" in sections else ():
         out = case("profile", f"lmar {x18.label} {p} profile", resampler={"type": "lmar"},
                    size=list(x18.resolve(hw)), repeats=heavy, precision=p)
+        if out is None:
+            continue
         busy = "device" if cuda else "CPU op"
         result["ratios"][f"profile {x18.label}: lmar {p} {busy} busy / wall time"] = out["busy_over_wall"]
         for row in out["ops"][:5]:
@@ -352,16 +368,14 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
     for label in (train_options or variants["train"]) if "train" in sections else ():
         out = case("train_step", f"lmar train step {crop}x{crop} {label}", backbone=spec, crop=crop,
                    options=TRAIN_OPTIONS[label], repeats=repeats or (10 if cuda else 3), warmup=5 if "compile" in label else warm)
-        result["ratios"][f"lmar training steps per second at {crop}x{crop} crops ({label})"] = 1 / out["seconds"]
+        rate(f"lmar training steps per second at {crop}x{crop} crops ({label})", out)
     reason = _pyiqa_missing() if "metrics" in sections else None
     for metric in ("psnr", "ssim") if "metrics" in sections and reason is None else ():
-        out = case("metric", metric, metric=metric, repeats=light)
-        result["ratios"][f"{metric} images per second"] = 1.0 / out["seconds"]
+        rate(f"{metric} images per second", case("metric", metric, metric=metric, repeats=light))
     if reason is not None:
         result["skipped"]["metrics"] = reason
         progress(f"metrics skipped: {reason}")
     if "decode" in sections:
-        out = case("decode", "png", repeats=light)
-        result["ratios"]["png decode images per second"] = 1.0 / out["seconds"]
+        rate("png decode images per second", case("decode", "png", repeats=light))
     result["complete"] = True
     return result

@@ -203,6 +203,12 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.out, result)
         for k, v in result["ratios"].items():
             print(f"{k}: {v:.3g}")
+        if result["failed"]:
+            for label, error in result["failed"].items():
+                print(f"error: benchmark case {label!r} failed: {error}", file=sys.stderr)
+            print(f"error: {len(result['failed'])} benchmark case(s) failed; the others are in {args.out}",
+                  file=sys.stderr)
+            return 1
     elif args.verb == "tune-kernel":
         from lmar.atomic import write_json
         from lmar.kernels.tuning import tune

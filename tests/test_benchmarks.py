@@ -119,3 +119,27 @@ def test_partial_results_after_each_case(gpu_variants_on_cpu):
     result = benchmarks.run_suite("cpu", hw=(24, 40), repeats=1, progress=lambda m: None, sections=["decode"],
                                   partial=lambda r: seen.append((len(r["cases"]), r["complete"])))
     assert seen == [(1, False)] and result["complete"]
+
+
+def test_a_failing_case_is_recorded_and_the_rest_run(gpu_variants_on_cpu):
+    broken = {"broken": {"type": "no_such_backbone"}}
+    result = benchmarks.run_suite("cpu", hw=(24, 40), repeats=1, progress=lambda m: None, sections=["deu", "decode"],
+                                  backbones=broken)
+    assert result["complete"]
+    assert "broken full resolution fp32" in result["failed"] and "no_such_backbone" in result["failed"][
+        "broken full resolution fp32"]
+    assert not any(k.startswith("DEU broken") for k in result["ratios"])  # no ratio from a missing case
+    assert [c["label"] for c in result["cases"]] == ["png"]  # the cases after the failures still ran
+    assert "png decode images per second" in result["ratios"]
+
+
+def test_bench_cli_exits_nonzero_when_a_case_failed(tmp_path, monkeypatch, capsys):
+    def failing(kind, **args):
+        raise RuntimeError("decoder exploded")
+
+    monkeypatch.setattr(benchmarks, "measure", failing)
+    out = tmp_path / "suite.json"
+    assert main(["bench", "--out", str(out), "--size", "16", "24", "--device", "cpu", "--sections", "decode"]) == 1
+    assert "benchmark case 'png' failed: RuntimeError: decoder exploded" in capsys.readouterr().err
+    result = json.loads(out.read_text())
+    assert result["complete"] and result["failed"] == {"png": "RuntimeError: decoder exploded"}
