@@ -58,7 +58,10 @@ def test_bench_cli_writes_json_on_cpu(tmp_path):
     assert "lmar training steps per second at 16x16 crops (fp32)" in result["ratios"]
     assert not any("reference" in c["label"] for c in result["cases"])  # CPU: LMAR always is the reference
     profiles = [c for c in result["cases"] if c["kind"] == "profile"]
-    assert [c["label"] for c in profiles] == ["lmar x1.8 fp32 profile"] and profiles[0]["ops"]
+    assert [c["label"] for c in profiles] == ["lmar x1.8 fp32 profile", "lmar x1.8 bf16 profile"]
+    assert all(c["ops"] for c in profiles)
+    assert "DEU unet lmar x1.8 fp32, resampler bf16 / full resolution fp32 time" in result["ratios"]
+    assert "lmar training steps per second at 16x16 crops (bf16)" in result["ratios"]
 
 
 def test_profile_breaks_lmar_down_by_op():
