@@ -93,15 +93,24 @@ def _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN:
 
 
 @triton.jit
-def _upsampled(low_ptr, channel, iy, wy, ix, wx, live, low_sc, low_sh, low_sw):
-    """R(x0, (H, W)) at BLOCK pixels, one channel: sum_ij wy_i wx_j x0[iy_i, ix_j] over the (BLOCK, T)
-    tap tables of the pixels' rows (iy, wy) and columns (ix, wx); ``low_ptr`` points at the batch item."""
+def _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, channel, row, col, live, x_sc, x_sh, x_sw,
+              low_sc, low_sh, low_sw, UP_TAPS: tl.constexpr):
+    """x - R(x0, (H, W)) at BLOCK pixels (rows ``row``, columns ``col``), one channel: R(x0) is
+    sum_ij wy_i wx_j x0[iy_i, ix_j] over the tap tables of the pixels' rows (iy, wy) and columns
+    (ix, wx), each (H or W, UP_TAPS); ``x_ptr``, ``low_ptr`` point at the batch item."""
+    t = tl.arange(0, UP_TAPS)
+    iy = tl.load(iy_ptr + row[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0)
+    wy = tl.load(wy_ptr + row[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0.0)
+    ix = tl.load(ix_ptr + col[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0)
+    wx = tl.load(wx_ptr + col[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0.0)
     vals = tl.load(
         low_ptr + channel * low_sc + iy[:, :, None] * low_sh + ix[:, None, :] * low_sw,
         mask=live[:, None, None],
         other=0.0,
     ).to(tl.float32)
-    return tl.sum(tl.sum(vals * wy[:, :, None] * wx[:, None, :], axis=2), axis=1)
+    up = tl.sum(tl.sum(vals * wy[:, :, None] * wx[:, None, :], axis=2), axis=1)
+    here = tl.load(x_ptr + channel * x_sc + row * x_sh + col * x_sw, mask=live, other=0.0).to(tl.float32)
+    return here - up
 
 
 @triton.jit
@@ -135,18 +144,12 @@ def _compensation_kernel(
     low_ptr += b * low_sb
 
     # Features (BLOCK, 16): rel_y, rel_x, cell_y, cell_x, residual r, g, b (x - R(x0, (H, W))), zeros.
-    t = tl.arange(0, UP_TAPS)
-    iy = tl.load(iy_ptr + row[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0)
-    wy = tl.load(wy_ptr + row[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0.0)
-    ix = tl.load(ix_ptr + col[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0)
-    wx = tl.load(wx_ptr + col[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0.0)
-    here = row * x_sh + col * x_sw
-    res_r = tl.load(x_ptr + here, mask=live, other=0.0).to(tl.float32) - _upsampled(
-        low_ptr, 0, iy, wy, ix, wx, live, low_sc, low_sh, low_sw)
-    res_g = tl.load(x_ptr + x_sc + here, mask=live, other=0.0).to(tl.float32) - _upsampled(
-        low_ptr, 1, iy, wy, ix, wx, live, low_sc, low_sh, low_sw)
-    res_b = tl.load(x_ptr + 2 * x_sc + here, mask=live, other=0.0).to(tl.float32) - _upsampled(
-        low_ptr, 2, iy, wy, ix, wx, live, low_sc, low_sh, low_sw)
+    res_r = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 0, row, col, live, x_sc, x_sh, x_sw,
+                      low_sc, low_sh, low_sw, UP_TAPS)
+    res_g = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 1, row, col, live, x_sc, x_sh, x_sw,
+                      low_sc, low_sh, low_sw, UP_TAPS)
+    res_b = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 2, row, col, live, x_sc, x_sh, x_sw,
+                      low_sc, low_sh, low_sw, UP_TAPS)
     j = tl.arange(0, 16)[None, :]
     rel_y = tl.load(rel_y_ptr + row, mask=live, other=0.0).to(tl.float32)[:, None]
     rel_x = tl.load(rel_x_ptr + col, mask=live, other=0.0).to(tl.float32)[:, None]
