@@ -453,6 +453,19 @@ def test_gpu_fused_fp32_matches_reference(hw, size, batch):
 
 @needs_triton
 @needs_gpu
+def test_gpu_launch_reports_what_the_compiler_used():
+    """fused_compensation(compiled={}) reports registers, spills and shared memory (tune-kernel records them)."""
+    from lmar.kernels.lmar_triton import fused_compensation
+
+    _, fused, x = _gpu_twins((64, 96), (30, 50), batch=1)
+    compiled: dict = {}
+    with torch.no_grad():
+        fused_compensation(*fused.fused_inputs(x, (30, 50)), fused.mlp, compute="bf16", compiled=compiled)
+    assert compiled["registers"] > 0 and compiled["spills"] >= 0 and compiled["shared_bytes"] > 0, compiled
+
+
+@needs_triton
+@needs_gpu
 def test_gpu_bf16_forward_never_waits_for_the_device():
     """LMAR's fused forward queues its work without a host-device synchronisation (which would
     expose every later launch's latency)."""

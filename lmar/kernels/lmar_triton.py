@@ -389,6 +389,7 @@ def fused_compensation(
     *,
     compute: str | None = None,
     launch: Launch | None = None,
+    compiled: dict | None = None,
 ) -> torch.Tensor:
     """The compensatory map of a whole image, as ``LMAR._band`` over it (``LMAR.fused_inputs``
     builds the arguments).
@@ -399,8 +400,9 @@ def fused_compensation(
     within ``low``): the residual is ``x - R(low, (H, W))``. rel_y: (H,); rel_x: (W,); cell:
     (2,). Returns (B, 3, H, W) in x's dtype. ``mlp``: the kernel MLP, or :func:`pack_mlp` of it.
     ``compute``: "fp32", "tf32" or "bf16" (see COMPUTES; None: "bf16" for bf16 weights, else
-    "fp32"). ``launch``: block shape and schedule (None: :func:`launch_for` ``compute``). No
-    autograd: call it without gradients.
+    "fp32"). ``launch``: block shape and schedule (None: :func:`launch_for` ``compute``).
+    ``compiled``: a dict that receives what the compiler reports for this launch on a GPU
+    (registers, spills, shared memory per program). No autograd: call it without gradients.
     """
     B, channels, H, W = x.shape
     (iy, wy), (ix, wx) = taps_y, taps_x
@@ -422,7 +424,7 @@ def fused_compensation(
     out = torch.empty(B, 3, H, W, dtype=x.dtype, device=x.device)
     if n == 0 or B == 0:
         return out
-    _compensation_kernel[(triton.cdiv(n, launch.block), B)](
+    kernel = _compensation_kernel[(triton.cdiv(n, launch.block), B)](
         x, low, iy.contiguous(), wy.contiguous(), ix.contiguous(), wx.contiguous(),
         rel_y.contiguous(), rel_x.contiguous(), cell.contiguous(), out,
         packed.w_in, packed.b_in, packed.w_hidden, packed.b_hidden, packed.w_out, packed.b_out,
@@ -433,4 +435,7 @@ def fused_compensation(
         num_warps=launch.num_warps,
         num_stages=launch.num_stages,
     )  # fmt: skip
+    if compiled is not None and kernel is not None:  # the interpreter compiles nothing
+        compiled.update(registers=getattr(kernel, "n_regs", None), spills=getattr(kernel, "n_spills", None),
+                        shared_bytes=getattr(getattr(kernel, "metadata", None), "shared", None))
     return out

@@ -3,8 +3,9 @@
 For each compute mode (fp32, tf32, bf16) and each candidate :class:`Launch`, on one
 3840x2160 image with the default MLP: the median time of the compensatory map
 (``triton.testing.do_bench``, CUDA events), the arithmetic rate it reaches (FLOPs counted by
-``torch.utils.flop_counter`` on the PyTorch reference), its peak extra GPU memory, and its
-error against a float64 reference on a band of rows (relative L2 and largest absolute
+``torch.utils.flop_counter`` on the PyTorch reference), its peak extra GPU memory, what the
+compiler reports (registers, spills, shared memory per program), and its error against a
+float64 reference on a band of rows (relative L2 and largest absolute
 difference). Candidates that fail to compile or run are recorded with the reason. The fastest
 correct candidate per mode is reported as JSON ready for the ``LMAR_FUSED_LAUNCH`` variable
 (or for :data:`lmar.kernels.lmar_triton.LAUNCH`).
@@ -133,7 +134,7 @@ def _candidate(setting: dict, compute: str, launch: list, best_ms: float | None)
     fn = partial(fused_compensation, *args, packed, compute=compute, launch=Launch(*launch))
     run: dict = {}
     with torch.no_grad():
-        err = _error(fn()[:, :, :REFERENCE_ROWS], reference)
+        err = _error(fn(compiled=run)[:, :, :REFERENCE_ROWS], reference)  # run gets registers, spills, shared
         run.update(err, ok=err["finite"] and err["rel_l2"] <= TOLERANCE[compute])
         once = _host_ms(fn, dev, 1)
         if best_ms is not None and once > SLOW * best_ms:
@@ -197,7 +198,8 @@ def tune(hw=(2160, 3840), size=(1200, 2133), hidden: int = 128, depth: int = 5, 
                 run.update(ok=False, error=f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}")
             result["runs"].append(run)
             progress(f"fused {compute} {run['launch']}: "
-                     + (f"{run['ms']:.3f} ms, {run['tflops']:.0f} TFLOP/s, rel err {run['rel_l2']:.1e}"
+                     + (f"{run['ms']:.3f} ms, {run['tflops']:.0f} TFLOP/s, rel err {run['rel_l2']:.1e}, "
+                        f"{run.get('registers')} registers, {run.get('spills')} spills"
                         if "ms" in run else run.get("error", "")) + ("" if run["ok"] else "  (rejected)"))
             if run["ok"] and not run.get("timed_once") and (best is None or run["ms"] < best["ms"]):
                 best = run
