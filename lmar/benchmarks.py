@@ -19,13 +19,13 @@ import resource
 import statistics
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
+from lmar.runtime import PRECISIONS, precision_mode
+
 UHD = (2160, 3840)  # H x W of a 4K frame
-PRECISIONS = ("fp32", "tf32", "bf16")
 DEU_VARIANTS = {  # label -> case arguments; "lmar bf16" runs only the resampler under bf16 autocast
     "fp32": {"precision": "fp32"},
     "bf16": {"precision": "bf16"},
@@ -47,20 +47,6 @@ def device_label(device: torch.device) -> str:
     bf16 = ", bf16 instructions" if any(check() for check in checks) else ""
     return (f"cpu:{platform.processor() or platform.machine()} {torch.backends.cpu.get_cpu_capability()}{bf16} "
             f"({torch.get_num_threads()} threads)")
-
-
-@contextmanager
-def precision_mode(precision: str, device: torch.device):
-    """Run the body at ``precision`` (see the module doc); restores the matmul precision after."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r} is not one of {PRECISIONS}")
-    before = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
-    try:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            yield
-    finally:
-        torch.set_float32_matmul_precision(before)
 
 
 def _peak_mib(device: torch.device, base: float) -> float:

@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resampler", default="bicubic", help="a registered untrained resampler, or a resampler checkpoint")
     p.add_argument("--scale", required=True, help="downscaling factor >= 1 (1 with full_resolution)")
     p.add_argument("--upsampler", default="bicubic")
+    p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32",
+                   help="fp32 (default), or tf32 / bf16 autocast (on CUDA LMAR then runs its fused kernel)")
     _common(p, seed=False)
 
     p = sub.add_parser("bench", help="speed and memory benchmarks (ratios within one run) to JSON")
@@ -190,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         from lmar.enhance import enhance_file
 
         enhance_file(args.input, args.output, args.backbone, args.resampler, args.scale, args.upsampler,
-                     runtime.resolve_device(args.device))
+                     runtime.resolve_device(args.device), args.precision)
     elif args.verb == "bench":
         from lmar.atomic import write_json
         from lmar.benchmarks import SECTIONS, run_suite

@@ -19,7 +19,8 @@ from lmar.interpolation import check_method
 from lmar.metrics import Scorer
 from lmar.pipeline import deu
 from lmar.provenance import code_version, device_name
-from lmar.runtime import synchronize
+from lmar.errors import LmarError
+from lmar.runtime import PRECISIONS, precision_mode, synchronize
 from lmar.targets import FULL, Target, parse_targets
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ def evaluate(
     targets = parse_targets(evaluation)
     upsampler = evaluation.get("upsampler", "bicubic")
     check_method(upsampler, False)
+    precision = evaluation.get("precision", "fp32")
+    if precision not in PRECISIONS:
+        raise LmarError(f"config key evaluation.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     backbone, _ = checkpoint.load_backbone(backbone_ckpt, device)
     resampler, train_meta = checkpoint.build_resampler(resampler_spec, resampler_ckpt, device, labels.get("resampler", ""))
     scorer = Scorer(
@@ -53,6 +57,7 @@ def evaluate(
         "resampler_type": resampler_spec["type"],
         "resampler_params": json.dumps(resampler_spec.get("params") or {}, sort_keys=True),
         "upsampler": upsampler,
+        "precision": precision,
         "resize_loss": train_meta.get("resize_loss", ""),
         "code_version": code_version(),
         "device": device_name(device),
@@ -68,7 +73,8 @@ def evaluate(
                 xd = x[None].to(device)
                 synchronize(device)
                 t0 = time.perf_counter()
-                y = deu(xd, size, resampler, backbone, upsampler)
+                with precision_mode(precision, device):
+                    y = deu(xd, size, resampler, backbone, upsampler)
                 synchronize(device)
                 seconds = time.perf_counter() - t0
                 out = to_uint8(y[0])  # scored exactly as saved: 8-bit PNG

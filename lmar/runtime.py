@@ -6,6 +6,7 @@ import logging
 import os
 import random
 import sys
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -40,3 +41,23 @@ def setup(seed: int | None = None, threads: int | None = None) -> None:
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+PRECISIONS = ("fp32", "tf32", "bf16")
+"""Inference precisions: "fp32" (PyTorch's defaults: float32 matmuls at "highest"; cuDNN
+convolutions may still use TF32 on GPUs), "tf32" (float32 matmul precision "high") or "bf16"
+(bf16 autocast). On CUDA, LMAR's fused kernel runs in tf32 and bf16 (:mod:`lmar.kernels`)."""
+
+
+@contextmanager
+def precision_mode(precision: str, device: torch.device):
+    """Run the body at ``precision`` (one of PRECISIONS); restores the matmul precision after."""
+    if precision not in PRECISIONS:
+        raise LmarError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
+    try:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            yield
+    finally:
+        torch.set_float32_matmul_precision(before)

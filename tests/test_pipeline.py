@@ -116,6 +116,31 @@ def test_full_resolution_is_evaluated_once_at_scale_one(mini_data, backbone_ckpt
     assert np.array_equal(np.asarray(Image.open(tmp_path / "img/full/coffee.png")), to_uint8(y[0]))
 
 
+def test_evaluation_at_bf16_is_recorded_and_is_bf16(mini_data, backbone_ckpt, frozen_backbone, tmp_path):
+    """evaluation.precision: bf16 autocast around DEU, recorded per row; fp32 stays the exact reference."""
+    args = (mini_data, backbone_ckpt, {"type": "bicubic"}, None)
+    fp32 = evaluate(*args, {"scales": [3]}, tmp_path / "a.csv", tmp_path / "a", CPU, dict(LABELS))
+    bf16 = evaluate(*args, {"scales": [3], "precision": "bf16"}, tmp_path / "b.csv", tmp_path / "b", CPU, dict(LABELS))
+    assert set(fp32.precision) == {"fp32"} and set(bf16.precision) == {"bf16"}
+    x = read_image(mini_data / "test/input/astronaut.png")[None]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = resize(frozen_backbone(resize(x, (16, 24), "bicubic")), DATA_SIZE, "bicubic").clamp(0, 1)
+    saved = np.asarray(Image.open(tmp_path / "b/x3/astronaut.png"))
+    assert np.array_equal(saved, to_uint8(y[0]))  # computed in bf16, rounded to 8 bits in float32
+    assert not np.array_equal(saved, np.asarray(Image.open(tmp_path / "a/x3/astronaut.png")))
+    assert (bf16.psnr - fp32.psnr).abs().max() < 0.5  # close, not equal
+
+
+def test_enhance_precision_option(capsys, odd_photo, backbone_ckpt, lmar_ckpt, tmp_path):
+    outs = {}
+    for precision in ("fp32", "bf16"):
+        outs[precision] = tmp_path / f"{precision}.png"
+        assert main(["enhance", str(odd_photo), str(outs[precision]), "--backbone", str(backbone_ckpt), "--resampler",
+                     str(lmar_ckpt), "--scale", "2", "--device", "cpu", "--precision", precision]) == 0
+    a, b = (np.asarray(Image.open(outs[p])).astype(int) for p in ("fp32", "bf16"))
+    assert a.shape == b.shape and 0 < np.abs(a - b).max() <= 16  # bf16 really ran, and stayed close
+
+
 def test_evaluation_replaces_an_earlier_images_folder(mini_data, backbone_ckpt, tmp_path):
     stale = tmp_path / "img" / "x9" / "old.png"
     stale.parent.mkdir(parents=True)

@@ -36,8 +36,9 @@ def image_size(path: str | Path) -> tuple[int, int]:
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """(3, H, W) float -> (H, W, 3) uint8, clamped and rounded."""
-    return img.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    """(3, H, W) float -> (H, W, 3) uint8, clamped and rounded (in float32: a bf16 image has too
+    few mantissa bits to hold 255 levels)."""
+    return img.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
 def write_png(img: torch.Tensor | np.ndarray, path: str | Path) -> None:

@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lmar.benchmarks import _base_mib, _peak_mib
 from lmar.errors import LmarError
-from lmar.runtime import synchronize
+from lmar.runtime import precision_mode, synchronize
 
 # Largest relative L2 error against float64 for a candidate to count as correct, per mode
 # (fp32 lands far below; TF32 near 3e-4; bf16 operands between 1e-3 and 1e-2).
@@ -157,7 +157,7 @@ def tune(hw=(2160, 3840), size=(1200, 2133), hidden: int = 128, depth: int = 5, 
     ``device="cpu"`` works only under TRITON_INTERPRET=1 (tests)."""
     import triton
 
-    from lmar.benchmarks import device_label, precision_mode
+    from lmar.benchmarks import device_label
     from lmar.kernels.lmar_triton import INTERPRETED
 
     dev = torch.device(device)
