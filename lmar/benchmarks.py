@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from lmar.runtime import PRECISIONS, precision_mode
+from lmar.runtime import PRECISIONS, precision_mode, synchronize
 
 UHD = (2160, 3840)  # H x W of a 4K frame
 DEU_VARIANTS = {  # label -> case arguments; "lmar bf16" runs only the resampler under bf16 autocast
@@ -66,8 +66,6 @@ def _base_mib(device: torch.device) -> float:
 
 def _wall(fn, device: torch.device, repeats: int) -> list[float]:
     """Host seconds of each of ``repeats`` calls of ``fn()``, the device synchronised after each."""
-    from lmar.runtime import synchronize
-
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -80,8 +78,6 @@ def _wall(fn, device: torch.device, repeats: int) -> list[float]:
 def _timed(fn, device: torch.device, repeats: int, warmup: int, grad: bool = False) -> dict:
     """Median seconds of ``fn()`` and its peak extra memory (MiB) over warm-up and timed runs
     (the CPU's peak resident set only grows, so its baseline is taken before the warm-up)."""
-    from lmar.runtime import synchronize
-
     with torch.set_grad_enabled(grad):
         base = _base_mib(device)
         for _ in range(warmup):

@@ -19,8 +19,7 @@ from lmar.interpolation import check_method
 from lmar.metrics import Scorer
 from lmar.pipeline import deu
 from lmar.provenance import code_version, device_name
-from lmar.errors import LmarError
-from lmar.runtime import PRECISIONS, precision_mode, synchronize
+from lmar.runtime import check_precision, precision_mode, synchronize
 from lmar.targets import FULL, Target, parse_targets
 
 log = logging.getLogger(__name__)
@@ -41,9 +40,7 @@ def evaluate(
     targets = parse_targets(evaluation)
     upsampler = evaluation.get("upsampler", "bicubic")
     check_method(upsampler, False)
-    precision = evaluation.get("precision", "fp32")
-    if precision not in PRECISIONS:
-        raise LmarError(f"config key evaluation.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    precision = check_precision(evaluation.get("precision", "fp32"), "config key evaluation.precision")
     backbone, _ = checkpoint.load_backbone(backbone_ckpt, device)
     resampler, train_meta = checkpoint.build_resampler(resampler_spec, resampler_ckpt, device, labels.get("resampler", ""))
     scorer = Scorer(

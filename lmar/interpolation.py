@@ -25,7 +25,7 @@ def resize(x: torch.Tensor, size: tuple[int, int], method: str = "bicubic", anti
         raise LmarError(f"target size must be positive, got {h}x{w}")
     if tuple(x.shape[-2:]) == (h, w):
         return x
-    return F.interpolate(x, size=(h, w), mode=method, **_antialias_flag(x.shape[-2:], (h, w), method, antialias))
+    return F.interpolate(x, size=(h, w), mode=method, **_interpolate_kwargs(x.shape[-2:], (h, w), method, antialias))
 
 
 def target_size(hw: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -44,8 +44,7 @@ def parse_scale(scale) -> float:
     return value
 
 
-
-def _antialias_flag(in_hw, out_hw, method: str, antialias: bool) -> dict:
+def _interpolate_kwargs(in_hw, out_hw, method: str, antialias: bool) -> dict:
     """The keyword arguments :func:`resize` passes to ``F.interpolate`` for ``in_hw -> out_hw``."""
     kwargs = {} if method in ("nearest", "area") else {"align_corners": False}
     if method in _ANTIALIAS_OK:
@@ -65,7 +64,7 @@ def resize_taps(in_hw, out_hw, method: str = "bicubic", antialias: bool = False,
     time, the other kept at width 2, on the CPU) gives that axis' weights as PyTorch computes
     them, border clamping included.
     """
-    kwargs = _antialias_flag(in_hw, out_hw, method, antialias)
+    kwargs = _interpolate_kwargs(in_hw, out_hw, method, antialias)
     tables = []
     for n_in, n_out in zip(in_hw, out_hw):
         eye = torch.eye(n_in)[None, :, :, None].expand(1, n_in, n_in, 2)

@@ -49,11 +49,17 @@ convolutions may still use TF32 on GPUs), "tf32" (float32 matmul precision "high
 (bf16 autocast). On CUDA, LMAR's fused kernel runs in tf32 and bf16 (:mod:`lmar.kernels`)."""
 
 
+def check_precision(precision: str, key: str = "precision") -> str:
+    """``precision`` if it is one of PRECISIONS; else LmarError naming ``key`` (a config key or option)."""
+    if precision not in PRECISIONS:
+        raise LmarError(f"{key} must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
 @contextmanager
 def precision_mode(precision: str, device: torch.device):
     """Run the body at ``precision`` (one of PRECISIONS); restores the matmul precision after."""
-    if precision not in PRECISIONS:
-        raise LmarError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    check_precision(precision)
     before = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
     try:

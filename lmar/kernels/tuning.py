@@ -17,14 +17,13 @@ import copy
 import itertools
 import multiprocessing as mp
 import statistics
-import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from lmar.benchmarks import _base_mib, _peak_mib
+from lmar.benchmarks import _base_mib, _peak_mib, _wall
 from lmar.errors import LmarError
 from lmar.runtime import precision_mode, synchronize
 
@@ -68,14 +67,8 @@ def _error(out: torch.Tensor, ref: torch.Tensor) -> dict:
 
 def _host_ms(fn, device: torch.device, runs: int) -> float:
     """Median milliseconds of ``runs`` synchronised, host-timed calls of ``fn()``."""
-    times = []
-    for _ in range(runs):
-        synchronize(device)
-        t0 = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    synchronize(device)
+    return statistics.median(_wall(fn, device, runs)) * 1e3
 
 
 def _milliseconds(fn, device: torch.device) -> float:
