@@ -3,7 +3,9 @@
 On CPU each case runs in a fresh child process (multiprocessing, spawn) so that its peak memory
 is its own: the growth of the peak resident set (``ru_maxrss``) from before the warm-up. On CUDA
 the cases share one process and the peak is ``torch.cuda.max_memory_allocated`` over what was
-allocated before the case. Times are medians of ``repeats`` runs after the warm-up. A "profile"
+allocated before the case, in two parts: ``peak_extra_mib`` over the timed calls (the steady
+state) and ``peak_extra_mib_warmup`` over the warm-up (first calls: cuDNN's algorithm search with
+its trial workspaces, compilation, caches). Times are medians of ``repeats`` runs after the warm-up. A "profile"
 case then runs ``repeats`` more under torch.profiler: the time per call by op (see _profiled).
 
 Precision (``precision`` of a case): "fp32" (PyTorch's defaults: float32 matmuls at "highest";
@@ -76,15 +78,20 @@ def _wall(fn, device: torch.device, repeats: int) -> list[float]:
 
 
 def _timed(fn, device: torch.device, repeats: int, warmup: int, grad: bool = False) -> dict:
-    """Median seconds of ``fn()`` and its peak extra memory (MiB) over warm-up and timed runs
-    (the CPU's peak resident set only grows, so its baseline is taken before the warm-up)."""
+    """Median seconds of ``fn()`` and its peak extra memory (MiB): on CUDA over the timed runs, with
+    the warm-up's apart (``peak_extra_mib_warmup``); on CPU over both (the peak resident set only
+    grows, so its baseline is taken before the warm-up)."""
     with torch.set_grad_enabled(grad):
         base = _base_mib(device)
         for _ in range(warmup):
             fn()
         synchronize(device)
+        first = {}
+        if device.type == "cuda":
+            first["peak_extra_mib_warmup"] = _peak_mib(device, base)
+            torch.cuda.reset_peak_memory_stats(device)
         times = _wall(fn, device, repeats)
-    return {"seconds": statistics.median(times), "seconds_all": times, "peak_extra_mib": _peak_mib(device, base)}
+    return {"seconds": statistics.median(times), "seconds_all": times, "peak_extra_mib": _peak_mib(device, base), **first}
 
 
 PROFILE_ROWS = 15  # ops listed per profile; the rest are summed as "other"
@@ -301,7 +308,9 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
         else:
             result["device"] = out.pop("device")
             result["cases"].append({"kind": kind, "label": label, **args, **out})
-            progress(f"  {out['seconds'] * 1e3:.2f} ms, peak extra {out['peak_extra_mib']:.0f} MiB")
+            first = out.get("peak_extra_mib_warmup")
+            progress(f"  {out['seconds'] * 1e3:.2f} ms, peak extra {out['peak_extra_mib']:.0f} MiB"
+                     + (f" (warm-up {first:.0f} MiB)" if first is not None else ""))
         if partial is not None:
             partial(result)
         return out

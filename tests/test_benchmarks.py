@@ -147,3 +147,29 @@ def test_bench_cli_exits_nonzero_when_a_case_failed(tmp_path, monkeypatch, capsy
     assert "benchmark case 'png' failed: RuntimeError: decoder exploded" in capsys.readouterr().err
     result = json.loads(out.read_text())
     assert result["complete"] and result["failed"] == {"png": "RuntimeError: decoder exploded"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (device memory statistics)")
+def test_gpu_first_calls_peak_is_reported_apart():
+    """A first call's one-off workspace (as cuDNN's algorithm search takes) counts in the warm-up's
+    peak, not in the steady state's."""
+    device = torch.device("cuda")
+    calls = []
+
+    def fn():
+        size = 64 * 2**20 if not calls else 2**20  # bytes: the first call's workspace, then the steady state's
+        calls.append(torch.empty(size, dtype=torch.uint8, device=device).fill_(1).sum())
+
+    out = benchmarks._timed(fn, device, repeats=3, warmup=1)
+    assert out["peak_extra_mib_warmup"] >= 64
+    assert out["peak_extra_mib"] < 32  # 9.0 MiB on an H100 (1 MiB blocks, the reduction's buffers)
+
+
+def test_cpu_peak_includes_the_warm_up():
+    calls = []
+
+    def fn():
+        calls.append(1)
+
+    out = benchmarks._timed(fn, torch.device("cpu"), repeats=2, warmup=1)
+    assert len(calls) == 3 and "peak_extra_mib_warmup" not in out and out["peak_extra_mib"] >= 0

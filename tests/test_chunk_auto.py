@@ -67,7 +67,7 @@ def test_gradients_do_not_depend_on_the_band_plan(monkeypatch, free):
     monkeypatch.setattr(lmar_resampler, "checkpoint", lambda *a, **k: checkpointed.append(1) or real_checkpoint(*a, **k))
     grads = []
     for net in (ref, auto):
-        monkeypatch.setattr(lmar_resampler, "free_memory", lambda device: free if net is auto else 2**40)
+        monkeypatch.setattr(lmar_resampler, "free_memory", lambda device, net=net: free if net is auto else 2**40)
         x.grad, checkpointed[:] = None, []
         net(x, (9, 13)).square().sum().backward()
         grads.append([x.grad.clone()] + [p.grad.clone() for p in net.parameters()])

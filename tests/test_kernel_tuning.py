@@ -56,3 +56,12 @@ def test_tune_checks_and_ranks_every_candidate():
     assert [len(p["runs"]) for p in partials] == [len(result["runs"]) - 6 + i for i in range(1, 7)]
     assert not any(p["complete"] for p in partials) and result["complete"]
     assert partials[0]["best"] == {"fp32": [16, 4, 1, False]}  # the best so far
+
+
+@pytest.mark.skipif(not triton_available(), reason="needs triton")
+def test_bf16_sweep_tries_pipelined_launches_first():
+    from lmar.kernels.tuning import candidates
+
+    stages = [launch.num_stages for launch in candidates("bf16")]
+    assert len(stages) == 18 and stages == sorted(stages, reverse=True)
+    assert candidates("bf16")[:2] == [c for c in candidates("bf16") if c.block == 128 and c.num_stages == 3]

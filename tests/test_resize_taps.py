@@ -8,6 +8,7 @@ import torch
 
 from lmar.interpolation import resize, resize_taps
 
+
 def apply_taps(x: torch.Tensor, taps_y, taps_x) -> torch.Tensor:
     """Resize ``x`` (B, C, h, w) with the tables, every output pixel (the test's own evaluation)."""
     (iy, wy), (ix, wx) = taps_y, taps_x

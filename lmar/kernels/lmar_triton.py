@@ -215,13 +215,15 @@ class Launch:
 LAUNCH = {
     "fp32": Launch(32, 8, 3, False),
     "tf32": Launch(128, 4, 1, True),
-    "bf16": Launch(64, 4, 3, False),
+    "bf16": Launch(128, 4, 3, False),
 }
 """The launch per compute mode for the default MLP (hidden 128, depth 5): the fastest correct
-candidates of ``lmar tune-kernel`` on an NVIDIA H200 (torch 2.11, Triton 3.6; 3840x2160 ->
-1200x2133), 2026-11-26: fp32 72 ms, tf32 15.8 ms, bf16 4.23 ms for the compensatory map. The
-bf16 sweep stopped after its first candidate (the next, (64, 4, 1, False), hit an illegal memory
-access; see README, Speed), so bf16's launch is the one known to be correct, not a proven best."""
+candidates of ``lmar tune-kernel`` for the compensatory map at 3840x2160 -> 1200x2133 (torch 2.11,
+Triton 3.6). bf16: NVIDIA H100 80GB HBM3, 2026-11-26, 3.18 ms (the previous default, (64, 4, 3),
+took 4.88 ms there); every bf16 candidate with num_stages=1 hit an illegal memory access in
+Triton 3.6 on both H100 and H200 (see README, Speed), so the sweep runs each candidate in its own
+process and keeps only those that match float64. fp32 (72 ms) and tf32 (15.8 ms): NVIDIA H200,
+same day."""
 LAUNCH_ENV = "LMAR_FUSED_LAUNCH"
 
 

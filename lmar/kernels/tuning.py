@@ -38,13 +38,17 @@ def candidates(compute: str) -> list:
     loop, the loop without pipelining, or the layers unrolled). fp32 (no tensor cores) keeps its
     blocks small; bf16, the fast mode, gets the widest search, larger blocks first (each program
     streams every layer's weights from L2, so pixels per program amortise that), in case a time
-    limit cuts the sweep."""
+    limit cuts the sweep. For bf16 the unpipelined schedules come after every pipelined one: under
+    Triton 3.6 on H100 and H200 each of them faulted (docs/measured/h100-2026-11-26)."""
     from lmar.kernels.lmar_triton import Launch
 
     blocks = {"fp32": (32, 64), "tf32": (64, 128), "bf16": (128, 256, 64)}[compute]
     warps = (8, 4) if compute == "bf16" else (4, 8)
     schedules = ((3, False), (1, True)) if compute == "fp32" else ((3, False), (1, False), (1, True))
-    return [Launch(b, w, s, u) for b, w, (s, u) in itertools.product(blocks, warps, schedules)]
+    launches = [Launch(b, w, s, u) for b, w, (s, u) in itertools.product(blocks, warps, schedules)]
+    if compute == "bf16":
+        launches.sort(key=lambda launch: launch.num_stages == 1)  # stable: the order above otherwise
+    return launches
 
 
 def flops_per_pixel(net) -> float:
