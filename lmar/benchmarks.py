@@ -275,7 +275,7 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
     SECTIONS to run; ``train_options``: labels of TRAIN_OPTIONS (default: per device);
     ``partial(result)``: called after each case with the result so far ("complete": false).
     A case that raises is recorded under "failed" (label -> error) and the rest still run."""
-    from lmar.errors import LmarError
+    from lmar.errors import LmarError, first_line
     from lmar.runtime import resolve_device
     from lmar.targets import Target
 
@@ -302,7 +302,7 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
         try:
             out = measure(kind, **{"warmup": warm, **common, **args})
         except Exception as exc:  # noqa: BLE001 - recorded, reported, and `lmar bench` exits non-zero
-            result["failed"][label] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:500]}"
+            result["failed"][label] = first_line(exc, 500)
             progress(f"  FAILED: {result['failed'][label]}")
             out = None
         else:

@@ -14,6 +14,7 @@ from pathlib import Path
 from lmar.errors import LmarError
 
 log = logging.getLogger("lmar")
+PRECISIONS = ("fp32", "tf32", "bf16")  # lmar.runtime.PRECISIONS, repeated so that --help imports no torch (tested)
 
 
 def _json(option: str):
@@ -109,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resampler", default="bicubic", help="a registered untrained resampler, or a resampler checkpoint")
     p.add_argument("--scale", required=True, help="downscaling factor >= 1 (1 with full_resolution)")
     p.add_argument("--upsampler", default="bicubic")
-    p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32",
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="fp32 (default), or tf32 / bf16 autocast (on CUDA LMAR then runs its fused kernel)")
     _common(p, seed=False)
 
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune-kernel", help="time and check the fused LMAR kernel's launch candidates on a GPU, to JSON")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--computes", nargs="+", choices=["fp32", "tf32", "bf16"], default=["tf32", "bf16"])
+    p.add_argument("--computes", nargs="+", choices=PRECISIONS, default=["tf32", "bf16"])
     p.add_argument("--size", type=int, nargs=2, default=[2160, 3840], metavar=("H", "W"))
 
     sub.add_parser("list", help="the registered backbones, resamplers and datasets")

@@ -6,3 +6,9 @@ class LmarError(Exception):
 
     The CLI prints ``error: <message>`` and exits with status 2, without a traceback.
     """
+
+
+def first_line(exc: BaseException, limit: int) -> str:
+    """``Type: first line of the message`` (at most ``limit`` characters of it), for a failure
+    that is recorded in results and reported, while the run goes on."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:limit]}"

@@ -24,7 +24,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from lmar.benchmarks import _base_mib, _peak_mib, _wall
-from lmar.errors import LmarError
+from lmar.errors import LmarError, first_line
 from lmar.runtime import precision_mode, synchronize
 
 # Largest relative L2 error against float64 for a candidate to count as correct, per mode
@@ -192,7 +192,7 @@ def tune(hw=(2160, 3840), size=(1200, 2133), hidden: int = 128, depth: int = 5, 
             try:
                 run.update(rate(_isolated(_candidate, setting, compute, run["launch"], best and best["ms"])))
             except Exception as exc:  # out of resources, compiler errors, a crashed process: record, go on
-                run.update(ok=False, error=f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}")
+                run.update(ok=False, error=first_line(exc, 300))
             result["runs"].append(run)
             progress(f"fused {compute} {run['launch']}: "
                      + (f"{run['ms']:.3f} ms, {run['tflops']:.0f} TFLOP/s, rel err {run['rel_l2']:.1e}, "
