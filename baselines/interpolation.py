@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from lmar.interpolation import check_method, resize
+from typing import Literal
+
+from lmar.interpolation import METHODS, check_method, resize
 from lmar.registry import RESAMPLERS
 from lmar.resampler_base import Resampler
 
 
 @RESAMPLERS.register("interpolation")
 class Interpolation(Resampler):
-    def __init__(self, method: str = "bicubic", antialias: bool = False):
+    def __init__(self, method: Literal[METHODS] = "bicubic", antialias: bool = False):
         super().__init__()
         check_method(method, antialias)
         self.method, self.antialias = method, antialias

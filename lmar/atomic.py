@@ -1,27 +1,164 @@
-"""Write outputs all-or-nothing: into a temporary sibling, renamed into place on success."""
+"""Write outputs all-or-nothing: into a temporary sibling, renamed into place on success.
+
+The temporary sibling is hidden, sits in the target's folder (so the final ``os.replace`` stays on one file system)
+and says who wrote it::
+
+    .{name}.~{host}.{pid}.{token}.tmp{suffix}      e.g.  .model.pt.~node07.4242.9f3c2a1b0d4e5f60.tmp.pt
+
+``host`` is the host name reduced to ``[A-Za-z0-9-]`` (no dots), ``pid`` decimal digits and ``token`` 16 hex
+digits, so for a known target the name parses back unambiguously, whatever dots or dashes ``name`` holds. ``suffix``
+is the target's own suffix (libraries such as PIL pick the format from it). A writer that is killed leaves its temp
+behind; the next write of the same target on the same host removes the temps whose writer no longer runs.
+
+Files are created with mode ``0o666`` and folders with ``0o777``, both less the process umask (the kernel applies
+it), i.e. exactly what an ordinary ``open()`` or ``mkdir`` would give.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
+
+log = logging.getLogger(__name__)
+
+_TOKEN_HEX = 16
+_HOST_MAX = 63
+
+
+class TempOwner(NamedTuple):
+    """Who wrote a temporary sibling, as read back from its name."""
+
+    host: str
+    pid: int
+    token: str
+
+
+def _host() -> str:
+    """This machine's host name, reduced to ``[A-Za-z0-9-]`` so that it never holds the field separator."""
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:_HOST_MAX]
+    return host or "unknown-host"
+
+
+def temp_name(target: str | os.PathLike, host: str | None = None, pid: int | None = None,
+              token: str | None = None) -> Path:
+    """The temporary sibling of ``target`` written by ``pid`` on ``host`` (defaults: this process, a fresh token)."""
+    target = Path(target)
+    host = _host() if host is None else host
+    pid = os.getpid() if pid is None else pid
+    token = secrets.token_hex(_TOKEN_HEX // 2) if token is None else token
+    if not re.fullmatch(r"[A-Za-z0-9-]+", host):
+        raise ValueError(f"host {host!r} must match [A-Za-z0-9-]+")
+    if not re.fullmatch(rf"[0-9a-f]{{{_TOKEN_HEX}}}", token):
+        raise ValueError(f"token {token!r} must be {_TOKEN_HEX} lowercase hex digits")
+    if pid <= 0:
+        raise ValueError(f"pid {pid} must be positive")
+    return target.with_name(f".{target.name}.~{host}.{pid}.{token}.tmp{target.suffix}")
+
+
+def _pattern(target: Path) -> re.Pattern[str]:
+    return re.compile(
+        rf"\.{re.escape(target.name)}\.~(?P<host>[A-Za-z0-9-]+)\.(?P<pid>[1-9][0-9]*)"
+        rf"\.(?P<token>[0-9a-f]{{{_TOKEN_HEX}}})\.tmp{re.escape(target.suffix)}"
+    )
+
+
+def parse_temp_name(target: str | os.PathLike, name: str) -> TempOwner | None:
+    """The writer of ``name`` if it is, strictly, a temporary sibling of ``target``; otherwise ``None``."""
+    m = _pattern(Path(target)).fullmatch(name)
+    return TempOwner(m["host"], int(m["pid"]), m["token"]) if m else None
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (one we may not signal counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:  # anything unexpected: keep the temp
+        return True
+    return True
+
+
+def remove_stale_temps(target: str | os.PathLike) -> list[Path]:
+    """Remove the temporary siblings of ``target`` left by writers on this host that no longer run.
+
+    Temps of running processes, of other hosts and anything not strictly of the target's pattern are kept.
+    Returns what was removed; never raises for a temp it could not remove (it logs a warning instead).
+    """
+    target = Path(target)
+    pattern, host, prefix = _pattern(target), _host(), f".{target.name}.~"
+    removed = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        m = pattern.fullmatch(entry.name)
+        if not m or m["host"] != host or _running(int(m["pid"])):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+            else:
+                continue  # a link or something special: not what a writer here would have made
+        except FileNotFoundError:
+            continue  # another writer cleaned it up first
+        except OSError as e:
+            log.warning("could not remove stale temporary %s: %s", entry.path, e)
+            continue
+        log.info("removed stale temporary %s (writer pid %s on %s no longer runs)", entry.path, m["pid"], host)
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _create(target: Path, make) -> Path:
+    """Create a fresh temporary sibling of ``target`` with ``make(path)``, retrying on a (very unlikely) clash."""
+    for _ in range(100):
+        tmp = temp_name(target)
+        try:
+            make(tmp)
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"could not create a temporary file beside {target}")
+
+
+def _make_file(tmp: Path) -> None:
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+
+
+def _prepare(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
+    return path
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file path beside ``path``; move it onto ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
+    path = _prepare(path)
+    tmp = _create(path, _make_file)
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
 
 
@@ -32,14 +169,10 @@ def write_json(path: str | os.PathLike, obj, sort_keys: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike):
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; it replaces ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
+    path = _prepare(path)
+    tmp = _create(path, lambda p: os.mkdir(p, 0o777))
     try:
         yield tmp
         if path.exists():

@@ -34,7 +34,7 @@ DEU_VARIANTS = {  # label -> case arguments; "lmar bf16" runs only the resampler
     "bf16 channels-last": {"precision": "bf16", "channels_last": True},
     "fp32, resampler bf16": {"precision": "fp32", "resampler_precision": "bf16"},
 }
-TRAIN_OPTIONS = {  # label -> the training speed options (lmar.train.SPEED)
+TRAIN_OPTIONS = {  # label -> the training speed options (lmar.recipes.SpeedOptions)
     "fp32": {},
     "bf16": {"amp": "bf16"},
     "bf16 channels-last": {"amp": "bf16", "channels_last": True},
@@ -158,12 +158,13 @@ def _train_step_fn(args: dict, device: torch.device):
     with the training speed options ``args["options"]``; target sizes cycle through a seeded list."""
     from lmar.losses import LMARLoss
     from lmar.registry import BACKBONES, RESAMPLERS
-    from lmar.train import RESAMPLER_TRAIN, _speed
+    from lmar.train import _speed, recipe
 
     crop = int(args["crop"])
     backbone = BACKBONES.build(args["backbone"]).to(device).eval().requires_grad_(False)
-    net = RESAMPLERS.build(args.get("resampler", {"type": "lmar"})).to(device).train()
-    cfg = {**RESAMPLER_TRAIN, **args.get("options", {}), "resize_loss": "l1"}
+    spec = args.get("resampler", {"type": "lmar"})
+    net = RESAMPLERS.build(spec).to(device).train()
+    cfg = recipe(type(net), {"train": {**args.get("options", {}), "resize_loss": "l1"}}, "benchmark")
     loss_fn = LMARLoss(backbone, net, cfg, device)
     opt = torch.optim.Adam(net.parameters(), lr=float(cfg["lr"]))
     autocast, fmt = _speed(cfg, device, net, [backbone])
@@ -220,7 +221,8 @@ def _case(kind: str, args: dict) -> dict:
             y = torch.rand_like(x)
             out = _timed(lambda: scorer(x[0], y[0]), device, **timing)
         elif kind == "decode":
-            from lmar.data.images import read_image, write_png
+            from lmar.data.image_write import write_png
+            from lmar.data.images import read_image
 
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "frame.png"

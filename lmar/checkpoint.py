@@ -1,7 +1,13 @@
-"""Checkpoints: a module's weights plus the spec that rebuilds it and facts about its training."""
+"""Checkpoints: a module's weights plus the spec that rebuilds it and facts about its training.
+
+A checkpoint is data: it is read with ``weights_only=True`` (no code is unpickled), and the spec
+it carries may name only registered parts or code the user trusts (``allow``, see
+:mod:`lmar.registry`); its params are checked like a config's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import torch
@@ -42,21 +48,24 @@ def _load_state(net: torch.nn.Module, ckpt: dict, path) -> None:
         ) from None
 
 
-def load_backbone(path: str | Path, device: torch.device):
-    """The frozen backbone (eval mode, no gradients) and its checkpoint."""
+def load_backbone(path: str | Path, device: torch.device, allow: Collection[str] = ()):
+    """The frozen backbone (eval mode, no gradients) and its checkpoint; ``allow``: modules its
+    spec may name besides registered backbones."""
     ckpt = load(path, "backbone")
-    net = BACKBONES.build(ckpt["spec"], "backbone checkpoint")
+    net = BACKBONES.build(ckpt.get("spec"), f"backbone checkpoint {path}: spec", allow)
     _load_state(net, ckpt, path)
     return net.to(device).eval().requires_grad_(False), ckpt
 
 
-def build_resampler(spec: dict, ckpt_path: str | Path | None, device: torch.device, where: str = ""):
-    """A resampler from its spec; a trainable one also needs its trained checkpoint."""
-    net = RESAMPLERS.build(spec, where)
+def build_resampler(spec: dict, ckpt_path: str | Path | None, device: torch.device, where: str = "resampler",
+                    allow: Collection[str] | None = None):
+    """A resampler from its spec (``allow=None``: a trusted spec, e.g. the config's; else the
+    modules an untrusted one may name); a trainable one also needs its trained checkpoint."""
+    net = RESAMPLERS.build(spec, where, allow)
     meta: dict = {}
     if net.trainable:
         if not ckpt_path:
-            raise LmarError(f"resampler {spec.get('type')!r}{' (' + where + ')' if where else ''} is trainable: give its trained checkpoint")
+            raise LmarError(f"resampler {spec.get('type')!r} ({where}) is trainable: give its trained checkpoint")
         ckpt = load(ckpt_path, "resampler")
         _load_state(net, {**ckpt, "spec": spec}, ckpt_path)
         meta = ckpt.get("meta", {})

@@ -30,6 +30,12 @@ def _json(option: str):
     return parse
 
 
+def _allow(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-module", action="append", default=[], metavar="MODULE",
+                   help="a module that checkpoint specs may name besides registered parts (checkpoints are data: "
+                        "code they name is imported only from modules given here); repeat for several")
+
+
 def _common(p: argparse.ArgumentParser, seed: bool = True) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch")
@@ -79,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", type=_json("--spec"), required=True, help="resampler entry as JSON: {type, params, train}")
     p.add_argument("--name", default="resampler")
     p.add_argument("--out", type=Path, required=True)
+    _allow(p)
     _common(p)
 
     p = sub.add_parser("evaluate", help="DEU on the test split at each scale; per-image metrics CSV")
@@ -90,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", type=_json("--labels"), required=True, help="{dataset, backbone, resampler, config_hash}")
     p.add_argument("--out", type=Path, required=True, help="metrics CSV")
     p.add_argument("--images", type=Path, required=True, help="folder for the enhanced outputs")
+    _allow(p)
     _common(p)
 
     p = sub.add_parser("table", help="Markdown table (and combined CSV) from results CSVs")
@@ -105,13 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("enhance", help="run one image of any size through Downsample -> Enhance -> Upsample")
     p.add_argument("input", type=Path)
-    p.add_argument("output", type=Path)
+    p.add_argument("output", type=Path, help="the output file: .png, .jpg/.jpeg, .tif/.tiff or .bmp (16-bit PNG or "
+                                             "TIFF for a 16-bit input); never the input itself")
     p.add_argument("--backbone", type=Path, required=True, help="backbone checkpoint")
     p.add_argument("--resampler", default="bicubic", help="a registered untrained resampler, or a resampler checkpoint")
     p.add_argument("--scale", required=True, help="downscaling factor >= 1 (1 with full_resolution)")
     p.add_argument("--upsampler", default="bicubic")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="fp32 (default), or tf32 / bf16 autocast (on CUDA LMAR then runs its fused kernel)")
+    p.add_argument("--quality", type=int, default=95, choices=range(1, 101), metavar="1-100",
+                   help="JPEG quality (default 95)")
+    _allow(p)
     _common(p, seed=False)
 
     p = sub.add_parser("bench", help="speed and memory benchmarks (ratios within one run) to JSON")
@@ -174,13 +186,14 @@ def run(args: argparse.Namespace) -> int:
     elif args.verb == "train-resampler":
         from lmar.train import train_resampler
 
-        train_resampler(args.data, args.backbone, args.spec, args.out, runtime.resolve_device(args.device), args.seed, args.name)
+        train_resampler(args.data, args.backbone, args.spec, args.out, runtime.resolve_device(args.device), args.seed,
+                        args.name, args.allow_module)
     elif args.verb == "evaluate":
         from lmar.evaluate import evaluate
 
         labels = {**args.labels, "seed": args.seed}
         evaluate(args.data, args.backbone, args.resampler_spec, args.resampler_ckpt, args.evaluation,
-                 args.out, args.images, runtime.resolve_device(args.device), labels)
+                 args.out, args.images, runtime.resolve_device(args.device), labels, args.allow_module)
     elif args.verb == "table":
         from lmar.report import write_table
 
@@ -192,8 +205,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.verb == "enhance":
         from lmar.enhance import enhance_file
 
-        enhance_file(args.input, args.output, args.backbone, args.resampler, args.scale, args.upsampler,
-                     runtime.resolve_device(args.device), args.precision)
+        print(enhance_file(args.input, args.output, args.backbone, args.resampler, args.scale, args.upsampler,
+                           runtime.resolve_device(args.device), args.precision, args.quality, args.allow_module))
     elif args.verb == "bench":
         from lmar.atomic import write_json
         from lmar.benchmarks import SECTIONS, run_suite

@@ -1,23 +1,73 @@
-"""Checks of an experiment config beyond its JSON schema: every named part must resolve."""
+"""Checks of an experiment config beyond its JSON schema, run when the workflow is planned.
+
+Every part must resolve (a registered name, or a trusted ``module:Class`` of the right base),
+its ``params`` must bind to its constructor's declaration and its ``train`` block to its recipe
+(:mod:`lmar.params`), and it must construct: so ``snakemake -n`` refuses a bad entry, naming its
+config key, before any job runs. Config files are trusted like a Snakefile: the modules they name
+are imported here.
+"""
 
 from __future__ import annotations
 
+import torch
+
 from lmar.errors import LmarError
-from lmar.registry import BACKBONES, DATASETS, RESAMPLERS
+from lmar.params import bind_recipe, import_names
+from lmar.registry import BACKBONES, DATASETS, RESAMPLERS, Registry
 from lmar.targets import parse_targets
+
+SECTIONS: tuple[tuple[str, Registry], ...] = (("datasets", DATASETS), ("backbones", BACKBONES), ("resamplers", RESAMPLERS))
+
+
+def _construct(section: str, cls: type, params: dict, where: str) -> None:
+    """Build the part once, so that checks in its constructor speak at plan time too; networks are
+    built on PyTorch's "meta" device (shapes only, no memory, no weights initialised)."""
+    try:
+        if section == "datasets":
+            cls(**params)
+        else:
+            with torch.device("meta"):
+                cls(**params)
+    except LmarError as exc:
+        raise LmarError(f"{where}.params: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise LmarError(f"{where}.params: {type(exc).__name__}: {exc}") from None
+
+
+def check_entry(section: str, registry: Registry, name: str, spec) -> None:
+    where = f"config key {section}.{name}"
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise LmarError(f"{where} needs a 'type' (a registered name or module:Class)")
+    cls, params = registry.resolve(spec, where)
+    if "train" in spec:
+        recipe = getattr(cls, "train_recipe", None)
+        if recipe is None:
+            raise LmarError(f"{where}.train: {spec['type']!r} has nothing to train; remove the train block")
+        bind_recipe(recipe, spec["train"], f"{where}.train")
+    _construct(section, cls, params, where)
 
 
 def check_parts(config: dict) -> None:
     """Raise LmarError naming the config key of the first unknown or misconfigured part."""
-    for section, registry in (("datasets", DATASETS), ("backbones", BACKBONES), ("resamplers", RESAMPLERS)):
+    for section, registry in SECTIONS:
         entries = config.get(section) or {}
         if not entries:
             raise LmarError(f"config key {section!r} is empty: name at least one entry")
         for name, spec in entries.items():
-            if not isinstance(spec, dict) or "type" not in spec:
-                raise LmarError(f"config key {section}.{name} needs a 'type' (a registered name or module:Class)")
-            registry.get(spec["type"], f"{section}.{name}.type")
+            check_entry(section, registry, name, spec)
     parse_targets(config.get("evaluation") or {"scales": [2]})
+
+
+def trusted_modules(config: dict) -> list[str]:
+    """The modules a config names (parts' ``module:Class`` types and parameters that name code):
+    checkpoints made by this config's jobs may name them too."""
+    found = set()
+    for section, registry in SECTIONS:
+        for spec in (config.get(section) or {}).values():
+            names = [spec["type"]] if ":" in spec["type"] else []
+            names += import_names(registry.get(spec["type"]), spec.get("params") or {}).values()
+            found.update(n.partition(":")[0] for n in names)
+    return sorted(found)
 
 
 def trainable(spec: dict, where: str = "") -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
@@ -13,11 +14,13 @@ from tqdm import tqdm
 
 from lmar import checkpoint
 from lmar.atomic import atomic_dir, atomic_path
-from lmar.data.images import read_image, to_uint8, write_png
+from lmar.data.image_write import to_uint8, write_png
+from lmar.data.images import read_image
 from lmar.data.pairs import list_pairs
 from lmar.interpolation import check_method
 from lmar.metrics import Scorer
-from lmar.pipeline import deu
+from lmar.paths import path_component
+from lmar.pipeline import check_target, deu
 from lmar.provenance import code_version, device_name
 from lmar.runtime import check_precision, precision_mode, synchronize
 from lmar.targets import FULL, Target, parse_targets
@@ -35,14 +38,17 @@ def evaluate(
     images_dir: Path,
     device: torch.device,
     labels: dict,
+    allow: Collection[str] = (),
 ) -> pd.DataFrame:
-    """``labels``: dataset, backbone, resampler names, seed and config hash, copied to every row."""
+    """``labels``: dataset, backbone, resampler names, seed and config hash, copied to every row;
+    ``allow``: modules the backbone checkpoint's spec may name (the trust rule, :mod:`lmar.registry`)."""
     targets = parse_targets(evaluation)
     upsampler = evaluation.get("upsampler", "bicubic")
     check_method(upsampler, False)
     precision = check_precision(evaluation.get("precision", "fp32"), "config key evaluation.precision")
-    backbone, _ = checkpoint.load_backbone(backbone_ckpt, device)
-    resampler, train_meta = checkpoint.build_resampler(resampler_spec, resampler_ckpt, device, labels.get("resampler", ""))
+    backbone, _ = checkpoint.load_backbone(backbone_ckpt, device, allow)
+    where = f"config key resamplers.{labels.get('resampler', '?')}"
+    resampler, train_meta = checkpoint.build_resampler(resampler_spec, resampler_ckpt, device, where)
     scorer = Scorer(
         evaluation.get("metrics", ["psnr", "ssim"]), device, evaluation.get("required_metrics", ["psnr", "ssim"])
     )
@@ -67,6 +73,8 @@ def evaluate(
             for pair in tqdm(pairs, desc=f"{labels.get('resampler')} {target.label}", unit="img", mininterval=5):
                 x, gt = read_image(pair.input), read_image(pair.gt)
                 size = target.resolve(x.shape[-2:])
+                if not resampler.is_identity:
+                    check_target(size, x.shape[-2:], backbone, f"target {target.label} of {pair.input}")
                 xd = x[None].to(device)
                 synchronize(device)
                 t0 = time.perf_counter()
@@ -75,7 +83,7 @@ def evaluate(
                 synchronize(device)
                 seconds = time.perf_counter() - t0
                 out = to_uint8(y[0])  # scored exactly as saved: 8-bit PNG
-                write_png(out, tmp / target.label / f"{pair.name}.png")
+                write_png(out, tmp / path_component(target.label, "target name") / f"{pair.name}.png")
                 scores = scorer(torch.from_numpy(out).permute(2, 0, 1).float() / 255.0, gt)
                 rows.append(
                     {

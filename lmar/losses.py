@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmar.errors import LmarError
-from lmar.weights import missing_reason, weight_path
+from lmar.weights import load_state_dict, missing_reason, weight_path
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +37,20 @@ def scharr_magnitude(img: torch.Tensor) -> torch.Tensor:
 class VGGRelu43(nn.Module):
     """VGG16 features up to relu4_3, frozen, ImageNet-normalised input."""
 
-    def __init__(self, weights: Path):
+    def __init__(self, home: Path | None = None):
+        """Weights from ``<home or TORCH_HOME>/hub/checkpoints/vgg16-397923af.pth``, hash-checked and
+        loaded as tensors only (:func:`lmar.weights.load_state_dict`)."""
         super().__init__()
         from torchvision.models import vgg16
 
         net = vgg16(weights=None)
+        state = load_state_dict("vgg16", home)
         try:
-            net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        except Exception as exc:  # corrupt or foreign file
-            raise LmarError(f"cannot load VGG16 weights from {weights}: {exc}. Delete the file or replace it.") from exc
+            net.load_state_dict(state)
+        except RuntimeError as exc:  # a foreign state dict
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise LmarError(f"VGG16 weights {weight_path('vgg16', home)} do not fit VGG16 ({first}). "
+                            "Delete the file or replace it.") from None
         self.features = net.features[:23].eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
@@ -73,7 +78,7 @@ class LMARLoss:
         used, reason = resize_loss_choice(spec.get("resize_loss", "vgg16"), spec.get("resize_loss_fallback", "l1"))
         if used != spec.get("resize_loss", "vgg16"):
             log.warning("resize loss: using fallback %r because %s", used, reason)
-        self.vgg = VGGRelu43(weight_path("vgg16")).to(device) if used == "vgg16" else None
+        self.vgg = VGGRelu43().to(device) if used == "vgg16" else None
         self.info = {"resize_loss": used, "resize_loss_reason": reason, "feature_tap": backbone.feature_tap}
 
     def __call__(self, x, gt, size, epoch):

@@ -2,16 +2,27 @@
 
 LPIPS needs torchvision's ImageNet AlexNet and the LPIPS linear layers (lmar.weights). When
 they are absent it is reported missing, with a one-line reason, unless it is required.
+
+LPIPS weights are never loaded by pyiqa or torchvision (both unpickle with ``weights_only=False``, so a
+planted file would run code): pyiqa's network is built without loading anything, and the tensors are
+loaded by ``lmar.weights.load_state_dict`` (sha256 check, then ``weights_only=True``) and copied in.
+A weight file whose sha256 does not match: an error for a required metric; otherwise the metric is
+reported missing with the reason ("sha256 mismatch for <file>: ..."). The file is never unpickled.
+Any other problem with a present weight file (refused by ``weights_only``, wrong keys or shapes) is an
+error even for a metric that is not required: with a matching sha256 it cannot happen to a genuine file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+import types
 
 import torch
 
 from lmar.errors import LmarError
-from lmar.weights import missing_reason, weight_path
+from lmar.weights import WeightHashError, load_state_dict, missing_reason, weight_path
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +33,89 @@ PYIQA_METRICS = {
     "lpips": ("lpips", {}),
 }
 NEEDS_WEIGHTS = {"lpips": ("alexnet", "lpips_alex")}
+# pyiqa LPIPS options that load nothing: no linear layers from a file or URL, an AlexNet trunk without weights.
+LPIPS_NO_LOADING = {"pretrained": False, "pnet_rand": True}
+
+_PATCH_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pyiqa_lpips_without_loading():
+    """While pyiqa builds its LPIPS network, its AlexNet comes without weights and it cannot load any file.
+
+    pyiqa 0.1.16's ``alexnet`` wrapper ignores ``pnet_rand`` and always calls torchvision's
+    ``models.alexnet(weights='IMAGENET1K_V1')`` (an unchecked, ``weights_only=False`` load of the cached
+    file), so its module's ``models`` is swapped for one whose ``alexnet`` has no weights, and its
+    ``load_pretrained_network`` for one that refuses. Anything else pyiqa would take from ``models``
+    fails (AttributeError) rather than loading. Both are put back afterwards.
+    """
+    import torchvision
+    from pyiqa.archs import lpips_arch
+
+    if not hasattr(lpips_arch, "models") or not hasattr(lpips_arch, "load_pretrained_network"):
+        raise LmarError("this pyiqa's LPIPS is not the one lmar.metrics knows how to build safely (pyiqa 0.1.16)")
+
+    def alexnet(*_args, **_kwargs):
+        return torchvision.models.alexnet(weights=None)
+
+    def refuse(_net, model_path, *_args, **_kwargs):
+        raise LmarError(f"internal error: pyiqa tried to load {model_path} itself; refused")
+
+    with _PATCH_LOCK:
+        saved = lpips_arch.models, lpips_arch.load_pretrained_network
+        lpips_arch.models = types.SimpleNamespace(alexnet=alexnet)
+        lpips_arch.load_pretrained_network = refuse
+        try:
+            yield
+        finally:
+            lpips_arch.models, lpips_arch.load_pretrained_network = saved
+
+
+def _lpips_source(param_name: str) -> tuple[str, str]:
+    """(weight name, key in its state dict) for a parameter of pyiqa's LPIPS network."""
+    if param_name.startswith("net.slice"):  # net.sliceK.N.weight <- torchvision features.N.weight
+        return "alexnet", "features." + param_name.split(".", 2)[2]
+    if param_name.startswith("lin"):  # lin0.model.1.weight: the lpips package's own key
+        return "lpips_alex", param_name
+    raise LmarError(f"internal error: no weight file provides LPIPS parameter {param_name!r}")
+
+
+def assign_lpips_weights(net: torch.nn.Module, state: dict[str, dict]) -> None:
+    """Copy the safely loaded tensors into pyiqa's LPIPS network ``net``.
+
+    ``state`` maps "alexnet" and "lpips_alex" to their state dicts. Every parameter must be assigned,
+    with its shape, and every AlexNet ``features.*`` and every linear-layer tensor used; else LmarError
+    naming the file.
+    """
+    used = {name: set() for name in state}
+    with torch.no_grad():
+        for pname, param in net.named_parameters():
+            wname, key = _lpips_source(pname)
+            tensor = state[wname].get(key)
+            if tensor is None:
+                raise LmarError(f"weights {weight_path(wname)} have no {key!r} (LPIPS {pname}); they are not {wname}")
+            if tuple(tensor.shape) != tuple(param.shape):
+                raise LmarError(
+                    f"weights {weight_path(wname)}: {key!r} has shape {tuple(tensor.shape)}, "
+                    f"LPIPS {pname} needs {tuple(param.shape)}"
+                )
+            param.copy_(tensor.to(dtype=param.dtype))
+            used[wname].add(key)
+    for wname, sd in state.items():
+        unused = sorted(k for k in sd if k not in used[wname] and (wname != "alexnet" or k.startswith("features.")))
+        if unused:
+            raise LmarError(f"weights {weight_path(wname)} have tensors LPIPS does not use: {unused[:5]}")
+
+
+def build_lpips(device: torch.device):
+    """pyiqa's LPIPS (AlexNet, v0.1) with its weights loaded by lmar.weights (hash-checked, weights_only)."""
+    import pyiqa
+
+    state = {name: load_state_dict(name) for name in ("lpips_alex", "alexnet")}
+    with _pyiqa_lpips_without_loading():
+        metric = pyiqa.create_metric("lpips", device=device, as_loss=False, **LPIPS_NO_LOADING)
+    assign_lpips_weights(metric.net, state)
+    return metric.eval()
 
 
 class Scorer:
@@ -39,16 +133,20 @@ class Scorer:
         self.names, self.device, self.metrics, self.missing = list(names), device, {}, {}
         for n in names:
             reason = missing_reason(NEEDS_WEIGHTS.get(n, ()))
+            if not reason:
+                try:
+                    if n == "lpips":
+                        self.metrics[n] = build_lpips(device)
+                    else:
+                        pyiqa_name, options = PYIQA_METRICS[n]
+                        self.metrics[n] = pyiqa.create_metric(pyiqa_name, device=device, as_loss=False, **options)
+                except WeightHashError as exc:
+                    reason = str(exc)
             if reason:
                 if n in required:
                     raise LmarError(f"metric {n!r} is required (evaluation.required_metrics) but {reason}")
                 log.warning("metric %s missing: %s", n, reason)
                 self.missing[n] = reason
-                continue
-            options = dict(PYIQA_METRICS[n][1])
-            if n == "lpips":
-                options["pretrained_model_path"] = str(weight_path("lpips_alex"))
-            self.metrics[n] = pyiqa.create_metric(PYIQA_METRICS[n][0], device=device, as_loss=False, **options)
 
     def __call__(self, out: torch.Tensor, gt: torch.Tensor) -> dict[str, float]:
         out, gt = out[None].to(self.device), gt[None].to(self.device)

@@ -1,22 +1,69 @@
-"""Registries of parts (backbones, resamplers, datasets, metrics).
+"""Registries of parts (backbones, resamplers, datasets).
 
 A config entry names a registered part by its ``type`` or, for a user's own part,
-``module:Class`` (anything importable), plus ``params`` passed to its constructor.
+``module:Class``, plus ``params`` passed to its constructor (checked against its declaration,
+:mod:`lmar.params`). A ``module:Class`` must be a class derived from the registry's base
+(:class:`~lmar.resampler_base.Resampler`, :class:`~lmar.backbones.base.Backbone`,
+:class:`~lmar.data.base.Dataset`).
+
+What may be imported (the trust rule): config files are trusted like a Snakefile, so a
+``module:Class`` they name is imported. A spec read from data (a checkpoint) is not: it may name
+registered parts, classes of this project's own packages, or a module that the user names in a
+trusted place (``allow``: the modules of the current config, or ``--allow-module``); anything else
+is refused before it is imported. The same holds for parameters that name code (``ImportName``).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from lmar.errors import LmarError
+from lmar.params import bind_params, import_names
+
+OWN_PACKAGES = ("lmar", "baselines")  # this project's code: always importable
+
+
+def module_allowed(module: str, allow: Collection[str] | None) -> bool:
+    """Whether ``module`` may be imported: ``allow=None`` is a trusted source (a config), else
+    ``module`` must be one of ``allow`` or of OWN_PACKAGES, or inside one of them."""
+    if allow is None:
+        return True
+    return any(module == a or module.startswith(a + ".") for a in (*OWN_PACKAGES, *allow))
+
+
+def check_import(name: str, what: str, where: str, allow: Collection[str] | None) -> tuple[str, str]:
+    """``(module, attribute)`` of ``name`` = "module:attr", refused unless the trust rule allows it."""
+    mod, _, attr = name.partition(":")
+    if not module_allowed(mod, allow):
+        raise LmarError(
+            f"{where} names {what} {name!r} from module {mod!r}, which is not trusted: a checkpoint is data and "
+            f"may name only registered parts. If you trust {mod!r}, name it in your config or pass --allow-module {mod}"
+        )
+    return mod, attr
+
+
+def import_object(name: str, what: str, where: str, allow: Collection[str] | None = None) -> Any:
+    """The object ``module:attr`` after the trust check."""
+    mod_name, attr = check_import(name, what, where, allow)
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError as exc:
+        raise LmarError(
+            f"{where}: cannot import module {mod_name!r} for {what} {name!r}: {exc}. "
+            "Check the name and that the module is on PYTHONPATH."
+        ) from None
+    if not hasattr(mod, attr):
+        raise LmarError(f"{where}: module {mod_name!r} has no {attr!r} for {what} {name!r}")
+    return getattr(mod, attr)
 
 
 class Registry:
-    def __init__(self, kind: str, home: str):
+    def __init__(self, kind: str, home: str, base: str):
         self.kind = kind
         self.home = home  # module(s) that register the built-in parts, imported lazily
+        self.base = base  # "module:Class" that every part derives from (imported lazily)
         self._parts: dict[str, Any] = {}
 
     def register(self, name: str) -> Callable[[Any], Any]:
@@ -37,41 +84,55 @@ class Registry:
         for mod in self.home.split(","):
             importlib.import_module(mod)
 
-    def get(self, type_name: str, where: str = "") -> Any:
-        """The class registered as ``type_name`` or importable as ``module:Class``."""
-        where = f" (config key {where})" if where else ""
-        if not isinstance(type_name, str) or not type_name:
-            raise LmarError(f"{self.kind} type must be a non-empty string{where}, got {type_name!r}")
-        if ":" in type_name:
-            mod_name, _, attr = type_name.partition(":")
-            try:
-                mod = importlib.import_module(mod_name)
-            except ImportError as exc:
-                raise LmarError(
-                    f"cannot import module {mod_name!r} for {self.kind} {type_name!r}{where}: {exc}. "
-                    "Check the name and that the module is on PYTHONPATH."
-                ) from exc
-            if not hasattr(mod, attr):
-                raise LmarError(f"module {mod_name!r} has no {attr!r} for {self.kind} {type_name!r}{where}")
-            return getattr(mod, attr)
-        self._load_builtin()
-        if type_name not in self._parts:
-            raise LmarError(
-                f"unknown {self.kind} {type_name!r}{where}. Known: {', '.join(self.names())}; "
-                "or give 'module:Class' for your own."
-            )
-        return self._parts[type_name]
+    def base_class(self) -> type:
+        mod, _, attr = self.base.partition(":")
+        return getattr(importlib.import_module(mod), attr)
 
-    def build(self, spec: dict, where: str = "") -> Any:
-        """Instantiate ``spec = {type: ..., params: {...}}``."""
-        cls = self.get(spec.get("type"), where)
-        params = dict(spec.get("params") or {})
+    def get(self, type_name: str, where: str = "", allow: Collection[str] | None = None) -> type:
+        """The class registered as ``type_name`` or importable as ``module:Class`` (under the trust
+        rule: ``allow=None`` for a trusted source). ``where`` names the key, e.g. "config key
+        resamplers.x.type"."""
+        where = where or f"{self.kind} type"
+        if not isinstance(type_name, str) or not type_name:
+            raise LmarError(f"{where}: a {self.kind} type must be a non-empty string, got {type_name!r}")
+        if ":" not in type_name:
+            self._load_builtin()
+            if type_name not in self._parts:
+                raise LmarError(
+                    f"{where}: unknown {self.kind} {type_name!r}. Known: {', '.join(self.names())}; "
+                    "or give 'module:Class' for your own."
+                )
+            return self._parts[type_name]
+        cls = import_object(type_name, self.kind, where, allow)
+        base = self.base_class()
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise LmarError(
+                f"{where}: {type_name!r} is not a {self.kind} class: a {self.kind} must be a class derived from "
+                f"{base.__module__}.{base.__qualname__}"
+            )
+        return cls
+
+    def resolve(self, spec: dict, where: str, allow: Collection[str] | None = None) -> tuple[type, dict]:
+        """``(class, params)`` of ``spec = {type, params}``, the params bound to the class's
+        declaration and any code they name checked by the trust rule; nothing is built."""
+        if not isinstance(spec, dict):
+            raise LmarError(f"{where} must be a mapping with a 'type', got {spec!r}")
+        cls = self.get(spec.get("type"), f"{where}.type", allow)
+        params = bind_params(cls, spec.get("params"), f"{where}.params")
+        for key, name in import_names(cls, params).items():
+            check_import(name, "code", f"{where}.params.{key}", allow)
+        return cls, params
+
+    def build(self, spec: dict, where: str = "", allow: Collection[str] | None = None) -> Any:
+        """Instantiate ``spec = {type: ..., params: {...}}`` (see :meth:`resolve`)."""
+        where = where or self.kind
+        cls, params = self.resolve(spec, where, allow)
         try:
             return cls(**params)
-        except TypeError as exc:
-            raise LmarError(f"bad params for {self.kind} {spec.get('type')!r}{where}: {exc}") from exc
+        except (TypeError, ValueError) as exc:
+            raise LmarError(f"bad params for {self.kind} {spec.get('type')!r} ({where}.params): {exc}") from None
 
 
-BACKBONES = Registry("backbone", "lmar.backbones")
-RESAMPLERS = Registry("resampler", "lmar.resampler,baselines")
-DATASETS = Registry("dataset", "lmar.data.mini,lmar.data.published")
+BACKBONES = Registry("backbone", "lmar.backbones", "lmar.backbones.base:Backbone")
+RESAMPLERS = Registry("resampler", "lmar.resampler,baselines", "lmar.resampler_base:Resampler")
+DATASETS = Registry("dataset", "lmar.data.mini,lmar.data.published", "lmar.data.base:Dataset")

@@ -13,7 +13,9 @@ kernel computes C in one pass with its working set on chip (:mod:`lmar.kernels`)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -21,8 +23,11 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from lmar.errors import LmarError
-from lmar.interpolation import check_method, resize, resize_taps
-from lmar.kernels import check_fused, fused_compute, fused_map, use_fused
+from lmar.interpolation import METHODS, check_method, resize, resize_taps
+from lmar.kernels import FUSED_MODES, check_fused, fused_compute, fused_map, use_fused
+from lmar.losses import FALLBACKS
+from lmar.params import NonNegativeFloat, PositiveInt
+from lmar.recipes import ResamplerRecipe
 from lmar.registry import RESAMPLERS
 from lmar.resampler_base import Resampler
 
@@ -107,18 +112,30 @@ def _identity_taps(n: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.arange(n, device=device, dtype=torch.int32)[:, None], torch.ones(n, 1, device=device)
 
 
+@dataclass(frozen=True)
+class LMARRecipe(ResamplerRecipe):
+    """LMAR's training: the generic resampler schedule plus its resize loss (:mod:`lmar.losses`):
+    VGG16 relu4_3 features when their weights are present, else ``resize_loss_fallback``; weighted
+    ``resize_weights[0]`` in the first epoch and ``resize_weights[1]`` after."""
+
+    resize_loss: Literal[("vgg16", *FALLBACKS)] = "vgg16"
+    resize_loss_fallback: Literal[FALLBACKS] = "l1"
+    resize_weights: tuple[NonNegativeFloat, NonNegativeFloat] = (1.0, 1e-3)
+
+
 @RESAMPLERS.register("lmar")
 class LMAR(Resampler):
     trainable = True
+    train_recipe = LMARRecipe
 
     def __init__(
         self,
-        interpolation: str = "bicubic",
+        interpolation: Literal[METHODS] = "bicubic",
         antialias: bool = False,
-        hidden: int = 128,
-        depth: int = 5,
-        chunk_pixels: int | str = "auto",
-        fused: str = "auto",
+        hidden: PositiveInt = 128,
+        depth: PositiveInt = 5,
+        chunk_pixels: PositiveInt | Literal["auto"] = "auto",
+        fused: Literal[FUSED_MODES] = "auto",
     ):
         """``chunk_pixels``: full-resolution pixels per band of the MLP (over the batch; with
         gradients each band is checkpointed), or "auto" (band size from the memory free on the

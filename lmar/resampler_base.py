@@ -20,6 +20,7 @@ class Resampler(nn.Module):
     """
 
     trainable: bool = False
+    train_recipe: type | None = None  # a trainable resampler's recipe: a lmar.recipes.ResamplerRecipe dataclass
     is_identity: bool = False  # the full-resolution "resampler": enhancement without resampling
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:  # pragma: no cover

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from lmar.errors import LmarError
 from lmar.interpolation import parse_scale, target_size
+from lmar.paths import path_component
 
 FULL = "full"  # the label of the no-resampling row
 
@@ -41,9 +42,10 @@ def parse_targets(evaluation: dict) -> list[Target]:
     for i, entry in enumerate(evaluation.get("sizes", [])):
         try:
             h, w = (int(v) for v in entry["size"])
-            label = str(entry.get("name") or f"{h}x{w}")
+            label = entry.get("name") or f"{h}x{w}"
         except (KeyError, TypeError, ValueError):
             raise LmarError(f"config key evaluation.sizes[{i}] must be {{name: ..., size: [h, w]}}, got {entry!r}") from None
+        path_component(label, f"config key evaluation.sizes[{i}].name")
         if h < 1 or w < 1:
             raise LmarError(f"config key evaluation.sizes[{i}]: size must be positive, got {h}x{w}")
         targets.append(Target(label, size=(h, w)))

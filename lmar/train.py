@@ -1,6 +1,6 @@
 """Training: pretrain a backbone (L1 to ground truth), then a resampler against it, frozen.
 
-Schedules follow LMAR_SPEC section 5; every number comes from the config's ``train`` block.
+Every number comes from the config's ``train`` block, bound to the part's recipe (:mod:`lmar.recipes`).
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,42 +21,17 @@ from lmar.data.images import read_image
 from lmar.data.pairs import list_pairs
 from lmar.errors import LmarError
 from lmar.interpolation import resize
+from lmar.params import bind_recipe
 from lmar.registry import BACKBONES, RESAMPLERS
 
 log = logging.getLogger(__name__)
 
-# Speed options, off by default (the fp32 reference path): bf16 autocast, channels-last memory
-# format, and torch.compile (nn.Module.compile, dynamic shapes) of the module being trained.
-SPEED = {"amp": False, "channels_last": False, "compile": False}
-BACKBONE_TRAIN = {
-    "epochs": 100, "batch_size": 2, "lr": 1e-3, "step_size": 20, "gamma": 0.75, "size": [256, 256], **SPEED,
-}
-RESAMPLER_TRAIN = {
-    **SPEED,
-    "epochs": 12,
-    "lr": 4e-4,
-    "step_size": 4,
-    "gamma": 0.75,
-    "crop": 1024,  # random full-resolution crop (square)
-    "target_min": 256,  # random square target size s in [target_min, target_max) step target_step
-    "target_max": 1024,
-    "target_step": 8,
-    "repeats": 1,  # passes over the training images per epoch
-}
 
-
-def _merged(defaults: dict, spec: dict, where: str) -> dict:
-    given = dict(spec.get("train") or {})
-    unknown = sorted(set(given) - set(defaults) - {"resize_loss", "resize_loss_fallback", "resize_weights"})
-    if unknown:
-        raise LmarError(f"unknown key(s) {unknown} in {where}.train; known: {sorted(defaults)}")
-    merged = {**defaults, **given}
-    for key in ("epochs", "batch_size", "step_size", "crop", "repeats", "target_step"):
-        if key in merged and not (isinstance(merged[key], int) and merged[key] >= 1):
-            raise LmarError(f"config key {where}.train.{key} must be a positive integer, got {merged[key]!r}")
-    if merged["amp"] not in (False, "bf16"):
-        raise LmarError(f"config key {where}.train.amp must be false or 'bf16', got {merged['amp']!r}")
-    return merged
+def recipe(cls: type, spec: dict, where: str) -> dict:
+    """The part's ``train`` block bound to its recipe (:mod:`lmar.recipes`), defaults filled in."""
+    if getattr(cls, "train_recipe", None) is None:
+        raise LmarError(f"{where} ({spec.get('type')}) has nothing to train")
+    return bind_recipe(cls.train_recipe, spec.get("train"), f"{where}.train")
 
 
 def _speed(cfg: dict, device: torch.device, trained: torch.nn.Module, others=()):
@@ -93,8 +69,9 @@ def pair_loader(pairs, transform=lambda t: t):
 
 
 def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "backbone") -> dict:
-    cfg = _merged(BACKBONE_TRAIN, spec, f"backbones.{name}")
-    net = BACKBONES.build(spec, f"backbones.{name}").to(device).train()
+    where = f"config key backbones.{name}"
+    cfg = recipe(BACKBONES.get(spec.get("type"), f"{where}.type"), spec, where)
+    net = BACKBONES.build(spec, where).to(device).train()
     size = tuple(int(s) for s in cfg["size"])
     pairs = list_pairs(data, "train")
     # whole training images resized to the training size (LMAR_SPEC 5)
@@ -140,18 +117,16 @@ def _random_crop(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tens
 
 
 def train_resampler(
-    data: Path, backbone_ckpt: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "resampler"
+    data: Path, backbone_ckpt: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "resampler",
+    allow: Collection[str] = (),
 ) -> dict:
-    where = f"resamplers.{name}"
-    cfg = _merged(RESAMPLER_TRAIN, spec, where)
+    """``allow``: modules the backbone checkpoint's spec may name (the trust rule, :mod:`lmar.registry`)."""
+    where = f"config key resamplers.{name}"
+    cfg = recipe(RESAMPLERS.get(spec.get("type"), f"{where}.type"), spec, where)
     net = RESAMPLERS.build(spec, where).to(device).train()
-    if not net.trainable:
-        raise LmarError(f"{where} ({spec.get('type')}) has nothing to train")
-    backbone, _ = checkpoint.load_backbone(backbone_ckpt, device)
+    backbone, _ = checkpoint.load_backbone(backbone_ckpt, device, allow)
     loss_fn, info = net.make_loss(backbone, cfg, device)
     lo, hi, step = int(cfg["target_min"]), int(cfg["target_max"]), int(cfg["target_step"])
-    if not 0 < lo < hi:
-        raise LmarError(f"{where}.train: need 0 < target_min < target_max, got {lo}, {hi}")
     sizes = list(range(lo, hi, step))
     pairs = list_pairs(data, "train")
     load = pair_loader(pairs)

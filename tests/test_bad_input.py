@@ -99,7 +99,7 @@ def test_bad_params_name_the_part(capsys, mini_data, tmp_path):
     out = tmp_path / "out"
     rc, err = cli(capsys, "pretrain-backbone", "--data", mini_data, "--spec",
                   json.dumps({"type": "lmar_unet", "params": {"widht": 8}}), "--out", out / "b.pt", "--device", "cpu")
-    assert_error(rc, err, "bad params", "lmar_unet", "widht")
+    assert_error(rc, err, "backbones.backbone.params", "unknown key 'widht'", "did you mean 'width'")
     assert_nothing_left(out)
 
 
@@ -337,16 +337,21 @@ def test_other_non_positive_schedule_keys(capsys, mini_data, tmp_path, key):
     assert_nothing_left(out)
 
 
-@pytest.mark.parametrize("scale, small", [("13", (3, 4)), ("40", (1, 1))])
+@pytest.mark.parametrize("scale, small", [("13", (3, 4)), ("40", (1, 1)), ("4.7", (8, 11))])
 def test_scale_so_large_that_the_target_is_tiny(capsys, odd_image, backbone_ckpt, tmp_path, scale, small):
-    """Once crashed the U-Net (instance norm on a 1x1 map) with a ValueError traceback."""
+    """A target below the backbone's smallest input (the U-Net's min_size, 8) is refused, not
+    shrunk to a few pixels (once it crashed the U-Net with a traceback, later it was padded up)."""
     from lmar.interpolation import target_size
 
     assert target_size((37, 51), float(scale)) == small
     out = tmp_path / "out"
     rc, err = cli(capsys, *enhance_argv(odd_image, out / "y.png", backbone_ckpt, scale))
-    assert rc == 0, err
-    assert load_png(out / "y.png").shape == (37, 51, 3)
+    if min(small) >= 8:  # exactly the smallest input: allowed
+        assert rc == 0, err
+        assert load_png(out / "y.png").shape == (37, 51, 3)
+        return
+    assert_error(rc, err, f"{small[0]}x{small[1]}", "smallest input 8x8", "at most 4.62")
+    assert_nothing_left(out)
 
 
 def test_checkpoint_that_does_not_fit_the_spec(capsys, mini_data, backbone_ckpt, lmar_ckpt, tmp_path):

@@ -11,7 +11,8 @@ from conftest import DATA_SIZE, TEST_NAMES, entries, load_png, write_rgb
 from PIL import Image
 
 from lmar.data import mini
-from lmar.data.images import image_size, read_image, to_uint8, write_png
+from lmar.data.image_write import to_uint8, write_png
+from lmar.data.images import image_size, read_image
 from lmar.data.mini import MiniDataset
 from lmar.data.pairs import list_pairs
 from lmar.errors import LmarError
@@ -197,11 +198,14 @@ def test_to_uint8_clamps_and_rounds():
     assert to_uint8(x)[0, :, 0].tolist() == [0, 0, 0, 1, 255, 255]
 
 
-def test_grey_and_rgba_images_are_read_as_rgb(tmp_path):
+def test_grey_and_opaque_rgba_images_are_read_as_rgb(tmp_path):
     Image.new("L", (4, 3), 128).save(tmp_path / "g.png")
-    Image.new("RGBA", (4, 3), (10, 20, 30, 40)).save(tmp_path / "a.png")
+    Image.new("RGBA", (4, 3), (10, 20, 30, 255)).save(tmp_path / "a.png")
+    Image.new("RGBA", (4, 3), (10, 20, 30, 40)).save(tmp_path / "t.png")
     assert read_image(tmp_path / "g.png").shape == (3, 3, 4)
-    assert read_image(tmp_path / "a.png")[:, 0, 0].mul(255).round().tolist() == [10, 20, 30]
+    assert read_image(tmp_path / "a.png")[:, 0, 0].mul(255).round().tolist() == [10, 20, 30]  # opaque: alpha dropped
+    with pytest.raises(LmarError, match="transparency"):  # never dropped silently
+        read_image(tmp_path / "t.png")
 
 
 def test_unreadable_image_is_named(tmp_path):

@@ -14,7 +14,8 @@ from PIL import Image
 
 from lmar import checkpoint
 from lmar.cli import main
-from lmar.data.images import read_image, to_uint8
+from lmar.data.image_write import to_uint8
+from lmar.data.images import read_image
 from lmar.data.mini import MiniDataset
 from lmar.evaluate import evaluate
 from lmar.interpolation import resize

@@ -157,10 +157,12 @@ def test_seed_weights_rejects_a_file_whose_hash_does_not_match_its_name(torch_ho
     assert not weight_path("alexnet", torch_home).exists()
 
 
-def test_lpips_through_pyiqa_with_local_weights(torch_home):
-    """Wiring, not values: AlexNet-shaped random weights plus the lpips package's linear layers."""
+def test_lpips_through_pyiqa_with_local_weights(torch_home, monkeypatch):
+    """Wiring, not values: AlexNet-shaped random weights plus the lpips package's linear layers
+    (the stand-in's own hash replaces torchvision's published prefix, which it cannot match)."""
     import torchvision
 
+    import lmar.weights
     from lmar.metrics import Scorer
     from lmar.weights import seed_weights, weight_path
 
@@ -168,6 +170,7 @@ def test_lpips_through_pyiqa_with_local_weights(torch_home):
     alex = weight_path("alexnet", torch_home)
     alex.parent.mkdir(parents=True)
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), alex)
+    monkeypatch.setitem(lmar.weights.EXPECTED_SHA256, "alexnet", lmar.weights.sha256_hex(alex.read_bytes()))
     scorer = Scorer(["psnr", "lpips"], torch.device("cpu"), required=["psnr", "lpips"])
     a, b = torch.rand(3, 32, 32), torch.rand(3, 32, 32)
     scores = scorer(a, b)

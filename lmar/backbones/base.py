@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lmar.recipes import BackboneRecipe
+
 
 class Backbone(nn.Module):
     """An enhancement network E: (B, 3, H, W) -> (B, 3, H, W), any H and W.
@@ -15,6 +17,7 @@ class Backbone(nn.Module):
     model-aware losses compare (LMAR_SPEC 4: a mid-level encoder feature).
     """
 
+    train_recipe: type = BackboneRecipe  # the keys of its config entry's `train` block (lmar.recipes)
     multiple: int = 1
     min_size: int = 1  # smaller inputs are padded up to this (replicate), the output cropped back
     feature_tap: str = ""

@@ -10,11 +10,14 @@ at width 16. The feature tap is ``enc2``: the deepest encoder skip, 1/4 resoluti
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lmar.backbones.base import Backbone
+from lmar.params import Check, Range
 from lmar.registry import BACKBONES
 
 
@@ -87,7 +90,7 @@ class LMARUNet(Backbone):
     feature_tap = "enc2"
     tap_stride = 4
 
-    def __init__(self, width: int = 16):
+    def __init__(self, width: Annotated[int, Range(2), Check(lambda w: w % 2 == 0, "and even")] = 16):
         super().__init__()
         c = [width, 2 * width, 4 * width]
         self.stem = nn.Sequential(_conv3(3, c[0]), _act(), _conv3(c[0], c[0]), _act())

@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from PIL import Image
 
 from lmar.atomic import atomic_dir
+from lmar.data.base import Dataset
 from lmar.errors import LmarError
+from lmar.params import Check, Range
 from lmar.registry import DATASETS
+
+Side = Annotated[int, Range(8)]  # pixels
 
 # colour photographs inside the scikit-image package (no download); motorcycle left/right are a
 # stereo pair, so both stay in the same split.
@@ -74,10 +79,18 @@ def _u8(a: np.ndarray) -> np.ndarray:
 
 
 @DATASETS.register("mini")
-class MiniDataset:
-    def __init__(self, size=(360, 540), test=("astronaut", "coffee", "rocket"), seed: int = 0, photos=PHOTOS):
+class MiniDataset(Dataset):
+    def __init__(
+        self,
+        size: tuple[Side, Side] = (360, 540),
+        test: Annotated[list[str], Check(len, "naming at least one photo")] = ("astronaut", "coffee", "rocket"),
+        seed: int = 0,
+        photos: list[str] = PHOTOS,
+    ):
         if len(size) != 2 or min(size) < 8:
             raise LmarError(f"mini dataset: size must be [H, W] with both >= 8, got {size}")
+        if not test:
+            raise LmarError("mini dataset: the test split is empty; name at least one photo in params.test")
         stems = [Path(p).stem for p in photos]
         unknown = sorted(set(test) - set(stems))
         if unknown:

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from tqdm import tqdm
 
 from lmar.atomic import atomic_dir
+from lmar.data.base import Dataset
 from lmar.data.validate import raise_if_problems, split_problems
 from lmar.errors import LmarError
+from lmar.params import NonNegativeInt
 from lmar.registry import DATASETS
 
 OUR_LAYOUT = ("train/input", "train/gt", "test/input", "test/gt")
 
 
-class PublishedDataset:
+class PublishedDataset(Dataset):
     """Subclasses set the class attributes; params override layout and expected counts."""
 
     title = ""
@@ -31,7 +34,14 @@ class PublishedDataset:
     expected: dict = {}  # {"train": n, "test": n}
     remote = True  # the workflow may fetch it (manual sources stop with instructions)
 
-    def __init__(self, local_path=None, download_dir=None, layout=None, expected="published", decode: bool = True):
+    def __init__(
+        self,
+        local_path: str | None = None,
+        download_dir: str | None = None,
+        layout: dict[str, str] | None = None,
+        expected: Literal["published"] | dict[str, NonNegativeInt] | None = "published",
+        decode: bool = True,
+    ):
         self.local_path = Path(local_path).expanduser() if local_path else None
         self.download_dir = Path(download_dir) if download_dir else None
         self.layout = {**type(self).layout, **(layout or {})}

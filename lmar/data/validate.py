@@ -24,7 +24,9 @@ def split_problems(inputs: Path, gts: Path, expected: int | None, decode: bool, 
     problems += [f"input without ground truth: {ins[s]}" for s in sorted(set(ins) - set(outs))]
     problems += [f"ground truth without input: {outs[s]}" for s in sorted(set(outs) - set(ins))]
     common = sorted(set(ins) & set(outs))
-    if expected is not None and len(common) != expected:
+    if not common:
+        problems.append(f"{inputs.parent}: no image pairs (every split needs at least one)")
+    elif expected is not None and len(common) != expected:
         problems.append(f"{inputs.parent}: {len(common)} pairs, expected {expected}")
     for stem in progress(common) if progress else common:
         try:

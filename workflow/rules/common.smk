@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from lmar.config import check_parts, needs_download, trainable
+from lmar.config import check_parts, needs_download, trainable, trusted_modules
 from lmar.errors import LmarError
 from lmar.provenance import config_hash
 
@@ -24,6 +24,9 @@ JOB_THREADS = 8
 # Jobs that need pretrained weights run with TORCH_HOME set here (pyiqa and torchvision read it).
 WEIGHTS_DIR = str(Path(config["weights"]["dir"]).absolute())
 WEIGHTS_STATUS = f"{config['weights']['dir']}/seeded.json"
+# Checkpoints are data: the specs they carry may name only registered parts or the modules this
+# (trusted) config names, passed to the jobs that read checkpoints.
+ALLOW_MODULES = [arg for module in trusted_modules(config) for arg in ("--allow-module", module)]
 # Software for --sdm conda (cluster nodes without the project venv); locally the venv is used.
 ENV = "../envs/lmar.yaml"
 

@@ -12,8 +12,8 @@ rule download_dataset:
     log:
         "logs/download_dataset/{dataset}.log",
     shell:
-        "python -m lmar fetch-data --name {wildcards.dataset} --spec {params.spec:q} --out {output:q}"
-        " --archives resources/archives/{wildcards.dataset} --lock resources/checksums.json > {log:q} 2>&1"
+        "python -m lmar fetch-data --name {wildcards.dataset:q} --spec {params.spec:q} --out {output:q}"
+        " --archives resources/archives/{wildcards.dataset:q} --lock resources/checksums.json > {log:q} 2>&1"
 
 
 rule prepare_data:
@@ -23,13 +23,13 @@ rule prepare_data:
         directory("resources/data/{dataset}"),
     params:
         spec=lambda w: spec_json("datasets", w.dataset),
-        download=lambda w, input: f"--download-dir {input.download}" if "download" in input.keys() else "",
+        download=lambda w, input: ["--download-dir", input.download] if "download" in input.keys() else [],
     conda:
         ENV
     log:
         "logs/prepare_data/{dataset}.log",
     shell:
-        "python -m lmar prepare-data --name {wildcards.dataset} --spec {params.spec:q} {params.download}"
+        "python -m lmar prepare-data --name {wildcards.dataset:q} --spec {params.spec:q} {params.download:q}"
         " --out {output:q} > {log:q} 2>&1"
 
 
@@ -45,5 +45,5 @@ rule seed_weights:
     log:
         "logs/seed_weights.log",
     shell:
-        "python -m lmar seed-weights --dir {params.torch_home:q} --names {params.names} --required {params.required}"
+        "python -m lmar seed-weights --dir {params.torch_home:q} --names {params.names:q} --required {params.required:q}"
         " --status {output:q} > {log:q} 2>&1"

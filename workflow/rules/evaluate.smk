@@ -9,7 +9,7 @@ rule evaluate:
         images=directory(f"{RES}/outputs/{{dataset}}/{{backbone}}/{{resampler}}"),
     params:
         spec=lambda w: json.dumps(resampler_spec(w.resampler), sort_keys=True),
-        ckpt=lambda w, input: f"--resampler-ckpt {input.resampler}" if "resampler" in input.keys() else "",
+        ckpt=lambda w, input: ["--resampler-ckpt", input.resampler] if "resampler" in input.keys() else [],
         evaluation=json.dumps(EVALUATION, sort_keys=True),
         labels=lambda w: json.dumps(
             {"dataset": w.dataset, "backbone": w.backbone, "resampler": w.resampler, "config_hash": run_hash(w)}
@@ -17,6 +17,7 @@ rule evaluate:
         device=config["device"],
         seed=config["seed"],
         torch_home=WEIGHTS_DIR,
+        allow=ALLOW_MODULES,
     threads: JOB_THREADS
     resources:
         gpu=GPU,
@@ -28,6 +29,6 @@ rule evaluate:
         f"{BENCH}/evaluate/{{dataset}}/{{backbone}}/{{resampler}}.tsv"
     shell:
         "TORCH_HOME={params.torch_home:q} python -m lmar evaluate --data {input.data:q} --backbone {input.backbone:q}"
-        " --resampler-spec {params.spec:q} {params.ckpt} --evaluation {params.evaluation:q}"
+        " --resampler-spec {params.spec:q} {params.ckpt:q} --evaluation {params.evaluation:q}"
         " --labels {params.labels:q} --out {output.csv:q} --images {output.images:q}"
-        " --device {params.device} --seed {params.seed} --threads {threads} > {log:q} 2>&1"
+        " --device {params.device:q} --seed {params.seed:q} {params.allow:q} --threads {threads} > {log:q} 2>&1"

@@ -16,7 +16,7 @@ rule table:
         f"{LOGS}/table.log",
     shell:
         "python -m lmar table {input:q} --out-md {output.md:q} --out-csv {output.csv:q}"
-        " --gain {params.gain} --title {params.title:q} > {log:q} 2>&1"
+        " --gain {params.gain:q} --title {params.title:q} > {log:q} 2>&1"
 
 
 rule plot:
@@ -46,7 +46,7 @@ rule benchmark_suite:
     log:
         "logs/benchmark_suite.log",
     shell:
-        "python -m lmar bench --out {output:q} --backbones {params.backbones:q} --device {params.device}"
+        "python -m lmar bench --out {output:q} --backbones {params.backbones:q} --device {params.device:q}"
         " --threads {threads} > {log:q} 2>&1"
 
 

@@ -20,8 +20,8 @@ rule pretrain_backbone:
     benchmark:
         f"{BENCH}/pretrain_backbone/{{dataset}}/{{backbone}}.tsv"
     shell:
-        "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone}"
-        " --out {output:q} --device {params.device} --seed {params.seed} --threads {threads} > {log:q} 2>&1"
+        "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone:q}"
+        " --out {output:q} --device {params.device:q} --seed {params.seed:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule train_resampler:
@@ -36,6 +36,7 @@ rule train_resampler:
         device=config["device"],
         seed=config["seed"],
         torch_home=WEIGHTS_DIR,
+        allow=ALLOW_MODULES,
     threads: JOB_THREADS
     resources:
         gpu=GPU,
@@ -47,5 +48,5 @@ rule train_resampler:
         f"{BENCH}/train_resampler/{{dataset}}/{{backbone}}/{{resampler}}.tsv"
     shell:
         "TORCH_HOME={params.torch_home:q} python -m lmar train-resampler --data {input.data:q} --backbone {input.backbone:q} --spec {params.spec:q}"
-        " --name {wildcards.resampler} --out {output:q} --device {params.device} --seed {params.seed}"
-        " --threads {threads} > {log:q} 2>&1"
+        " --name {wildcards.resampler:q} --out {output:q} --device {params.device:q} --seed {params.seed:q}"
+        " {params.allow:q} --threads {threads} > {log:q} 2>&1"

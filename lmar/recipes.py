@@ -1,0 +1,65 @@
+"""Training recipes: the keys of a config entry's ``train`` block, their types, ranges and defaults.
+
+A backbone's recipe is :attr:`lmar.backbones.Backbone.train_recipe` (:class:`BackboneRecipe`
+unless a backbone declares its own); a trainable resampler declares its recipe as its class
+attribute ``train_recipe`` (a subclass of :class:`ResamplerRecipe`, in the resampler's own file).
+The plan-time config check binds every ``train`` block against its part's recipe
+(:func:`lmar.params.bind_recipe`); the trainers read the bound values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from lmar.params import PositiveFloat, PositiveInt, Range
+
+Decay = Annotated[float, Range(0, 1, open_min=True)]  # a learning-rate factor in (0, 1]
+
+
+@dataclass(frozen=True)
+class SpeedOptions:
+    """Off by default (the fp32 reference path): bf16 autocast, channels-last memory format, and
+    torch.compile of the module being trained."""
+
+    amp: Literal[False, "bf16"] = False
+    channels_last: bool = False
+    compile: bool = False
+
+
+@dataclass(frozen=True)
+class Schedule(SpeedOptions):
+    """Adam at ``lr``, multiplied by ``gamma`` every ``step_size`` epochs."""
+
+    epochs: PositiveInt = 100
+    lr: PositiveFloat = 1e-3
+    step_size: PositiveInt = 20
+    gamma: Decay = 0.75
+
+
+@dataclass(frozen=True)
+class BackboneRecipe(Schedule):
+    """L1 to ground truth on whole training images resized to ``size`` = [h, w]."""
+
+    batch_size: PositiveInt = 2
+    size: tuple[PositiveInt, PositiveInt] = (256, 256)
+
+
+@dataclass(frozen=True)
+class ResamplerRecipe(Schedule):
+    """Against the frozen backbone: random square full-resolution crops of ``crop`` pixels and a
+    random square target size in [target_min, target_max) in steps of target_step, ``repeats``
+    passes over the training images per epoch."""
+
+    epochs: PositiveInt = 12
+    lr: PositiveFloat = 4e-4
+    step_size: PositiveInt = 4
+    crop: PositiveInt = 1024
+    target_min: PositiveInt = 256
+    target_max: PositiveInt = 1024
+    target_step: PositiveInt = 8
+    repeats: PositiveInt = 1
+
+    def __post_init__(self):
+        if not self.target_min < self.target_max:
+            raise ValueError(f"need target_min < target_max, got {self.target_min} and {self.target_max}")
