@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 from lmar import checkpoint
 from lmar.atomic import atomic_dir, atomic_path
-from lmar.data.image_write import to_uint8, write_png
-from lmar.data.images import read_image
+from lmar.data.image_write import quantize, write_image
+from lmar.data.images import read_image, read_image_bits
 from lmar.data.pairs import list_pairs
 from lmar.interpolation import check_method
 from lmar.metrics import Scorer
@@ -71,7 +71,7 @@ def evaluate(
     with atomic_dir(images_dir) as tmp, torch.no_grad():
         for target in targets:
             for pair in tqdm(pairs, desc=f"{labels.get('resampler')} {target.label}", unit="img", mininterval=5):
-                x, gt = read_image(pair.input), read_image(pair.gt)
+                (x, bits), gt = read_image_bits(pair.input), read_image(pair.gt)
                 size = target.resolve(x.shape[-2:])
                 if not resampler.is_identity:
                     check_target(size, x.shape[-2:], backbone, f"target {target.label} of {pair.input}")
@@ -82,9 +82,9 @@ def evaluate(
                     y = deu(xd, size, resampler, backbone, upsampler)
                 synchronize(device)
                 seconds = time.perf_counter() - t0
-                out = to_uint8(y[0])  # scored exactly as saved: 8-bit PNG
-                write_png(out, tmp / path_component(target.label, "target name") / f"{pair.name}.png")
-                scores = scorer(torch.from_numpy(out).permute(2, 0, 1).float() / 255.0, gt)
+                out = quantize(y[0], bits)  # scored exactly as saved: a PNG of the input's bit depth
+                write_image(out, tmp / path_component(target.label, "target name") / f"{pair.name}.png", bits)
+                scores = scorer(torch.from_numpy(out.astype("float32")).permute(2, 0, 1) / (2**bits - 1), gt)
                 rows.append(
                     {
                         **fixed,
