@@ -1,4 +1,6 @@
-"""Fixed interpolation resamplers (no training): bicubic, bilinear, nearest, area."""
+"""Fixed interpolation resamplers (no training): PyTorch's bicubic, bilinear, nearest and area, and
+the LMAR authors' resize, lanczos3 (their default) and cubic (Keys, a = -0.5), which read zero
+outside the image (:mod:`lmar.resize_kernels`)."""
 
 from __future__ import annotations
 
@@ -33,3 +35,5 @@ Bicubic = _fixed("bicubic")
 Bilinear = _fixed("bilinear")
 Nearest = _fixed("nearest")
 Area = _fixed("area")
+Lanczos3 = _fixed("lanczos3")
+Cubic = _fixed("cubic")

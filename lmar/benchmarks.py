@@ -270,10 +270,10 @@ SECTIONS = ("resample", "profile", "deu", "train", "metrics", "decode")
 def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threads: int | None = None,
               repeats: int | None = None, train_crop: int | None = None, progress=print,
               sections=SECTIONS, train_options=None, partial=None) -> dict:
-    """LMAR (fused and reference, per precision) vs bicubic resampling; where LMAR's time goes at
-    x1.8 per precision (torch.profiler, see _profiled); DEU per resampler vs
-    full-resolution enhancement for each backbone; LMAR training steps per second; pyiqa metric
-    and PNG decoding throughput. All at ``hw`` (default 3840x2160). ``sections``: which of
+    """LMAR (fused and reference, per precision) vs bicubic resampling, and the authors' lanczos3
+    resize vs bicubic at x2; where LMAR's time goes at x1.8 per precision (torch.profiler, see
+    _profiled); DEU per resampler vs full-resolution enhancement for each backbone; LMAR training
+    steps per second; pyiqa metric and PNG decoding throughput. All at ``hw`` (default 3840x2160). ``sections``: which of
     SECTIONS to run; ``train_options``: labels of TRAIN_OPTIONS (default: per device);
     ``partial(result)``: called after each case with the result so far ("complete": false).
     A case that raises is recorded under "failed" (label -> error) and the rest still run."""
@@ -291,7 +291,7 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
     light = repeats or (10 if cuda else 5)
     warm = 3 if cuda else 1
     variants = _variants(dev)
-    backbones = backbones or {"unet": {"type": "lmar_unet", "params": {"width": 16}}}
+    backbones = backbones or {"unet": {"type": "unet_lite", "params": {"width": 16}}}
     targets = [Target("x1.8", size=(round(hw[0] / 1.8), round(hw[1] / 1.8))), Target("x2", scale=2.0)]
     common = {"device": str(dev), "hw": list(hw), "threads": threads}
     result: dict = {"device": None, "input_hw": list(hw), "torch": torch.__version__, "complete": False,
@@ -328,6 +328,9 @@ def run_suite(device: str = "auto", backbones: dict | None = None, hw=UHD, threa
     for t in targets if "resample" in sections else ():
         size = list(t.resolve(hw))
         bic = case("resample", f"bicubic {t.label}", resampler={"type": "bicubic"}, size=size, repeats=light)
+        if t.label == "x2":  # the authors' resize (lanczos3, zero outside the image), 3840x2160 -> 1920x1080
+            lz = case("resample", f"lanczos3 {t.label}", resampler={"type": "lanczos3"}, size=size, repeats=light)
+            ratio(f"resample {t.label}: lanczos3 / bicubic time", lz, bic)
         lmar = {}
         for p in variants["resample"]:
             lmar[p] = case("resample", f"lmar {t.label} {p}", resampler={"type": "lmar"}, size=size, repeats=heavy,

@@ -18,7 +18,9 @@ from lmar.registry import BACKBONES, RESAMPLERS
 
 
 def save(path: str | Path, kind: str, spec: dict, module: torch.nn.Module, meta: dict) -> None:
+    """Write the checkpoint; ``meta`` also records the class's ``spec_version`` (1 unless it sets one)."""
     state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    meta = {**meta, "spec_version": getattr(type(module), "spec_version", 1)}
     with atomic_path(path) as tmp:
         torch.save({"kind": kind, "spec": spec, "state_dict": state, "meta": meta}, tmp)
 
@@ -48,10 +50,28 @@ def _load_state(net: torch.nn.Module, ckpt: dict, path) -> None:
         ) from None
 
 
+def _check_version(ckpt: dict, path, allow: Collection[str]) -> None:
+    """Refuse a checkpoint made by another version of its spec's class (the same name, another network)."""
+    spec = ckpt.get("spec")
+    if not isinstance(spec, dict):
+        return  # building it names what is wrong
+    cls = BACKBONES.get(spec.get("type"), f"backbone checkpoint {path}: spec.type", allow)
+    meta = ckpt.get("meta")
+    made = meta.get("spec_version", 1) if isinstance(meta, dict) else 1
+    now = getattr(cls, "spec_version", 1)
+    if made != now:
+        age = "an older" if isinstance(made, int) and made < now else "another version of"
+        raise LmarError(
+            f"checkpoint {path} was made by {age} {spec.get('type')} (a different network); "
+            "retrain it (delete the file and rerun the workflow)"
+        )
+
+
 def load_backbone(path: str | Path, device: torch.device, allow: Collection[str] = ()):
     """The frozen backbone (eval mode, no gradients) and its checkpoint; ``allow``: modules its
     spec may name besides registered backbones."""
     ckpt = load(path, "backbone")
+    _check_version(ckpt, path, allow)
     net = BACKBONES.build(ckpt.get("spec"), f"backbone checkpoint {path}: spec", allow)
     _load_state(net, ckpt, path)
     return net.to(device).eval().requires_grad_(False), ckpt

@@ -36,6 +36,11 @@ def _allow(p: argparse.ArgumentParser) -> None:
                         "code they name is imported only from modules given here); repeat for several")
 
 
+def _released(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--released", type=Path, default=None, metavar="FILE",
+                   help="the authors' released weights (sha256 checked): convert them instead of training")
+
+
 def _common(p: argparse.ArgumentParser, seed: bool = True) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch")
@@ -77,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", type=_json("--spec"), required=True, help="backbone entry as JSON: {type, params, train}")
     p.add_argument("--name", default="backbone")
     p.add_argument("--out", type=Path, required=True)
+    _released(p)
     _common(p)
 
     p = sub.add_parser("train-resampler", help="train a resampler against a frozen backbone")
@@ -85,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", type=_json("--spec"), required=True, help="resampler entry as JSON: {type, params, train}")
     p.add_argument("--name", default="resampler")
     p.add_argument("--out", type=Path, required=True)
+    _released(p)
     _allow(p)
     _common(p)
 
@@ -143,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--computes", nargs="+", choices=PRECISIONS, default=["tf32", "bf16"])
     p.add_argument("--size", type=int, nargs=2, default=[2160, 3840], metavar=("H", "W"))
 
+    p = sub.add_parser("fetch-released", help="download one of the authors' released files (sha256 checked)")
+    p.add_argument("--name", choices=("backbone", "lmar"), required=True)
+    p.add_argument("--out", type=Path, required=True)
+
     sub.add_parser("list", help="the registered backbones, resamplers and datasets")
     return ap
 
@@ -180,10 +191,20 @@ def run(args: argparse.Namespace) -> int:
         for name, st in status.items():
             print(f"{name}: {'ok ' + st['path'] if st['ok'] else 'MISSING: ' + st['reason']}")
     elif args.verb == "pretrain-backbone":
+        if args.released:
+            from lmar.released import import_released
+
+            import_released("backbone", args.spec, args.released, args.out, f"config key backbones.{args.name}")
+            return 0
         from lmar.train import pretrain_backbone
 
         pretrain_backbone(args.data, args.spec, args.out, runtime.resolve_device(args.device), args.seed, args.name)
     elif args.verb == "train-resampler":
+        if args.released:
+            from lmar.released import import_released
+
+            import_released("resampler", args.spec, args.released, args.out, f"config key resamplers.{args.name}")
+            return 0
         from lmar.train import train_resampler
 
         train_resampler(args.data, args.backbone, args.spec, args.out, runtime.resolve_device(args.device), args.seed,
@@ -234,6 +255,10 @@ def run(args: argparse.Namespace) -> int:
                       progress=lambda m: print(m, flush=True), partial=lambda r: write_json(args.out, r))
         write_json(args.out, result)
         print(f"fastest correct launch per mode: export LMAR_FUSED_LAUNCH='{json.dumps(result['best'])}'")
+    elif args.verb == "fetch-released":
+        from lmar.released import fetch
+
+        fetch(args.name, args.out)
     elif args.verb == "list":
         from lmar.registry import BACKBONES, DATASETS, RESAMPLERS
 

@@ -14,6 +14,7 @@ import torch
 from lmar.errors import LmarError
 from lmar.params import bind_recipe, import_names
 from lmar.registry import BACKBONES, DATASETS, RESAMPLERS, Registry
+from lmar.released import released_file
 from lmar.targets import parse_targets
 
 SECTIONS: tuple[tuple[str, Registry], ...] = (("datasets", DATASETS), ("backbones", BACKBONES), ("resamplers", RESAMPLERS))
@@ -39,6 +40,12 @@ def check_entry(section: str, registry: Registry, name: str, spec) -> None:
     if not isinstance(spec, dict) or "type" not in spec:
         raise LmarError(f"{where} needs a 'type' (a registered name or module:Class)")
     cls, params = registry.resolve(spec, where)
+    if "weights" in spec:
+        if section == "datasets":
+            raise LmarError(f"{where}.weights: a dataset has no weights")
+        released_file(cls, f"{where}.weights")
+        if "train" in spec:
+            raise LmarError(f"{where}: 'weights' replaces training; remove the train block")
     if "train" in spec:
         recipe = getattr(cls, "train_recipe", None)
         if recipe is None:
@@ -68,6 +75,19 @@ def trusted_modules(config: dict) -> list[str]:
             names += import_names(registry.get(spec["type"]), spec.get("params") or {}).values()
             found.update(n.partition(":")[0] for n in names)
     return sorted(found)
+
+
+def released_path(config: dict, section: str, name: str) -> str | None:
+    """The released file an entry's ``weights`` names: ``authors`` -> ``weights.authors_dir``/<file>,
+    else the path given; None when the entry is trained."""
+    spec = config[section][name]
+    weights = spec.get("weights")
+    if not weights:
+        return None
+    if weights != "authors":
+        return weights
+    registry = BACKBONES if section == "backbones" else RESAMPLERS
+    return f"{config['weights']['authors_dir']}/{released_file(registry.get(spec['type']), section + '.' + name)}"
 
 
 def trainable(spec: dict, where: str = "") -> bool:

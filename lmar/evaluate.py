@@ -46,7 +46,7 @@ def evaluate(
     upsampler = evaluation.get("upsampler", "bicubic")
     check_method(upsampler, False)
     precision = check_precision(evaluation.get("precision", "fp32"), "config key evaluation.precision")
-    backbone, _ = checkpoint.load_backbone(backbone_ckpt, device, allow)
+    backbone, backbone_ckpt_content = checkpoint.load_backbone(backbone_ckpt, device, allow)
     where = f"config key resamplers.{labels.get('resampler', '?')}"
     resampler, train_meta = checkpoint.build_resampler(resampler_spec, resampler_ckpt, device, where)
     scorer = Scorer(
@@ -62,6 +62,9 @@ def evaluate(
         "upsampler": upsampler,
         "precision": precision,
         "resize_loss": train_meta.get("resize_loss", ""),
+        # where the weights came from: trained here, or the authors' release (lmar.released)
+        "backbone_weights": backbone_ckpt_content.get("meta", {}).get("weights", "trained"),
+        "resampler_weights": train_meta.get("weights", "trained") if resampler.trainable else "none",
         "code_version": code_version(),
         "device": device_name(device),
         "torch_version": torch.__version__,

@@ -5,26 +5,33 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from lmar import resize_kernels
 from lmar.errors import LmarError
 
-METHODS = ("nearest", "bilinear", "bicubic", "area")
-_ANTIALIAS_OK = ("bilinear", "bicubic")
+TORCH_METHODS = ("nearest", "bilinear", "bicubic", "area")  # F.interpolate's modes, borders clamped
+AUTHORS_METHODS = tuple(resize_kernels.KERNELS)  # the LMAR authors' resize (lmar.resize_kernels), zero outside
+METHODS = TORCH_METHODS + AUTHORS_METHODS
+_ANTIALIAS_OK = ("bilinear", "bicubic", *AUTHORS_METHODS)
 
 
 def check_method(method: str, antialias: bool) -> None:
     if method not in METHODS:
         raise LmarError(f"unknown interpolation method {method!r}; choose one of {', '.join(METHODS)}")
     if antialias and method not in _ANTIALIAS_OK:
-        raise LmarError(f"antialias=True is only defined for {' and '.join(_ANTIALIAS_OK)}, not {method!r}")
+        raise LmarError(f"antialias=True is only defined for {', '.join(_ANTIALIAS_OK)}, not {method!r}")
 
 
 def resize(x: torch.Tensor, size: tuple[int, int], method: str = "bicubic", antialias: bool = False) -> torch.Tensor:
-    """Resize a (B, C, H, W) tensor to ``size = (h, w)`` (pixel-centre aligned)."""
+    """Resize a (B, C, H, W) tensor to ``size = (h, w)`` (pixel-centre aligned): PyTorch's
+    ``F.interpolate`` for TORCH_METHODS, the authors' resize for AUTHORS_METHODS
+    (:func:`lmar.resize_kernels.resize`). ``antialias`` acts only when downscaling."""
     h, w = int(size[0]), int(size[1])
     if h < 1 or w < 1:
         raise LmarError(f"target size must be positive, got {h}x{w}")
     if tuple(x.shape[-2:]) == (h, w):
         return x
+    if method in AUTHORS_METHODS:
+        return resize_kernels.resize(x, (h, w), method, antialias)
     return F.interpolate(x, size=(h, w), mode=method, **_interpolate_kwargs(x.shape[-2:], (h, w), method, antialias))
 
 
@@ -57,18 +64,21 @@ def resize_taps(in_hw, out_hw, method: str = "bicubic", antialias: bool = False,
     taps per output row and column: ``((index_y, weight_y), (index_x, weight_x))`` on ``device``,
     each ``(n_out, max_taps)`` int32 / float32 with unused taps weighted 0, so that
     ``out[y, x] = sum_ij weight_y[y, i] * weight_x[x, j] * in[index_y[y, i], index_x[x, j]]``.
-    None when some output needs more taps (antialiased downscaling) or the tables do not
-    reproduce :func:`resize` on ``device`` (checked on a random probe at sampled pixels).
+    None when some output needs more taps (antialiased downscaling; lanczos3's 6-tap window in
+    general, up or down, so with ``max_taps=4`` its tables exist only where an axis keeps its size
+    or every output lands on a source pixel, e.g. x3 downscaling) or the tables do not reproduce
+    :func:`resize` on ``device`` (checked on a random probe at sampled pixels). ``cubic`` fits 4
+    taps without antialiasing. Taps outside the image are left out of the tables (they read zero
+    in the authors' resize), so border outputs may use fewer.
 
-    Every method here is separable: resizing the columns of an identity matrix (one axis at a
-    time, the other kept at width 2, on the CPU) gives that axis' weights as PyTorch computes
-    them, border clamping included.
+    Every method here is separable. For PyTorch's, resizing the columns of an identity matrix
+    (one axis at a time, the other kept at width 2, on the CPU) gives that axis' weights as
+    PyTorch computes them, border clamping included; for the authors', the weights are
+    :func:`lmar.resize_kernels.axis_matrix`.
     """
-    kwargs = _interpolate_kwargs(in_hw, out_hw, method, antialias)
     tables = []
     for n_in, n_out in zip(in_hw, out_hw):
-        eye = torch.eye(n_in)[None, :, :, None].expand(1, n_in, n_in, 2)
-        dense = F.interpolate(eye, size=(n_out, 2), mode=method, **kwargs)[0, :, :, 0].t()  # (n_out, n_in)
+        dense = _axis_matrix(n_in, n_out, method, antialias, in_hw, out_hw)  # (n_out, n_in)
         k = min(max_taps, n_in)
         if (dense != 0).sum(dim=1).max().item() > k:
             return None
@@ -84,6 +94,17 @@ def resize_taps(in_hw, out_hw, method: str = "bicubic", antialias: bool = False,
     if not torch.allclose(_taps_at(probe[0, 0], tables, ys, xs), want, atol=1e-5):
         return None
     return tuple(tables)
+
+
+def _axis_matrix(n_in: int, n_out: int, method: str, antialias: bool, in_hw, out_hw) -> torch.Tensor:
+    """:func:`resize` from ``in_hw`` to ``out_hw`` along one axis (``n_in -> n_out``) as a dense
+    float32 ``(n_out, n_in)`` matrix (CPU). PyTorch antialiases both axes or neither (its
+    antialiased bicubic is another cubic, even where an axis is upscaled), as :func:`resize` calls it."""
+    if method in AUTHORS_METHODS:
+        return resize_kernels.axis_matrix(n_in, n_out, method, antialias).float()
+    kwargs = _interpolate_kwargs(in_hw, out_hw, method, antialias)
+    eye = torch.eye(n_in)[None, :, :, None].expand(1, n_in, n_in, 2)
+    return F.interpolate(eye, size=(n_out, 2), mode=method, **kwargs)[0, :, :, 0].t()
 
 
 def _taps_at(image: torch.Tensor, tables, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:

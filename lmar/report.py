@@ -84,6 +84,10 @@ def write_table(paths, out_md: Path, out_csv: Path, gain=("lmar", "bicubic"), ti
         used = df.loc[df["resize_loss"].notna() & (df["resize_loss"] != ""), ["resampler", "resize_loss"]].drop_duplicates()
         for r in used.itertuples():
             text += f"\nResize loss used to train {r.resampler}: {r.resize_loss}\n"
+    for col, part in (("backbone_weights", "backbone"), ("resampler_weights", "resampler")):
+        if col in df:
+            rows = df.loc[df[col].notna() & (df[col] != "none"), [part, col]].drop_duplicates()
+            text += "".join(f"\nWeights of {part} {r[part]}: {r[col]}\n" for _, r in rows.iterrows())
     if "missing_metrics" in df:
         for note in sorted(set(df["missing_metrics"].dropna()) - {""}):
             for metric, reason in json.loads(note).items():

@@ -29,6 +29,7 @@ from lmar.losses import FALLBACKS
 from lmar.params import NonNegativeFloat, PositiveInt
 from lmar.recipes import ResamplerRecipe
 from lmar.registry import RESAMPLERS
+from lmar.released import lmar_state_dict
 from lmar.resampler_base import Resampler
 
 N_INPUTS = 7  # rel. coordinate (2) + rel. cell (2) + detail residual (3)
@@ -44,16 +45,26 @@ def kernel_mlp(hidden: int = 128, depth: int = 5) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def relative_coordinate(n_full: int, n_low: int, device, dtype) -> torch.Tensor:
-    """Per full-res index i along one axis: (coord_i - centre of its nearest low-res pixel) * n_low.
+def pixel_centres(n: int, device) -> torch.Tensor:
+    """The n pixel centres of one axis in [-1, 1], ``-1 + 1/n + (2/n) i``, in float32 (the authors'
+    arithmetic, so that ties below fall the way theirs did)."""
+    r = 1.0 / n
+    return (2.0 * r) * torch.arange(n, dtype=torch.float32, device=device) + (-1.0 + r)
 
-    Coordinates are pixel centres in [-1, 1]; the result is in low-res pixel units, in [-1, 1).
+
+def relative_coordinate(n_full: int, n_low: int, device, dtype) -> torch.Tensor:
+    """Per full-res index i along one axis: (coord_i - centre of its nearest low-res pixel) * n_low,
+    in low-res pixel units, in [-1, 1].
+
+    Computed as the authors' code does: float32 pixel centres, the nearest low-res pixel by rounding
+    ``((c + 1) n_low - 1) / 2`` half to even (grid_sample's nearest mode), the difference times
+    n_low in float32. At integer ratios nothing ties; at x1.5 every third full-res pixel lies exactly
+    between two low-res ones, and the float32 rounding decides the side, as it did for the
+    released model.
     """
-    i = torch.arange(n_full, device=device, dtype=torch.float64)
-    coord = -1.0 + (2.0 * i + 1.0) / n_full
-    k = torch.clamp(torch.floor((i + 0.5) * n_low / n_full), 0, n_low - 1)
-    centre = -1.0 + (2.0 * k + 1.0) / n_low
-    return ((coord - centre) * n_low).to(dtype)
+    c, low = pixel_centres(n_full, device), pixel_centres(n_low, device)
+    k = torch.round(((c + 1) * n_low - 1) / 2).clamp_(0, n_low - 1).long()
+    return ((c - low[k]) * n_low).to(dtype)
 
 
 # Band working-set budget for chunk_pixels="auto": a fraction of the free memory, capped so that
@@ -127,6 +138,8 @@ class LMARRecipe(ResamplerRecipe):
 class LMAR(Resampler):
     trainable = True
     train_recipe = LMARRecipe
+    released = "lmar"  # the authors' LMAR_model.bin converts into LMAR(interpolation="lanczos3")
+    released_state = staticmethod(lmar_state_dict)
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ DATA_SIZE = (48, 72)  # (H, W) of the session's mini dataset
 TEST_NAMES = ["astronaut", "coffee", "rocket"]  # MiniDataset's default test split
 
 BACKBONE_SPEC = {
-    "type": "lmar_unet",
+    "type": "unet_lite",
     "params": {"width": 8},
     "train": {"epochs": 1, "batch_size": 2, "size": [24, 36]},
 }

@@ -1,18 +1,18 @@
-"""The authors' small U-Net (LMAR_SPEC 7) and the backbone interface the harness relies on."""
+"""The small U-Net ``unet_lite`` and the backbone interface the harness relies on."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lmar.backbones.unet import LMARUNet
+from lmar.backbones.unet_lite import UNetLite
 from lmar.registry import BACKBONES
 
 
 @pytest.fixture(scope="module")
 def unet():
     torch.manual_seed(0)
-    return LMARUNet(width=16).eval()
+    return UNetLite(width=16).eval()
 
 
 @pytest.mark.parametrize("hw", [(37, 51), (64, 96), (5, 7), (2, 9), (33, 8), (48, 72)])
@@ -54,20 +54,20 @@ def test_unknown_feature_name_lists_the_taps(unet):
 
 
 def test_parameter_count_is_about_a_quarter_million():
-    n = sum(p.numel() for p in LMARUNet(width=16).parameters())
+    n = sum(p.numel() for p in UNetLite(width=16).parameters())
     assert 200_000 < n < 350_000, n
 
 
 def test_width_scales_channels():
-    net = LMARUNet(width=8).eval()
+    net = UNetLite(width=8).eval()
     with torch.no_grad():
         assert net.feature(torch.rand(1, 3, 16, 16)).shape[1] == 32
-    assert sum(p.numel() for p in net.parameters()) < sum(p.numel() for p in LMARUNet(width=16).parameters())
+    assert sum(p.numel() for p in net.parameters()) < sum(p.numel() for p in UNetLite(width=16).parameters())
 
 
 def test_registered_under_its_config_name():
-    net = BACKBONES.build({"type": "lmar_unet", "params": {"width": 8}})
-    assert isinstance(net, LMARUNet)
+    net = BACKBONES.build({"type": "unet_lite", "params": {"width": 8}})
+    assert isinstance(net, UNetLite)
 
 
 def test_backbone_is_differentiable_wrt_its_input(unet):

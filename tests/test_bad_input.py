@@ -84,7 +84,7 @@ def test_unknown_backbone_type(capsys, mini_data, tmp_path):
     out = tmp_path / "out"
     rc, err = cli(capsys, "pretrain-backbone", "--data", mini_data, "--spec", json.dumps({"type": "no_such_net"}),
                   "--name", "unet", "--out", out / "b.pt", "--device", "cpu")
-    assert_error(rc, err, "unknown backbone 'no_such_net'", "backbones.unet", "lmar_unet")
+    assert_error(rc, err, "unknown backbone 'no_such_net'", "backbones.unet", "unet_lite")
     assert_nothing_left(out)
 
 
@@ -98,7 +98,7 @@ def test_unknown_dataset_type(capsys, tmp_path):
 def test_bad_params_name_the_part(capsys, mini_data, tmp_path):
     out = tmp_path / "out"
     rc, err = cli(capsys, "pretrain-backbone", "--data", mini_data, "--spec",
-                  json.dumps({"type": "lmar_unet", "params": {"widht": 8}}), "--out", out / "b.pt", "--device", "cpu")
+                  json.dumps({"type": "unet_lite", "params": {"widht": 8}}), "--out", out / "b.pt", "--device", "cpu")
     assert_error(rc, err, "backbones.backbone.params", "unknown key 'widht'", "did you mean 'width'")
     assert_nothing_left(out)
 
@@ -289,7 +289,7 @@ def test_cuda_requested_without_cuda(capsys, odd_image, backbone_ckpt, tmp_path)
 
 def test_spec_that_is_not_json_is_a_usage_error(capsys, mini_data, tmp_path):
     with pytest.raises(SystemExit) as exc:
-        main(["pretrain-backbone", "--data", str(mini_data), "--spec", "{type: lmar_unet", "--out", str(tmp_path / "b.pt")])
+        main(["pretrain-backbone", "--data", str(mini_data), "--spec", "{type: unet_lite", "--out", str(tmp_path / "b.pt")])
     assert exc.value.code == 2
     assert "--spec must be JSON" in capsys.readouterr().err
     assert entries(tmp_path) == []

@@ -26,7 +26,7 @@ from lmar.train import train_resampler
 
 def test_backbone_checkpoint_records_spec_and_training(backbone_ckpt):
     ck = checkpoint.load(backbone_ckpt, "backbone")
-    assert ck["spec"] == {"type": "lmar_unet", "params": {"width": 8}}
+    assert ck["spec"] == {"type": "unet_lite", "params": {"width": 8}}
     assert ck["meta"]["n_train"] == 7 and ck["meta"]["train"]["epochs"] == 1 and ck["meta"]["seed"] == 0
     assert math.isfinite(ck["meta"]["final_l1"])
     net, _ = checkpoint.load_backbone(backbone_ckpt, CPU)

@@ -50,14 +50,14 @@ def user_module(tmp_path, monkeypatch):
 
 def test_builtin_names():
     assert {"lmar", "bicubic", "bilinear", "nearest", "area", "interpolation", "full_resolution"} <= set(RESAMPLERS.names())
-    assert "lmar_unet" in BACKBONES.names()
+    assert {"unet_lite", "lmar_unet"} <= set(BACKBONES.names())
     assert "mini" in DATASETS.names()
 
 
 def test_list_verb_prints_every_registry(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert any(line.startswith("backbones: ") and "lmar_unet" in line for line in out)
+    assert any(line.startswith("backbones: ") and "unet_lite" in line for line in out)
     assert any(line.startswith("resamplers: ") and "lmar" in line and "full_resolution" in line for line in out)
     assert any(line.startswith("datasets: ") and "mini" in line for line in out)
 
@@ -118,7 +118,7 @@ def test_double_registration_is_refused():
 def test_check_parts_names_the_config_key():
     good = {
         "datasets": {"mini": {"type": "mini"}},
-        "backbones": {"unet": {"type": "lmar_unet"}},
+        "backbones": {"unet": {"type": "unet_lite"}},
         "resamplers": {"bicubic": {"type": "bicubic"}, "lmar": {"type": "lmar"}},
         "evaluation": {"scales": [1.5, 2, "3"]},
     }

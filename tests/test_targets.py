@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import CPU, LABELS, TEST_NAMES, entries
 
@@ -58,7 +60,7 @@ def test_bad_targets_name_the_key(evaluation, words):
 
 def test_bad_scale_in_config_names_its_key():
     """Regression: the key was once dropped from the message."""
-    config = {"datasets": {"mini": {"type": "mini"}}, "backbones": {"unet": {"type": "lmar_unet"}},
+    config = {"datasets": {"mini": {"type": "mini"}}, "backbones": {"unet": {"type": "unet_lite"}},
               "resamplers": {"bicubic": {"type": "bicubic"}}, "evaluation": {"scales": [2, 0]}}
     with pytest.raises(LmarError, match=r"evaluation.scales\[1\]"):
         check_parts(config)
@@ -74,3 +76,23 @@ def test_evaluate_at_a_fixed_size(mini_data, backbone_ckpt, tmp_path):
     assert set(squash.scale) == {2.4}  # 48 / 20, by height
     assert entries(tmp_path / "img") == sorted(["x2", "squash"] + [f"{t}/{n}.png" for t in ("x2", "squash")
                                                                     for n in TEST_NAMES])
+
+
+def test_a_fraction_target_carries_the_authors_protocol_to_any_size():
+    """Their x1.8 is 1200x1600 of 3840x2160: as fractions, the same target on a 3840x2160 input and
+    proportional ones elsewhere (hand-computed)."""
+    (t,) = parse_targets({"sizes": [{"name": "x1.8", "fraction": [1200 / 2160, 1600 / 3840]}]})
+    assert t.resolve((2160, 3840)) == (1200, 1600)
+    assert t.resolve((360, 540)) == (200, 225)  # 360 * 5/9 = 200, 540 * 5/12 = 225
+    assert t.effective_scale((360, 540)) == 1.8
+
+
+@pytest.mark.parametrize("entry, words", [
+    ({"name": "a", "fraction": [0.5, 0]}, "in (0, 1]"),
+    ({"name": "a", "fraction": [0.5, 1.5]}, "in (0, 1]"),
+    ({"name": "a", "size": [4, 4], "fraction": [0.5, 0.5]}, "or {name: ..., fraction"),
+    ({"name": "a"}, "or {name: ..., fraction"),
+])
+def test_bad_fraction_targets(entry, words):
+    with pytest.raises(LmarError, match=re.escape(words)):
+        parse_targets({"sizes": [entry]})

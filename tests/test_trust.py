@@ -54,9 +54,9 @@ def evil_module(tmp_path, monkeypatch):
     (pkg / f"{name}.py").write_text(textwrap.dedent(f'''
         from pathlib import Path
         Path({str(marker)!r}).touch()
-        from lmar.backbones.unet import LMARUNet
+        from lmar.backbones.unet_lite import UNetLite
 
-        class Net(LMARUNet):
+        class Net(UNetLite):
             pass
     '''))
     monkeypatch.syspath_prepend(str(pkg))
@@ -122,10 +122,10 @@ def test_registered_specs_and_own_packages_need_no_permission(backbone_ckpt, tmp
     from lmar.checkpoint import load_backbone
 
     net, _ = load_backbone(backbone_ckpt, torch.device("cpu"))  # registered name
-    assert type(net).__name__ == "LMARUNet"
+    assert type(net).__name__ == "UNetLite"
     own = planted_checkpoint(backbone_ckpt, tmp_path / "own.pt",
-                             {"type": "lmar.backbones.unet:LMARUNet", "params": BACKBONE_SPEC["params"]})
-    assert type(load_backbone(own, torch.device("cpu"))[0]).__name__ == "LMARUNet"
+                             {"type": "lmar.backbones.unet_lite:UNetLite", "params": BACKBONE_SPEC["params"]})
+    assert type(load_backbone(own, torch.device("cpu"))[0]).__name__ == "UNetLite"
     # a prefix is not a package: "lmarx" is not inside "lmar"
     bad = planted_checkpoint(backbone_ckpt, tmp_path / "bad.pt", {"type": "lmarx.evil:Net", "params": {}})
     with pytest.raises(LmarError, match="not trusted"):
@@ -135,7 +135,7 @@ def test_registered_specs_and_own_packages_need_no_permission(backbone_ckpt, tmp
 def test_checkpoint_params_are_checked_like_a_config(backbone_ckpt, tmp_path):
     from lmar.checkpoint import load_backbone
 
-    bad = planted_checkpoint(backbone_ckpt, tmp_path / "b.pt", {"type": "lmar_unet", "params": {"width": -8}})
+    bad = planted_checkpoint(backbone_ckpt, tmp_path / "b.pt", {"type": "unet_lite", "params": {"width": -8}})
     with pytest.raises(LmarError, match=r"b.pt: spec.params.width must be an integer >= 2"):
         load_backbone(bad, torch.device("cpu"))
 
@@ -172,7 +172,7 @@ def test_import_targets_in_params_follow_the_trust_rule(plugin):
     RESAMPLERS.resolve({**spec, "params": {"network": "torch.nn:Identity"}}, "ckpt: spec", allow=[plugin, "torch"])
     with pytest.raises(LmarError, match="network must be a string of the form 'module:Class'"):
         RESAMPLERS.resolve({**spec, "params": {"network": "os.system"}}, "config key resamplers.w")
-    config = {"datasets": {"d": {"type": "mini"}}, "backbones": {"b": {"type": "lmar_unet"}},
+    config = {"datasets": {"d": {"type": "mini"}}, "backbones": {"b": {"type": "unet_lite"}},
               "resamplers": {"w": spec, "bicubic": {"type": "bicubic"}}}
     assert trusted_modules(config) == sorted(["os", plugin])
 
@@ -185,7 +185,7 @@ def test_import_targets_in_params_follow_the_trust_rule(plugin):
     ("datasets", "pathlib:Path"),
 ])
 def test_config_types_must_be_classes_of_the_right_base(section, type_name):
-    config = {"datasets": {"d": {"type": "mini"}}, "backbones": {"b": {"type": "lmar_unet"}},
+    config = {"datasets": {"d": {"type": "mini"}}, "backbones": {"b": {"type": "unet_lite"}},
               "resamplers": {"r": {"type": "bicubic"}}}
     name = {"datasets": "d", "backbones": "b", "resamplers": "r"}[section]
     config[section][name] = {"type": type_name}

@@ -11,7 +11,7 @@ import os
 import pytest
 import torch
 
-from lmar.backbones.unet import LMARUNet
+from lmar.backbones.unet_lite import UNetLite
 from lmar.pipeline import deu
 from lmar.registry import RESAMPLERS
 
@@ -55,7 +55,7 @@ def test_resample(benchmark, frame, name):
 @pytest.mark.parametrize("name", ["full_resolution", "bicubic", "lmar"])
 def test_deu(benchmark, frame, name):
     benchmark.group = f"DEU with the U-Net at x1.8 of {HW[0]}x{HW[1]} on {DEVICE.type}"
-    backbone = LMARUNet().to(DEVICE).eval()
+    backbone = UNetLite().to(DEVICE).eval()
     net = RESAMPLERS.build({"type": name}).to(DEVICE).eval()
     out = _bench(benchmark, lambda: deu(frame, TARGET, net, backbone))
     assert tuple(out.shape[-2:]) == HW

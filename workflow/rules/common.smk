@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from lmar.config import check_parts, needs_download, trainable, trusted_modules
+from lmar.config import check_parts, needs_download, released_path, trainable, trusted_modules
 from lmar.errors import LmarError
 from lmar.provenance import config_hash
 
@@ -68,6 +68,17 @@ def run_hash(w):
             "seed": config["seed"],
         }
     )
+
+
+def released_input(section, name):
+    """The authors' released file an entry with `weights:` is converted from (else nothing)."""
+    path = released_path(config, section, name)
+    return [path] if path else []
+
+
+def released_option(section, name):
+    path = released_path(config, section, name)
+    return ["--released", path] if path else []
 
 
 def weights_inputs(w=None):

@@ -33,6 +33,21 @@ rule prepare_data:
         " --out {output:q} > {log:q} 2>&1"
 
 
+rule fetch_released:
+    output:
+        f"{config['weights']['authors_dir']}/{{file}}",
+    wildcard_constraints:
+        file="base_model.bin|LMAR_model.bin",
+    params:
+        name=lambda w: {"base_model.bin": "backbone", "LMAR_model.bin": "lmar"}[w.file],
+    conda:
+        ENV
+    log:
+        "logs/fetch_released/{file}.log",
+    shell:
+        "python -m lmar fetch-released --name {params.name:q} --out {output:q} > {log:q} 2>&1"
+
+
 rule seed_weights:
     output:
         WEIGHTS_STATUS,

@@ -4,10 +4,12 @@
 rule pretrain_backbone:
     input:
         data="resources/data/{dataset}",
+        released=lambda w: released_input("backbones", w.backbone),
     output:
         f"{RES}/models/{{dataset}}/{{backbone}}/backbone.pt",
     params:
         spec=lambda w: spec_json("backbones", w.backbone),
+        released=lambda w: released_option("backbones", w.backbone),
         device=config["device"],
         seed=config["seed"],
     threads: JOB_THREADS
@@ -20,7 +22,7 @@ rule pretrain_backbone:
     benchmark:
         f"{BENCH}/pretrain_backbone/{{dataset}}/{{backbone}}.tsv"
     shell:
-        "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone:q}"
+        "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone:q} {params.released:q}"
         " --out {output:q} --device {params.device:q} --seed {params.seed:q} --threads {threads} > {log:q} 2>&1"
 
 
@@ -29,10 +31,12 @@ rule train_resampler:
         data="resources/data/{dataset}",
         backbone=f"{RES}/models/{{dataset}}/{{backbone}}/backbone.pt",
         weights=weights_inputs(),
+        released=lambda w: released_input("resamplers", w.resampler),
     output:
         f"{RES}/models/{{dataset}}/{{backbone}}/resampler_{{resampler}}.pt",
     params:
         spec=lambda w: spec_json("resamplers", w.resampler),
+        released=lambda w: released_option("resamplers", w.resampler),
         device=config["device"],
         seed=config["seed"],
         torch_home=WEIGHTS_DIR,
@@ -49,4 +53,4 @@ rule train_resampler:
     shell:
         "TORCH_HOME={params.torch_home:q} python -m lmar train-resampler --data {input.data:q} --backbone {input.backbone:q} --spec {params.spec:q}"
         " --name {wildcards.resampler:q} --out {output:q} --device {params.device:q} --seed {params.seed:q}"
-        " {params.allow:q} --threads {threads} > {log:q} 2>&1"
+        " {params.released:q} {params.allow:q} --threads {threads} > {log:q} 2>&1"

@@ -1,10 +1,14 @@
-"""The authors' small U-Net (LMAR_SPEC section 7), in our own words.
+"""A small U-Net in the spirit of the authors' backbone, kept because it is fast to train.
+
+It is NOT the authors' released network (that is ``lmar_unet``, :mod:`lmar.backbones.lmar_unet`,
+which loads their weights); it borrows their ingredients and trains in minutes on a CPU, so the
+tests and the embedded CPU experiment use it.
 
 Stem: two 3x3 convs (3 -> w). Encoder: three levels (w, 2w, 4w channels; two stride-2
 downsamplings), each a half-instance-norm block then an invertible affine coupling block.
 Decoder: symmetric; at each level the upsampled decoder feature and all encoder skips
 (resized to that level, projected by 1x1 convs) are mixed with learnable softmax weights.
-Head: 1x1 conv to 3 channels, added to the input (global residual). About 0.26 M parameters
+Head: 1x1 conv to 3 channels, added to the input (global residual). About 0.28 M parameters
 at width 16. The feature tap is ``enc2``: the deepest encoder skip, 1/4 resolution.
 """
 
@@ -83,8 +87,8 @@ class SkipFusion(nn.Module):
         return out
 
 
-@BACKBONES.register("lmar_unet")
-class LMARUNet(Backbone):
+@BACKBONES.register("unet_lite")
+class UNetLite(Backbone):
     multiple = 4
     min_size = 8  # instance norm needs more than one value per channel at 1/4 resolution
     feature_tap = "enc2"
