@@ -1,4 +1,4 @@
-"""LMAR's training losses (LMAR_SPEC section 4); the ground truth is never used.
+"""LMAR's training losses (docs/method.md section 4); the ground truth is never used.
 
 total = feature + edge + w(epoch) * resize
 - feature: SmoothL1(up(phi(x_lr)), phi(x)), phi = the backbone's tapped encoder feature;

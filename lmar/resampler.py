@@ -1,4 +1,4 @@
-"""The LMAR resampler (LMAR_SPEC sections 1-3): model-aware, steganographic downsampling.
+"""The LMAR resampler (docs/method.md section 2): model-aware, steganographic downsampling.
 
 x0 = R(x, (h, w)); a per-pixel MLP turns 7 inputs (relative coordinate, relative cell,
 detail residual) into a 27x3 kernel K_p; c(p) = unfold3x3(x)[p] @ K_p gives the
@@ -245,7 +245,7 @@ class LMAR(Resampler):
 
     def position_inputs(self, x: torch.Tensor, size) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(rel_y, rel_x, cell)``: each full-resolution row's and column's relative coordinate,
-        and the relative cell (LMAR_SPEC section 2)."""
+        and the relative cell (docs/method.md section 2)."""
         H, W = x.shape[-2:]
         h, w = size
         rel_y = relative_coordinate(H, h, x.device, x.dtype)

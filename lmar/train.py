@@ -74,7 +74,7 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
     net = BACKBONES.build(spec, where).to(device).train()
     size = tuple(int(s) for s in cfg["size"])
     pairs = list_pairs(data, "train")
-    # whole training images resized to the training size (LMAR_SPEC 5)
+    # whole training images resized to the training size (docs/method.md section 5)
     load = pair_loader(pairs, lambda t: resize(t[None], size, "bicubic", True)[0])
     opt, sched = _optimiser(net.parameters(), cfg)
     autocast, fmt = _speed(cfg, device, net)

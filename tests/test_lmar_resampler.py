@@ -1,4 +1,4 @@
-"""The LMAR resampler (LMAR_SPEC 1-3): output size, chunking, relative coordinates, the kernel map."""
+"""The LMAR resampler (docs/method.md section 2): output size, chunking, relative coordinates, the kernel map."""
 
 from __future__ import annotations
 
@@ -183,7 +183,7 @@ def test_relative_coordinate_factor_three_and_no_resampling():
 
 
 def reference_compensatory_map(net: LMAR, x: torch.Tensor, size) -> torch.Tensor:
-    """LMAR_SPEC 2, written out pixel-feature by pixel-feature with explicit 3x3 shifts."""
+    """docs/method.md section 2, written out pixel-feature by pixel-feature with explicit 3x3 shifts."""
     B, _, H, W = x.shape
     h, w = size
     up = F.interpolate(F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False),

@@ -1,4 +1,4 @@
-"""LMAR's training losses (LMAR_SPEC 4): frozen backbone, no ground truth, resize-loss choice and weighting."""
+"""LMAR's training losses (docs/method.md section 4): frozen backbone, no ground truth, resize-loss choice and weighting."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def test_default_config_plans_every_step(tmp_path):
     assert counts["prepare_data"] == 1
     assert counts["pretrain_backbone"] == 1
     assert counts["train_resampler"] == 1  # only LMAR trains; bicubic and full resolution do not
-    assert counts["evaluate"] == 3  # bicubic, lmar, full_resolution
+    assert counts["evaluate"] == 4  # lanczos3, bicubic, lmar, full_resolution
     assert counts["table"] == 1 and counts["plot"] == 1
 
 

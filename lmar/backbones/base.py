@@ -14,7 +14,7 @@ class Backbone(nn.Module):
 
     Subclasses implement ``_encode(x) -> dict[name, feature]`` and ``_decode(x, feats)`` on
     inputs padded to a multiple of ``multiple``; ``feature_tap`` names the feature that
-    model-aware losses compare (LMAR_SPEC 4: a mid-level encoder feature).
+    model-aware losses compare (docs/method.md section 4: a mid-level encoder feature).
     """
 
     train_recipe: type = BackboneRecipe  # the keys of its config entry's `train` block (lmar.recipes)

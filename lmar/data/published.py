@@ -1,4 +1,4 @@
-"""The public UHD datasets (LMAR_SPEC, "Datasets"): where each comes from, how it is laid out,
+"""The public UHD datasets: where each comes from, how it is laid out,
 how many pairs it has. ``prepare`` links the published folders into our layout
 ``<out>/{train,test}/{input,gt}`` (symbolic links: nothing is copied) after validating them.
 

@@ -50,7 +50,7 @@ from torch import nn
 
 from lmar.errors import LmarError
 
-N_FEATURES = 7  # rel. coordinate (2), rel. cell (2), residual (3): LMAR_SPEC section 2
+N_FEATURES = 7  # rel. coordinate (2), rel. cell (2), residual (3): docs/method.md section 2
 FEATURES_PADDED = 16  # tl.dot needs every dimension >= 16
 N_TAPS = 27  # 3 channels x 3x3 neighbourhood
 TAPS_PADDED = 32
