@@ -14,7 +14,8 @@ from pathlib import Path
 from lmar.errors import LmarError
 
 log = logging.getLogger("lmar")
-PRECISIONS = ("fp32", "tf32", "bf16")  # lmar.runtime.PRECISIONS, repeated so that --help imports no torch (tested)
+# lmar.runtime.PRECISIONS, repeated so that --help imports no torch (tested)
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 
 
 def _json(option: str):
@@ -127,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", required=True, help="downscaling factor >= 1 (1 with full_resolution)")
     p.add_argument("--upsampler", default="bicubic")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="fp32 (default), or tf32 / bf16 autocast (on CUDA LMAR then runs its fused kernel)")
+                   help="fp32 (default), or tf32 / bf16 / fp16 autocast (on CUDA LMAR runs its fused kernel in tf32 "
+                        "and bf16, its PyTorch path in fp16)")
     p.add_argument("--quality", type=int, default=95, choices=range(1, 101), metavar="1-100",
                    help="JPEG quality (default 95)")
     _allow(p)
@@ -147,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune-kernel", help="time and check the fused LMAR kernel's launch candidates on a GPU, to JSON")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--computes", nargs="+", choices=PRECISIONS, default=["tf32", "bf16"])
+    # the fused kernel's compute modes (lmar.kernels.lmar_triton.COMPUTES): every precision but fp16
+    p.add_argument("--computes", nargs="+", choices=[c for c in PRECISIONS if c != "fp16"], default=["tf32", "bf16"])
     p.add_argument("--size", type=int, nargs=2, default=[2160, 3840], metavar=("H", "W"))
 
     p = sub.add_parser("fetch-released", help="download one of the authors' released files (sha256 checked)")

@@ -43,10 +43,15 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-PRECISIONS = ("fp32", "tf32", "bf16")
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 """Inference precisions: "fp32" (PyTorch's defaults: float32 matmuls at "highest"; cuDNN
-convolutions may still use TF32 on GPUs), "tf32" (float32 matmul precision "high") or "bf16"
-(bf16 autocast). On CUDA, LMAR's fused kernel runs in tf32 and bf16 (:mod:`lmar.kernels`)."""
+convolutions may still use TF32 on GPUs), "tf32" (float32 matmul precision "high"), "bf16"
+(bfloat16 autocast) or "fp16" (float16 autocast, as the authors ran LMAR's MLP). Both autocasts
+run on CUDA and on CPU (float16 on CPU needs a torch whose CPU autocast accepts it, as the pinned
+one does; else precision_mode raises LmarError). On CUDA, LMAR's fused kernel runs in tf32 and
+bf16; under fp16 LMAR runs its PyTorch reference path (:mod:`lmar.kernels`)."""
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+"""The precisions that run under autocast, and its dtype."""
 
 
 def check_precision(precision: str, key: str = "precision") -> str:
@@ -58,12 +63,23 @@ def check_precision(precision: str, key: str = "precision") -> str:
 
 @contextmanager
 def precision_mode(precision: str, device: torch.device):
-    """Run the body at ``precision`` (one of PRECISIONS); restores the matmul precision after."""
+    """Run the body at ``precision`` (one of PRECISIONS); restores the matmul precision after.
+
+    LmarError if ``device``'s autocast does not take the precision's dtype (float16 on CPU
+    under an older torch, whose autocast would warn and run the body in fp32 instead)."""
     check_precision(precision)
+    dtype = AUTOCAST.get(precision)
     before = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
     try:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            if dtype is not None and not (
+                torch.is_autocast_enabled(device.type) and torch.get_autocast_dtype(device.type) == dtype
+            ):
+                raise LmarError(
+                    f"precision {precision} ({dtype} autocast) is not supported on {device.type} by torch "
+                    f"{torch.__version__}; use precision bf16 or fp32 there"
+                )
             yield
     finally:
         torch.set_float32_matmul_precision(before)

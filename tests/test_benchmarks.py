@@ -95,7 +95,7 @@ def test_profile_section_only_at_x18(gpu_variants_on_cpu):
 
 
 def test_precision_mode_rejects_unknown():
-    with pytest.raises(LmarError, match="fp16"), benchmarks.precision_mode("fp16", torch.device("cpu")):
+    with pytest.raises(LmarError, match="fp8"), benchmarks.precision_mode("fp8", torch.device("cpu")):
         pass
 
 

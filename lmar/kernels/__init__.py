@@ -16,8 +16,9 @@ Modes (``LMAR(fused=...)``):
 The kernel's arithmetic follows what PyTorch would do with the same model and settings
 (:func:`fused_compute`): bf16 weights, or bf16 autocast on the input's device, give bf16 dot
 operands; float32 weights give true fp32 products at ``torch.get_float32_matmul_precision()``
-"highest" (PyTorch's default) and TF32 otherwise. float16 autocast is not supported ("auto"
-then uses the reference).
+"highest" (PyTorch's default) and TF32 otherwise. float16 is not supported: under float16
+autocast (the "fp16" precision of :mod:`lmar.runtime`) "auto" declines and the reference runs in
+float16, and "always" raises; float16 weights are refused as an unsupported MLP.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def use_fused(mode: str, mlp: nn.Module, x: torch.Tensor, needs_grad: bool) -> b
     """Whether LMAR's compensatory map for input ``x`` runs the fused kernel (see the module doc).
 
     ``needs_grad``: whether the map must be differentiable (the kernel has no backward pass).
+    Under float16 autocast it is False for "auto" (LmarError for "always"): the kernel's dot
+    operands are float32 or bfloat16 only (:data:`lmar.kernels.lmar_triton.COMPUTES`), and a
+    float16 mode would be another packed dtype and launch, unmeasured on a GPU.
     """
     if mode == "never":
         return False

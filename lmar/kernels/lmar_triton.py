@@ -33,8 +33,10 @@ The launch (block shape, warps, pipelining) comes from :data:`LAUNCH`, measured 
 
 Triton's CPU interpreter (``TRITON_INTERPRET=1``) multiplies bf16 dot operands as raw bit
 patterns (triton-lang/triton#11584, "not supported yet"); under the interpreter the bf16 path
-therefore rounds the operands to bf16 and multiplies them as fp32, which gives the same
-products (a bf16 x bf16 product is exact in fp32) with fp32 accumulation, as on a GPU.
+therefore rounds the operands to bf16 and multiplies them as fp32 with fp32 accumulation, as on a
+GPU (a bf16 x bf16 product is exact in fp32). One difference remains: Triton 3.8's interpreter
+truncates an fp32 -> bf16 cast where a GPU rounds to nearest, so its bf16 results are about twice
+as far from fp32 as a GPU's.
 """
 
 from __future__ import annotations
