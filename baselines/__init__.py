@@ -1,3 +1,2 @@
-"""Baseline resamplers, one small file each. Importing this package registers them."""
-
-from baselines import full_resolution, interpolation  # noqa: F401
+"""Baseline resamplers, one small file each. Every module here registers itself when the
+resampler registry loads this package (lmar.registry): a new file needs no other edit."""

@@ -1,5 +1,9 @@
 """Registries of parts (backbones, resamplers, datasets).
 
+Built-in parts register themselves: a registry imports every module of its home packages
+(``baselines/``, ``lmar/backbones/``) and the modules of installed plugins (entry point group
+``lmar.parts``) the first time it is asked for a name.
+
 A config entry names a registered part by its ``type`` or, for a user's own part,
 ``module:Class``, plus ``params`` passed to its constructor (checked against its declaration,
 :mod:`lmar.params`). A ``module:Class`` must be a class derived from the registry's base
@@ -16,6 +20,8 @@ is refused before it is imported. The same holds for parameters that name code (
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import pkgutil
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -59,12 +65,35 @@ def import_object(name: str, what: str, where: str, allow: Collection[str] | Non
     return getattr(mod, attr)
 
 
+ENTRY_POINTS = "lmar.parts"  # installed plugins: each entry point names a module that registers parts
+
+
+def _import_home(name: str) -> None:
+    """Import module ``name``; for a package, every module in its folder too (a file dropped into
+    ``baselines/`` or ``lmar/backbones/`` registers itself)."""
+    mod = importlib.import_module(name)
+    for info in pkgutil.iter_modules(getattr(mod, "__path__", [])):
+        importlib.import_module(f"{name}.{info.name}")
+
+
+def _import_plugins() -> None:
+    """Import the modules of installed plugins (entry point group ``lmar.parts``): installed code is
+    trusted like the modules a config names."""
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINTS):
+        try:
+            ep.load()
+        except Exception as exc:  # a broken plugin names itself instead of breaking every run
+            raise LmarError(f"plugin {ep.name!r} ({ep.value}, entry point group {ENTRY_POINTS}) failed to load: "
+                            f"{type(exc).__name__}: {exc}") from None
+
+
 class Registry:
     def __init__(self, kind: str, home: str, base: str):
         self.kind = kind
-        self.home = home  # module(s) that register the built-in parts, imported lazily
+        self.home = home  # modules or packages that register the built-in parts, imported lazily
         self.base = base  # "module:Class" that every part derives from (imported lazily)
         self._parts: dict[str, Any] = {}
+        self._loaded = False
 
     def register(self, name: str) -> Callable[[Any], Any]:
         def deco(obj: Any) -> Any:
@@ -81,8 +110,12 @@ class Registry:
         return sorted(self._parts)
 
     def _load_builtin(self) -> None:
-        for mod in self.home.split(","):
-            importlib.import_module(mod)
+        if self._loaded:
+            return
+        self._loaded = True
+        for name in self.home.split(","):
+            _import_home(name)
+        _import_plugins()
 
     def base_class(self) -> type:
         mod, _, attr = self.base.partition(":")

@@ -266,7 +266,7 @@ def test_bad_target_range(capsys, mini_data, backbone_ckpt, tmp_path):
 @pytest.mark.parametrize(
     "evaluation, words",
     [({"scales": [2], "metrics": ["psnr", "niqe_9000"]}, "niqe_9000"), ({"scales": [2], "upsampler": "lanczos"}, "lanczos"),
-     ({"scales": [2], "precision": "fp16"}, "evaluation.precision")],
+     ({"scales": [2], "precision": "fp8"}, "evaluation.precision")],
 )
 def test_bad_evaluation_options(capsys, mini_data, backbone_ckpt, tmp_path, evaluation, words):
     out = tmp_path / "out"

@@ -1,6 +1,6 @@
-"""Enhancement backbones E, one architecture per file, registered in BACKBONES."""
+"""Enhancement backbones E, one architecture per file. Every module here registers itself when the
+backbone registry loads this package (lmar.registry): a new file needs no other edit."""
 
-from lmar.backbones import lmar_unet, unet_lite  # noqa: F401  (register "lmar_unet", "unet_lite")
 from lmar.backbones.base import Backbone
 
 __all__ = ["Backbone"]
