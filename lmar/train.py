@@ -103,7 +103,8 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
         bar.set_postfix(l1=f"{total / steps:.4f}", refresh=False)
         log.info("epoch %d l1 %.5f lr %.2e", epoch, total / steps, sched.get_last_lr()[0])
     rate = _throughput(steps * int(cfg["epochs"]), time.perf_counter() - t0, f"pretrain {name}")
-    meta = {"train": cfg, "final_l1": total / steps, "seed": seed, "n_train": len(pairs), "steps_per_second": rate}
+    meta = {"train": cfg, "final_l1": total / steps, "seed": seed, "n_train": len(pairs), "steps_per_second": rate,
+            "parameters": sum(p.numel() for p in net.parameters())}
     checkpoint.save(out, "backbone", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
     return meta
 

@@ -86,3 +86,9 @@ def test_tiny_inputs_are_enhanced(unet, hw):
         f = unet.feature(x)
     assert tuple(y.shape) == (2, 3, *hw) and torch.isfinite(y).all()
     assert f.shape[1] == 64 and torch.isfinite(f).all()
+
+
+def test_the_pretrained_checkpoint_records_the_parameter_count(backbone_ckpt):
+    """Counted from the saved tensors (the backbone has no buffers), not by the trainer's own sum."""
+    ckpt = torch.load(backbone_ckpt, map_location="cpu", weights_only=True)
+    assert ckpt["meta"]["parameters"] == sum(t.numel() for t in ckpt["state_dict"].values()) > 0
