@@ -18,7 +18,6 @@ BENCH = f"benchmarks/{EXP}"
 EVALUATION = config["evaluation"]
 # GPU reservation for cluster executors when the config asks for CUDA ("auto" reserves none).
 GPU = 1 if config["device"].startswith("cuda") else 0
-FULL = "full_resolution"
 # Threads a training or evaluation job asks for; Snakemake lowers it to --cores when fewer.
 JOB_THREADS = 8
 # Jobs that need pretrained weights run with TORCH_HOME set here (pyiqa and torchvision read it).
@@ -40,16 +39,7 @@ wildcard_constraints:
 def resampler_spec(name):
     if name in config["resamplers"]:
         return config["resamplers"][name]
-    if name == FULL and EVALUATION["full_resolution"]:
-        return {"type": FULL, "params": {}}
     raise WorkflowError(f"no resampler {name!r} in config key 'resamplers'")
-
-
-def evaluated_resamplers():
-    names = list(config["resamplers"])
-    if EVALUATION["full_resolution"] and FULL not in names:
-        names.append(FULL)
-    return names
 
 
 def spec_json(section, name):
@@ -113,7 +103,7 @@ def metrics_csvs():
         f"{RES}/metrics/{{dataset}}/{{backbone}}/{{resampler}}.csv",
         dataset=config["datasets"],
         backbone=config["backbones"],
-        resampler=evaluated_resamplers(),
+        resampler=config["resamplers"],
     )
 
 
