@@ -35,6 +35,49 @@ def _construct(section: str, cls: type, params: dict, where: str) -> None:
         raise LmarError(f"{where}.params: {type(exc).__name__}: {exc}") from None
 
 
+def _merged(parent: dict, child: dict) -> dict:
+    """``child``'s keys over ``parent``'s; ``params`` and ``train`` are merged key by key."""
+    out = {k: v for k, v in parent.items()}
+    for key, value in child.items():
+        if key == "base":
+            continue
+        if key in ("params", "train") and isinstance(value, dict) and isinstance(parent.get(key), dict):
+            out[key] = {**parent[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_bases(config: dict) -> dict:
+    """A copy of ``config`` in which every entry with ``base: <name>`` (an entry of the same
+    section) is that entry with the given keys changed: ``params`` and ``train`` key by key, other
+    keys replaced. Bases may chain; an unknown base or a cycle is an LmarError naming the key."""
+    out = dict(config)
+    for section, _ in SECTIONS:
+        entries = config.get(section) or {}
+        done: dict[str, dict] = {}
+
+        def resolve(name: str, chain: tuple[str, ...]) -> dict:
+            if name in done:
+                return done[name]
+            spec = entries[name]
+            if not isinstance(spec, dict) or "base" not in spec:
+                done[name] = spec
+                return spec
+            base = spec["base"]
+            where = f"config key {section}.{name}.base"
+            if base not in entries:
+                raise LmarError(f"{where}: no entry {base!r} in {section}; known: {', '.join(entries)}")
+            if base in chain:
+                raise LmarError(f"{where}: the bases form a cycle: {' -> '.join((*chain, name, base))}")
+            done[name] = _merged(resolve(base, (*chain, name)), spec)
+            return done[name]
+
+        if entries:
+            out[section] = {name: resolve(name, ()) for name in entries}
+    return out
+
+
 def check_entry(section: str, registry: Registry, name: str, spec) -> None:
     where = f"config key {section}.{name}"
     if not isinstance(spec, dict) or "type" not in spec:

@@ -2,11 +2,12 @@
 import json
 from pathlib import Path
 
-from lmar.config import check_parts, needs_download, released_path, trainable, trusted_modules
+from lmar.config import check_parts, needs_download, released_path, resolve_bases, trainable, trusted_modules
 from lmar.errors import LmarError
 from lmar.provenance import config_hash
 
 try:
+    config.update(resolve_bases(config))  # ablations: `base: lmar` plus the keys that change
     check_parts(config)
 except LmarError as exc:
     raise WorkflowError(f"config error: {exc}") from None

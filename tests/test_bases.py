@@ -1,0 +1,52 @@
+"""Ablations as config entries: ``base: <entry>`` plus the keys that change."""
+
+from __future__ import annotations
+
+import pytest
+from test_plan_time import plan
+
+from lmar.config import check_parts, resolve_bases
+from lmar.errors import LmarError
+
+LMAR = {"type": "lmar", "params": {"hidden": 16, "depth": 2}, "train": {"epochs": 1, "crop": 32, "target_min": 8,
+                                                                        "target_max": 32}}
+
+
+def config(**resamplers) -> dict:
+    return {"datasets": {"mini": {"type": "mini"}}, "backbones": {"unet": {"type": "unet_lite"}},
+            "resamplers": {"lmar": LMAR, **resamplers}}
+
+
+def test_a_derived_entry_is_its_base_with_the_given_keys_changed():
+    cfg = resolve_bases(config(narrow={"base": "lmar", "params": {"hidden": 8}},
+                               fixed={"base": "narrow", "train": {"epochs": 2}},
+                               r_bicubic={"base": "lmar", "params": {"interpolation": "bicubic"}, "train": {}}))
+    r = cfg["resamplers"]
+    assert r["narrow"] == {"type": "lmar", "params": {"hidden": 8, "depth": 2}, "train": LMAR["train"]}
+    assert r["fixed"] == {"type": "lmar", "params": {"hidden": 8, "depth": 2}, "train": {**LMAR["train"], "epochs": 2}}
+    assert r["r_bicubic"]["params"] == {"hidden": 16, "depth": 2, "interpolation": "bicubic"}
+    assert r["lmar"] == LMAR  # the base itself is unchanged
+    check_parts(cfg)
+
+
+@pytest.mark.parametrize("entries, words", [
+    ({"x": {"base": "nope"}}, "config key resamplers.x.base: no entry 'nope' in resamplers"),
+    ({"x": {"base": "y"}, "y": {"base": "x"}}, "the bases form a cycle: x -> y -> x"),
+    ({"x": {"base": "x"}}, "the bases form a cycle: x -> x"),
+])
+def test_unknown_or_cyclic_bases_are_refused(entries, words):
+    with pytest.raises(LmarError, match=words):
+        resolve_bases(config(**entries))
+
+
+def test_an_override_naming_an_unknown_key_is_refused():
+    with pytest.raises(LmarError, match="config key resamplers.x.params: unknown key 'hiden'"):
+        check_parts(resolve_bases(config(x={"base": "lmar", "params": {"hiden": 8}})))
+
+
+@pytest.mark.slow
+def test_an_ablation_entry_plans_one_more_training(tmp_path):
+    rc, out = plan(tmp_path, lambda c: c["resamplers"].update(narrow={"base": "lmar", "params": {"hidden": 8}}))
+    assert rc == 0, out
+    counts = {p[0]: int(p[1]) for p in (ln.split() for ln in out.splitlines()) if len(p) == 2 and p[1].isdigit()}
+    assert counts["train_resampler"] == 2 and counts["evaluate"] == 4
