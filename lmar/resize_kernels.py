@@ -4,8 +4,9 @@ Along one axis of ``n_in -> n_out`` pixels, output ``y`` samples the source at t
 aligned coordinate ``u = (y + 0.5) * n_in / n_out - 0.5`` (the scale is taken from the sizes).
 Its window is every source position ``i`` with ``|u - i|`` inside the kernel's support, weighted
 ``k(u - i)``, and the weights are divided by their sum over the whole window. Positions outside
-the image read zero but keep their weight in that sum, so outputs near the border come out a
-little darker (not PyTorch's clamp to the edge pixel). An axis whose size does not change is left
+the image read zero but keep their weight in that sum, so outputs near the border differ from
+PyTorch's clamp to the edge pixel (darker when upscaling; at x2 downscaling only the kernel's
+negative lobes reach outside, and the border comes out slightly brighter). An axis whose size does not change is left
 as it is.
 
 Kernels: ``lanczos3`` (``sinc(d) * sinc(d / 3)`` for ``|d| < 3``: 6 taps) and ``cubic`` (Keys'
