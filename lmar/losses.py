@@ -1,6 +1,8 @@
 """LMAR's training losses (docs/method.md section 4); the ground truth is never used.
 
-total = feature + edge + w(epoch) * resize
+total = feature + edge + w(epoch) * resize, by default; in general (the recipe's keys, for ablations)
+total = feature_weight * feature + edge_weight * edge + resize_scale * w(epoch) * resize, where a term
+whose weight is 0 is not computed at all (nor the backbone or VGG passes only it needs).
 - feature: SmoothL1(up(phi(x_lr)), phi(x)), phi = the backbone's tapped encoder feature;
 - edge:    mean(|up(phi(x_lr)) - phi(x)| * M), M = Scharr magnitude of mean_c(x) at phi's size;
 - resize:  L1 between VGG16 relu4_3 features of x_lr and x0 when the weights are present,
@@ -72,29 +74,59 @@ def resize_loss_choice(wanted: str, fallback: str) -> tuple[str, str]:
 
 
 class LMARLoss:
+    """``(total, parts)`` for one batch; ``parts`` holds the value of each term computed (unweighted),
+    so a term switched off (weight 0) is absent from it."""
+
     def __init__(self, backbone: nn.Module, resampler: nn.Module, spec: dict, device: torch.device):
         self.backbone, self.resampler = backbone, resampler
         self.weights = tuple(spec.get("resize_weights", (1.0, 1e-3)))
-        used, reason = resize_loss_choice(spec.get("resize_loss", "vgg16"), spec.get("resize_loss_fallback", "l1"))
-        if used != spec.get("resize_loss", "vgg16"):
-            log.warning("resize loss: using fallback %r because %s", used, reason)
+        self.feature_weight = float(spec.get("feature_weight", 1.0))
+        self.edge_weight = float(spec.get("edge_weight", 1.0))
+        self.resize_scale = float(spec.get("resize_scale", 1.0))
+        if self.resize_scale == 0 or not any(self.weights):
+            used, reason = "none", "the resize loss's weight is 0 (resize_scale * resize_weights)"
+        else:
+            used, reason = resize_loss_choice(spec.get("resize_loss", "vgg16"), spec.get("resize_loss_fallback", "l1"))
+            if used != spec.get("resize_loss", "vgg16"):
+                log.warning("resize loss: using fallback %r because %s", used, reason)
         self.vgg = VGGRelu43().to(device) if used == "vgg16" else None
         self.info = {"resize_loss": used, "resize_loss_reason": reason, "feature_tap": backbone.feature_tap}
 
+    def resize_weight(self, epoch: int) -> float:
+        """``resize_scale * w(epoch)``; exactly 0 when either factor is."""
+        w = self.weights[0] if epoch == 0 else self.weights[1]
+        return 0.0 if self.resize_scale == 0 or w == 0 else self.resize_scale * w
+
     def __call__(self, x, gt, size, epoch):
         x_lr = self.resampler(x, size)
-        x0 = self.resampler.R(x, size)
-        with torch.no_grad():
-            f_full = self.backbone.feature(x)
-            edge_map = scharr_magnitude(x.mean(dim=1, keepdim=True))
-            edge_map = F.interpolate(edge_map, size=f_full.shape[-2:], mode="area")
-        f_low = F.interpolate(self.backbone.feature(x_lr), size=f_full.shape[-2:], mode="bilinear", align_corners=False)
-        feature = F.smooth_l1_loss(f_low, f_full)
-        edge = ((f_low - f_full).abs() * edge_map).mean()
-        if self.vgg is not None:
-            resize = F.l1_loss(self.vgg(x_lr), self.vgg(x0))
-        else:
-            resize = F.l1_loss(x_lr, x0)
-        w = self.weights[0] if epoch == 0 else self.weights[1]
-        total = feature + edge + w * resize
-        return total, {"feature": feature.item(), "edge": edge.item(), "resize": resize.item()}
+        w = self.resize_weight(epoch)
+        terms: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # name: (weighted, as computed)
+        if self.feature_weight or self.edge_weight:
+            with torch.no_grad():
+                f_full = self.backbone.feature(x)
+                if self.edge_weight:
+                    edge_map = scharr_magnitude(x.mean(dim=1, keepdim=True))
+                    edge_map = F.interpolate(edge_map, size=f_full.shape[-2:], mode="area")
+            f_low = self.backbone.feature(x_lr)
+            f_low = F.interpolate(f_low, size=f_full.shape[-2:], mode="bilinear", align_corners=False)
+            if self.feature_weight:
+                feature = F.smooth_l1_loss(f_low, f_full)
+                terms["feature"] = (feature if self.feature_weight == 1 else self.feature_weight * feature, feature)
+            if self.edge_weight:
+                edge = ((f_low - f_full).abs() * edge_map).mean()
+                terms["edge"] = (edge if self.edge_weight == 1 else self.edge_weight * edge, edge)
+        if w:
+            x0 = self.resampler.R(x, size)
+            if self.vgg is not None:
+                resize = F.l1_loss(self.vgg(x_lr), self.vgg(x0))
+            else:
+                resize = F.l1_loss(x_lr, x0)
+            terms["resize"] = (w * resize, resize)
+        if not terms:
+            raise LmarError(f"lmar loss: every loss weight is 0 in epoch {epoch} (feature_weight, edge_weight, "
+                            "resize_scale * resize_weights): nothing to train on")
+        weighted = [t for t, _ in terms.values()]  # in the order feature, edge, resize: the method's sum
+        total = weighted[0]
+        for t in weighted[1:]:
+            total = total + t
+        return total, {name: term.item() for name, (_, term) in terms.items()}

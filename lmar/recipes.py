@@ -49,7 +49,13 @@ class BackboneRecipe(Schedule):
 class ResamplerRecipe(Schedule):
     """Against the frozen backbone: random square full-resolution crops of ``crop`` pixels and a
     random square target size in [target_min, target_max) in steps of target_step, ``repeats``
-    passes over the training images per epoch."""
+    passes over the training images per epoch.
+
+    ``fixed_target``: when set, every sample's target is (fixed_target, fixed_target) instead of a
+    random one (clipped to the crop as a random one is; target_min/max/step are then unused), for
+    a one-scale model, e.g. an ablation of the multi-scale training. The generic trainer
+    (:func:`lmar.train.train_resampler`) reads it, so it is declared here for every trainable
+    resampler."""
 
     epochs: PositiveInt = 12
     lr: PositiveFloat = 4e-4
@@ -59,6 +65,7 @@ class ResamplerRecipe(Schedule):
     target_max: PositiveInt = 1024
     target_step: PositiveInt = 8
     repeats: PositiveInt = 1
+    fixed_target: PositiveInt | None = None
 
     def __post_init__(self):
         if not self.target_min < self.target_max:

@@ -4,6 +4,11 @@ x0 = R(x, (h, w)); a per-pixel MLP turns 7 inputs (relative coordinate, relative
 detail residual) into a 27x3 kernel K_p; c(p) = unfold3x3(x)[p] @ K_p gives the
 compensatory map C; x_lr = Conv1x1([x0, R(C, (h, w))]).
 
+Its parts are switches (constructor parameters), so that ablations are config entries: the kernel's
+spatial support (``kernel_size``), the compensatory map itself (``compensation``) and the
+steganographic embedding (``embedding``); the defaults are the method above, exactly. The loss
+terms are switched by the recipe (:class:`LMARRecipe`).
+
 The PyTorch path (the reference) runs the MLP over bands of full-resolution rows
 (``chunk_pixels`` pixels at a time), so a 3840x2160 input needs bounded memory; with gradients
 each band is checkpointed (recomputed in the backward pass) unless "auto" finds that all their
@@ -33,15 +38,17 @@ from lmar.released import lmar_state_dict
 from lmar.resampler_base import Resampler
 
 N_INPUTS = 7  # rel. coordinate (2) + rel. cell (2) + detail residual (3)
-KERNEL = 3  # 3x3 spatial support over the 3 input channels -> 27 values per pixel
+KERNEL = 3  # 3x3 spatial support over the 3 input channels -> 27 values per pixel (the method's, the fused kernel's)
+KERNEL_SIZES = (3, 5)  # the spatial supports LMAR(kernel_size=...) offers
+EMBEDDINGS = ("fusion", "add")
 
 
-def kernel_mlp(hidden: int = 128, depth: int = 5) -> nn.Sequential:
-    """f: 7 -> hidden x depth -> 81 (a 27x3 matrix), LeakyReLU, no output activation."""
+def kernel_mlp(hidden: int = 128, depth: int = 5, kernel_size: int = KERNEL) -> nn.Sequential:
+    """f: 7 -> hidden x depth -> 3 k^2 x 3 (81 for k = 3: a 27x3 matrix), LeakyReLU, no output activation."""
     layers: list[nn.Module] = [nn.Linear(N_INPUTS, hidden), nn.LeakyReLU()]
     for _ in range(depth - 1):
         layers += [nn.Linear(hidden, hidden), nn.LeakyReLU()]
-    layers.append(nn.Linear(hidden, 3 * KERNEL * KERNEL * 3))
+    layers.append(nn.Linear(hidden, 3 * kernel_size * kernel_size * 3))
     return nn.Sequential(*layers)
 
 
@@ -88,28 +95,31 @@ def free_memory(device: torch.device) -> int:
     return psutil.virtual_memory().available
 
 
-def band_bytes_per_pixel(hidden: int, depth: int, needs_grad: bool) -> int:
-    """A band's float32 working set per pixel: features, patches, kernels and output, plus two
-    hidden activations (inference) or all of them (what a backward pass needs kept)."""
+def band_bytes_per_pixel(hidden: int, depth: int, needs_grad: bool, kernel_size: int = KERNEL) -> int:
+    """A band's float32 working set per pixel: features, patches (3 k^2), kernels (9 k^2) and output,
+    plus two hidden activations (inference) or all of them (what a backward pass needs kept)."""
     live = 2 if not needs_grad else 2 * depth + 1
-    return 4 * (N_INPUTS + 27 + 81 + 3 + hidden * live)
+    taps = 3 * kernel_size * kernel_size
+    return 4 * (N_INPUTS + taps + 3 * taps + 3 + hidden * live)
 
 
 @torch.compiler.disable  # a plain int from the host, never a symbol in a compiled graph
-def auto_chunk_pixels(device: torch.device, hidden: int, depth: int, needs_grad: bool) -> int:
+def auto_chunk_pixels(
+    device: torch.device, hidden: int, depth: int, needs_grad: bool, kernel_size: int = KERNEL
+) -> int:
     """Pixels per band such that the band's working set (:func:`band_bytes_per_pixel`) fits the
     budget; on a CPU at most CHUNK_CACHE_PIXELS."""
     budget = min(CHUNK_BUDGET_FRACTION * free_memory(device), CHUNK_BUDGET_CAP.get(device.type, 2**29))
-    per_pixel = band_bytes_per_pixel(hidden, depth, needs_grad)
+    per_pixel = band_bytes_per_pixel(hidden, depth, needs_grad, kernel_size)
     return max(1, min(int(budget // per_pixel), CHUNK_CACHE_PIXELS.get(device.type, 2**62)))
 
 
 @torch.compiler.disable
-def auto_checkpoint(device: torch.device, hidden: int, depth: int, pixels: int) -> bool:
+def auto_checkpoint(device: torch.device, hidden: int, depth: int, pixels: int, kernel_size: int = KERNEL) -> bool:
     """Whether a pass with gradients over ``pixels`` pixels checkpoints its bands (recomputing
     each in the backward pass, about a third more arithmetic) because keeping every band's
     activations would take more than CHECKPOINT_FRACTION of the free memory."""
-    return pixels * band_bytes_per_pixel(hidden, depth, True) > CHECKPOINT_FRACTION * free_memory(device)
+    return pixels * band_bytes_per_pixel(hidden, depth, True, kernel_size) > CHECKPOINT_FRACTION * free_memory(device)
 
 
 @lru_cache(maxsize=16)
@@ -125,13 +135,35 @@ def _identity_taps(n: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 @dataclass(frozen=True)
 class LMARRecipe(ResamplerRecipe):
-    """LMAR's training: the generic resampler schedule plus its resize loss (:mod:`lmar.losses`):
-    VGG16 relu4_3 features when their weights are present, else ``resize_loss_fallback``; weighted
-    ``resize_weights[0]`` in the first epoch and ``resize_weights[1]`` after."""
+    """LMAR's training: the generic resampler schedule plus its losses (:mod:`lmar.losses`),
+    ``total = feature_weight * feature + edge_weight * edge + resize_scale * w(epoch) * resize``.
+
+    The resize loss is VGG16 relu4_3 features when their weights are present, else
+    ``resize_loss_fallback``; ``w(epoch)`` is ``resize_weights[0]`` in the first epoch and
+    ``resize_weights[1]`` after. A term whose weight is 0 is not computed at all (a zero resize
+    weight skips the VGG forward; with ``resize_scale: 0`` VGG16 is not even loaded), so "each loss
+    removed in turn" and "feature loss only" are overrides such as ``edge_weight: 0``. A recipe that
+    leaves some epoch with no loss at all is refused."""
 
     resize_loss: Literal[("vgg16", *FALLBACKS)] = "vgg16"
     resize_loss_fallback: Literal[FALLBACKS] = "l1"
     resize_weights: tuple[NonNegativeFloat, NonNegativeFloat] = (1.0, 1e-3)
+    feature_weight: NonNegativeFloat = 1.0
+    edge_weight: NonNegativeFloat = 1.0
+    resize_scale: NonNegativeFloat = 1.0  # multiplies w(epoch)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.feature_weight or self.edge_weight:
+            return
+        epochs = ("the first epoch", "the epochs after the first")[: 1 if self.epochs == 1 else 2]
+        empty = [when for when, w in zip(epochs, self.resize_weights) if not (self.resize_scale and w)]
+        if empty:
+            raise ValueError(
+                f"every loss weight is 0 in {' and '.join(empty)}: feature_weight and edge_weight are 0, and so is "
+                f"the resize loss's weight resize_scale * resize_weights = {self.resize_scale:g} * "
+                f"{list(self.resize_weights)}; give at least one loss a positive weight"
+            )
 
 
 @RESAMPLERS.register("lmar")
@@ -149,27 +181,67 @@ class LMAR(Resampler):
         depth: PositiveInt = 5,
         chunk_pixels: PositiveInt | Literal["auto"] = "auto",
         fused: Literal[FUSED_MODES] = "auto",
+        kernel_size: Literal[KERNEL_SIZES] = 3,
+        compensation: bool = True,
+        embedding: Literal[EMBEDDINGS] = "fusion",
     ):
         """``chunk_pixels``: full-resolution pixels per band of the MLP (over the batch; with
         gradients each band is checkpointed), or "auto" (band size from the memory free on the
         input's device, :func:`auto_chunk_pixels`; checkpoints only when needed, :func:`auto_checkpoint`).
         ``fused``: when the band loop runs the fused Triton kernel: "auto", "never" or "always"
-        (see :mod:`lmar.kernels`); the PyTorch path is the reference."""
+        (see :mod:`lmar.kernels`); the PyTorch path is the reference.
+
+        The switches for ablations (the defaults are the method, docs/method.md section 2):
+
+        - ``kernel_size``: the per-pixel kernel's spatial support k (3 or 5): the MLP outputs
+          ``3 k^2 x 3`` values per pixel, applied to the pixel's k x k x 3 neighbourhood (zero
+          padding of k // 2). The fused kernel supports 3 only: with 5 the reference path runs;
+        - ``compensation``: False removes the compensatory map and its MLP altogether (no MLP is
+          built, nothing per pixel is computed): ``x_lr = Conv1x1([x0, 0])``, the same trainable
+          6 -> 3 fusion fed a zero map, which amounts to a learned colour transform of ``x0``;
+        - ``embedding``: "fusion" (``x_lr = Conv1x1([x0, R(C, (h, w))])``) or "add", no
+          steganographic embedding and no fusion layer: ``x_lr = x0 + R(C, (h, w))``.
+
+        ``compensation=False`` with ``embedding="add"`` would be ``x_lr = x0`` (the plain resize,
+        nothing to learn) and is refused, as is ``fused="always"`` with a variant the fused kernel
+        does not run (``kernel_size`` 5, or no compensatory map)."""
         super().__init__()
         check_method(interpolation, antialias)
         self.interpolation = interpolation
         self.antialias = antialias
         if chunk_pixels != "auto" and not (isinstance(chunk_pixels, int) and chunk_pixels >= 1):
             raise LmarError(f"lmar: chunk_pixels must be a positive integer or 'auto', got {chunk_pixels!r}")
+        if type(kernel_size) is not int or kernel_size not in KERNEL_SIZES:
+            sizes = ", ".join(map(str, KERNEL_SIZES))
+            raise LmarError(f"lmar: kernel_size must be one of {sizes}, got {kernel_size!r}")
+        if not isinstance(compensation, bool):
+            raise LmarError(f"lmar: compensation must be true or false, got {compensation!r}")
+        if embedding not in EMBEDDINGS:
+            raise LmarError(f"lmar: embedding must be one of {', '.join(EMBEDDINGS)}, got {embedding!r}")
+        if not compensation and embedding == "add":
+            raise LmarError("lmar: compensation=False with embedding='add' leaves x_lr = x0, the plain resize with "
+                            "nothing to learn; use the interpolation's own resampler, or embedding='fusion'")
         self.chunk_pixels = chunk_pixels
-        self.mlp = kernel_mlp(hidden, depth)
+        self.kernel_size, self.compensation, self.embedding = kernel_size, compensation, embedding
+        if fused == "always" and (reason := self.fused_unsupported()) is not None:
+            raise LmarError(f"lmar: fused='always' cannot run: {reason}; use fused='auto' or 'never'")
+        self.mlp = kernel_mlp(hidden, depth, kernel_size) if compensation else None
         self.fused = check_fused(fused, self.mlp)
-        self.fuse = nn.Conv2d(6, 3, kernel_size=1)
-        with torch.no_grad():  # start as the plain resampler plus a faint hidden channel
-            self.fuse.weight.zero_()
-            self.fuse.weight[:, :3, 0, 0] = torch.eye(3)
-            self.fuse.weight[:, 3:].normal_(0.0, 0.01)
-            self.fuse.bias.zero_()
+        self.fuse = nn.Conv2d(6, 3, kernel_size=1) if embedding == "fusion" else None
+        if self.fuse is not None:
+            with torch.no_grad():  # start as the plain resampler plus a faint hidden channel
+                self.fuse.weight.zero_()
+                self.fuse.weight[:, :3, 0, 0] = torch.eye(3)
+                self.fuse.weight[:, 3:].normal_(0.0, 0.01)
+                self.fuse.bias.zero_()
+
+    def fused_unsupported(self) -> str | None:
+        """Why this variant never runs the fused kernel, whatever the input (None: it may)."""
+        if not self.compensation:
+            return "compensation=False computes no compensatory map"
+        if self.kernel_size != KERNEL:
+            return f"the fused kernel supports kernel_size={KERNEL} only, not {self.kernel_size}"
+        return None
 
     def compile(self, *args, **kwargs) -> None:
         """torch.compile the per-pixel band (features, MLP, kernel application), where the time
@@ -183,29 +255,39 @@ class LMAR(Resampler):
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         size = (int(size[0]), int(size[1]))
         x0 = self.R(x, size)
+        if not self.compensation:  # no map is computed: its place in the fusion holds zeros
+            return self.fuse(torch.cat([x0, torch.zeros_like(x0)], dim=1))
         comp = self.compensatory_map(x, size, x0)
+        if self.embedding == "add":
+            return x0 + self.R(comp, size)
         return self.fuse(torch.cat([x0, self.R(comp, size)], dim=1))
 
     def compensatory_map(self, x: torch.Tensor, size: tuple[int, int], x0: torch.Tensor | None = None) -> torch.Tensor:
-        """C (B, 3, H, W): each pixel's 3x3x3 neighbourhood times its MLP-estimated 27x3 kernel."""
+        """C (B, 3, H, W): each pixel's k x k x 3 neighbourhood times its MLP-estimated 3k^2 x 3 kernel
+        (k = ``kernel_size``, 3 by default: a 27x3 kernel); zeros when ``compensation`` is False
+        (the forward pass does not call this then)."""
         H, W = x.shape[-2:]
+        if not self.compensation:
+            return x.new_zeros(x.shape[0], 3, H, W)
         needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
-        if use_fused(self.fused, self.mlp, x, needs_grad):
+        if self.kernel_size == KERNEL and use_fused(self.fused, self.mlp, x, needs_grad):
             # The kernel keeps each tile's working set on chip: the whole image in one launch.
             return fused_map(self.mlp, fused_compute(self.mlp, x))(*self.fused_inputs(x, size, x0))
         x_pad, residual, rel_y, rel_x, cell = self.band_inputs(x, size, x0)
         chunk, checkpointed = self.chunk_pixels, needs_grad
         if chunk == "auto":
             hidden, depth = self.mlp[0].out_features, len(self.mlp) // 2
-            checkpointed = needs_grad and auto_checkpoint(x.device, hidden, depth, x.shape[0] * H * W)
-            chunk = auto_chunk_pixels(x.device, hidden, depth, checkpointed)
+            checkpointed = needs_grad and auto_checkpoint(x.device, hidden, depth, x.shape[0] * H * W, self.kernel_size)
+            chunk = auto_chunk_pixels(x.device, hidden, depth, checkpointed, self.kernel_size)
         rows = max(1, chunk // (x.shape[0] * W))  # a band holds every batch item's rows
         if torch.compiler.is_compiling():  # torch.compile(model) traces the loop (LMAR.compile does not)
             rows = int(rows)  # specialise: band bounds stay plain ints inside checkpointed regions
         bands = [(r0, min(H, r0 + rows)) for r0 in range(0, H, rows)]
 
+        halo = self.kernel_size - 1  # padded rows a band needs beyond its own
+
         def band(r0, r1):
-            return (x_pad[:, :, r0 : r1 + 2], residual[:, :, r0:r1], rel_y[r0:r1], rel_x, cell)
+            return (x_pad[:, :, r0 : r1 + halo], residual[:, :, r0:r1], rel_y[r0:r1], rel_x, cell)
 
         if checkpointed:
             return torch.cat([checkpoint(self._band, *band(r0, r1), use_reentrant=False) for r0, r1 in bands], dim=2)
@@ -225,7 +307,8 @@ class LMAR(Resampler):
         if x0 is None:
             x0 = self.R(x, size)
         residual = x - self.R(x0, (H, W))
-        x_pad = F.pad(x, (1, 1, 1, 1))  # zero padding, as unfold(padding=1)
+        p = self.kernel_size // 2
+        x_pad = F.pad(x, (p, p, p, p))  # zero padding, as unfold(padding=k // 2)
         return x_pad, residual, *self.position_inputs(x, size)
 
     def fused_inputs(self, x: torch.Tensor, size, x0: torch.Tensor | None = None) -> tuple:
@@ -268,8 +351,9 @@ class LMAR(Resampler):
             ],
             dim=-1,
         )
-        kernels = self.mlp(feats).view(B, n, 3 * KERNEL * KERNEL, 3)
-        patches = F.unfold(x_pad, kernel_size=KERNEL)  # (B, 27, n)
+        k = self.kernel_size
+        kernels = self.mlp(feats).view(B, n, 3 * k * k, 3)
+        patches = F.unfold(x_pad, kernel_size=k)  # (B, 3 k^2, n): channel-major, then row, then column
         out = torch.einsum("bkn,bnko->bon", patches, kernels)
         return out.reshape(B, 3, n_rows, W)
 

@@ -129,6 +129,7 @@ def train_resampler(
     loss_fn, info = net.make_loss(backbone, cfg, device)
     lo, hi, step = int(cfg["target_min"]), int(cfg["target_max"]), int(cfg["target_step"])
     sizes = list(range(lo, hi, step))
+    fixed = cfg.get("fixed_target")  # None: a random target per sample
     pairs = list_pairs(data, "train")
     load = pair_loader(pairs)
     opt, sched = _optimiser([p for p in net.parameters() if p.requires_grad], cfg)
@@ -142,7 +143,8 @@ def train_resampler(
         for k in torch.randperm(n, generator=gen).tolist():
             both = torch.cat(load(k % len(pairs)))[None]  # one crop for input and gt
             x, gt = _random_crop(both, int(cfg["crop"]), gen).split(3, dim=1)
-            s = min(sizes[int(torch.randint(0, len(sizes), (1,), generator=gen))], min(x.shape[-2:]) - 1)
+            s = sizes[int(torch.randint(0, len(sizes), (1,), generator=gen))]  # drawn even when fixed: same crops
+            s = min(s if fixed is None else int(fixed), min(x.shape[-2:]) - 1)
             with autocast():
                 loss, parts = loss_fn(x.to(device, memory_format=fmt), gt.to(device), (s, s), epoch)
             opt.zero_grad(set_to_none=True)
