@@ -50,3 +50,15 @@ def test_an_ablation_entry_plans_one_more_training(tmp_path):
     assert rc == 0, out
     counts = {p[0]: int(p[1]) for p in (ln.split() for ln in out.splitlines()) if len(p) == 2 and p[1].isdigit()}
     assert counts["train_resampler"] == 2 and counts["evaluate"] == 4
+
+
+@pytest.mark.slow
+def test_the_ablation_config_plans_one_training_per_ablation(tmp_path):
+    from test_workflow import ROOT, snakemake
+
+    res = snakemake("-n", "--cores", "1", "all", "--directory", str(tmp_path),
+                    "--configfile", str(ROOT / "workflow" / "configs" / "ablations.yaml"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    counts = {p[0]: int(p[1]) for p in (ln.split() for ln in res.stdout.splitlines()) if len(p) == 2 and p[1].isdigit()}
+    # lmar and its 10 ablations train, against one pretrained backbone; 14 resamplers are evaluated
+    assert counts["pretrain_backbone"] == 1 and counts["train_resampler"] == 11 and counts["evaluate"] == 14
