@@ -49,7 +49,10 @@ def markdown_table(df: pd.DataFrame, gain: tuple[str, str] | None = ("lmar", "bi
     out = []
     for (dataset, backbone), part in mean.groupby(["dataset", "backbone"], sort=False):
         cols = list(dict.fromkeys(t for t in part["target"] if t != FULL))
-        out.append(f"### {dataset} / {backbone}: PSNR (dB) / SSIM, mean over {part['n'].max()} test images\n")
+        rows = df[(df["dataset"] == dataset) & (df["backbone"] == backbone)]
+        seeds = rows["seed"].nunique() if "seed" in rows else 1
+        over = f"{rows['image'].nunique()} test images" + (f" x {seeds} seeds" if seeds > 1 else "")
+        out.append(f"### {dataset} / {backbone}: PSNR (dB) / SSIM, mean over {over}\n")
         out.append("| resampler | " + " | ".join(cols) + " |")
         out.append("|---" * (len(cols) + 1) + "|")
         for name, rows in part.groupby("resampler", sort=False):

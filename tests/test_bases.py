@@ -62,3 +62,13 @@ def test_the_ablation_config_plans_one_training_per_ablation(tmp_path):
     counts = {p[0]: int(p[1]) for p in (ln.split() for ln in res.stdout.splitlines()) if len(p) == 2 and p[1].isdigit()}
     # lmar and its 10 ablations train, against one pretrained backbone; 14 resamplers are evaluated
     assert counts["pretrain_backbone"] == 1 and counts["train_resampler"] == 11 and counts["evaluate"] == 14
+
+
+@pytest.mark.slow
+def test_seeds_multiply_trainings_and_evaluations_but_nothing_twice(tmp_path):
+    rc, out = plan(tmp_path, lambda c: c.update(seeds=[0, 1, 2]))
+    assert rc == 0, out
+    counts = {p[0]: int(p[1]) for p in (ln.split() for ln in out.splitlines()) if len(p) == 2 and p[1].isdigit()}
+    # tiny: 1 dataset x 1 backbone, resamplers bicubic, lmar (trained), full_resolution
+    assert counts["prepare_data"] == 1 and counts["pretrain_backbone"] == 3 and counts["train_resampler"] == 3
+    assert counts["evaluate"] == 3 * 3

@@ -132,3 +132,12 @@ def test_results_missing_a_column_are_refused(tmp_path):
     assert not (tmp_path / "t.md").exists() and not (tmp_path / "t.csv").exists()
     with pytest.raises(LmarError, match="no results"):
         write_table([], tmp_path / "t.md", tmp_path / "t.csv")
+
+
+def test_rows_of_several_seeds_are_counted_as_images_times_seeds():
+    seed0 = pd.DataFrame(rows("bicubic"))
+    seed1 = seed0.assign(seed=1, psnr=seed0["psnr"] + 1.0)
+    text = markdown_table(pd.concat([seed0, seed1]), gain=None)
+    assert "mean over 2 test images x 2 seeds" in text
+    # x2: images a, b at seeds 0 and 1: (20 + 22 + 21 + 23) / 4 = 21.50
+    assert "| bicubic | 21.50 / 0.8100 |" in text

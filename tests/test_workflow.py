@@ -116,5 +116,6 @@ def test_tiny_workflow_end_to_end(tmp_path):
         assert df[col].notna().all(), col
     assert set(df.loc[df.resampler == "lmar", "resize_loss"]) == {"l1"}
     assert (out / "psnr_vs_scale.png").stat().st_size > 0
-    for job in ("pretrain_backbone/mini/unet", "train_resampler/mini/unet/lmar", "evaluate/mini/unet/lmar"):
+    for job in ("pretrain_backbone/mini/unet/seed0", "train_resampler/mini/unet/seed0/lmar",
+                "evaluate/mini/unet/seed0/lmar"):
         assert (tmp_path / "logs" / "tiny" / f"{job}.log").stat().st_size > 0

@@ -13,6 +13,9 @@ except LmarError as exc:
     raise WorkflowError(f"config error: {exc}") from None
 
 EXP = config["experiment"]
+# Every backbone is pretrained, every trainable resampler trained and every resampler evaluated
+# once per seed (paths and rows carry it): `seeds: [0, 1, 2]`, or the single `seed`.
+SEEDS = config.get("seeds") or [config["seed"]]
 RES = f"results/{EXP}"
 LOGS = f"logs/{EXP}"
 BENCH = f"benchmarks/{EXP}"
@@ -35,6 +38,7 @@ wildcard_constraints:
     dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
     backbone="[A-Za-z0-9][A-Za-z0-9_-]*",
     resampler="[A-Za-z0-9][A-Za-z0-9_-]*",
+    seed="[0-9]+",
 
 
 def resampler_spec(name):
@@ -56,7 +60,7 @@ def run_hash(w):
             "backbone": config["backbones"][w.backbone],
             "resampler": resampler_spec(w.resampler),
             "evaluation": EVALUATION,
-            "seed": config["seed"],
+            "seed": int(w.seed),
         }
     )
 
@@ -91,19 +95,20 @@ def download_inputs(w):
 def evaluate_inputs(w):
     inputs = {
         "data": f"resources/data/{w.dataset}",
-        "backbone": f"{RES}/models/{w.dataset}/{w.backbone}/backbone.pt",
+        "backbone": f"{RES}/models/{w.dataset}/{w.backbone}/seed{w.seed}/backbone.pt",
         "weights": weights_inputs(),
     }
     if trainable(resampler_spec(w.resampler), f"resamplers.{w.resampler}.type"):
-        inputs["resampler"] = f"{RES}/models/{w.dataset}/{w.backbone}/resampler_{w.resampler}.pt"
+        inputs["resampler"] = f"{RES}/models/{w.dataset}/{w.backbone}/seed{w.seed}/resampler_{w.resampler}.pt"
     return inputs
 
 
 def metrics_csvs():
     return expand(
-        f"{RES}/metrics/{{dataset}}/{{backbone}}/{{resampler}}.csv",
+        f"{RES}/metrics/{{dataset}}/{{backbone}}/seed{{seed}}/{{resampler}}.csv",
         dataset=config["datasets"],
         backbone=config["backbones"],
+        seed=SEEDS,
         resampler=config["resamplers"],
     )
 

@@ -5,8 +5,8 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        csv=f"{RES}/metrics/{{dataset}}/{{backbone}}/{{resampler}}.csv",
-        images=directory(f"{RES}/outputs/{{dataset}}/{{backbone}}/{{resampler}}"),
+        csv=f"{RES}/metrics/{{dataset}}/{{backbone}}/seed{{seed}}/{{resampler}}.csv",
+        images=directory(f"{RES}/outputs/{{dataset}}/{{backbone}}/seed{{seed}}/{{resampler}}"),
     params:
         spec=lambda w: json.dumps(resampler_spec(w.resampler), sort_keys=True),
         ckpt=lambda w, input: ["--resampler-ckpt", input.resampler] if "resampler" in input.keys() else [],
@@ -15,7 +15,6 @@ rule evaluate:
             {"dataset": w.dataset, "backbone": w.backbone, "resampler": w.resampler, "config_hash": run_hash(w)}
         ),
         device=config["device"],
-        seed=config["seed"],
         torch_home=WEIGHTS_DIR,
         allow=ALLOW_MODULES,
     threads: JOB_THREADS
@@ -24,11 +23,11 @@ rule evaluate:
     conda:
         ENV
     log:
-        f"{LOGS}/evaluate/{{dataset}}/{{backbone}}/{{resampler}}.log",
+        f"{LOGS}/evaluate/{{dataset}}/{{backbone}}/seed{{seed}}/{{resampler}}.log",
     benchmark:
-        f"{BENCH}/evaluate/{{dataset}}/{{backbone}}/{{resampler}}.tsv"
+        f"{BENCH}/evaluate/{{dataset}}/{{backbone}}/seed{{seed}}/{{resampler}}.tsv"
     shell:
         "TORCH_HOME={params.torch_home:q} python -m lmar evaluate --data {input.data:q} --backbone {input.backbone:q}"
         " --resampler-spec {params.spec:q} {params.ckpt:q} --evaluation {params.evaluation:q}"
         " --labels {params.labels:q} --out {output.csv:q} --images {output.images:q}"
-        " --device {params.device:q} --seed {params.seed:q} {params.allow:q} --threads {threads} > {log:q} 2>&1"
+        " --device {params.device:q} --seed {wildcards.seed:q} {params.allow:q} --threads {threads} > {log:q} 2>&1"

@@ -6,39 +6,37 @@ rule pretrain_backbone:
         data="resources/data/{dataset}",
         released=lambda w: released_input("backbones", w.backbone),
     output:
-        f"{RES}/models/{{dataset}}/{{backbone}}/backbone.pt",
+        f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.pt",
     params:
         spec=lambda w: spec_json("backbones", w.backbone),
         released=lambda w: released_option("backbones", w.backbone),
         device=config["device"],
-        seed=config["seed"],
     threads: JOB_THREADS
     resources:
         gpu=GPU,
     conda:
         ENV
     log:
-        f"{LOGS}/pretrain_backbone/{{dataset}}/{{backbone}}.log",
+        f"{LOGS}/pretrain_backbone/{{dataset}}/{{backbone}}/seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/pretrain_backbone/{{dataset}}/{{backbone}}.tsv"
+        f"{BENCH}/pretrain_backbone/{{dataset}}/{{backbone}}/seed{{seed}}.tsv"
     shell:
         "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone:q} {params.released:q}"
-        " --out {output:q} --device {params.device:q} --seed {params.seed:q} --threads {threads} > {log:q} 2>&1"
+        " --out {output:q} --device {params.device:q} --seed {wildcards.seed:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule train_resampler:
     input:
         data="resources/data/{dataset}",
-        backbone=f"{RES}/models/{{dataset}}/{{backbone}}/backbone.pt",
+        backbone=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.pt",
         weights=weights_inputs(),
         released=lambda w: released_input("resamplers", w.resampler),
     output:
-        f"{RES}/models/{{dataset}}/{{backbone}}/resampler_{{resampler}}.pt",
+        f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/resampler_{{resampler}}.pt",
     params:
         spec=lambda w: spec_json("resamplers", w.resampler),
         released=lambda w: released_option("resamplers", w.resampler),
         device=config["device"],
-        seed=config["seed"],
         torch_home=WEIGHTS_DIR,
         allow=ALLOW_MODULES,
     threads: JOB_THREADS
@@ -47,10 +45,10 @@ rule train_resampler:
     conda:
         ENV
     log:
-        f"{LOGS}/train_resampler/{{dataset}}/{{backbone}}/{{resampler}}.log",
+        f"{LOGS}/train_resampler/{{dataset}}/{{backbone}}/seed{{seed}}/{{resampler}}.log",
     benchmark:
-        f"{BENCH}/train_resampler/{{dataset}}/{{backbone}}/{{resampler}}.tsv"
+        f"{BENCH}/train_resampler/{{dataset}}/{{backbone}}/seed{{seed}}/{{resampler}}.tsv"
     shell:
         "TORCH_HOME={params.torch_home:q} python -m lmar train-resampler --data {input.data:q} --backbone {input.backbone:q} --spec {params.spec:q}"
-        " --name {wildcards.resampler:q} --out {output:q} --device {params.device:q} --seed {params.seed:q}"
+        " --name {wildcards.resampler:q} --out {output:q} --device {params.device:q} --seed {wildcards.seed:q}"
         " {params.released:q} {params.allow:q} --threads {threads} > {log:q} 2>&1"
