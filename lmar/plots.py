@@ -23,8 +23,10 @@ def psnr_vs_scale(results: Path, out: Path) -> None:
     full = df[df["target"] == FULL]
     resampled = df[df["target"] != FULL]
     grid = sns.relplot(
-        data=resampled, x="scale", y="psnr", hue="resampler", col="panel", kind="line",
-        marker="o", errorbar=None, height=3.5, aspect=1.2, facet_kws={"sharey": False},
+        # style as well as hue: a marker shape and dash per resampler, so that two resamplers with
+        # nearly equal scores (lanczos3 and bicubic here) stay visible where their lines overlap
+        data=resampled, x="scale", y="psnr", hue="resampler", style="resampler", col="panel", kind="line",
+        markers=True, errorbar=None, height=3.5, aspect=1.2, facet_kws={"sharey": False},
     )
     for panel, ax in grid.axes_dict.items():
         ceiling = full[full["panel"] == panel]
