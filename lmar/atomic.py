@@ -83,9 +83,7 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
-    except OSError:  # anything unexpected: keep the temp
+    except OSError:  # PermissionError (another user's process), or anything unexpected: keep the temp
         return True
     return True
 

@@ -17,7 +17,9 @@ from lmar.registry import BACKBONES, DATASETS, RESAMPLERS, Registry
 from lmar.released import released_file
 from lmar.targets import parse_targets
 
-SECTIONS: tuple[tuple[str, Registry], ...] = (("datasets", DATASETS), ("backbones", BACKBONES), ("resamplers", RESAMPLERS))
+SECTIONS: tuple[tuple[str, Registry], ...] = (
+    ("datasets", DATASETS), ("backbones", BACKBONES), ("resamplers", RESAMPLERS),
+)
 
 
 def _construct(section: str, cls: type, params: dict, where: str) -> None:
@@ -129,8 +131,8 @@ def released_path(config: dict, section: str, name: str) -> str | None:
         return None
     if weights != "authors":
         return weights
-    registry = BACKBONES if section == "backbones" else RESAMPLERS
-    return f"{config['weights']['authors_dir']}/{released_file(registry.get(spec['type']), section + '.' + name)}"
+    cls = dict(SECTIONS)[section].get(spec["type"])
+    return f"{config['weights']['authors_dir']}/{released_file(cls, section + '.' + name)}"
 
 
 def trainable(spec: dict, where: str = "") -> bool:

@@ -10,15 +10,12 @@ from pathlib import Path
 import torch
 
 from lmar import checkpoint
-from lmar.data.image_write import check_output_suffix, write_image
+from lmar.data.image_write import check_output_suffix, output_depth, write_image
 from lmar.data.images import read_image_bits
 from lmar.errors import LmarError
 from lmar.interpolation import check_method, parse_scale, target_size
 from lmar.pipeline import check_target, deu
 from lmar.runtime import precision_mode, synchronize
-
-EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".bmp")  # formats that hold 8 bits per channel, whatever the input
-
 
 def _resampler(name_or_ckpt: str, device: torch.device, allow: Collection[str]):
     """A registered untrained resampler by name, or a trained one from its checkpoint (whose spec
@@ -26,7 +23,8 @@ def _resampler(name_or_ckpt: str, device: torch.device, allow: Collection[str]):
     path = Path(name_or_ckpt)
     if path.is_file():
         ckpt = checkpoint.load(path, "resampler")
-        return checkpoint.build_resampler(ckpt.get("spec"), path, device, f"resampler checkpoint {path}: spec", allow)[0]
+        where = f"resampler checkpoint {path}: spec"
+        return checkpoint.build_resampler(ckpt.get("spec"), path, device, where, allow)[0]
     if path.suffix == ".pt" or os.sep in name_or_ckpt:
         raise LmarError(f"resampler checkpoint not found: {path} (--resampler). Give an existing .pt file or a "
                         "registered resampler name (lmar list)")
@@ -50,10 +48,9 @@ def enhance_file(inp: Path, out: Path, backbone_ckpt: Path, resampler: str, scal
     scale = parse_scale(scale)
     check_method(upsampler, False)
     _check_paths(inp, out)
-    check_output_suffix(out, 8)
+    check_output_suffix(out)  # before any work: an unknown suffix is refused at once
     x, bits = read_image_bits(inp)
-    bits_out = 8 if out.suffix.lower() in EIGHT_BIT_ONLY else bits
-    check_output_suffix(out, bits_out)
+    bits_out = output_depth(out, bits)
     backbone, _ = checkpoint.load_backbone(backbone_ckpt, device, allow)
     net = _resampler(resampler, device, allow)
     H, W = x.shape[-2:]

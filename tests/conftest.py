@@ -109,6 +109,25 @@ def lmar_eval(mini_data, backbone_ckpt, lmar_ckpt, tmp_path_factory):
     return df, csv, images
 
 
+@pytest.fixture
+def make_module(tmp_path, monkeypatch):
+    """``make_module(name, code)``: an importable module written in the test's folder (forgotten after)."""
+    import sys
+
+    made = []
+
+    def make(name: str, code: str) -> str:
+        (tmp_path / f"{name}.py").write_text(code)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        monkeypatch.delitem(sys.modules, name, raising=False)
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        sys.modules.pop(name, None)
+
+
 def write_rgb(path: Path, h: int, w: int, seed: int = 0) -> Path:
     """A random RGB PNG of (h, w)."""
     rng = np.random.default_rng(seed)

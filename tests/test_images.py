@@ -500,3 +500,18 @@ def test_write_png_still_writes_8bit_png(tmp_path):
             assert im.format == "PNG" and im.mode == "RGB"
             assert np.array_equal(np.asarray(im), arr)
     assert entries(tmp_path) == ["a.png", "b.png"]
+
+
+@pytest.mark.parametrize("name, bits, expected", [
+    ("a.png", 16, 16), ("a.tif", 16, 16), ("a.TIFF", 8, 8), ("a.jpg", 16, 8), ("a.bmp", 16, 8), ("a.jpeg", 8, 8)])
+def test_output_depth_keeps_16_bits_where_the_format_holds_them(name, bits, expected):
+    from lmar.data.image_write import output_depth
+
+    assert output_depth(name, bits) == expected
+
+
+def test_output_depth_refuses_an_unknown_suffix():
+    from lmar.data.image_write import output_depth
+
+    with pytest.raises(LmarError, match="unsupported suffix '.webp'"):
+        output_depth("a.webp", 8)

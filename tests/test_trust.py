@@ -155,13 +155,8 @@ PLUGIN = textwrap.dedent('''
 
 
 @pytest.fixture
-def plugin(tmp_path, monkeypatch):
-    name = "lmar_test_wrap_plugin"
-    (tmp_path / f"{name}.py").write_text(PLUGIN)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, name, raising=False)
-    yield name
-    sys.modules.pop(name, None)
+def plugin(make_module):
+    return make_module("lmar_test_wrap_plugin", PLUGIN)
 
 
 def test_import_targets_in_params_follow_the_trust_rule(plugin):

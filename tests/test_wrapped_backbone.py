@@ -44,13 +44,8 @@ USER_CODE = textwrap.dedent('''
 
 
 @pytest.fixture
-def user_module(tmp_path, monkeypatch):
-    name = "lmar_test_lab_parts"
-    (tmp_path / f"{name}.py").write_text(USER_CODE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, name, raising=False)
-    yield name
-    sys.modules.pop(name, None)
+def user_module(make_module):
+    return make_module("lmar_test_lab_parts", USER_CODE)
 
 
 def spec(module: str, **params) -> dict:

@@ -68,6 +68,13 @@ def check_output_suffix(path: str | Path, bits: int = 8) -> str:
     return fmt
 
 
+def output_depth(path: str | Path, bits: int) -> int:
+    """The bits per channel to write ``path`` with for data of ``bits``: ``bits`` where its format
+    holds them, else 8 (a JPEG or BMP of 16-bit data); LmarError for an unsupported suffix."""
+    check_output_suffix(path, 8)
+    return bits if bits in _OUTPUT_FORMATS[Path(path).suffix.lower()][1] else 8
+
+
 def write_image(img: torch.Tensor | np.ndarray, path: str | Path, bits: int = 8, quality: int = 95) -> None:
     """Write a (3, H, W) float image (or an (H, W, 3) / (H, W) uint8 or uint16 array matching ``bits``) in
     the format of the suffix of ``path``, all-or-nothing. ``quality`` is the JPEG quality (1..100)."""
