@@ -2,6 +2,9 @@
 # Thin on purpose: the DAG is in workflow/rules/, the science in lmar/ and baselines/.
 from snakemake.utils import min_version, validate
 
+from lmar.config import apply_extends
+from lmar.errors import LmarError
+
 min_version("9.0")
 
 
@@ -13,6 +16,14 @@ if not workflow.overwrite_configfiles:
 
 
 
+# `extends: other.yaml`: this config is that one with the keys given here changed (lmar.config).
+if "extends" in config:
+    try:
+        _extended = apply_extends(config, workflow.overwrite_configfiles or ["config.yaml"])
+    except LmarError as exc:
+        raise WorkflowError(f"config error: {exc}") from None
+    config.clear()
+    config.update(_extended)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

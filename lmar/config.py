@@ -9,7 +9,10 @@ are imported here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+import yaml
 
 from lmar.errors import LmarError
 from lmar.params import bind_recipe, import_names
@@ -22,19 +25,88 @@ SECTIONS: tuple[tuple[str, Registry], ...] = (
 )
 
 
+# The plan-time probe of a resampler: a small random image and a target that is neither square nor
+# a simple fraction of it, so that a part ignoring the size or the aspect ratio fails here.
+PROBE_INPUT = (1, 3, 24, 36)
+PROBE_TARGET = (10, 15)
+
+
 def _construct(section: str, cls: type, params: dict, where: str) -> None:
-    """Build the part once, so that checks in its constructor speak at plan time too; networks are
-    built on PyTorch's "meta" device (shapes only, no memory, no weights initialised)."""
+    """Build the part once, so that checks in its constructor speak at plan time too. Backbones are
+    built on PyTorch's "meta" device (shapes only, no memory, no weights initialised); resamplers are
+    small and are built for real and called once on a probe input (:func:`_probe`)."""
     try:
-        if section == "datasets":
-            cls(**params)
-        else:
+        if section == "backbones":
             with torch.device("meta"):
                 cls(**params)
+            return
+        part = cls(**params)
     except LmarError as exc:
         raise LmarError(f"{where}.params: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise LmarError(f"{where}.params: {type(exc).__name__}: {exc}") from None
+    if section == "resamplers":
+        _probe(part, where)
+
+
+def _probe(resampler, where: str) -> None:
+    """Call ``resampler`` on a PROBE_INPUT image for PROBE_TARGET: its output contract (size, dtype,
+    device; :func:`lmar.resampler_base.check_output`) is checked before any job runs."""
+    if resampler.is_identity:
+        return
+    x = torch.rand(*PROBE_INPUT, generator=torch.Generator().manual_seed(0))
+    what = f"{where}: a probe call on a {'x'.join(map(str, PROBE_INPUT))} input for {PROBE_TARGET[0]}x{PROBE_TARGET[1]}"
+    try:
+        with torch.no_grad():
+            resampler.eval()(x, PROBE_TARGET)
+    except LmarError as exc:
+        raise LmarError(f"{what}: {exc}") from None
+    except Exception as exc:  # a plugin's own failure, reported with the config key that names it
+        raise LmarError(f"{what} failed: {type(exc).__name__}: {exc}") from None
+
+
+def _deep_merged(base: dict, changes: dict) -> dict:
+    """``changes`` over ``base``: mappings merged key by key at every depth, other values replaced."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = _deep_merged(base[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_extends(config: dict, files) -> dict:
+    """``config`` (as Snakemake merged it from ``files``) over the file its ``extends:`` names, a
+    path relative to the config file that holds the key; that file may extend another. A missing
+    file, a file that is not a YAML mapping, or a cycle is an LmarError naming the path."""
+    if "extends" not in config:
+        return config
+    holder = [Path(f) for f in files if "extends" in _read_yaml(Path(f), "config file")]
+    here = holder[-1].parent if holder else Path(".")
+    changes, seen = {k: v for k, v in config.items() if k != "extends"}, []
+    target = config["extends"]
+    while target is not None:
+        path = (here / target).resolve()
+        if path in seen:
+            raise LmarError(f"config key extends: the files extend each other in a cycle: {' -> '.join(map(str, [*seen, path]))}")
+        seen.append(path)
+        base = _read_yaml(path, f"config key extends ({target!r})")
+        changes = _deep_merged({k: v for k, v in base.items() if k != "extends"}, changes)
+        target, here = base.get("extends"), path.parent
+    return changes
+
+
+def _read_yaml(path: Path, what: str) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise LmarError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise LmarError(f"{what}: {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise LmarError(f"{what}: {path} must hold a mapping of config keys")
+    return data
 
 
 def _merged(parent: dict, child: dict) -> dict:
@@ -107,7 +179,51 @@ def check_parts(config: dict) -> None:
             raise LmarError(f"config key {section!r} is empty: name at least one entry")
         for name, spec in entries.items():
             check_entry(section, registry, name, spec)
+            check_only(config, section, name, spec)
     parse_targets(config.get("evaluation") or {"scales": [2]})
+
+
+def seeds(config: dict) -> list[int]:
+    """The run's seeds: ``seeds: [...]``, else the single ``seed``."""
+    return list(config.get("seeds") or [config.get("seed", 0)])
+
+
+# What a resampler's `only:` may restrict, and where each choice's names come from.
+ONLY_AXES = ("datasets", "backbones", "seeds")
+
+
+def _axis(config: dict, axis: str) -> list:
+    return seeds(config) if axis == "seeds" else list(config.get(axis) or {})
+
+
+def check_only(config: dict, section: str, name: str, spec: dict) -> None:
+    """A resampler's ``only: {datasets, backbones, seeds}`` must name entries of the run."""
+    only = spec.get("only") if isinstance(spec, dict) else None
+    if only is None:
+        return
+    where = f"config key {section}.{name}.only"
+    if section != "resamplers":
+        raise LmarError(f"{where}: only resamplers can be restricted; remove it")
+    for axis, chosen in only.items():
+        if axis not in ONLY_AXES:
+            raise LmarError(f"{where}: unknown key {axis!r}; known: {', '.join(ONLY_AXES)}")
+        known = _axis(config, axis)
+        unknown = [c for c in chosen if c not in known]
+        if unknown:
+            raise LmarError(f"{where}.{axis}: {unknown} not in this run's {axis} ({', '.join(map(str, known))})")
+
+
+def grid(config: dict) -> list[tuple[str, str, int, str]]:
+    """Every evaluation of the run as (dataset, backbone, seed, resampler): each resampler on every
+    dataset, backbone and seed, or on those its ``only:`` lists."""
+    out = []
+    for name, spec in config["resamplers"].items():
+        only = spec.get("only") or {}
+        chosen = {axis: only.get(axis, _axis(config, axis)) for axis in ONLY_AXES}
+        out += [(d, b, s, name) for d in _axis(config, "datasets") if d in chosen["datasets"]
+                for b in _axis(config, "backbones") if b in chosen["backbones"]
+                for s in seeds(config) if s in chosen["seeds"]]
+    return out
 
 
 def trusted_modules(config: dict) -> list[str]:

@@ -28,6 +28,11 @@ from lmar.targets import FULL, Target, parse_targets
 log = logging.getLogger(__name__)
 
 
+def _schedule(spec) -> str:
+    train = spec.get("train") if isinstance(spec, dict) else None
+    return json.dumps(train, sort_keys=True) if isinstance(train, dict) else ""
+
+
 def evaluate(
     data: Path,
     backbone_ckpt: Path,
@@ -65,6 +70,9 @@ def evaluate(
         # where the weights came from: trained here, or the authors' release (lmar.released)
         "backbone_weights": backbone_ckpt_content.get("meta", {}).get("weights", "trained"),
         "resampler_weights": train_meta.get("weights", "trained") if resampler.trainable else "none",
+        # the training budget of each part (its `train` block as run), reported under the table
+        "backbone_train": _schedule(backbone_ckpt_content.get("spec")),
+        "resampler_train": _schedule(resampler_spec) if resampler.trainable else "",
         "code_version": code_version(),
         "device": device_name(device),
         "torch_version": torch.__version__,

@@ -44,35 +44,67 @@ def _cell(row) -> str:
     return f"{row.psnr:.2f} / {row.ssim:.4f}"
 
 
-def markdown_table(df: pd.DataFrame, gain: tuple[str, str] | None = ("lmar", "bicubic")) -> str:
-    mean = summary(df)
+def seed_groups(df: pd.DataFrame) -> list[tuple[list, pd.DataFrame]]:
+    """The rows of one (dataset, backbone) split so that every table compares like with like: first
+    the resamplers run with all its seeds, over those seeds; then, for each smaller set of seeds that
+    some resamplers ran with alone (e.g. ablations on one seed), every resampler run with those
+    seeds, over them only (so a comparison there is paired)."""
+    if "seed" not in df:
+        return [([], df)]
+    ran = df.groupby("resampler", sort=False)["seed"].agg(lambda s: tuple(sorted(set(s))))
+    everything = tuple(sorted(set(df["seed"])))
+    sets = [everything] + sorted({s for s in ran if s != everything}, key=lambda s: (-len(s), s))
     out = []
-    for (dataset, backbone), part in mean.groupby(["dataset", "backbone"], sort=False):
-        cols = list(dict.fromkeys(t for t in part["target"] if t != FULL))
-        rows = df[(df["dataset"] == dataset) & (df["backbone"] == backbone)]
-        seeds = rows["seed"].nunique() if "seed" in rows else 1
-        over = f"{rows['image'].nunique()} test images" + (f" x {seeds} seeds" if seeds > 1 else "")
-        out.append(f"### {dataset} / {backbone}: PSNR (dB) / SSIM, mean over {over}\n")
-        out.append("| resampler | " + " | ".join(cols) + " |")
-        out.append("|---" * (len(cols) + 1) + "|")
-        for name, rows in part.groupby("resampler", sort=False):
-            by_target = rows.set_index("target")
-            if list(by_target.index) == [FULL]:  # no resampling: the ceiling, the same in every column
-                cells = [_cell(by_target.loc[FULL])] * len(cols)
-                name = f"{name} (no resampling)"
-            else:
-                cells = [_cell(by_target.loc[t]) if t in by_target.index else "-" for t in cols]
-            out.append(f"| {name} | " + " | ".join(cells) + " |")
-        if gain and set(gain) <= set(part["resampler"]):
-            a, b = (part[part.resampler == g].set_index("target") for g in gain)
-            cells = [
-                f"{a.loc[t].psnr - b.loc[t].psnr:+.2f} / {a.loc[t].ssim - b.loc[t].ssim:+.4f}"
-                if t in a.index and t in b.index else "-"
-                for t in cols
-            ]
-            out.append(f"| **{gain[0]} - {gain[1]}** | " + " | ".join(cells) + " |")
-        out.append("")
+    for chosen in sets:
+        names = [r for r, s in ran.items() if set(chosen) <= set(s)]
+        out.append((list(chosen), df[df["resampler"].isin(names) & df["seed"].isin(chosen)]))
+    return out
+
+
+def markdown_table(df: pd.DataFrame, gain: tuple[str, str] | None = ("lmar", "bicubic")) -> str:
+    out = []
+    for (dataset, backbone), both in df.groupby(["dataset", "backbone"], sort=False):
+        for chosen, rows in seed_groups(both):
+            _one_table(rows, dataset, backbone, chosen, gain, out)
     return "\n".join(out)
+
+
+def _one_table(rows: pd.DataFrame, dataset: str, backbone: str, chosen: list, gain, out: list) -> None:
+    """Append one Markdown table (rows resamplers, columns targets) of ``rows``, over seeds ``chosen``."""
+    part = summary(rows)
+    cols = list(dict.fromkeys(t for t in part["target"] if t != FULL))
+    over = f"{rows['image'].nunique()} test images"
+    if len(chosen) > 1:
+        over += f" x {len(chosen)} seeds ({', '.join(map(str, chosen))})"
+    elif chosen:
+        over += f", seed {chosen[0]}"
+    out.append(f"### {dataset} / {backbone}: PSNR (dB) / SSIM, mean over {over}\n")
+    out.append("| resampler | " + " | ".join(cols) + " |")
+    out.append("|---" * (len(cols) + 1) + "|")
+    for name, one in part.groupby("resampler", sort=False):
+        by_target = one.set_index("target")
+        if list(by_target.index) == [FULL]:  # no resampling: the ceiling, the same in every column
+            cells = [_cell(by_target.loc[FULL])] * len(cols)
+            name = f"{name} (no resampling)"
+        else:
+            cells = [_cell(by_target.loc[t]) if t in by_target.index else "-" for t in cols]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    if gain and set(gain) <= set(part["resampler"]):
+        a, b = (part[part.resampler == g].set_index("target") for g in gain)
+        cells = [
+            f"{a.loc[t].psnr - b.loc[t].psnr:+.2f} / {a.loc[t].ssim - b.loc[t].ssim:+.4f}"
+            if t in a.index and t in b.index else "-"
+            for t in cols
+        ]
+        out.append(f"| **{gain[0]} - {gain[1]}** | " + " | ".join(cells) + " |")
+    out.append("")
+
+
+def _budget(train_json: str) -> str:
+    """A `train` block as recorded in the rows, in words: the keys that size the run first."""
+    train = json.loads(train_json)
+    first = [k for k in ("epochs", "repeats", "batch_size", "size", "crop") if k in train]
+    return ", ".join(f"{k} {train[k]}" for k in first + sorted(set(train) - set(first)))
 
 
 def write_table(paths, out_md: Path, out_csv: Path, gain=("lmar", "bicubic"), title: str = "") -> pd.DataFrame:
@@ -91,6 +123,10 @@ def write_table(paths, out_md: Path, out_csv: Path, gain=("lmar", "bicubic"), ti
         if col in df:
             rows = df.loc[df[col].notna() & (df[col] != "none"), [part, col]].drop_duplicates()
             text += "".join(f"\nWeights of {part} {r[part]}: {r[col]}\n" for _, r in rows.iterrows())
+    for col, part in (("backbone_train", "backbone"), ("resampler_train", "resampler")):
+        if col in df:
+            rows = df.loc[df[col].notna() & (df[col] != ""), [part, col]].drop_duplicates()
+            text += "".join(f"\nTraining budget of {part} {r[part]}: {_budget(r[col])}\n" for _, r in rows.iterrows())
     if "missing_metrics" in df:
         for note in sorted(set(df["missing_metrics"].dropna()) - {""}):
             for metric, reason in json.loads(note).items():

@@ -60,8 +60,10 @@ def test_the_ablation_config_plans_one_training_per_ablation(tmp_path):
                     "--configfile", str(ROOT / "workflow" / "configs" / "ablations.yaml"))
     assert res.returncode == 0, res.stderr[-2000:]
     counts = {p[0]: int(p[1]) for p in (ln.split() for ln in res.stdout.splitlines()) if len(p) == 2 and p[1].isdigit()}
-    # lmar and its 10 ablations train, against one pretrained backbone; 14 resamplers are evaluated
-    assert counts["pretrain_backbone"] == 1 and counts["train_resampler"] == 11 and counts["evaluate"] == 14
+    # 2 backbones x 3 seeds pretrained; lmar on each (6), the learned resizer at seed 0 (2), the 10
+    # ablations on one backbone and seed (10); evaluated: lanczos3, bicubic, area, lmar and
+    # full_resolution on 6 (30), plus the 2 + 10 one-seed entries
+    assert counts["pretrain_backbone"] == 6 and counts["train_resampler"] == 18 and counts["evaluate"] == 42
 
 
 @pytest.mark.slow

@@ -56,9 +56,9 @@ def test_default_config_plans_every_step(tmp_path):
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
     assert counts["prepare_data"] == 1
-    assert counts["pretrain_backbone"] == 1
-    assert counts["train_resampler"] == 1  # only LMAR trains; bicubic and full resolution do not
-    assert counts["evaluate"] == 4  # lanczos3, bicubic, lmar, full_resolution
+    assert counts["pretrain_backbone"] == 2  # unet and nafnet
+    assert counts["train_resampler"] == 2 * 2  # lmar and the learned resizer per backbone; the rest do not train
+    assert counts["evaluate"] == 2 * 6  # lanczos3, bicubic, area, learned_resizer, lmar, full_resolution
     assert counts["table"] == 1 and counts["plot"] == 1
 
 

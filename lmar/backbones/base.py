@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmar.recipes import BackboneRecipe
+from lmar.resampler_base import check_output
 
 
 class Backbone(nn.Module):
@@ -31,6 +32,13 @@ class Backbone(nn.Module):
             mode = "reflect" if ph < x.shape[-2] and pw < x.shape[-1] else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
         return x
+
+    def __call__(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        """``forward``, then the contract checked on every call: the enhanced image has the input's
+        shape, dtype and device (a network that changes the size stops the job)."""
+        y = super().__call__(x, *args, **kwargs)
+        check_output(type(self).__name__, "backbone", x, y, tuple(x.shape))
+        return y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         H, W = x.shape[-2:]

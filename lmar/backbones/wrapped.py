@@ -25,6 +25,7 @@ from lmar.backbones.base import Backbone
 from lmar.errors import LmarError
 from lmar.params import ImportName, PositiveInt
 from lmar.registry import BACKBONES, import_object
+from lmar.resampler_base import check_output
 
 OUT = "__output__"  # the network's output, kept beside the tapped feature
 
@@ -60,4 +61,6 @@ class Wrapped(Backbone):
         return {self.feature_tap: caught[-1], OUT: out}
 
     def _decode(self, x: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        # before the base class crops to the unpadded size, which would hide an upscaled output
+        check_output(type(self.net).__name__, "wrapped network", x, feats[OUT], tuple(x.shape))
         return feats[OUT]

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from lmar.config import check_parts, needs_download, released_path, resolve_bases, trainable, trusted_modules
+from lmar.config import check_parts, grid, needs_download, released_path, resolve_bases, trainable, trusted_modules
 from lmar.errors import LmarError
 from lmar.provenance import config_hash
 
@@ -14,8 +14,8 @@ except LmarError as exc:
 
 EXP = config["experiment"]
 # Every backbone is pretrained, every trainable resampler trained and every resampler evaluated
-# once per seed (paths and rows carry it): `seeds: [0, 1, 2]`, or the single `seed`.
-SEEDS = config.get("seeds") or [config["seed"]]
+# once per seed (paths and rows carry it): `seeds: [0, 1, 2]`, or the single `seed`; a resampler's
+# `only:` narrows its share of the grid (lmar.config.grid).
 RES = f"results/{EXP}"
 LOGS = f"logs/{EXP}"
 BENCH = f"benchmarks/{EXP}"
@@ -48,8 +48,9 @@ def resampler_spec(name):
 
 
 def spec_json(section, name):
-    """One config entry as JSON for a `python -m lmar` call (params changes re-trigger the job)."""
-    return json.dumps(config[section][name], sort_keys=True)
+    """One config entry as JSON for a `python -m lmar` call (params changes re-trigger the job;
+    `only:` says where the entry runs, not what it is, and is left out)."""
+    return json.dumps({k: v for k, v in config[section][name].items() if k != "only"}, sort_keys=True)
 
 
 def run_hash(w):
@@ -58,7 +59,7 @@ def run_hash(w):
         {
             "dataset": config["datasets"][w.dataset],
             "backbone": config["backbones"][w.backbone],
-            "resampler": resampler_spec(w.resampler),
+            "resampler": {k: v for k, v in resampler_spec(w.resampler).items() if k != "only"},
             "evaluation": EVALUATION,
             "seed": int(w.seed),
         }
@@ -104,13 +105,9 @@ def evaluate_inputs(w):
 
 
 def metrics_csvs():
-    return expand(
-        f"{RES}/metrics/{{dataset}}/{{backbone}}/seed{{seed}}/{{resampler}}.csv",
-        dataset=config["datasets"],
-        backbone=config["backbones"],
-        seed=SEEDS,
-        resampler=config["resamplers"],
-    )
+    """One results file per evaluation of the grid (lmar.config.grid: every resampler on every
+    dataset, backbone and seed, or those its `only:` names)."""
+    return [f"{RES}/metrics/{d}/{b}/seed{s}/{r}.csv" for d, b, s, r in grid(config)]
 
 
 def all_targets():
