@@ -108,14 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
     _allow(p)
     _common(p)
 
-    p = sub.add_parser("table", help="Markdown table (and combined CSV) from results CSVs")
+    p = sub.add_parser("gather", help="join evaluation CSVs into the results store (Parquet and CSV)")
+    p.add_argument("results", nargs="+", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="the store: results.parquet")
+    p.add_argument("--out-csv", type=Path, required=True, help="the same rows as CSV")
+
+    p = sub.add_parser("table", help="Markdown tables from the results store (or evaluation CSVs)")
     p.add_argument("results", nargs="+", type=Path)
     p.add_argument("--out-md", type=Path, required=True)
-    p.add_argument("--out-csv", type=Path, required=True)
+    p.add_argument("--out-csv", type=Path, default=None, help="also write the rows read, joined")
+    p.add_argument("--out-tex", type=Path, default=None, help="the tables in LaTeX (booktabs)")
+    p.add_argument("--out-stats", type=Path, default=None, help="the tables' numbers (means, intervals, paired)")
     p.add_argument("--gain", nargs=2, default=["lmar", "bicubic"], metavar=("A", "B"), help="add an A - B row")
     p.add_argument("--title", default="")
 
-    p = sub.add_parser("plot", help="seaborn plot of PSNR against scale from a combined results CSV")
+    p = sub.add_parser("plot", help="seaborn plot of PSNR against target size from the results store")
     p.add_argument("results", type=Path)
     p.add_argument("--out", type=Path, required=True)
 
@@ -218,10 +225,15 @@ def run(args: argparse.Namespace) -> int:
         labels = {**args.labels, "seed": args.seed}
         evaluate(args.data, args.backbone, args.resampler_spec, args.resampler_ckpt, args.evaluation,
                  args.out, args.images, runtime.resolve_device(args.device), labels, args.allow_module)
+    elif args.verb == "gather":
+        from lmar.store import gather
+
+        gather(args.results, args.out, args.out_csv)
     elif args.verb == "table":
         from lmar.report import write_table
 
-        write_table(args.results, args.out_md, args.out_csv, tuple(args.gain), args.title)
+        write_table(args.results, args.out_md, args.out_csv, tuple(args.gain), args.title, args.out_tex,
+                    args.out_stats)
     elif args.verb == "plot":
         from lmar.plots import psnr_vs_scale
 

@@ -62,6 +62,8 @@ def evaluate(
         targets = [Target(FULL, scale=1.0)]
     fixed = {
         **labels,
+        "backbone_type": (backbone_ckpt_content.get("spec") or {}).get("type", ""),
+        "backbone_params": json.dumps((backbone_ckpt_content.get("spec") or {}).get("params") or {}, sort_keys=True),
         "resampler_type": resampler_spec["type"],
         "resampler_params": json.dumps(resampler_spec.get("params") or {}, sort_keys=True),
         "upsampler": upsampler,

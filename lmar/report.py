@@ -1,4 +1,5 @@
-"""Tables from results files only: per (dataset, backbone), rows resamplers, columns targets (scales)."""
+"""Tables from results files only (the store, lmar.store): per (dataset, backbone), rows resamplers,
+columns targets (scales)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,22 @@ from lmar.atomic import atomic_path
 from lmar.errors import LmarError
 from lmar.targets import FULL
 
-REQUIRED = ["dataset", "backbone", "resampler", "target", "scale", "image", "psnr", "ssim"]
+REQUIRED = ["dataset", "backbone", "resampler", "target", "scale", "image"]
+METRICS = ("psnr", "ssim", "lpips")  # the metric columns a results file may hold (at least one)
 
 
 def load_results(paths) -> pd.DataFrame:
     frames = []
     for p in paths:
         try:
-            df = pd.read_csv(p)
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            df = pd.read_parquet(p) if Path(p).suffix == ".parquet" else pd.read_csv(p)
+        except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise LmarError(f"cannot read results file {p}: {exc}. Re-run its evaluation.") from None
         missing = [c for c in REQUIRED if c not in df.columns]
         if missing:
             raise LmarError(f"results file {p} lacks column(s) {missing}. Re-run its evaluation.")
+        if not any(m in df.columns for m in METRICS):
+            raise LmarError(f"results file {p} has no metric column ({', '.join(METRICS)}). Re-run its evaluation.")
         frames.append(df)
     if not frames:
         raise LmarError("no results files given to the table")
@@ -107,9 +111,55 @@ def _budget(train_json: str) -> str:
     return ", ".join(f"{k} {train[k]}" for k in first + sorted(set(train) - set(first)))
 
 
-def write_table(paths, out_md: Path, out_csv: Path, gain=("lmar", "bicubic"), title: str = "") -> pd.DataFrame:
+def _budgets(df: pd.DataFrame) -> str:
+    """Each trained part's `train` block, from the rows' JSON columns or the store's flattened ones."""
+    text = ""
+    for part in ("backbone", "resampler"):
+        prefix = f"{part}.train."
+        cols = [c for c in df.columns if c.startswith(prefix)]
+        if f"{part}_train" in df:
+            rows = df.loc[df[f"{part}_train"].notna() & (df[f"{part}_train"] != ""), [part, f"{part}_train"]]
+            blocks = {(r[part], r[f"{part}_train"]) for _, r in rows.iterrows()}
+        elif cols:
+            blocks = set()
+            for _, r in df[[part, *cols]].drop_duplicates().iterrows():
+                train = {c[len(prefix):]: _plain(r[c]) for c in cols if not _absent(r[c])}
+                if train:
+                    blocks.add((r[part], json.dumps(train, sort_keys=True)))
+        else:
+            continue
+        text += "".join(f"\nTraining budget of {part} {name}: {_budget(block)}\n" for name, block in sorted(blocks))
+    return text
+
+
+def _absent(value) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value)) or value == ""
+
+
+def _plain(value):
+    """A flattened value back as it was written: JSON text of a list, numbers as numbers."""
+    if isinstance(value, str) and value[:1] in "[{":
+        return json.loads(value)
+    return value.item() if hasattr(value, "item") else value
+
+
+def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", "bicubic"), title: str = "",
+                out_tex: Path | None = None, out_stats: Path | None = None) -> pd.DataFrame:
+    """The tables of results files (the store, or evaluation CSVs): Markdown in ``out_md`` (a compact
+    PSNR / SSIM overview with the ``gain`` row, then every metric with intervals and the paired
+    comparisons of :mod:`lmar.tables`), LaTeX in ``out_tex``, their numbers in ``out_stats``;
+    ``out_csv``: also the rows read, joined."""
+    from lmar.tables import render
+
     df = load_results(paths)
-    text = (f"# {title}\n\n" if title else "") + markdown_table(df, gain)
+    metrics = [m for m in METRICS if m in df]
+    learned = list(dict.fromkeys(df.loc[df.get("resampler_weights", pd.Series("none", index=df.index))
+                                        .fillna("none") != "none", "resampler"]))
+    detail_md, detail_tex, detail = render(df, metrics, learned)
+    text = f"# {title}\n\n" if title else ""
+    if {"psnr", "ssim"} <= set(metrics):
+        text += "## Overview\n\n" + markdown_table(df, gain) + "\n"
+    text += "## Every metric, with intervals\n\n" + detail_md
     prov = df[["code_version", "device", "seed"]].drop_duplicates() if "code_version" in df else None
     if prov is not None:
         text += "\nProduced by: " + "; ".join(
@@ -123,16 +173,20 @@ def write_table(paths, out_md: Path, out_csv: Path, gain=("lmar", "bicubic"), ti
         if col in df:
             rows = df.loc[df[col].notna() & (df[col] != "none"), [part, col]].drop_duplicates()
             text += "".join(f"\nWeights of {part} {r[part]}: {r[col]}\n" for _, r in rows.iterrows())
-    for col, part in (("backbone_train", "backbone"), ("resampler_train", "resampler")):
-        if col in df:
-            rows = df.loc[df[col].notna() & (df[col] != ""), [part, col]].drop_duplicates()
-            text += "".join(f"\nTraining budget of {part} {r[part]}: {_budget(r[col])}\n" for _, r in rows.iterrows())
+    text += _budgets(df)
     if "missing_metrics" in df:
         for note in sorted(set(df["missing_metrics"].dropna()) - {""}):
             for metric, reason in json.loads(note).items():
                 text += f"\n{metric.upper()} not computed: {reason}\n"
-    with atomic_path(out_csv) as t:
-        df.to_csv(t, index=False)
+    if out_csv is not None:
+        with atomic_path(out_csv) as t:
+            df.to_csv(t, index=False)
+    if out_tex is not None:
+        with atomic_path(out_tex) as t:
+            t.write_text(detail_tex)
+    if out_stats is not None:
+        with atomic_path(out_stats) as t:
+            detail.to_csv(t, index=False)
     with atomic_path(out_md) as t:
         t.write_text(text)
     return df

@@ -43,9 +43,10 @@ def results(tmp_path):
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
-    """Markdown table lines -> {first cell: other cells} (header included, separator skipped)."""
+    """Markdown table lines of the overview (the compact PSNR / SSIM tables, before the detailed
+    ones) -> {first cell: other cells} (header included, separator skipped)."""
     out = {}
-    for line in text.splitlines():
+    for line in text.split("## Every metric")[0].splitlines():
         if line.startswith("|") and not line.startswith("|---"):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             out[cells[0]] = cells[1:]
@@ -100,7 +101,7 @@ def test_one_table_per_dataset_and_backbone(results, tmp_path):
     other = tmp_path / "other.csv"
     pd.DataFrame(rows("bicubic", backbone="unet_wide")).to_csv(other, index=False)
     write_table([*results, other], tmp_path / "t.md", tmp_path / "t.csv")
-    text = (tmp_path / "t.md").read_text()
+    text = (tmp_path / "t.md").read_text().split("## Every metric")[0]
     assert text.count("### ") == 2 and "### mini / unet_wide" in text
     second = text.split("### mini / unet_wide")[1]
     t = table_rows(second)
@@ -125,10 +126,10 @@ def test_table_verb(capsys, results, tmp_path):
 
 def test_results_missing_a_column_are_refused(tmp_path):
     bad = tmp_path / "bad.csv"
-    pd.DataFrame(rows("bicubic")).drop(columns=["ssim"]).to_csv(bad, index=False)
+    pd.DataFrame(rows("bicubic")).drop(columns=["target"]).to_csv(bad, index=False)
     with pytest.raises(LmarError, match="lacks column") as exc:
         write_table([bad], tmp_path / "t.md", tmp_path / "t.csv")
-    assert str(bad) in str(exc.value) and "ssim" in str(exc.value)
+    assert str(bad) in str(exc.value) and "target" in str(exc.value)
     assert not (tmp_path / "t.md").exists() and not (tmp_path / "t.csv").exists()
     with pytest.raises(LmarError, match="no results"):
         write_table([], tmp_path / "t.md", tmp_path / "t.csv")
@@ -141,3 +142,22 @@ def test_rows_of_several_seeds_are_counted_as_images_times_seeds():
     assert "mean over 2 test images x 2 seeds" in text
     # x2: images a, b at seeds 0 and 1: (20 + 22 + 21 + 23) / 4 = 21.50
     assert "| bicubic | 21.50 / 0.8100 |" in text
+
+
+def test_the_plot_keeps_two_targets_at_one_factor_apart():
+    """x1.8 (1200x1600) and x1.8-aspect (1200x2133) both have factor 1.8: two points, not one mean."""
+    import matplotlib.pyplot as plt
+
+    from lmar.plots import psnr_figure
+
+    rows = [{"dataset": "d", "backbone": "b", "resampler": "bicubic", "target": t, "scale": sc, "image": im,
+             "psnr": p + k, "ssim": 0.5}
+            for t, sc, p in (("x1.5", 1.5, 30.0), ("x1.8", 1.8, 20.0), ("x1.8-aspect", 1.8, 26.0), ("x2", 2.0, 24.0))
+            for k, im in enumerate(("i1", "i2"))]
+    grid = psnr_figure(pd.DataFrame(rows))
+    ax = grid.axes.flat[0]
+    line = max(ax.get_lines(), key=lambda ln: len(ln.get_ydata()))
+    # one point per target, in order of factor (ties in the order given), each the mean of its 2 images
+    assert list(line.get_ydata()) == [30.5, 20.5, 26.5, 24.5]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x1.5", "x1.8", "x1.8-aspect", "x2"]
+    plt.close("all")

@@ -103,7 +103,7 @@ def test_tiny_workflow_end_to_end(tmp_path):
     table = (out / "table.md").read_text()
     assert "| **lmar - bicubic** |" in table and "| x2 | x3 |" in table
     assert "### local / unet" in table and "### mini / unet" in table
-    df = pd.read_csv(out / "metrics.csv")
+    df = pd.read_parquet(out / "results.parquet")
     assert set(df["resampler"]) == {"bicubic", "lmar", "full_resolution"}
     # per dataset: 2 test images x (2 scales x 2 resamplers + full resolution)
     assert (df.groupby("dataset").size() == 2 * 5).all() and set(df["dataset"]) == {"mini", "local"}
@@ -115,6 +115,10 @@ def test_tiny_workflow_end_to_end(tmp_path):
                 "seed", "config_hash", "code_version", "device"):
         assert df[col].notna().all(), col
     assert set(df.loc[df.resampler == "lmar", "resize_loss"]) == {"l1"}
+    # every part's parameters in columns of their own (values from tests/data/tiny_workflow.yaml)
+    assert set(df["backbone.width"]) == {8} and set(df["backbone.train.epochs"]) == {2}
+    assert set(df.loc[df.resampler == "lmar", "resampler.hidden"]) == {16}
+    assert pd.read_csv(out / "results.csv").shape == df.shape
     assert (out / "psnr_vs_scale.png").stat().st_size > 0
     for job in ("pretrain_backbone/mini/unet/seed0", "train_resampler/mini/unet/seed0/lmar",
                 "evaluate/mini/unet/seed0/lmar"):

@@ -97,7 +97,7 @@ def test_user_parts_by_config_alone_reach_the_results_and_the_table(tmp_path, us
     res = snakemake("--cores", "2", "all", "--directory", str(tmp_path / "run"), "--configfile", str(path), timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = tmp_path / "run" / "results" / "tiny"
-    df = pd.read_csv(out / "metrics.csv")
+    df = pd.read_parquet(out / "results.parquet")
     assert set(df["backbone"]) == {"lab"} and {"box", "bicubic", "lmar"} == set(df["resampler"])
     table = (out / "table.md").read_text()
     assert "### mini / lab" in table and "| box |" in table and "| **lmar - box** |" in table

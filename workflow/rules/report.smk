@@ -1,12 +1,27 @@
-# Report: tables and plots, made only from the results files.
+# Report: the results store (one file of every per-image row), and the tables and plots made from it alone.
+
+
+rule gather:
+    input:
+        metrics_csvs(),
+    output:
+        store=f"{RES}/results.parquet",
+        csv=f"{RES}/results.csv",
+    conda:
+        ENV
+    log:
+        f"{LOGS}/gather.log",
+    shell:
+        "python -m lmar gather {input:q} --out {output.store:q} --out-csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule table:
     input:
-        metrics_csvs(),
+        f"{RES}/results.parquet",
     output:
         md=report(f"{RES}/table.md", category="Tables"),
-        csv=f"{RES}/metrics.csv",
+        tex=f"{RES}/table.tex",
+        stats=f"{RES}/table_stats.csv",
     params:
         gain=config["report"]["gain"],
         title=f"lmar-bench: {EXP}",
@@ -15,13 +30,13 @@ rule table:
     log:
         f"{LOGS}/table.log",
     shell:
-        "python -m lmar table {input:q} --out-md {output.md:q} --out-csv {output.csv:q}"
+        "python -m lmar table {input:q} --out-md {output.md:q} --out-tex {output.tex:q} --out-stats {output.stats:q}"
         " --gain {params.gain:q} --title {params.title:q} > {log:q} 2>&1"
 
 
 rule plot:
     input:
-        f"{RES}/metrics.csv",
+        f"{RES}/results.parquet",
     output:
         report(f"{RES}/psnr_vs_scale.png", category="Plots"),
     conda:

@@ -1,0 +1,95 @@
+"""The results store: every per-image row of a run in one file, ``results/<experiment>/results.parquet``
+(and the same rows as ``results.csv``), which the tables and plots read and nothing else.
+
+One row per (dataset, backbone, seed, resampler, target, image). The evaluation jobs write one CSV
+each; :func:`gather` joins them and flattens every part's parameters into columns of their own,
+named by where they come from: ``resampler.hidden``, ``resampler.train.epochs``,
+``backbone.model_channel``, ``backbone.train.size``, so that a filter or a group-by needs no JSON.
+A value that is a list or a mapping is kept as its JSON text; a column whose values have different
+types across rows (an int here, a string there) is kept as text, so that Parquet can store it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from lmar.atomic import atomic_path
+from lmar.errors import LmarError
+from lmar.report import load_results
+
+log = logging.getLogger(__name__)
+
+# JSON columns of the evaluation rows -> the prefix of the columns they are flattened into
+FLATTENED = {
+    "backbone_params": "backbone.",
+    "backbone_train": "backbone.train.",
+    "resampler_params": "resampler.",
+    "resampler_train": "resampler.train.",
+}
+
+
+def _parse(text, column: str) -> dict:
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LmarError(f"results column {column} holds text that is not JSON ({exc}): {text[:80]!r}") from None
+    if not isinstance(value, dict):
+        raise LmarError(f"results column {column} must hold a JSON mapping, got {text[:80]!r}")
+    return value
+
+
+def _cell(value):
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+
+
+def flatten(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each JSON column of FLATTENED replaced by one column per key (see the module)."""
+    out = df.copy()
+    for column, prefix in FLATTENED.items():
+        if column not in out:
+            continue
+        parsed = [_parse(v, column) for v in out[column]]
+        keys = sorted({k for d in parsed for k in d})
+        for key in keys:
+            values = [_cell(d[key]) if key in d else None for d in parsed]
+            kinds = {type(v) for v in values if v is not None}
+            if len(kinds) > 1 and not kinds <= {int, float}:
+                values = [None if v is None else str(v) for v in values]
+            out[prefix + key] = values
+        out = out.drop(columns=column)
+    return out
+
+
+def gather(paths, out_parquet: Path, out_csv: Path) -> pd.DataFrame:
+    """Join the evaluation CSVs ``paths`` into the store (Parquet and CSV, each written whole or not
+    at all); returns the rows."""
+    df = flatten(load_results(paths))
+    keys = ["dataset", "backbone", "seed", "resampler", "target", "image"]
+    dup = df[df.duplicated([k for k in keys if k in df], keep=False)]
+    if len(dup):
+        first = dup.iloc[0]
+        raise LmarError(
+            f"{len(dup)} results rows share their keys, e.g. {dict(first[[k for k in keys if k in df]])}: "
+            "the same evaluation is in two files; remove the stale one and rerun"
+        )
+    with atomic_path(out_parquet) as tmp:
+        df.to_parquet(tmp, index=False)
+    with atomic_path(out_csv) as tmp:
+        df.to_csv(tmp, index=False)
+    log.info("gathered %d rows from %d files into %s", len(df), len(list(paths)), out_parquet)
+    return df
+
+
+def read_store(path: Path) -> pd.DataFrame:
+    """The store's rows (Parquet; or its CSV twin)."""
+    path = Path(path)
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise LmarError(f"cannot read the results store {path}: {exc}. Rerun the gather step.") from None

@@ -1,0 +1,186 @@
+"""Paper-style tables from the results store: Markdown, LaTeX (booktabs) and CSV.
+
+Per dataset and backbone, and per set of seeds the resamplers ran with (:func:`lmar.report.seed_groups`),
+one table per metric: rows resamplers, columns target sizes, each cell the mean over test images
+(and seeds) with a 95% bootstrap interval (:mod:`lmar.stats`). The best resampler of each column is
+in bold and the second underlined in LaTeX (italic in Markdown); the full-resolution row (no
+resampling) is the ceiling and takes no part in the ranking. A metric missing for some rows says so
+in its cell ("2 of 3"); none is averaged over fewer images silently.
+
+Then the paired comparisons: each learned resampler against every other, per target: the mean
+per-image difference with its interval and the win rate; a dagger marks an interval that excludes
+zero.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from lmar.report import seed_groups
+from lmar.stats import HIGHER_IS_BETTER, bootstrap_mean_ci, compare, learned_pairs
+from lmar.targets import FULL
+
+LABEL = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lpips": "LPIPS"}
+DIGITS = {"psnr": 2, "ssim": 4, "lpips": 4}
+LEVEL = 0.95
+N_BOOT = 2000
+SMALL_N = 10  # below this many paired units, the tables warn that the intervals are too narrow
+
+
+def arrow(metric: str) -> str:
+    return "↑" if HIGHER_IS_BETTER[metric] else "↓"
+
+
+def cell_stats(df: pd.DataFrame, metrics, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
+    """Per (dataset, backbone, seeds, resampler, target, metric): mean, ci_low, ci_high over the
+    scored units, n (units scored) and n_units (units present)."""
+    rows = []
+    for (dataset, backbone), both in df.groupby(["dataset", "backbone"], sort=False):
+        for chosen, block in seed_groups(both):
+            seeds = ",".join(map(str, chosen))
+            for (resampler, target), one in block.groupby(["resampler", "target"], sort=False):
+                for metric in metrics:
+                    if metric not in one:
+                        values = one.assign(diff=np.nan)
+                    else:
+                        values = one.assign(diff=one[metric])
+                    scored = values.dropna(subset=["diff"])
+                    row = {"dataset": dataset, "backbone": backbone, "seeds": seeds, "resampler": resampler,
+                           "target": target, "scale": float(one["scale"].mean()), "metric": metric,
+                           "n": len(scored), "n_units": len(values)}
+                    if scored.empty:
+                        row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan)
+                    else:
+                        complete = scored.groupby("image").filter(lambda g: len(g) == scored["seed"].nunique())
+                        mean, low, high = bootstrap_mean_ci(complete if len(complete) else scored,
+                                                            n_boot=n_boot, level=LEVEL, seed=seed)
+                        row.update(mean=float(scored["diff"].mean()), ci_low=low, ci_high=high)
+                    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _ranks(part: pd.DataFrame, metric: str) -> dict:
+    """(resampler, target) -> 1 (best) or 2 (second), among resampled rows with a full count."""
+    out = {}
+    ranked = part[(part["target"] != FULL) & (part["n"] == part["n_units"]) & part["mean"].notna()]
+    for target, col in ranked.groupby("target", sort=False):
+        order = col.sort_values("mean", ascending=not HIGHER_IS_BETTER[metric])
+        for rank, resampler in enumerate(order["resampler"][:2], start=1):
+            out[(resampler, target)] = rank
+    return out
+
+
+def _value(row, metric: str) -> str:
+    d = DIGITS.get(metric, 3)
+    if row["n"] == 0:
+        return "n/a"
+    text = f"{row['mean']:.{d}f} [{row['ci_low']:.{d}f}, {row['ci_high']:.{d}f}]"
+    if row["n"] < row["n_units"]:
+        text += f" ({row['n']} of {row['n_units']})"
+    return text
+
+
+def metric_frame(part: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cells of one table as text (rows resamplers, columns targets) and their ranks (0, 1, 2)."""
+    cols = list(dict.fromkeys(part.loc[part["target"] != FULL].sort_values("scale", kind="stable")["target"]))
+    ranks = _ranks(part, metric)
+    text, rank = {}, {}
+    for resampler, rows in part.groupby("resampler", sort=False):
+        by = rows.set_index("target")
+        name = resampler
+        if list(by.index) == [FULL]:
+            name = f"{resampler} (no resampling)"
+            text[name] = {t: _value(by.loc[FULL], metric) for t in cols}
+            rank[name] = {t: 0 for t in cols}
+        else:
+            text[name] = {t: _value(by.loc[t], metric) if t in by.index else "-" for t in cols}
+            rank[name] = {t: ranks.get((resampler, t), 0) for t in cols}
+    return pd.DataFrame(text).T[cols], pd.DataFrame(rank).T[cols]
+
+
+def _markdown(text: pd.DataFrame, rank: pd.DataFrame) -> str:
+    marked = text.copy()
+    for r in text.index:
+        for c in text.columns:
+            marked.loc[r, c] = {1: f"**{text.loc[r, c]}**", 2: f"*{text.loc[r, c]}*"}.get(rank.loc[r, c], text.loc[r, c])
+    marked.index.name = "resampler"
+    return marked.to_markdown()
+
+
+def _latex(text: pd.DataFrame, rank: pd.DataFrame, caption: str) -> str:
+    style = {1: "textbf: --rwrap;", 2: "underline: --rwrap;"}
+    styler = text.style.apply(lambda d: rank.map(lambda k: style.get(k, "")), axis=None)
+    styler = styler.format(escape="latex").format_index(escape="latex", axis=0).format_index(escape="latex", axis=1)
+    return styler.to_latex(hrules=True, caption=caption, position_float="centering")
+
+
+def _latex_text(text: str) -> str:
+    for plain, latex in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"),
+                         ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$")):
+        text = text.replace(plain, latex)
+    return text
+
+
+def _title(dataset, backbone, block: pd.DataFrame, seeds: str, metric: str) -> str:
+    n_images = int(block["n_units"].max() / max(1, len(seeds.split(","))))
+    over = f"{n_images} test images"
+    over += f" x {len(seeds.split(','))} seeds ({seeds})" if "," in seeds else f", seed {seeds}" if seeds else ""
+    return f"{dataset} / {backbone}: {LABEL.get(metric, metric)} {arrow(metric)}, mean [95% interval] over {over}"
+
+
+def comparisons(df: pd.DataFrame, metrics, learned, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
+    """Each learned resampler present against every other resampler, per dataset, backbone, target."""
+    resampled = df[df["target"] != FULL]  # the full-resolution row has no target to pair with
+    present = list(dict.fromkeys(resampled["resampler"]))
+    pairs = learned_pairs(present, [a for a in learned if a in present])
+    return compare(resampled, [m for m in metrics if m in df], pairs, n_boot=n_boot, seed=seed)
+
+
+def _comparison_markdown(cmp: pd.DataFrame, metric: str) -> str:
+    d = DIGITS.get(metric, 3)
+    part = cmp[cmp["metric"] == metric]
+    cols = list(dict.fromkeys(part["target"]))
+    cells = {}
+    for (a, b), rows in part.groupby(["a", "b"], sort=False):
+        by = rows.set_index("target")
+        cells[f"{a} - {b}"] = {
+            t: "-" if t not in by.index or pd.isna(by.loc[t, "mean_diff"]) else
+            f"{by.loc[t, 'mean_diff']:+.{d}f} [{by.loc[t, 'ci_low']:+.{d}f}, {by.loc[t, 'ci_high']:+.{d}f}] "
+            f"{by.loc[t, 'win_rate']:.0%}{' †' if by.loc[t, 'significant'] else ''}"
+            for t in cols
+        }
+    frame = pd.DataFrame(cells).T[cols]
+    frame.index.name = "pair"
+    return frame.to_markdown()
+
+
+def render(df: pd.DataFrame, metrics, learned=(), n_boot: int = N_BOOT, seed: int = 0) -> tuple[str, str, pd.DataFrame]:
+    """(Markdown, LaTeX, tidy CSV frame) of every table of ``df``."""
+    metrics = [m for m in metrics if m in HIGHER_IS_BETTER]
+    stats = cell_stats(df, metrics, n_boot, seed)
+    md, tex = [], []
+    for (dataset, backbone, seeds), block in stats.groupby(["dataset", "backbone", "seeds"], sort=False):
+        for metric in metrics:
+            part = block[block["metric"] == metric]
+            text, rank = metric_frame(part, metric)
+            title = _title(dataset, backbone, part, seeds, metric)
+            md += [f"### {title}\n", _markdown(text, rank), ""]
+            tex += [_latex(text, rank, _latex_text(title)), ""]
+    cmp = comparisons(df, metrics, learned, n_boot, seed) if learned else pd.DataFrame()
+    if len(cmp):
+        md.append("## Paired differences: mean [95% interval] per image, win rate; † the interval excludes 0\n")
+        n_min = int(cmp["n_images"].min() * cmp["n_seeds"].min())
+        if n_min < SMALL_N:
+            md.append(f"With {n_min} paired units, percentile bootstrap intervals are narrower than the "
+                      "true uncertainty: a † there says little more than that every unit went one way.\n")
+        for (dataset, backbone), part in cmp.groupby(["dataset", "backbone"], sort=False):
+            for metric in metrics:
+                if (part["metric"] == metric).any():
+                    n = part["n_images"].max()
+                    md += [f"### {dataset} / {backbone}: {LABEL.get(metric, metric)} {arrow(metric)} (n = {n} images)\n",
+                           _comparison_markdown(part, metric), ""]
+    tidy = pd.concat([stats.assign(kind="mean"), cmp.assign(kind="paired")], ignore_index=True) if len(cmp) else stats
+    return "\n".join(md), "\n".join(tex), tidy

@@ -1,0 +1,68 @@
+"""The results store: evaluation CSVs joined into one Parquet file (and its CSV twin), every part's
+parameters flattened into columns of their own."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from conftest import entries
+
+from lmar.errors import LmarError
+from lmar.store import flatten, gather
+
+
+def row(resampler="lmar", image="a", **extra):
+    return {"dataset": "mini", "backbone": "unet", "resampler": resampler, "target": "x2", "scale": 2.0,
+            "image": image, "seed": 0, "psnr": 20.0, "ssim": 0.5, **extra}
+
+
+def test_flatten_names_each_parameter_by_where_it_comes_from():
+    df = pd.DataFrame([
+        row(resampler_params=json.dumps({"hidden": 128, "interpolation": "lanczos3"}),
+            resampler_train=json.dumps({"epochs": 6, "resize_weights": [1.0, 0.001]}),
+            backbone_params=json.dumps({"model_channel": 8}), backbone_train=json.dumps({"size": [180, 270]})),
+        row(resampler="bicubic", resampler_params=json.dumps({"antialias": False}), resampler_train="",
+            backbone_params=json.dumps({"model_channel": 8}), backbone_train=json.dumps({"size": [180, 270]})),
+    ])
+    out = flatten(df)
+    assert "resampler_params" not in out and "backbone_train" not in out
+    assert out.loc[0, "resampler.hidden"] == 128 and pd.isna(out.loc[1, "resampler.hidden"])
+    assert out.loc[0, "resampler.interpolation"] == "lanczos3" and out.loc[1, "resampler.antialias"] == False  # noqa: E712
+    assert out.loc[0, "resampler.train.resize_weights"] == "[1.0, 0.001]"  # lists kept as JSON text
+    assert out.loc[0, "backbone.train.size"] == "[180, 270]" and list(out["backbone.model_channel"]) == [8, 8]
+
+
+def test_a_column_with_values_of_different_types_is_text():
+    df = pd.DataFrame([row(resampler_params=json.dumps({"chunk_pixels": "auto"})),
+                       row(image="b", resampler_params=json.dumps({"chunk_pixels": 4096}))])
+    assert list(flatten(df)["resampler.chunk_pixels"]) == ["auto", "4096"]
+
+
+def test_gather_writes_the_same_rows_to_parquet_and_csv(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    pd.DataFrame([row(image="a", resampler_params="{}"), row(image="b", resampler_params="{}")]).to_csv(a, index=False)
+    pd.DataFrame([row("bicubic", resampler_params=json.dumps({"antialias": True}))]).to_csv(b, index=False)
+    df = gather([a, b], tmp_path / "out" / "results.parquet", tmp_path / "out" / "results.csv")
+    stored = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    assert len(stored) == 3 and list(stored["image"]) == ["a", "b", "a"]
+    pd.testing.assert_frame_equal(stored, df)
+    assert pd.read_csv(tmp_path / "out" / "results.csv")["psnr"].tolist() == [20.0, 20.0, 20.0]
+
+
+def test_the_same_evaluation_twice_is_refused_and_nothing_is_written(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    pd.DataFrame([row()]).to_csv(a, index=False)
+    pd.DataFrame([row()]).to_csv(b, index=False)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(LmarError, match="2 results rows share their keys.*the same evaluation is in two files"):
+        gather([a, b], tmp_path / "out" / "results.parquet", tmp_path / "out" / "results.csv")
+    assert entries(tmp_path / "out") == []
+
+
+def test_a_column_that_is_not_json_is_named(tmp_path):
+    a = tmp_path / "a.csv"
+    pd.DataFrame([row(resampler_params="{hidden: 8")]).to_csv(a, index=False)
+    with pytest.raises(LmarError, match="results column resampler_params holds text that is not JSON"):
+        gather([a], tmp_path / "r.parquet", tmp_path / "r.csv")

@@ -1,0 +1,99 @@
+"""Tables from a small hand-made store: the best in bold and the second underlined (italic in
+Markdown), intervals and win rates against a direct computation, and a metric missing for some rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lmar.report import write_table
+from lmar.tables import cell_stats, render
+
+# psnr per image (i1, i2, i3) at x2 and x4; lpips lower is better
+PSNR = {"lmar": ([30.0, 31.0, 32.0], [25.0, 26.0, 27.0]),
+        "bicubic": ([29.0, 30.5, 31.0], [25.5, 26.5, 27.5]),
+        "area": ([28.0, 29.0, 30.0], [24.0, 25.0, 26.0])}
+LPIPS = {"lmar": 0.30, "bicubic": 0.20, "area": 0.25}
+
+
+def store(lpips_missing_for=()) -> pd.DataFrame:
+    rows = []
+    for name, (x2, x4) in PSNR.items():
+        for target, scale, values in (("x2", 2.0, x2), ("x4", 4.0, x4)):
+            for k, (image, v) in enumerate(zip(("i1", "i2", "i3"), values)):
+                lp = np.nan if (name, image) in lpips_missing_for else LPIPS[name] + 0.01 * k
+                rows.append({"dataset": "d", "backbone": "b", "resampler": name, "target": target, "scale": scale,
+                             "image": image, "seed": 0, "psnr": v, "ssim": 0.5, "lpips": lp,
+                             "resampler_weights": "trained" if name == "lmar" else "none"})
+    return pd.DataFrame(rows)
+
+
+def table_lines(md: str, heading: str) -> dict[str, list[str]]:
+    block = md.split(heading)[1].split("###")[0]
+    out = {}
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) > 2 and cells[0] not in ("resampler", "pair") and not cells[0].startswith(":"):
+            out[cells[0]] = cells[1:]
+    return out
+
+
+def test_best_bold_second_italic_per_column_and_direction():
+    md, tex, _ = render(store(), ["psnr", "lpips"], learned=["lmar"], n_boot=500)
+    psnr = table_lines(md, "d / b: PSNR (dB) ↑")
+    # x2 means: lmar 31.0, bicubic 30.17, area 29.0; x4: bicubic 26.5, lmar 26.0, area 25.0
+    assert psnr["lmar"][0].startswith("**31.00") and psnr["bicubic"][0].startswith("*30.17")
+    assert psnr["bicubic"][1].startswith("**26.50") and psnr["lmar"][1].startswith("*26.00")
+    assert not psnr["area"][0].startswith("*") and not psnr["area"][1].startswith("*")
+    lpips = table_lines(md, "d / b: LPIPS ↓")
+    # lower is better: bicubic 0.21, area 0.26, lmar 0.31
+    assert lpips["bicubic"][0].startswith("**0.2100") and lpips["area"][0].startswith("*0.2600")
+    assert r"\textbf{31.00" in tex and r"\underline{30.17" in tex and r"\toprule" in tex
+
+
+def test_interval_and_win_rate_against_a_direct_computation():
+    n_boot = 4000
+    stats = cell_stats(store(), ["psnr"], n_boot=n_boot, seed=3)
+    got = stats[(stats.resampler == "lmar") & (stats.target == "x2")].iloc[0]
+    # direct: the resampled mean of [30, 31, 32] is (sum of 3 draws) / 3, 27 equally likely outcomes;
+    # P(mean = 30) = P(mean = 32) = 1/27 = 0.037 > 0.025, so the 95% percentile interval is [30, 32]
+    # (with 4000 replicates the share of each end is 0.037 +- 0.003, never below 0.025)
+    assert got["mean"] == 31.0 and got["ci_low"] == 30.0 and got["ci_high"] == 32.0
+    md, _, tidy = render(store(), ["psnr"], learned=["lmar"], n_boot=n_boot)
+    paired = tidy[(tidy.kind == "paired") & (tidy.b == "bicubic") & (tidy.target == "x2")].iloc[0]
+    # lmar - bicubic at x2: +1.0, +0.5, +1.0: mean 0.8333, every image a win
+    assert abs(paired["mean_diff"] - 2.5 / 3) < 1e-12 and paired["win_rate"] == 1.0
+    at_x4 = tidy[(tidy.kind == "paired") & (tidy.b == "bicubic") & (tidy.target == "x4")].iloc[0]
+    assert at_x4["mean_diff"] == -0.5 and at_x4["win_rate"] == 0.0  # -0.5 on each image
+    flat = " ".join(md.split())
+    # the mean of 3 draws from [1.0, 0.5, 1.0]: its smallest value 0.5 has probability 1/27 > 0.025 and
+    # its largest 1.0 has 8/27, so the interval is [0.5, 1.0]
+    assert "| lmar - bicubic | +0.83 [+0.50, +1.00] 100% † | -0.50 [-0.50, -0.50] 0% † |" in flat
+    assert "With 3 paired units, percentile bootstrap intervals are narrower" in md
+
+
+def test_a_metric_missing_for_some_rows_says_so_and_is_not_ranked():
+    md, _, _ = render(store(lpips_missing_for={("lmar", "i2")}), ["lpips"], n_boot=200)
+    lpips = table_lines(md, "d / b: LPIPS ↓")
+    # lmar has 2 of 3 images: its mean (0.30, 0.32 -> 0.31) is shown with the count, outside the ranking
+    assert lpips["lmar"][0].startswith("0.3100") and lpips["lmar"][0].endswith("(2 of 3)")
+    assert lpips["bicubic"][0].startswith("**") and lpips["area"][0].startswith("*0.26")
+
+
+def test_write_table_with_psnr_only(tmp_path):
+    df = store().drop(columns=["ssim", "lpips"])
+    path = tmp_path / "r.csv"
+    df.to_csv(path, index=False)
+    write_table([path], tmp_path / "t.md", gain=("lmar", "bicubic"), out_tex=tmp_path / "t.tex",
+                out_stats=tmp_path / "s.csv")
+    md = (tmp_path / "t.md").read_text()
+    assert "PSNR (dB) ↑" in md and "SSIM" not in md and "LPIPS" not in md
+    assert (tmp_path / "t.tex").read_text().count(r"\begin{tabular}") == 1
+    assert set(pd.read_csv(tmp_path / "s.csv")["metric"]) == {"psnr"}
+
+
+def test_latex_escapes_what_latex_would_read_as_commands():
+    df = store().replace({"resampler": {"area": "learned_resizer"}})
+    _, tex, _ = render(df, ["psnr"], n_boot=100)
+    assert r"learned\_resizer" in tex and "learned_resizer" not in tex
+    assert r"[95\% interval]" in tex and "95% " not in tex  # an unescaped % would comment out the rest
