@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --disable-pip-version-check --quiet -c requirements.lock -e '.[dev]'
 	touch $@
 
+# the HTML report of the default experiment (config.yaml's `experiment`) is the last step
 run: $(STAMP)
 	snakemake --cores $(CORES) all
+	snakemake --report results/mini-default/report.html
 
 test: $(STAMP)
 	python -m pytest

@@ -18,6 +18,13 @@ log = logging.getLogger("lmar")
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 
 
+def _shared_folder(paths) -> Path:
+    """The deepest folder holding every one of ``paths`` (their labels are the rest of each path)."""
+    import os
+
+    return Path(os.path.commonpath([str(Path(p).parent) for p in paths])) if paths else Path(".")
+
+
 def _json(option: str):
     def parse(text: str):
         try:
@@ -113,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="the store: results.parquet")
     p.add_argument("--out-csv", type=Path, required=True, help="the same rows as CSV")
 
+    p = sub.add_parser("record", help="the resolved config, pip freeze and per-job cost, for the report")
+    p.add_argument("--config", type=_json("--config"), default=None, help="the resolved config, as JSON")
+    p.add_argument("--out-config", type=Path, default=None)
+    p.add_argument("--out-env", type=Path, default=None, help="pip freeze of this interpreter")
+    p.add_argument("--benchmarks", type=Path, nargs="*", default=[], help="Snakemake benchmark files")
+    p.add_argument("--benchmark-root", type=Path, default=None, help="job labels are paths under it "
+                   "(default: the folder the benchmark files share)")
+    p.add_argument("--out-costs", type=Path, default=None, help="per-job time and memory (Markdown; CSV beside)")
+
     p = sub.add_parser("table", help="Markdown tables from the results store (or evaluation CSVs)")
     p.add_argument("results", nargs="+", type=Path)
     p.add_argument("--out-md", type=Path, required=True)
@@ -122,9 +138,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gain", nargs=2, default=["lmar", "bicubic"], metavar=("A", "B"), help="add an A - B row")
     p.add_argument("--title", default="")
 
-    p = sub.add_parser("plot", help="seaborn plot of PSNR against target size from the results store")
+    p = sub.add_parser("plot", help="seaborn plots from the results store (PNG, and PDF beside each)")
     p.add_argument("results", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="PSNR against target size")
+    p.add_argument("--out-gain", type=Path, default=None, help="gain heatmap, backbone x target")
+    p.add_argument("--out-latency", type=Path, default=None, help="PSNR against end-to-end time")
+    p.add_argument("--gain", nargs=2, default=["lmar", "bicubic"], metavar=("A", "B"))
+
+    p = sub.add_parser("plot-curves", help="training curves (loss per epoch) of every training job")
+    p.add_argument("curves", nargs="+", type=Path, help="curve CSVs written beside the checkpoints")
+    p.add_argument("--root", type=Path, default=None, help="job labels are the paths under this folder "
+                   "(default: the folder the curves share)")
     p.add_argument("--out", type=Path, required=True)
+
+    p = sub.add_parser("figures", help="zoomed crops of every resampler's output, and LMAR's map for one input")
+    p.add_argument("--data", type=Path, required=True, help="the prepared dataset")
+    p.add_argument("--outputs", type=Path, required=True, help="<outputs>/<resampler>/<target>/<image>.png")
+    p.add_argument("--evaluation", type=_json("--evaluation"), required=True, help="the config's evaluation block")
+    p.add_argument("--resamplers", nargs="+", required=True)
+    p.add_argument("--image", default=None, help="a test image's name (default: the first)")
+    p.add_argument("--out-crops", type=Path, required=True)
+    p.add_argument("--lmar-ckpt", type=Path, default=None)
+    p.add_argument("--out-lmar", type=Path, default=None)
 
     p = sub.add_parser("enhance", help="run one image of any size through Downsample -> Enhance -> Upsample")
     p.add_argument("input", type=Path)
@@ -229,15 +264,34 @@ def run(args: argparse.Namespace) -> int:
         from lmar.store import gather
 
         gather(args.results, args.out, args.out_csv)
+    elif args.verb == "record":
+        from lmar import run_record
+
+        if args.out_config:
+            run_record.write_config(args.config or {}, args.out_config)
+        if args.out_env:
+            run_record.write_environment(args.out_env)
+        if args.out_costs:
+            root = args.benchmark_root or _shared_folder(args.benchmarks)
+            run_record.write_job_costs(args.benchmarks, root, args.out_costs, args.out_costs.with_suffix(".csv"))
     elif args.verb == "table":
         from lmar.report import write_table
 
         write_table(args.results, args.out_md, args.out_csv, tuple(args.gain), args.title, args.out_tex,
                     args.out_stats)
     elif args.verb == "plot":
-        from lmar.plots import psnr_vs_scale
+        from lmar.plots import write_plots
 
-        psnr_vs_scale(args.results, args.out)
+        write_plots(args.results, args.out, args.out_gain, args.out_latency, tuple(args.gain))
+    elif args.verb == "plot-curves":
+        from lmar.plots import training_curves
+
+        training_curves(args.curves, args.root or _shared_folder(args.curves), args.out)
+    elif args.verb == "figures":
+        from lmar.figures import write_figures
+
+        write_figures(args.data, args.outputs, args.evaluation, args.resamplers, args.out_crops, args.lmar_ckpt,
+                      args.out_lmar, args.image)
     elif args.verb == "enhance":
         from lmar.enhance import enhance_file
 

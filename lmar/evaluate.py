@@ -14,13 +14,14 @@ from tqdm import tqdm
 
 from lmar import checkpoint
 from lmar.atomic import atomic_dir, atomic_path
+from lmar.cost import param_count, stage_flops
 from lmar.data.image_write import quantize, write_image
 from lmar.data.images import read_image, read_image_bits
 from lmar.data.pairs import list_pairs
 from lmar.interpolation import check_method
 from lmar.metrics import Scorer
 from lmar.paths import path_component
-from lmar.pipeline import check_target, deu
+from lmar.pipeline import check_target, deu_staged
 from lmar.provenance import code_version, device_name
 from lmar.runtime import check_precision, precision_mode, synchronize
 from lmar.targets import FULL, Target, parse_targets
@@ -28,8 +29,9 @@ from lmar.targets import FULL, Target, parse_targets
 log = logging.getLogger(__name__)
 
 
-def _schedule(spec) -> str:
-    train = spec.get("train") if isinstance(spec, dict) else None
+def _schedule(meta) -> str:
+    """The `train` block a checkpoint was trained with (its recipe, defaults filled in), as JSON."""
+    train = meta.get("train") if isinstance(meta, dict) else None
     return json.dumps(train, sort_keys=True) if isinstance(train, dict) else ""
 
 
@@ -73,26 +75,32 @@ def evaluate(
         "backbone_weights": backbone_ckpt_content.get("meta", {}).get("weights", "trained"),
         "resampler_weights": train_meta.get("weights", "trained") if resampler.trainable else "none",
         # the training budget of each part (its `train` block as run), reported under the table
-        "backbone_train": _schedule(backbone_ckpt_content.get("spec")),
-        "resampler_train": _schedule(resampler_spec) if resampler.trainable else "",
+        "backbone_train": _schedule(backbone_ckpt_content.get("meta")),
+        "resampler_train": _schedule(train_meta) if resampler.trainable else "",
         "code_version": code_version(),
         "device": device_name(device),
         "torch_version": torch.__version__,
+        "backbone_n_params": param_count(backbone),
+        "resampler_n_params": param_count(resampler),
         "missing_metrics": json.dumps(scorer.missing) if scorer.missing else "",
     }
     rows = []
     with atomic_dir(images_dir) as tmp, torch.no_grad():
         for target in targets:
+            flops = None  # the stages' GFLOPs at this target, counted once, for the first image's size
             for pair in tqdm(pairs, desc=f"{labels.get('resampler')} {target.label}", unit="img", mininterval=5):
                 (x, bits), gt = read_image_bits(pair.input), read_image(pair.gt)
                 size = target.resolve(x.shape[-2:])
                 if not resampler.is_identity:
                     check_target(size, x.shape[-2:], backbone, f"target {target.label} of {pair.input}")
                 xd = x[None].to(device)
+                if flops is None:  # in the run's precision, which decides LMAR's fused path
+                    with precision_mode(precision, device):
+                        flops = stage_flops(resampler, backbone, upsampler, tuple(x.shape[-2:]), size, device)
                 synchronize(device)
                 t0 = time.perf_counter()
                 with precision_mode(precision, device):
-                    y = deu(xd, size, resampler, backbone, upsampler)
+                    y, stages = deu_staged(xd, size, resampler, backbone, upsampler, device)
                 synchronize(device)
                 seconds = time.perf_counter() - t0
                 out = quantize(y[0], bits)  # scored exactly as saved: a PNG of the input's bit depth
@@ -108,6 +116,8 @@ def evaluate(
                         "image": pair.name,
                         **scores,
                         "time_s": seconds,
+                        **stages,
+                        **flops,
                     }
                 )
                 log.info("%s %s %s", target.label, pair.name, " ".join(f"{k}={v:.4f}" for k, v in scores.items()))

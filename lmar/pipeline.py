@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import time
+from contextlib import contextmanager
+
 import torch
 
 from lmar.errors import LmarError
 from lmar.interpolation import resize
+from lmar.runtime import synchronize
+
+STAGES = ("resample", "enhance", "upsample")
 
 
 def check_target(size, hw, backbone, what) -> None:
@@ -25,3 +32,46 @@ def deu(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bicubic") 
         return backbone(x).clamp(0, 1)
     small = resampler(x, size)
     return resize(backbone(small), (H, W), upsampler).clamp(0, 1)
+
+
+def deu_staged(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bicubic", device=None):
+    """:func:`deu` (the same ops in the same order, so the same ``y``), measured stage by stage:
+    returns ``(y, stages)``, ``stages`` holding ``{stage}_ms`` and ``{stage}_peak_mb`` for each
+    stage of STAGES: resample (the resampler), enhance (the backbone) and upsample (the resize back
+    to (H, W) and the clamp). ``device``: the one to synchronise (default ``x``'s).
+
+    ``_ms``: the stage's wall time in milliseconds, ``device`` synchronised before and after it.
+    ``_peak_mb``: on CUDA, the stage's peak allocated memory above what was allocated when it
+    began, in MiB (``torch.cuda.reset_peak_memory_stats`` at its start, so a caller's own peak
+    measurement spans only what follows); NaN elsewhere. For the full-resolution resampler
+    (``is_identity``) the backbone and the clamp are the enhance stage, and resample and upsample
+    are 0 ms (and 0 MiB on CUDA, NaN elsewhere)."""
+    device = torch.device(device) if device is not None else x.device
+    cuda = device.type == "cuda"
+    stages = {f"{stage}_ms": 0.0 for stage in STAGES} | {f"{s}_peak_mb": 0.0 if cuda else math.nan for s in STAGES}
+
+    @contextmanager
+    def stage(name):
+        synchronize(device)
+        if cuda:
+            base = torch.cuda.memory_allocated(device)
+            torch.cuda.reset_peak_memory_stats(device)
+        t0 = time.perf_counter()
+        yield
+        synchronize(device)
+        stages[f"{name}_ms"] = (time.perf_counter() - t0) * 1e3
+        if cuda:
+            stages[f"{name}_peak_mb"] = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+
+    H, W = x.shape[-2:]
+    if resampler.is_identity:
+        with stage("enhance"):
+            y = backbone(x).clamp(0, 1)
+        return y, stages
+    with stage("resample"):
+        small = resampler(x, size)
+    with stage("enhance"):
+        enhanced = backbone(small)
+    with stage("upsample"):
+        y = resize(enhanced, (H, W), upsampler).clamp(0, 1)
+    return y, stages

@@ -1,4 +1,4 @@
-"""Seaborn plots from results files only."""
+"""Seaborn plots from the results store only (PNG and PDF each)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,86 @@ from lmar.report import load_results
 from lmar.targets import FULL
 
 
-def psnr_vs_scale(results: Path, out: Path) -> None:
-    """Write :func:`psnr_figure` of a results file as a PNG."""
+def _save(fig, out: Path) -> None:
+    """``out`` (PNG) and the same figure as PDF beside it, each written whole or not at all."""
     import matplotlib.pyplot as plt
 
-    grid = psnr_figure(load_results([results]))
-    with atomic_path(out) as tmp:
-        grid.savefig(tmp, dpi=120, format="png")
+    for path, fmt in ((out, "png"), (out.with_suffix(".pdf"), "pdf")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format=fmt)
     plt.close("all")
+
+
+def psnr_vs_scale(results: Path, out: Path) -> None:
+    """Write :func:`psnr_figure` of a results file as PNG and PDF."""
+    _save(psnr_figure(load_results([results])).figure, out)
+
+
+def write_plots(results: Path, out_psnr: Path, out_gain: Path | None = None, out_latency: Path | None = None,
+                gain: tuple[str, str] = ("lmar", "bicubic")) -> None:
+    """Every plot of a results file (the store), PNG and PDF each."""
+    df = load_results([results])
+    _save(psnr_figure(df).figure, out_psnr)
+    if out_gain is not None:
+        _save(gain_heatmap(df, gain), out_gain)
+    if out_latency is not None:
+        _save(quality_latency(df).figure, out_latency)
+
+
+HEATMAP_MIN_DB = 0.25  # the colour scale of the gain heatmap spans at least this many dB each way
+
+
+def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
+    """Mean PSNR gain of ``gain[0]`` over ``gain[1]`` (paired per image and seed), backbone x target
+    size, one panel per dataset; a cell the pair did not both run is blank and says so in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    a, b = gain
+    keys = ["dataset", "backbone", "target", "seed", "image"]
+    both = df[df["resampler"] == a].merge(df[df["resampler"] == b], on=keys, suffixes=("_a", "_b"))
+    datasets = list(dict.fromkeys(df["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.2), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        part = both[both["dataset"] == dataset].assign(gain=lambda d: d["psnr_a"] - d["psnr_b"])
+        if part.empty:
+            ax.set_title(f"{dataset}: {a} or {b} did not run")
+            ax.axis("off")
+            continue
+        order = part.groupby("target")["scale_a"].mean().sort_values(kind="stable").index
+        table = part.pivot_table(index="backbone", columns="target", values="gain", aggfunc="mean")[order]
+        # at least +-0.25 dB, so that hundredths of a dB stay pale rather than look like large gains
+        limit = max(abs(table.min().min()), abs(table.max().max()), HEATMAP_MIN_DB)
+        sns.heatmap(table, annot=True, fmt="+.2f", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax,
+                    cbar_kws={"label": "dB"})
+        ax.set_title(f"{dataset}: PSNR {a} - {b}")
+        ax.set_xlabel("target size")
+    fig.tight_layout()
+    return fig
+
+
+def quality_latency(df: pd.DataFrame):
+    """PSNR against end-to-end milliseconds per image (mean over images and seeds), one point per
+    resampler and target size, one panel per dataset/backbone: what speed buys what quality."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import seaborn as sns
+
+    d = df.assign(panel=df["dataset"] + " / " + df["backbone"], ms=df["time_s"] * 1000.0)
+    mean = d.groupby(["panel", "resampler", "target"], sort=False).agg(psnr=("psnr", "mean"), ms=("ms", "mean"))
+    grid = sns.relplot(data=mean.reset_index(), x="ms", y="psnr", hue="resampler", style="resampler", col="panel",
+                       s=60, height=3.5, aspect=1.2, facet_kws={"sharex": False, "sharey": False})
+    for panel, ax in grid.axes_dict.items():  # which target each point is
+        for (resampler, target), r in mean.loc[panel].iterrows():
+            ax.annotate(target, (r["ms"], r["psnr"]), xytext=(3, 3), textcoords="offset points", fontsize=6,
+                        color="grey")
+    grid.set_axis_labels("end-to-end time per image (ms)", "PSNR (dB)")
+    grid.set_titles("{col_name}")
+    return grid
 
 
 def psnr_figure(df: pd.DataFrame):
@@ -41,7 +113,7 @@ def psnr_figure(df: pd.DataFrame):
         # style as well as hue: a marker shape and dash per resampler, so that two resamplers with
         # nearly equal scores (lanczos3 and bicubic here) stay visible where their lines overlap
         data=resampled.sort_values("target"), x="target", y="psnr", hue="resampler", style="resampler",
-        col="panel", kind="line", markers=True, errorbar=None, height=3.5, aspect=1.2, sort=False,
+        col="panel", kind="line", markers=True, errorbar=("ci", 95), seed=0, height=3.5, aspect=1.2, sort=False,
         facet_kws={"sharey": False},
     )
     for panel, ax in grid.axes_dict.items():
@@ -55,3 +127,44 @@ def psnr_figure(df: pd.DataFrame):
         ax.set_ylabel("PSNR (dB)")
     grid.set_titles("{col_name}")
     return grid
+
+
+def training_curves(curves, root: Path, out: Path) -> None:
+    """One panel per training job (its curve CSV, :mod:`lmar.curves`): each loss part against the
+    epoch (log scale), labelled by the job's path under ``root``. A curve without rows (weights
+    converted, not trained) gets an empty, labelled panel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from lmar.errors import LmarError
+
+    frames, jobs = [], []
+    for path in map(Path, curves):
+        try:
+            df = pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise LmarError(f"cannot read training curve {path}: {exc}") from None
+        job = str(path.relative_to(root) if path.is_relative_to(root) else path).removesuffix(".curve.csv")
+        parts = [c for c in df.columns if c not in ("epoch", "lr", "seconds")]
+        long = df.melt(id_vars=["epoch"], value_vars=parts, var_name="loss", value_name="value") if parts else \
+            pd.DataFrame({"epoch": [], "loss": [], "value": []})
+        frames.append(long.assign(job=job))
+        jobs.append(job)
+    if not frames:
+        raise LmarError("no training curves given")
+    data = pd.concat(frames, ignore_index=True)
+    grid = sns.FacetGrid(data, col="job", col_order=jobs, col_wrap=min(4, len(jobs)), sharey=False, height=2.6,
+                         aspect=1.3)
+    grid.map_dataframe(sns.lineplot, x="epoch", y="value", hue="loss", marker="o", markersize=3)
+    for ax in grid.axes.flat:
+        if ax.has_data():
+            ax.set_yscale("log")
+            ax.legend(fontsize="x-small")
+    grid.set_titles("{col_name}", size="small")
+    grid.set_axis_labels("epoch", "loss (mean per epoch)")
+    with atomic_path(out) as tmp:
+        grid.savefig(tmp, dpi=100, format="png")
+    plt.close("all")

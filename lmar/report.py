@@ -4,6 +4,7 @@ columns targets (scales)."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,8 @@ import pandas as pd
 from lmar.atomic import atomic_path
 from lmar.errors import LmarError
 from lmar.targets import FULL
+
+log = logging.getLogger(__name__)
 
 REQUIRED = ["dataset", "backbone", "resampler", "target", "scale", "image"]
 METRICS = ("psnr", "ssim", "lpips")  # the metric columns a results file may hold (at least one)
@@ -101,6 +104,11 @@ def _one_table(rows: pd.DataFrame, dataset: str, backbone: str, chosen: list, ga
             for t in cols
         ]
         out.append(f"| **{gain[0]} - {gain[1]}** | " + " | ".join(cells) + " |")
+    elif gain:
+        absent = [g for g in gain if g not in set(part["resampler"])]
+        out.append(f"\nNo {gain[0]} - {gain[1]} row here: {', '.join(absent)} did not run with these "
+                   "backbone and seeds (config key report.gain).")
+        log.warning("gain pair %s - %s: %s not in the table of %s / %s", *gain, ", ".join(absent), dataset, backbone)
     out.append("")
 
 
@@ -149,7 +157,9 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     PSNR / SSIM overview with the ``gain`` row, then every metric with intervals and the paired
     comparisons of :mod:`lmar.tables`), LaTeX in ``out_tex``, their numbers in ``out_stats``;
     ``out_csv``: also the rows read, joined."""
-    from lmar.tables import render
+    from lmar.claims import claims_table
+    from lmar.store import mixed_configs
+    from lmar.tables import cost_markdown, render
 
     df = load_results(paths)
     metrics = [m for m in METRICS if m in df]
@@ -157,9 +167,17 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
                                         .fillna("none") != "none", "resampler"]))
     detail_md, detail_tex, detail = render(df, metrics, learned)
     text = f"# {title}\n\n" if title else ""
+    for note in mixed_configs(df):
+        log.warning("%s", note)
+        text += f"**Warning:** {note}.\n\n"
     if {"psnr", "ssim"} <= set(metrics):
         text += "## Overview\n\n" + markdown_table(df, gain) + "\n"
     text += "## Every metric, with intervals\n\n" + detail_md
+    if "psnr" in metrics:
+        text += "\n" + claims_table(df)
+    cost = cost_markdown(df)
+    if cost:
+        text += "\n" + cost
     prov = df[["code_version", "device", "seed"]].drop_duplicates() if "code_version" in df else None
     if prov is not None:
         text += "\nProduced by: " + "; ".join(

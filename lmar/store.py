@@ -93,3 +93,20 @@ def read_store(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise LmarError(f"cannot read the results store {path}: {exc}. Rerun the gather step.") from None
+
+
+def mixed_configs(df: pd.DataFrame) -> list[str]:
+    """One line per part name whose rows disagree on a parameter: results of different configs in
+    one folder (the table says so rather than averaging them together)."""
+    notes = []
+    for part in ("backbone", "resampler"):
+        cols = [c for c in df.columns if c.startswith(f"{part}.")]
+        if part not in df or not cols:
+            continue
+        for name, rows in df.groupby(part, sort=False):
+            for col in cols:
+                values = rows[col].dropna().astype(str).unique()
+                if len(values) > 1:
+                    notes.append(f"{part} {name}: rows with {col} = {', '.join(sorted(values))}: results of "
+                                 "different configs are in one folder; rerun the experiment into a clean folder")
+    return notes

@@ -54,10 +54,13 @@ def cell_stats(df: pd.DataFrame, metrics, n_boot: int = N_BOOT, seed: int = 0) -
                     if scored.empty:
                         row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan)
                     else:
-                        complete = scored.groupby("image").filter(lambda g: len(g) == scored["seed"].nunique())
-                        mean, low, high = bootstrap_mean_ci(complete if len(complete) else scored,
-                                                            n_boot=n_boot, level=LEVEL, seed=seed)
-                        row.update(mean=float(scored["diff"].mean()), ci_low=low, ci_high=high)
+                        units = scored
+                        if len(scored) != scored["seed"].nunique() * scored["image"].nunique():
+                            # not every image has every seed (a metric missing somewhere): resample the
+                            # (seed, image) units one way, so that the interval covers what the mean does
+                            units = scored.assign(image=scored["seed"].astype(str) + "/" + scored["image"], seed=0)
+                        mean, low, high = bootstrap_mean_ci(units, n_boot=n_boot, level=LEVEL, seed=seed)
+                        row.update(mean=mean, ci_low=low, ci_high=high)
                     rows.append(row)
     return pd.DataFrame(rows)
 
@@ -184,3 +187,51 @@ def render(df: pd.DataFrame, metrics, learned=(), n_boot: int = N_BOOT, seed: in
                            _comparison_markdown(part, metric), ""]
     tidy = pd.concat([stats.assign(kind="mean"), cmp.assign(kind="paired")], ignore_index=True) if len(cmp) else stats
     return "\n".join(md), "\n".join(tex), tidy
+
+
+COST_COLUMNS = {
+    "resample_gflops": "GFLOPs resample", "enhance_gflops": "GFLOPs enhance", "upsample_gflops": "GFLOPs upsample",
+    "resample_ms": "ms resample", "enhance_ms": "ms enhance", "upsample_ms": "ms upsample", "time_ms": "ms end to end",
+    "resample_peak_mb": "peak MiB resample", "enhance_peak_mb": "peak MiB enhance", "upsample_peak_mb": "peak MiB upsample",
+}
+
+
+def cost_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, backbone, resampler, target): parameters (millions), GFLOPs per stage and in
+    all, the mean milliseconds per stage and end to end over the test images (and seeds), and on
+    CUDA the largest peak memory per stage; the full-resolution row first."""
+    d = df.assign(time_ms=df["time_s"] * 1000.0) if "time_s" in df else df.copy()
+    have = [c for c in COST_COLUMNS if c in d]
+    if not have:
+        return pd.DataFrame()
+    agg = {c: ("max" if c.endswith("_peak_mb") else "mean") for c in have}
+    for c in ("backbone_n_params", "resampler_n_params"):
+        if c in d:
+            agg[c] = "first"
+    out = d.groupby(["dataset", "backbone", "resampler", "target"], sort=False).agg(
+        {**agg, "scale": "mean", "target_h": "first", "target_w": "first"}).reset_index()
+    gf = [c for c in ("resample_gflops", "enhance_gflops", "upsample_gflops") if c in out]
+    if gf:
+        out["GFLOPs total"] = out[gf].sum(axis=1, min_count=1)
+    if "backbone_n_params" in out:
+        out["params (M)"] = (out["backbone_n_params"] + out.get("resampler_n_params", 0).fillna(0)) / 1e6
+    out = out.drop(columns=[c for c in out if c.endswith("_peak_mb") and out[c].isna().all()])
+    out["full"] = out["target"] == FULL
+    out = out.sort_values(["dataset", "backbone", "full", "scale"], ascending=[True, True, False, True], kind="stable")
+    return out.drop(columns=["full"]).rename(columns=COST_COLUMNS)
+
+
+def cost_markdown(df: pd.DataFrame) -> str:
+    """The cost tables (one per dataset and backbone), or '' when the rows carry no cost columns."""
+    costs = cost_frame(df)
+    if costs.empty:
+        return ""
+    out = ["## Cost: parameters, GFLOPs and time per stage (mean over test images), same run\n"]
+    keep = ["resampler", "target", "target_h", "target_w", "params (M)", "GFLOPs resample", "GFLOPs enhance",
+            "GFLOPs upsample", "GFLOPs total", "ms resample", "ms enhance", "ms upsample", "ms end to end",
+            "peak MiB resample", "peak MiB enhance", "peak MiB upsample"]
+    for (dataset, backbone), part in costs.groupby(["dataset", "backbone"], sort=False):
+        cols = [c for c in keep if c in part]
+        out += [f"### {dataset} / {backbone}\n", part[cols].round(3).to_markdown(index=False), ""]
+    out.append("Each job's wall time and peak resident memory are in job_costs.md (from Snakemake's benchmark files).\n")
+    return "\n".join(out)

@@ -1,6 +1,8 @@
 """Training: pretrain a backbone (L1 to ground truth), then a resampler against it, frozen.
 
 Every number comes from the config's ``train`` block, bound to the part's recipe (:mod:`lmar.recipes`).
+Each trainer also writes its training curve beside the checkpoint (:mod:`lmar.curves`): per epoch the
+learning rate used, the wall time and each logged loss part.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from lmar import checkpoint
+from lmar.curves import CurveRecorder, curve_path
 from lmar.data.images import read_image
 from lmar.data.pairs import list_pairs
 from lmar.errors import LmarError
@@ -83,29 +86,33 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
     t0 = time.perf_counter()
     steps = math.ceil(len(pairs) / bs)
     bar = tqdm(range(int(cfg["epochs"])), desc=f"pretrain {name}", unit="epoch", mininterval=5)
-    for epoch in bar:
-        order = torch.randperm(len(pairs), generator=gen)
-        total = 0.0
-        for i in range(steps):
-            idx = order[i * bs : (i + 1) * bs]
-            x, y = (torch.stack(t) for t in zip(*(load(int(i)) for i in idx)))
-            flip = torch.rand(1, generator=gen).item() < 0.5
-            if flip:
-                x, y = x.flip(-1), y.flip(-1)
-            x, y = x.to(device, memory_format=fmt), y.to(device)
-            with autocast():
-                loss = F.l1_loss(net(x).float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        sched.step()
-        bar.set_postfix(l1=f"{total / steps:.4f}", refresh=False)
-        log.info("epoch %d l1 %.5f lr %.2e", epoch, total / steps, sched.get_last_lr()[0])
-    rate = _throughput(steps * int(cfg["epochs"]), time.perf_counter() - t0, f"pretrain {name}")
-    meta = {"train": cfg, "final_l1": total / steps, "seed": seed, "n_train": len(pairs), "steps_per_second": rate,
-            "parameters": sum(p.numel() for p in net.parameters())}
-    checkpoint.save(out, "backbone", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
+    with CurveRecorder(f"{name}/seed{seed}") as curve:
+        for epoch in bar:
+            t_epoch, lr = time.perf_counter(), opt.param_groups[0]["lr"]  # the rate this epoch trains at
+            order = torch.randperm(len(pairs), generator=gen)
+            total = 0.0
+            for i in range(steps):
+                idx = order[i * bs : (i + 1) * bs]
+                x, y = (torch.stack(t) for t in zip(*(load(int(i)) for i in idx)))
+                flip = torch.rand(1, generator=gen).item() < 0.5
+                if flip:
+                    x, y = x.flip(-1), y.flip(-1)
+                x, y = x.to(device, memory_format=fmt), y.to(device)
+                with autocast():
+                    loss = F.l1_loss(net(x).float(), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.item()
+            sched.step()
+            bar.set_postfix(l1=f"{total / steps:.4f}", refresh=False)
+            log.info("epoch %d l1 %.5f lr %.2e", epoch, total / steps, sched.get_last_lr()[0])
+            curve.add(epoch, lr, time.perf_counter() - t_epoch, {"l1": total / steps})
+        rate = _throughput(steps * int(cfg["epochs"]), time.perf_counter() - t0, f"pretrain {name}")
+        meta = {"train": cfg, "final_l1": total / steps, "seed": seed, "n_train": len(pairs),
+                "steps_per_second": rate, "parameters": sum(p.numel() for p in net.parameters())}
+        curve.write(curve_path(out))
+        checkpoint.save(out, "backbone", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
     return meta
 
 
@@ -138,25 +145,29 @@ def train_resampler(
     n = len(pairs) * int(cfg["repeats"])
     t0 = time.perf_counter()
     bar = tqdm(range(int(cfg["epochs"])), desc=f"train {name}", unit="epoch", mininterval=5)
-    for epoch in bar:
-        sums: dict[str, float] = {}
-        for k in torch.randperm(n, generator=gen).tolist():
-            both = torch.cat(load(k % len(pairs)))[None]  # one crop for input and gt
-            x, gt = _random_crop(both, int(cfg["crop"]), gen).split(3, dim=1)
-            s = sizes[int(torch.randint(0, len(sizes), (1,), generator=gen))]  # drawn even when fixed: same crops
-            s = min(s if fixed is None else int(fixed), min(x.shape[-2:]) - 1)
-            with autocast():
-                loss, parts = loss_fn(x.to(device, memory_format=fmt), gt.to(device), (s, s), epoch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            for key, v in {"total": loss.item(), **parts}.items():
-                sums[key] = sums.get(key, 0.0) + v
-        sched.step()
-        means = {k: v / n for k, v in sums.items()}
-        bar.set_postfix(loss=f"{means['total']:.4f}", refresh=False)
-        log.info("epoch %d %s", epoch, " ".join(f"{k} {v:.5f}" for k, v in means.items()))
-    rate = _throughput(n * int(cfg["epochs"]), time.perf_counter() - t0, f"train {name}")
-    meta = {"train": cfg, "final_losses": means, "seed": seed, "steps_per_second": rate, **info}
-    checkpoint.save(out, "resampler", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
+    with CurveRecorder(f"{name}/seed{seed}") as curve:
+        for epoch in bar:
+            t_epoch, lr = time.perf_counter(), opt.param_groups[0]["lr"]  # the rate this epoch trains at
+            sums: dict[str, float] = {}
+            for k in torch.randperm(n, generator=gen).tolist():
+                both = torch.cat(load(k % len(pairs)))[None]  # one crop for input and gt
+                x, gt = _random_crop(both, int(cfg["crop"]), gen).split(3, dim=1)
+                s = sizes[int(torch.randint(0, len(sizes), (1,), generator=gen))]  # drawn even when fixed: same crops
+                s = min(s if fixed is None else int(fixed), min(x.shape[-2:]) - 1)
+                with autocast():
+                    loss, parts = loss_fn(x.to(device, memory_format=fmt), gt.to(device), (s, s), epoch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                for key, v in {"total": loss.item(), **parts}.items():
+                    sums[key] = sums.get(key, 0.0) + v
+            sched.step()
+            means = {k: v / n for k, v in sums.items()}
+            bar.set_postfix(loss=f"{means['total']:.4f}", refresh=False)
+            log.info("epoch %d %s", epoch, " ".join(f"{k} {v:.5f}" for k, v in means.items()))
+            curve.add(epoch, lr, time.perf_counter() - t_epoch, means)
+        rate = _throughput(n * int(cfg["epochs"]), time.perf_counter() - t0, f"train {name}")
+        meta = {"train": cfg, "final_losses": means, "seed": seed, "steps_per_second": rate, **info}
+        curve.write(curve_path(out))
+        checkpoint.save(out, "resampler", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
     return meta

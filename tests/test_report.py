@@ -161,3 +161,31 @@ def test_the_plot_keeps_two_targets_at_one_factor_apart():
     assert list(line.get_ydata()) == [30.5, 20.5, 26.5, 24.5]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["x1.5", "x1.8", "x1.8-aspect", "x2"]
     plt.close("all")
+
+
+def test_a_gain_pair_naming_a_resampler_not_in_the_run_says_so(results, caplog):
+    df = pd.concat([pd.read_csv(p) for p in results])
+    text = markdown_table(df, ("lmar", "nearest"))
+    assert "No lmar - nearest row here: nearest did not run with these backbone and seeds (config key report.gain)" \
+        in text
+    assert "gain pair lmar - nearest: nearest not in the table" in caplog.text
+
+
+def test_the_gain_heatmap_shows_the_paired_mean_gain_per_backbone_and_target():
+    import matplotlib.pyplot as plt
+
+    from lmar.plots import gain_heatmap
+
+    rows = []
+    for backbone, gain in (("unet", 1.0), ("naf", -0.5)):
+        for name, offset in (("lmar", gain), ("bicubic", 0.0)):
+            for t, sc in (("x2", 2.0), ("x4", 4.0)):
+                for k, im in enumerate(("i1", "i2")):
+                    rows.append({"dataset": "d", "backbone": backbone, "resampler": name, "target": t, "scale": sc,
+                                 "image": im, "seed": 0, "psnr": 20.0 + k + offset * (sc / 2)})
+    fig = gain_heatmap(pd.DataFrame(rows), ("lmar", "bicubic"))
+    ax = fig.axes[0]
+    # by hand: gain = offset x scale / 2: unet +1.00 at x2, +2.00 at x4; naf -0.50, -1.00 (rows sorted by name)
+    assert [t.get_text() for t in ax.texts] == ["-0.50", "-1.00", "+1.00", "+2.00"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x2", "x4"]
+    plt.close("all")

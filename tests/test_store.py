@@ -29,7 +29,7 @@ def test_flatten_names_each_parameter_by_where_it_comes_from():
     out = flatten(df)
     assert "resampler_params" not in out and "backbone_train" not in out
     assert out.loc[0, "resampler.hidden"] == 128 and pd.isna(out.loc[1, "resampler.hidden"])
-    assert out.loc[0, "resampler.interpolation"] == "lanczos3" and out.loc[1, "resampler.antialias"] == False  # noqa: E712
+    assert out.loc[0, "resampler.interpolation"] == "lanczos3" and str(out.loc[1, "resampler.antialias"]) == "False"
     assert out.loc[0, "resampler.train.resize_weights"] == "[1.0, 0.001]"  # lists kept as JSON text
     assert out.loc[0, "backbone.train.size"] == "[180, 270]" and list(out["backbone.model_channel"]) == [8, 8]
 
@@ -66,3 +66,15 @@ def test_a_column_that_is_not_json_is_named(tmp_path):
     pd.DataFrame([row(resampler_params="{hidden: 8")]).to_csv(a, index=False)
     with pytest.raises(LmarError, match="results column resampler_params holds text that is not JSON"):
         gather([a], tmp_path / "r.parquet", tmp_path / "r.csv")
+
+
+def test_rows_of_different_configs_are_flagged(tmp_path):
+    from lmar.report import write_table
+
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    pd.DataFrame([row(image="a", resampler_params=json.dumps({"hidden": 128}))]).to_csv(a, index=False)
+    pd.DataFrame([row(image="b", resampler_params=json.dumps({"hidden": 64}))]).to_csv(b, index=False)
+    gather([a, b], tmp_path / "r.parquet", tmp_path / "r.csv")
+    write_table([tmp_path / "r.parquet"], tmp_path / "t.md")
+    text = (tmp_path / "t.md").read_text()
+    assert "**Warning:** resampler lmar: rows with resampler.hidden = 128, 64: results of different configs" in text

@@ -97,3 +97,26 @@ def test_latex_escapes_what_latex_would_read_as_commands():
     _, tex, _ = render(df, ["psnr"], n_boot=100)
     assert r"learned\_resizer" in tex and "learned_resizer" not in tex
     assert r"[95\% interval]" in tex and "95% " not in tex  # an unescaped % would comment out the rest
+
+
+def test_the_cost_table_sums_stages_and_puts_the_full_resolution_row_first():
+    from lmar.tables import cost_frame, cost_markdown
+
+    rows = []
+    for name, target, scale, times in (("bicubic", "x2", 2.0, (1.0, 10.0, 2.0)), ("lmar", "x2", 2.0, (5.0, 10.0, 2.0)),
+                                       ("full_resolution", "full", 1.0, (0.0, 40.0, 0.0))):
+        for k, image in enumerate(("i1", "i2")):
+            rows.append({"dataset": "d", "backbone": "b", "resampler": name, "target": target, "scale": scale,
+                         "target_h": 10, "target_w": 15, "image": image, "seed": 0, "psnr": 20.0,
+                         "resample_ms": times[0] + k, "enhance_ms": times[1], "upsample_ms": times[2],
+                         "time_s": (sum(times) + k) / 1000, "resample_gflops": 0.5 if name == "lmar" else 0.01,
+                         "enhance_gflops": 3.0, "upsample_gflops": 0.02, "resample_peak_mb": float("nan"),
+                         "backbone_n_params": 260_000, "resampler_n_params": 1000 if name == "lmar" else 0})
+    costs = cost_frame(pd.DataFrame(rows))
+    assert list(costs["resampler"]) == ["full_resolution", "bicubic", "lmar"]
+    lmar = costs[costs.resampler == "lmar"].iloc[0]
+    # by hand: resample 5 and 6 ms -> 5.5; end to end 17 and 18 ms -> 17.5; 0.5 + 3.0 + 0.02 GFLOPs
+    assert lmar["ms resample"] == 5.5 and lmar["ms end to end"] == 17.5
+    assert abs(lmar["GFLOPs total"] - 3.52) < 1e-12 and lmar["params (M)"] == 0.261
+    assert "peak MiB resample" not in costs  # CPU: no per-stage peaks, no empty column
+    assert "### d / b" in cost_markdown(pd.DataFrame(rows))

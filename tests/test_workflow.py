@@ -110,7 +110,12 @@ def test_tiny_workflow_end_to_end(tmp_path):
     assert (tmp_path / "resources" / "data" / "local" / "test" / "gt").resolve() == (local / "testing_set" / "gt")
     report = snakemake("--report", str(tmp_path / "report.html"), "--directory", str(tmp_path), "--configfile", str(cfg))
     assert report.returncode == 0, report.stderr[-2000:]
-    assert "psnr_vs_scale.png" in (tmp_path / "report.html").read_text(errors="replace")
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    for shown in ("psnr_vs_scale.png", "table.md", "config.resolved.yaml", "environment.txt", "job_costs.md"):
+        assert shown in html, shown
+    assert "Two targets at the same factor" in html  # a caption
+    costs = pd.read_csv(out / "job_costs.csv")
+    assert set(costs["step"]) == {"pretrain_backbone", "train_resampler", "evaluate"} and len(costs) == 2 + 2 + 2 * 3
     for col in ("dataset", "backbone", "scale", "target_h", "target_w", "image", "psnr", "ssim",
                 "seed", "config_hash", "code_version", "device"):
         assert df[col].notna().all(), col
@@ -119,6 +124,9 @@ def test_tiny_workflow_end_to_end(tmp_path):
     assert set(df["backbone.width"]) == {8} and set(df["backbone.train.epochs"]) == {2}
     assert set(df.loc[df.resampler == "lmar", "resampler.hidden"]) == {16}
     assert pd.read_csv(out / "results.csv").shape == df.shape
+    # the budget of every trained part, from the recipes as run (defaults filled in), under the table
+    assert "Training budget of backbone unet: epochs 2, batch_size 2, size [24, 36], amp False" in table
+    assert "Training budget of resampler lmar: epochs 1, repeats 1, crop 32, amp False" in table
     assert (out / "psnr_vs_scale.png").stat().st_size > 0
     for job in ("pretrain_backbone/mini/unet/seed0", "train_resampler/mini/unet/seed0/lmar",
                 "evaluate/mini/unet/seed0/lmar"):

@@ -77,6 +77,11 @@ def released_option(section, name):
     return ["--released", path] if path else []
 
 
+def converted(section, name):
+    """'yes' when the entry is converted from the authors' released weights (no training), else ''."""
+    return "yes" if released_option(section, name) else ""
+
+
 def weights_inputs(w=None):
     """The seed_weights step, when the config asks for pre-seeded weights."""
     return [WEIGHTS_STATUS] if config["weights"]["seed"] else []
@@ -110,5 +115,44 @@ def metrics_csvs():
     return [f"{RES}/metrics/{d}/{b}/seed{s}/{r}.csv" for d, b, s, r in grid(config)]
 
 
+def benchmark_files():
+    """The benchmark file of every training and evaluation job of the grid (Snakemake writes them)."""
+    cells = grid(config)
+    files = {f"{BENCH}/pretrain_backbone/{d}/{b}/seed{s}.tsv" for d, b, s, _ in cells}
+    files |= {f"{BENCH}/train_resampler/{d}/{b}/seed{s}/{r}.tsv" for d, b, s, r in cells
+              if trainable(resampler_spec(r), f"resamplers.{r}.type")}
+    files |= {f"{BENCH}/evaluate/{d}/{b}/seed{s}/{r}.tsv" for d, b, s, r in cells}
+    return sorted(files)
+
+
+def curve_files():
+    """The training curve of every pretrained backbone and trained resampler of the grid."""
+    cells = grid(config)
+    files = {f"{RES}/models/{d}/{b}/seed{s}/backbone.curve.csv" for d, b, s, _ in cells}
+    files |= {f"{RES}/models/{d}/{b}/seed{s}/resampler_{r}.curve.csv" for d, b, s, r in cells
+              if trainable(resampler_spec(r), f"resamplers.{r}.type")}
+    return sorted(files)
+
+
+def figure_cell():
+    """(dataset, backbone, seed, resamplers evaluated there, an LMAR entry or None) of the first cell
+    of the grid: the qualitative figures show it."""
+    cells = grid(config)
+    d, b, s, _ = cells[0]
+    names = [r for dd, bb, ss, r in cells if (dd, bb, ss) == (d, b, s)]
+    lmars = [r for r in names if resampler_spec(r)["type"] == "lmar"]
+    return d, b, s, names, (lmars[0] if lmars else None)
+
+
+def figures_inputs(w=None):
+    d, b, s, names, lmar = figure_cell()
+    out = {"data": f"resources/data/{d}",
+           "outputs": [f"{RES}/outputs/{d}/{b}/seed{s}/{r}" for r in names]}
+    if lmar:
+        out["lmar"] = f"{RES}/models/{d}/{b}/seed{s}/resampler_{lmar}.pt"
+    return out
+
+
 def all_targets():
-    return [f"{RES}/table.md", f"{RES}/psnr_vs_scale.png"]
+    return [f"{RES}/table.md", f"{RES}/psnr_vs_scale.png", f"{RES}/training_curves.png", f"{RES}/crops.png",
+            f"{RES}/config.resolved.yaml", f"{RES}/environment.txt", f"{RES}/job_costs.md"]

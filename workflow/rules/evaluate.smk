@@ -12,7 +12,8 @@ rule evaluate:
         ckpt=lambda w, input: ["--resampler-ckpt", input.resampler] if "resampler" in input.keys() else [],
         evaluation=json.dumps(EVALUATION, sort_keys=True),
         labels=lambda w: json.dumps(
-            {"dataset": w.dataset, "backbone": w.backbone, "resampler": w.resampler, "config_hash": run_hash(w)}
+            {"dataset": w.dataset, "dataset_type": config["datasets"][w.dataset]["type"], "backbone": w.backbone,
+             "resampler": w.resampler, "config_hash": run_hash(w)}
         ),
         device=config["device"],
         torch_home=WEIGHTS_DIR,

@@ -19,7 +19,7 @@ rule table:
     input:
         f"{RES}/results.parquet",
     output:
-        md=report(f"{RES}/table.md", category="Tables"),
+        md=report(f"{RES}/table.md", caption="../report/table.rst", category="Tables"),
         tex=f"{RES}/table.tex",
         stats=f"{RES}/table_stats.csv",
     params:
@@ -38,13 +38,92 @@ rule plot:
     input:
         f"{RES}/results.parquet",
     output:
-        report(f"{RES}/psnr_vs_scale.png", category="Plots"),
+        psnr=report(f"{RES}/psnr_vs_scale.png", caption="../report/plot.rst", category="Plots"),
+        gain=report(f"{RES}/gain_heatmap.png", caption="../report/gain.rst", category="Plots"),
+        latency=report(f"{RES}/quality_vs_latency.png", caption="../report/latency.rst", category="Plots"),
+        pdf=[f"{RES}/psnr_vs_scale.pdf", f"{RES}/gain_heatmap.pdf", f"{RES}/quality_vs_latency.pdf"],
+    params:
+        gain=config["report"]["gain"],
     conda:
         ENV
     log:
         f"{LOGS}/plot.log",
     shell:
-        "python -m lmar plot {input:q} --out {output:q} > {log:q} 2>&1"
+        "python -m lmar plot {input:q} --out {output.psnr:q} --out-gain {output.gain:q}"
+        " --out-latency {output.latency:q} --gain {params.gain:q} > {log:q} 2>&1"
+
+
+rule plot_curves:
+    input:
+        curve_files(),
+    output:
+        report(f"{RES}/training_curves.png", caption="../report/curves.rst", category="Training"),
+    conda:
+        ENV
+    log:
+        f"{LOGS}/plot_curves.log",
+    shell:
+        "python -m lmar plot-curves {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule figures:
+    input:
+        unpack(figures_inputs),
+    output:
+        crops=report(f"{RES}/crops.png", caption="../report/crops.rst", category="Figures"),
+        lmar=report(f"{RES}/lmar_map.png", caption="../report/lmar_map.rst", category="Figures"),
+    params:
+        outputs=lambda w: f"{RES}/outputs/{figure_cell()[0]}/{figure_cell()[1]}/seed{figure_cell()[2]}",
+        evaluation=json.dumps(EVALUATION, sort_keys=True),
+        resamplers=lambda w: figure_cell()[3],
+        lmar=lambda w, input: ["--lmar-ckpt", input.lmar] if "lmar" in input.keys() else [],
+    conda:
+        ENV
+    log:
+        f"{LOGS}/figures.log",
+    shell:
+        "python -m lmar figures --data {input.data:q} --outputs {params.outputs:q} --evaluation {params.evaluation:q}"
+        " --resamplers {params.resamplers:q} --out-crops {output.crops:q} {params.lmar:q} --out-lmar {output.lmar:q}"
+        " > {log:q} 2>&1"
+
+
+rule record_run:
+    output:
+        config=report(f"{RES}/config.resolved.yaml", caption="../report/config.rst", category="Provenance"),
+        env=report(f"{RES}/environment.txt", caption="../report/environment.rst", category="Provenance"),
+    params:
+        config=json.dumps(config, sort_keys=False, default=str),
+    conda:
+        ENV
+    log:
+        f"{LOGS}/record_run.log",
+    shell:
+        "python -m lmar record --config {params.config:q} --out-config {output.config:q} --out-env {output.env:q}"
+        " > {log:q} 2>&1"
+
+
+rule job_costs:
+    input:
+        benchmark_files(),
+    output:
+        md=report(f"{RES}/job_costs.md", caption="../report/job_costs.rst", category="Cost"),
+        csv=f"{RES}/job_costs.csv",
+    conda:
+        ENV
+    log:
+        f"{LOGS}/job_costs.log",
+    shell:
+        "python -m lmar record --benchmarks {input:q} --out-costs {output.md:q} > {log:q} 2>&1"
+
+
+localrules:
+    gather,
+    figures,
+    plot_curves,
+    table,
+    plot,
+    record_run,
+    job_costs,
 
 
 rule benchmark_suite:

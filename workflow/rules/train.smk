@@ -1,4 +1,7 @@
 # Training: backbones first (L1 to ground truth), then trainable resamplers against them, frozen.
+# Each training job also writes its curve beside the checkpoint (lmar.curves: per epoch the learning
+# rate, wall time and loss parts); a part converted from released weights was not trained, and its
+# curve is the header alone.
 
 
 rule pretrain_backbone:
@@ -6,10 +9,12 @@ rule pretrain_backbone:
         data="resources/data/{dataset}",
         released=lambda w: released_input("backbones", w.backbone),
     output:
-        f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.pt",
+        ckpt=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.pt",
+        curve=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.curve.csv",
     params:
         spec=lambda w: spec_json("backbones", w.backbone),
         released=lambda w: released_option("backbones", w.backbone),
+        converted=lambda w: converted("backbones", w.backbone),
         device=config["device"],
     threads: JOB_THREADS
     resources:
@@ -22,7 +27,8 @@ rule pretrain_backbone:
         f"{BENCH}/pretrain_backbone/{{dataset}}/{{backbone}}/seed{{seed}}.tsv"
     shell:
         "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone:q} {params.released:q}"
-        " --out {output:q} --device {params.device:q} --seed {wildcards.seed:q} --threads {threads} > {log:q} 2>&1"
+        " --out {output.ckpt:q} --device {params.device:q} --seed {wildcards.seed:q} --threads {threads} > {log:q} 2>&1"
+        " && if [ -n '{params.converted}' ]; then python -m lmar.curves --header-only {output.curve:q} >> {log:q} 2>&1; fi"
 
 
 rule train_resampler:
@@ -32,10 +38,12 @@ rule train_resampler:
         weights=weights_inputs(),
         released=lambda w: released_input("resamplers", w.resampler),
     output:
-        f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/resampler_{{resampler}}.pt",
+        ckpt=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/resampler_{{resampler}}.pt",
+        curve=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/resampler_{{resampler}}.curve.csv",
     params:
         spec=lambda w: spec_json("resamplers", w.resampler),
         released=lambda w: released_option("resamplers", w.resampler),
+        converted=lambda w: converted("resamplers", w.resampler),
         device=config["device"],
         torch_home=WEIGHTS_DIR,
         allow=ALLOW_MODULES,
@@ -50,5 +58,6 @@ rule train_resampler:
         f"{BENCH}/train_resampler/{{dataset}}/{{backbone}}/seed{{seed}}/{{resampler}}.tsv"
     shell:
         "TORCH_HOME={params.torch_home:q} python -m lmar train-resampler --data {input.data:q} --backbone {input.backbone:q} --spec {params.spec:q}"
-        " --name {wildcards.resampler:q} --out {output:q} --device {params.device:q} --seed {wildcards.seed:q}"
+        " --name {wildcards.resampler:q} --out {output.ckpt:q} --device {params.device:q} --seed {wildcards.seed:q}"
         " {params.released:q} {params.allow:q} --threads {threads} > {log:q} 2>&1"
+        " && if [ -n '{params.converted}' ]; then python -m lmar.curves --header-only {output.curve:q} >> {log:q} 2>&1; fi"

@@ -1,0 +1,44 @@
+"""The qualitative figures: zoomed crops of the outputs as saved, and LMAR's map for one input."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from conftest import LMAR_SPEC, load_png
+
+from lmar.errors import LmarError
+from lmar.figures import _crop_box, crops_figure, lmar_figure
+
+
+def test_the_crops_are_the_saved_outputs_cut_in_the_middle(mini_data, tmp_path):
+    out = tmp_path / "outputs"
+    gt = load_png(mini_data / "test" / "gt" / "coffee.png")  # 48x72
+    for name, target in (("bicubic", "x2"), ("full_resolution", "full")):
+        (out / name / target).mkdir(parents=True)
+        (out / name / target / "coffee.png").write_bytes((mini_data / "test" / "gt" / "coffee.png").read_bytes())
+    fig = crops_figure(mini_data, out, "coffee", "x2", ["bicubic", "full_resolution"])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["input", "ground truth", "bicubic", "full_resolution (no resampling)"]
+    # a third of the shorter side (48 -> 16), centred: rows 16..32, columns 28..44
+    assert _crop_box((48, 72), None) == (16, 28, 16)
+    shown = fig.axes[3].get_images()[0].get_array()
+    assert np.allclose(shown, gt[16:32, 28:44], atol=1e-6)
+    plt.close("all")
+    with pytest.raises(LmarError, match="no outputs of lmar at x2"):
+        crops_figure(mini_data, out, "coffee", "x2", ["lmar"])
+
+
+def test_the_lmar_figure_shows_what_the_resampler_computes(mini_data, lmar_ckpt):
+    from lmar.checkpoint import build_resampler
+    from lmar.data.images import read_image
+
+    fig = lmar_figure(mini_data, "coffee", lmar_ckpt, (24, 36))
+    assert [ax.get_title() for ax in fig.axes][3] == "x_lr (to the backbone)"
+    net, _ = build_resampler({"type": "lmar", "params": LMAR_SPEC["params"]}, lmar_ckpt, torch.device("cpu"))
+    with torch.no_grad():
+        want = net(read_image(mini_data / "test" / "input" / "coffee.png")[None], (24, 36))[0]
+    shown = fig.axes[3].get_images()[0].get_array()
+    assert np.allclose(shown, np.clip(want.permute(1, 2, 0).numpy(), 0, 1), atol=1e-6)
+    plt.close("all")
