@@ -18,6 +18,13 @@ log = logging.getLogger("lmar")
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 
 
+def _no_curve(ckpt: Path) -> None:
+    """A part converted from released weights was not trained: its curve has the header alone."""
+    from lmar.curves import curve_path, write_curve
+
+    write_curve([], curve_path(ckpt))
+
+
 def _shared_folder(paths) -> Path:
     """The deepest folder holding every one of ``paths`` (their labels are the rest of each path)."""
     import os
@@ -240,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
             from lmar.released import import_released
 
             import_released("backbone", args.spec, args.released, args.out, f"config key backbones.{args.name}")
+            _no_curve(args.out)
             return 0
         from lmar.train import pretrain_backbone
 
@@ -249,6 +257,7 @@ def run(args: argparse.Namespace) -> int:
             from lmar.released import import_released
 
             import_released("resampler", args.spec, args.released, args.out, f"config key resamplers.{args.name}")
+            _no_curve(args.out)
             return 0
         from lmar.train import train_resampler
 

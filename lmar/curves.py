@@ -10,7 +10,7 @@ are written all-or-nothing (:func:`lmar.atomic.atomic_path`) to :func:`curve_pat
 The loss columns follow the order in which the parts first appear; a part absent from an epoch (a
 term switched off then, e.g. LMAR's resize term with a zero weight after epoch 0) is an empty cell.
 A checkpoint converted from released weights was not trained here: its curve has the header
-``epoch,lr,seconds`` and no rows (``python -m lmar.curves --header-only PATH``).
+``epoch,lr,seconds`` and no rows (written by the CLI's ``--released`` path).
 
 TensorBoard, optional and off by default: when the environment variable ``LMAR_TENSORBOARD``
 names a folder and ``torch.utils.tensorboard`` imports, the same scalars are also written as
@@ -20,7 +20,6 @@ step being the epoch). The CSV does not depend on it.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import logging
 import os
@@ -113,16 +112,3 @@ class CurveRecorder:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lmar.curves", description="training-curve files")
-    ap.add_argument("--header-only", type=Path, required=True, metavar="CSV",
-                    help="write a curve with the header and no rows (a part converted, not trained)")
-    args = ap.parse_args(argv)
-    write_curve([], args.header_only)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -141,7 +141,12 @@ def _budgets(df: pd.DataFrame) -> str:
 
 
 def _absent(value) -> bool:
-    return value is None or (isinstance(value, float) and pd.isna(value)) or value == ""
+    if isinstance(value, str):
+        return value == ""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or the like: present
+        return False
 
 
 def _plain(value):

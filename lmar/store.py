@@ -61,6 +61,8 @@ def flatten(df: pd.DataFrame) -> pd.DataFrame:
             kinds = {type(v) for v in values if v is not None}
             if len(kinds) > 1 and not kinds <= {int, float}:
                 values = [None if v is None else str(v) for v in values]
+            elif kinds == {int}:  # integers stay integers where some rows lack the key (not 4.0)
+                values = pd.array(values, dtype="Int64")
             out[prefix + key] = values
         out = out.drop(columns=column)
     return out

@@ -78,3 +78,16 @@ def test_rows_of_different_configs_are_flagged(tmp_path):
     write_table([tmp_path / "r.parquet"], tmp_path / "t.md")
     text = (tmp_path / "t.md").read_text()
     assert "**Warning:** resampler lmar: rows with resampler.hidden = 128, 64: results of different configs" in text
+
+
+def test_integers_stay_integers_where_some_rows_lack_the_key(tmp_path):
+    from lmar.report import write_table
+
+    a = tmp_path / "a.csv"
+    pd.DataFrame([row(resampler_train=json.dumps({"epochs": 6, "lr": 0.0004})),
+                  row("bicubic", resampler_train="")]).to_csv(a, index=False)
+    df = gather([a], tmp_path / "r.parquet", tmp_path / "r.csv")
+    assert str(df["resampler.train.epochs"].dtype) == "Int64"
+    assert str(pd.read_parquet(tmp_path / "r.parquet")["resampler.train.epochs"].dtype) == "Int64"
+    write_table([tmp_path / "r.parquet"], tmp_path / "t.md")
+    assert "Training budget of resampler lmar: epochs 6, lr 0.0004" in (tmp_path / "t.md").read_text()

@@ -131,3 +131,23 @@ def test_tiny_workflow_end_to_end(tmp_path):
     for job in ("pretrain_backbone/mini/unet/seed0", "train_resampler/mini/unet/seed0/lmar",
                 "evaluate/mini/unet/seed0/lmar"):
         assert (tmp_path / "logs" / "tiny" / f"{job}.log").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_a_metric_subset_with_lpips_missing_runs_through(tmp_path, monkeypatch):
+    """metrics [psnr, lpips] with no LPIPS weights here (not required): no SSIM anywhere, LPIPS said
+    missing with its reason, the PSNR tables and the figures made, exit status 0."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_weights"))
+    cfg = write_config(tmp_path, **{"evaluation.metrics": ["psnr", "lpips"], "evaluation.required_metrics": ["psnr"],
+                                    "weights": {"dir": str(tmp_path / "no_weights")}})
+    res = snakemake("--cores", "2", "all", "--directory", str(tmp_path), "--configfile", str(cfg), timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = tmp_path / "results" / "tiny"
+    df = pd.read_parquet(out / "results.parquet")
+    assert "ssim" not in df and df["lpips"].isna().all() and df["psnr"].notna().all()
+    table = (out / "table.md").read_text()
+    assert "PSNR (dB) ↑" in table and "SSIM" not in table and "## Overview" not in table
+    assert "LPIPS not computed:" in table
+    lpips_block = table.split("LPIPS ↓")[1].split("###")[0]
+    assert "| n/a" in lpips_block and "**" not in lpips_block  # nothing ranked on a metric never computed
+    assert (out / "crops.png").stat().st_size > 0 and (out / "gain_heatmap.pdf").stat().st_size > 0

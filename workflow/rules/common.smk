@@ -77,11 +77,6 @@ def released_option(section, name):
     return ["--released", path] if path else []
 
 
-def converted(section, name):
-    """'yes' when the entry is converted from the authors' released weights (no training), else ''."""
-    return "yes" if released_option(section, name) else ""
-
-
 def weights_inputs(w=None):
     """The seed_weights step, when the config asks for pre-seeded weights."""
     return [WEIGHTS_STATUS] if config["weights"]["seed"] else []

@@ -14,7 +14,6 @@ rule pretrain_backbone:
     params:
         spec=lambda w: spec_json("backbones", w.backbone),
         released=lambda w: released_option("backbones", w.backbone),
-        converted=lambda w: converted("backbones", w.backbone),
         device=config["device"],
     threads: JOB_THREADS
     resources:
@@ -28,7 +27,6 @@ rule pretrain_backbone:
     shell:
         "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone:q} {params.released:q}"
         " --out {output.ckpt:q} --device {params.device:q} --seed {wildcards.seed:q} --threads {threads} > {log:q} 2>&1"
-        " && if [ -n '{params.converted}' ]; then python -m lmar.curves --header-only {output.curve:q} >> {log:q} 2>&1; fi"
 
 
 rule train_resampler:
@@ -43,7 +41,6 @@ rule train_resampler:
     params:
         spec=lambda w: spec_json("resamplers", w.resampler),
         released=lambda w: released_option("resamplers", w.resampler),
-        converted=lambda w: converted("resamplers", w.resampler),
         device=config["device"],
         torch_home=WEIGHTS_DIR,
         allow=ALLOW_MODULES,
@@ -60,4 +57,3 @@ rule train_resampler:
         "TORCH_HOME={params.torch_home:q} python -m lmar train-resampler --data {input.data:q} --backbone {input.backbone:q} --spec {params.spec:q}"
         " --name {wildcards.resampler:q} --out {output.ckpt:q} --device {params.device:q} --seed {wildcards.seed:q}"
         " {params.released:q} {params.allow:q} --threads {threads} > {log:q} 2>&1"
-        " && if [ -n '{params.converted}' ]; then python -m lmar.curves --header-only {output.curve:q} >> {log:q} 2>&1; fi"
