@@ -156,8 +156,8 @@ def training_curves(curves, root: Path, out: Path) -> None:
     if not frames:
         raise LmarError("no training curves given")
     data = pd.concat(frames, ignore_index=True)
-    grid = sns.FacetGrid(data, col="job", col_order=jobs, col_wrap=min(4, len(jobs)), sharey=False, height=2.6,
-                         aspect=1.3)
+    grid = sns.FacetGrid(data, col="job", col_order=jobs, col_wrap=min(4, len(jobs)), sharex=False, sharey=False,
+                         height=2.6, aspect=1.3)  # each job its own epochs and loss range
     grid.map_dataframe(sns.lineplot, x="epoch", y="value", hue="loss", marker="o", markersize=3)
     for ax in grid.axes.flat:
         if ax.has_data():
