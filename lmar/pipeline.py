@@ -25,20 +25,32 @@ def check_target(size, hw, backbone, what) -> None:
         )
 
 
-def deu(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bicubic") -> torch.Tensor:
-    """Enhance ``x`` (B, 3, H, W) at ``size`` = (h, w); returns (B, 3, H, W) clamped to [0, 1]."""
+def deu(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bicubic", stage=None) -> torch.Tensor:
+    """Enhance ``x`` (B, 3, H, W) at ``size`` = (h, w); returns (B, 3, H, W) clamped to [0, 1].
+    ``stage``: a context manager factory wrapped around each stage by name (:func:`deu_staged`)."""
+    stage = stage or _unmeasured
     H, W = x.shape[-2:]
     if resampler.is_identity:
-        return backbone(x).clamp(0, 1)
-    small = resampler(x, size)
-    return resize(backbone(small), (H, W), upsampler).clamp(0, 1)
+        with stage("enhance"):
+            return backbone(x).clamp(0, 1)
+    with stage("resample"):
+        small = resampler(x, size)
+    with stage("enhance"):
+        enhanced = backbone(small)
+    with stage("upsample"):
+        return resize(enhanced, (H, W), upsampler).clamp(0, 1)
+
+
+@contextmanager
+def _unmeasured(_name):
+    yield
 
 
 def deu_staged(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bicubic", device=None):
-    """:func:`deu` (the same ops in the same order, so the same ``y``), measured stage by stage:
-    returns ``(y, stages)``, ``stages`` holding ``{stage}_ms`` and ``{stage}_peak_mb`` for each
-    stage of STAGES: resample (the resampler), enhance (the backbone) and upsample (the resize back
-    to (H, W) and the clamp). ``device``: the one to synchronise (default ``x``'s).
+    """:func:`deu` measured stage by stage: returns ``(y, stages)``, ``stages`` holding
+    ``{stage}_ms`` and ``{stage}_peak_mb`` for each stage of STAGES: resample (the resampler),
+    enhance (the backbone) and upsample (the resize back to (H, W) and the clamp). ``device``: the
+    one to synchronise (default ``x``'s).
 
     ``_ms``: the stage's wall time in milliseconds, ``device`` synchronised before and after it.
     ``_peak_mb``: on CUDA, the stage's peak allocated memory above what was allocated when it
@@ -63,15 +75,4 @@ def deu_staged(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bic
         if cuda:
             stages[f"{name}_peak_mb"] = (torch.cuda.max_memory_allocated(device) - base) / 2**20
 
-    H, W = x.shape[-2:]
-    if resampler.is_identity:
-        with stage("enhance"):
-            y = backbone(x).clamp(0, 1)
-        return y, stages
-    with stage("resample"):
-        small = resampler(x, size)
-    with stage("enhance"):
-        enhanced = backbone(small)
-    with stage("upsample"):
-        y = resize(enhanced, (H, W), upsampler).clamp(0, 1)
-    return y, stages
+    return deu(x, size, resampler, backbone, upsampler, stage), stages
