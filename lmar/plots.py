@@ -21,11 +21,6 @@ def _save(fig, out: Path) -> None:
     plt.close("all")
 
 
-def psnr_vs_scale(results: Path, out: Path) -> None:
-    """Write :func:`psnr_figure` of a results file as PNG and PDF."""
-    _save(psnr_figure(load_results([results])).figure, out)
-
-
 def write_plots(results: Path, out_psnr: Path, out_gain: Path | None = None, out_latency: Path | None = None,
                 gain: tuple[str, str] = ("lmar", "bicubic")) -> None:
     """Every plot of a results file (the store), PNG and PDF each."""

@@ -88,15 +88,6 @@ def gather(paths, out_parquet: Path, out_csv: Path) -> pd.DataFrame:
     return df
 
 
-def read_store(path: Path) -> pd.DataFrame:
-    """The store's rows (Parquet; or its CSV twin)."""
-    path = Path(path)
-    try:
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise LmarError(f"cannot read the results store {path}: {exc}. Rerun the gather step.") from None
-
-
 def mixed_configs(df: pd.DataFrame) -> list[str]:
     """One line per part name whose rows disagree on a parameter: results of different configs in
     one folder (the table says so rather than averaging them together)."""

@@ -110,22 +110,29 @@ def metrics_csvs():
     return [f"{RES}/metrics/{d}/{b}/seed{s}/{r}.csv" for d, b, s, r in grid(config)]
 
 
+def trainings():
+    """(backbones pretrained, resamplers trained) of the grid: {(dataset, backbone, seed)} and
+    {(dataset, backbone, seed, resampler)}."""
+    cells = grid(config)
+    pretrained = {(d, b, s) for d, b, s, _ in cells}
+    trained = {(d, b, s, r) for d, b, s, r in cells if trainable(resampler_spec(r), f"resamplers.{r}.type")}
+    return pretrained, trained
+
+
 def benchmark_files():
     """The benchmark file of every training and evaluation job of the grid (Snakemake writes them)."""
-    cells = grid(config)
-    files = {f"{BENCH}/pretrain_backbone/{d}/{b}/seed{s}.tsv" for d, b, s, _ in cells}
-    files |= {f"{BENCH}/train_resampler/{d}/{b}/seed{s}/{r}.tsv" for d, b, s, r in cells
-              if trainable(resampler_spec(r), f"resamplers.{r}.type")}
-    files |= {f"{BENCH}/evaluate/{d}/{b}/seed{s}/{r}.tsv" for d, b, s, r in cells}
+    pretrained, trained = trainings()
+    files = {f"{BENCH}/pretrain_backbone/{d}/{b}/seed{s}.tsv" for d, b, s in pretrained}
+    files |= {f"{BENCH}/train_resampler/{d}/{b}/seed{s}/{r}.tsv" for d, b, s, r in trained}
+    files |= {f"{BENCH}/evaluate/{d}/{b}/seed{s}/{r}.tsv" for d, b, s, r in grid(config)}
     return sorted(files)
 
 
 def curve_files():
     """The training curve of every pretrained backbone and trained resampler of the grid."""
-    cells = grid(config)
-    files = {f"{RES}/models/{d}/{b}/seed{s}/backbone.curve.csv" for d, b, s, _ in cells}
-    files |= {f"{RES}/models/{d}/{b}/seed{s}/resampler_{r}.curve.csv" for d, b, s, r in cells
-              if trainable(resampler_spec(r), f"resamplers.{r}.type")}
+    pretrained, trained = trainings()
+    files = {f"{RES}/models/{d}/{b}/seed{s}/backbone.curve.csv" for d, b, s in pretrained}
+    files |= {f"{RES}/models/{d}/{b}/seed{s}/resampler_{r}.curve.csv" for d, b, s, r in trained}
     return sorted(files)
 
 
@@ -139,10 +146,15 @@ def figure_cell():
     return d, b, s, names, (lmars[0] if lmars else None)
 
 
+def figure_outputs():
+    """The folder of the figure cell's enhanced outputs (one subfolder per resampler)."""
+    d, b, s, _, _ = figure_cell()
+    return f"{RES}/outputs/{d}/{b}/seed{s}"
+
+
 def figures_inputs(w=None):
     d, b, s, names, lmar = figure_cell()
-    out = {"data": f"resources/data/{d}",
-           "outputs": [f"{RES}/outputs/{d}/{b}/seed{s}/{r}" for r in names]}
+    out = {"data": f"resources/data/{d}", "outputs": [f"{figure_outputs()}/{r}" for r in names]}
     if lmar:
         out["lmar"] = f"{RES}/models/{d}/{b}/seed{s}/resampler_{lmar}.pt"
     return out

@@ -73,7 +73,7 @@ rule figures:
         crops=report(f"{RES}/crops.png", caption="../report/crops.rst", category="Figures"),
         lmar=report(f"{RES}/lmar_map.png", caption="../report/lmar_map.rst", category="Figures"),
     params:
-        outputs=lambda w: f"{RES}/outputs/{figure_cell()[0]}/{figure_cell()[1]}/seed{figure_cell()[2]}",
+        outputs=lambda w: figure_outputs(),
         evaluation=json.dumps(EVALUATION, sort_keys=True),
         resamplers=lambda w: figure_cell()[3],
         lmar=lambda w, input: ["--lmar-ckpt", input.lmar] if "lmar" in input.keys() else [],
