@@ -17,13 +17,19 @@ log = logging.getLogger(__name__)
 
 REQUIRED = ["dataset", "backbone", "resampler", "target", "scale", "image"]
 METRICS = ("psnr", "ssim", "lpips")  # the metric columns a results file may hold (at least one)
+# columns that are text whatever they look like: a hash or an image name of digits only ("0042",
+# "123456789012", "1e5a...") would otherwise be read from CSV as a number, and differ by file
+TEXT = ["dataset", "backbone", "resampler", "target", "image", "config_hash", "code_version", "device",
+        "torch_version", "backbone_type", "resampler_type", "upsampler", "precision", "resize_loss",
+        "backbone_weights", "resampler_weights", "backbone_params", "backbone_train", "resampler_params",
+        "resampler_train", "missing_metrics"]
 
 
 def load_results(paths) -> pd.DataFrame:
     frames = []
     for p in paths:
         try:
-            df = pd.read_parquet(p) if Path(p).suffix == ".parquet" else pd.read_csv(p)
+            df = pd.read_parquet(p) if Path(p).suffix == ".parquet" else pd.read_csv(p, dtype=dict.fromkeys(TEXT, str))
         except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise LmarError(f"cannot read results file {p}: {exc}. Re-run its evaluation.") from None
         missing = [c for c in REQUIRED if c not in df.columns]

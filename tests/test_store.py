@@ -91,3 +91,16 @@ def test_integers_stay_integers_where_some_rows_lack_the_key(tmp_path):
     assert str(pd.read_parquet(tmp_path / "r.parquet")["resampler.train.epochs"].dtype) == "Int64"
     write_table([tmp_path / "r.parquet"], tmp_path / "t.md")
     assert "Training budget of resampler lmar: epochs 6, lr 0.0004" in (tmp_path / "t.md").read_text()
+
+
+def test_hashes_and_image_names_of_digits_stay_text(tmp_path):
+    # a 12-digit hex hash may happen to be all digits (or digits and one 'e'); names like 0042 are
+    # common in datasets. Read as numbers they would differ by file and break the Parquet write.
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    pd.DataFrame([row(image="0042", config_hash="012345678901", code_version="1e5a00000000")]).to_csv(a, index=False)
+    pd.DataFrame([row("bicubic", image="0042", config_hash="abcdef012345", code_version="1e5a00000000")]).to_csv(
+        b, index=False)
+    gather([a, b], tmp_path / "results.parquet", tmp_path / "results.csv")
+    stored = pd.read_parquet(tmp_path / "results.parquet")
+    assert list(stored["config_hash"]) == ["012345678901", "abcdef012345"]
+    assert list(stored["image"]) == ["0042", "0042"] and list(stored["code_version"]) == ["1e5a00000000"] * 2
