@@ -15,7 +15,9 @@ from PIL import Image
 
 CPU = torch.device("cpu")
 DATA_SIZE = (48, 72)  # (H, W) of the session's mini dataset
-TEST_NAMES = ["astronaut", "coffee", "rocket"]  # MiniDataset's default test split
+# MiniDataset's default test split
+TEST_NAMES = ["astronaut", "chelsea", "coffee", "grace_hopper", "hubble_deep_field", "rocket"]
+N_TEST, N_TRAIN = len(TEST_NAMES), 5  # its pairs (one view of each photograph)
 
 BACKBONE_SPEC = {
     "type": "unet_lite",
@@ -52,7 +54,7 @@ def empty_torch_home(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def mini_data(tmp_path_factory) -> Path:
-    """The embedded mini dataset at 48x72: 7 train and 3 test pairs. Read-only: copy it to modify."""
+    """The embedded mini dataset at 48x72: 5 train and 6 test pairs. Read-only: copy it to modify."""
     from lmar.data.mini import MiniDataset
 
     root = tmp_path_factory.mktemp("mini") / "data"

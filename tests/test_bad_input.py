@@ -170,11 +170,11 @@ def test_input_without_ground_truth(capsys, data_copy, backbone_ckpt, tmp_path):
 
 
 def test_input_gt_size_mismatch(capsys, data_copy, tmp_path):
-    write_rgb(data_copy / "train/gt/chelsea.png", 48, 70)
+    write_rgb(data_copy / "train/gt/retina.png", 48, 70)
     out = tmp_path / "out"
     rc, err = cli(capsys, "pretrain-backbone", "--data", data_copy, "--spec", json.dumps(BACKBONE_SPEC),
                   "--out", out / "b.pt", "--device", "cpu")
-    assert_error(rc, err, "size mismatch", data_copy / "train/input/chelsea.png", data_copy / "train/gt/chelsea.png")
+    assert_error(rc, err, "size mismatch", data_copy / "train/input/retina.png", data_copy / "train/gt/retina.png")
     assert_nothing_left(out)
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 import torch
-from conftest import BACKBONE_SPEC, CPU, LMAR_SPEC, entries
+from conftest import BACKBONE_SPEC, CPU, LMAR_SPEC, N_TRAIN, entries
 
 import lmar.train
 from lmar.curves import TENSORBOARD_ENV, CurveRecorder, curve_path, write_curve
@@ -83,7 +83,7 @@ def test_resampler_writes_the_curve(mini_data, backbone_ckpt, tmp_path, caplog):
 
 
 def test_pretrain_failing_midway_writes_nothing(mini_data, tmp_path, monkeypatch):
-    steps = -(-7 // BACKBONE_2["train"]["batch_size"])  # 7 training pairs in the mini dataset
+    steps = -(-N_TRAIN // BACKBONE_2["train"]["batch_size"])
     calls = []
     real = lmar.train.F.l1_loss
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,13 +26,12 @@ ALL_NAMES = sorted(p.rsplit(".", 1)[0] for p in mini.PHOTOS)
 
 
 def test_layout_and_pair_counts(mini_data):
-    assert entries(mini_data)[:6] == ["test", "test/gt", "test/gt/astronaut.png", "test/gt/coffee.png",
-                                      "test/gt/rocket.png", "test/input"]
+    assert entries(mini_data)[:9] == ["test", "test/gt"] + [f"test/gt/{n}.png" for n in TEST_NAMES] + ["test/input"]
     for split in ("train", "test"):
         for sub in ("input", "gt"):
             assert (mini_data / split / sub).is_dir()
     train, test = list_pairs(mini_data, "train"), list_pairs(mini_data, "test")
-    assert len(train) == 7 and len(test) == 3
+    assert len(train) == 5 and len(test) == 6
     assert [p.name for p in test] == TEST_NAMES
     assert sorted([p.name for p in train] + [p.name for p in test]) == ALL_NAMES
     for p in train + test:
@@ -70,8 +70,41 @@ def test_inputs_are_darker_than_their_ground_truth(mini_data):
 def test_custom_split_and_size(tmp_path):
     MiniDataset(size=(16, 20), test=["chelsea"], seed=3).prepare(tmp_path / "d")
     assert [p.name for p in list_pairs(tmp_path / "d", "test")] == ["chelsea"]
-    assert len(list_pairs(tmp_path / "d", "train")) == 9
+    assert len(list_pairs(tmp_path / "d", "train")) == 10
     assert image_size(tmp_path / "d/test/input/chelsea.png") == (16, 20)
+
+
+def test_training_views_are_crops_of_the_photograph_and_the_test_split_has_one_view(mini_data, tmp_path):
+    MiniDataset(size=DATA_SIZE, views=3).prepare(tmp_path / "d")
+    train = {p.name for p in list_pairs(tmp_path / "d", "train")}
+    stems = {p.name for p in list_pairs(mini_data, "train")}
+    assert train == {f"{s}{v}" for s in stems for v in ("", "_view1", "_view2")}
+    assert [p.name for p in list_pairs(tmp_path / "d", "test")] == TEST_NAMES
+    # view 0 is the whole photograph: the same pair as a build with one view
+    assert (tmp_path / "d/train/gt/retina.png").read_bytes() == (mini_data / "train/gt/retina.png").read_bytes()
+    assert not np.array_equal(load_png(tmp_path / "d/train/gt/retina_view1.png"), load_png(mini_data / "train/gt/retina.png"))
+
+
+def test_a_view_is_a_crop_of_60_to_90_percent_of_each_side():
+    # every pixel of the photograph holds its own coordinates, so a crop says where it came from
+    yy, xx = np.mgrid[0:200, 0:150]
+    photo = Image.fromarray(np.stack([yy, xx, np.zeros_like(xx)], -1).astype(np.uint8))
+    assert mini.view(photo, 0, np.random.default_rng(0)) is photo
+    for seed in range(20):
+        crop = np.asarray(mini.view(photo, 1, np.random.default_rng(seed)))
+        h, w = crop.shape[:2]
+        top, left = int(crop[0, 0, 0]), int(crop[0, 0, 1])
+        assert 0.6 * 200 - 1 <= h <= 0.9 * 200 + 1 and 0.6 * 150 - 1 <= w <= 0.9 * 150 + 1
+        assert np.array_equal(crop, np.asarray(photo)[top:top + h, left:left + w])
+
+
+def test_grace_hopper_comes_from_matplotlib(mini_data):
+    import matplotlib
+    from PIL import Image as PILImage
+
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    want = np.round(mini.fit(PILImage.open(path).convert("RGB"), DATA_SIZE) * 255)
+    assert np.array_equal(load_png(mini_data / "test/gt/grace_hopper.png") * 255, want)
 
 
 def test_registered_as_mini():
@@ -146,7 +179,7 @@ def test_size_mismatch_names_both_files(data_copy):
     msg = str(exc.value)
     assert str(data_copy / "test/input/rocket.png") in msg and str(data_copy / "test/gt/rocket.png") in msg
     assert "48x72" in msg and "40x72" in msg
-    assert len(list_pairs(data_copy, "test", check_sizes=False)) == 3
+    assert len(list_pairs(data_copy, "test", check_sizes=False)) == len(TEST_NAMES)
 
 
 @pytest.mark.parametrize("missing", ["test/input", "test/gt", "test"])

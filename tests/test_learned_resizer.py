@@ -15,7 +15,7 @@ from lmar.errors import LmarError
 from lmar.evaluate import evaluate
 from lmar.registry import RESAMPLERS
 from lmar.train import train_resampler
-from tests.conftest import CPU, LABELS
+from tests.conftest import CPU, LABELS, N_TRAIN, TEST_NAMES
 
 PARAMS = {"n": 8, "r": 1}
 SPEC = {
@@ -117,7 +117,7 @@ def test_training_writes_a_checkpoint(trained):
     resizer, _ = build_resampler({"type": "learned_resizer", "params": PARAMS}, out, CPU)
     assert not resizer.training  # BatchNorm uses its running statistics at inference
     assert resizer.tail.weight.abs().sum() > 0  # moved away from the bilinear initialisation
-    assert resizer.head[4].num_batches_tracked.item() == 2 * 7  # 2 epochs x 7 training pairs, batch 1
+    assert resizer.head[4].num_batches_tracked.item() == 2 * N_TRAIN  # 2 epochs x the training pairs, batch 1
 
 
 def test_trainer_leaves_backbone_weights_bit_identical(mini_data, backbone_ckpt, tmp_path, monkeypatch):
@@ -159,7 +159,7 @@ def test_evaluates_end_to_end(trained, mini_data, backbone_ckpt, tmp_path):
     df = evaluate(mini_data, backbone_ckpt, {"type": "learned_resizer", "params": PARAMS}, out,
                   {"scales": [2, 3], "upsampler": "bicubic", "metrics": ["psnr", "ssim"]},
                   tmp_path / "lr.csv", tmp_path / "img", CPU, {**LABELS, "resampler": "lr"})
-    assert len(df) == 6 and set(df.resampler_type) == {"learned_resizer"}
+    assert len(df) == 2 * len(TEST_NAMES) and set(df.resampler_type) == {"learned_resizer"}
     assert df.psnr.map(math.isfinite).all() and (df.psnr > 0).all()
     assert set(df.resampler_weights) == {"trained"}
 

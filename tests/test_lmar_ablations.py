@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import CPU, LMAR_SPEC
+from conftest import CPU, LMAR_SPEC, N_TRAIN
 
 import lmar.resampler as lmar_resampler
 from lmar.config import check_parts
@@ -400,7 +400,7 @@ def test_fixed_target_is_the_only_training_size(mini_data, backbone_ckpt, tmp_pa
     spec = {**LMAR_SPEC, "train": {**LMAR_SPEC["train"], "fixed_target": fixed}}
     torch.manual_seed(0)
     meta = train_resampler(mini_data, backbone_ckpt, spec, tmp_path / "r.pt", CPU, seed=0, name="x")
-    assert len(sizes) == 7  # one forward per training pair (1 epoch, 1 repeat)
+    assert len(sizes) == N_TRAIN  # one forward per training pair (1 epoch, 1 repeat)
     assert meta["train"]["fixed_target"] == fixed
     assert all(math.isfinite(v) for v in meta["final_losses"].values())
     if expected is None:  # random targets from [8, 32) in steps of 8

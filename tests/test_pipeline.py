@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import BACKBONE_SPEC, CPU, DATA_SIZE, LABELS, LMAR_PARAMS, LMAR_SPEC, TEST_NAMES, entries, load_png
+from conftest import BACKBONE_SPEC, CPU, DATA_SIZE, LABELS, LMAR_PARAMS, LMAR_SPEC, N_TEST, N_TRAIN, TEST_NAMES, entries, load_png
 from PIL import Image
 
 from lmar import checkpoint
@@ -27,7 +27,7 @@ from lmar.train import train_resampler
 def test_backbone_checkpoint_records_spec_and_training(backbone_ckpt):
     ck = checkpoint.load(backbone_ckpt, "backbone")
     assert ck["spec"] == {"type": "unet_lite", "params": {"width": 8}}
-    assert ck["meta"]["n_train"] == 7 and ck["meta"]["train"]["epochs"] == 1 and ck["meta"]["seed"] == 0
+    assert ck["meta"]["n_train"] == N_TRAIN and ck["meta"]["train"]["epochs"] == 1 and ck["meta"]["seed"] == 0
     assert math.isfinite(ck["meta"]["final_l1"])
     net, _ = checkpoint.load_backbone(backbone_ckpt, CPU)
     assert not net.training and not any(p.requires_grad for p in net.parameters())
@@ -47,7 +47,7 @@ def test_resampler_checkpoint_holds_only_resampler_weights(lmar_ckpt):
 def test_evaluation_csv_has_a_row_per_image_and_scale(lmar_eval):
     df, csv, images = lmar_eval
     on_disk = pd.read_csv(csv)
-    assert len(df) == len(on_disk) == 2 * 3
+    assert len(df) == len(on_disk) == 2 * N_TEST
     assert list(on_disk.columns[:8]) == ["dataset", "backbone", "resampler", "target", "scale", "target_h", "target_w",
                                          "image"]
     assert sorted(zip(on_disk.target, on_disk.image)) == sorted((t, n) for t in ("x2", "x3") for n in TEST_NAMES)
@@ -97,7 +97,7 @@ def test_bicubic_output_is_exactly_downsample_enhance_upsample(mini_data, backbo
     labels = {**LABELS, "resampler": "bicubic"}
     df = evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, {"scales": [3]}, tmp_path / "b.csv",
                   tmp_path / "img", CPU, labels)
-    assert len(df) == 3 and set(df.resize_loss) == {""}
+    assert len(df) == N_TEST and set(df.resize_loss) == {""}
     x = read_image(mini_data / "test/input/astronaut.png")[None]
     with torch.no_grad():
         y = resize(frozen_backbone(resize(x, (16, 24), "bicubic")), DATA_SIZE, "bicubic").clamp(0, 1)
@@ -108,7 +108,7 @@ def test_bicubic_output_is_exactly_downsample_enhance_upsample(mini_data, backbo
 def test_full_resolution_is_evaluated_once_at_scale_one(mini_data, backbone_ckpt, frozen_backbone, tmp_path):
     df = evaluate(mini_data, backbone_ckpt, {"type": "full_resolution"}, None, {"scales": [2, 3]},
                   tmp_path / "f.csv", tmp_path / "img", CPU, {**LABELS, "resampler": "full_resolution"})
-    assert set(df.target) == {"full"} and set(df.scale) == {1.0} and len(df) == 3
+    assert set(df.target) == {"full"} and set(df.scale) == {1.0} and len(df) == N_TEST
     assert set(df.target_h) == {DATA_SIZE[0]} and set(df.target_w) == {DATA_SIZE[1]}
     assert entries(tmp_path / "img") == ["full"] + [f"full/{n}.png" for n in TEST_NAMES]
     x = read_image(mini_data / "test/input/coffee.png")[None]
@@ -172,7 +172,7 @@ def full_run(capsys, data, out, seed: int) -> pd.DataFrame:
 def test_same_seed_gives_identical_metrics(capsys, mini_data, tmp_path):
     a = full_run(capsys, mini_data, tmp_path / "a", seed=0)
     b = full_run(capsys, mini_data, tmp_path / "b", seed=0)
-    assert len(a) == 6
+    assert len(a) == 2 * N_TEST
     assert a[["target", "scale", "image"]].equals(b[["target", "scale", "image"]])
     assert a["psnr"].tolist() == b["psnr"].tolist()
     assert a["ssim"].tolist() == b["ssim"].tolist()
@@ -259,7 +259,7 @@ def test_lpips_without_weights_is_reported_missing_not_fatal(mini_data, backbone
     evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, {"scales": [2], "metrics": ["psnr", "ssim", "lpips"]},
              tmp_path / "m.csv", tmp_path / "img", CPU, dict(LABELS))
     on_disk = pd.read_csv(tmp_path / "m.csv")
-    assert len(on_disk) == 3 and on_disk.lpips.isna().all() and on_disk.psnr.notna().all()
+    assert len(on_disk) == N_TEST and on_disk.lpips.isna().all() and on_disk.psnr.notna().all()
     missing = json.loads(on_disk.missing_metrics[0])
     assert list(missing) == ["lpips"] and str(empty_torch_home) in missing["lpips"]
 

@@ -9,7 +9,7 @@ import textwrap
 import pandas as pd
 import pytest
 import torch
-from conftest import CPU, LABELS, TEST_NAMES, entries
+from conftest import CPU, LABELS, N_TEST, TEST_NAMES, entries
 
 from lmar.cli import main
 from lmar.config import check_parts, trainable
@@ -75,12 +75,12 @@ def test_user_resampler_evaluates_end_to_end(user_module, mini_data, backbone_ck
     df = evaluate(mini_data, backbone_ckpt, spec, None, {"scales": [2, 3]}, tmp_path / "box.csv", tmp_path / "img",
                   CPU, {**LABELS, "resampler": "box"})
     on_disk = pd.read_csv(tmp_path / "box.csv")
-    assert len(df) == len(on_disk) == 6
+    assert len(df) == len(on_disk) == 2 * N_TEST
     assert set(on_disk.resampler) == {"box"} and set(on_disk.resampler_type) == {f"{user_module}:BoxDown"}
     assert json.loads(on_disk.resampler_params[0]) == {"mode": "area"}
     assert sorted(on_disk.image.unique()) == TEST_NAMES
     assert on_disk.psnr.notna().all() and (on_disk.psnr > 0).all()
-    assert len([e for e in entries(tmp_path / "img") if e.endswith(".png")]) == 6
+    assert len([e for e in entries(tmp_path / "img") if e.endswith(".png")]) == 2 * N_TEST
 
 
 def test_user_resampler_through_the_cli(capsys, user_module, mini_data, backbone_ckpt, tmp_path):
@@ -89,7 +89,7 @@ def test_user_resampler_through_the_cli(capsys, user_module, mini_data, backbone
                "--labels", json.dumps({**LABELS, "resampler": "box"}), "--out", str(tmp_path / "m.csv"),
                "--images", str(tmp_path / "img"), "--device", "cpu"])
     assert rc == 0, capsys.readouterr().err
-    assert len(pd.read_csv(tmp_path / "m.csv")) == 3
+    assert len(pd.read_csv(tmp_path / "m.csv")) == N_TEST
 
 
 def test_missing_module_or_class_is_an_lmar_error(user_module):

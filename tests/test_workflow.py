@@ -151,3 +151,61 @@ def test_a_metric_subset_with_lpips_missing_runs_through(tmp_path, monkeypatch):
     lpips_block = table.split("LPIPS ↓")[1].split("###")[0]
     assert "| n/a" in lpips_block and "**" not in lpips_block  # nothing ranked on a metric never computed
     assert (out / "crops.png").stat().st_size > 0 and (out / "gain_heatmap.pdf").stat().st_size > 0
+
+
+# Loaded at every Python start of the workflow below (sitecustomize on PYTHONPATH): the expected
+# sha256 of AlexNet becomes the stand-in's own, as the unit tests do with monkeypatch. Nothing else
+# changes: the evaluation jobs still check the hash and load with weights_only=True.
+_ACCEPT_STAND_IN = """import os
+if os.environ.get("STAND_IN_ALEXNET_SHA256"):
+    from lmar import weights
+    weights.EXPECTED_SHA256["alexnet"] = os.environ["STAND_IN_ALEXNET_SHA256"]
+"""
+
+
+@pytest.mark.slow
+def test_lpips_with_stand_in_weights_runs_through(tmp_path, monkeypatch):
+    """metrics [psnr, lpips], both required, with a stand-in AlexNet (random weights) and the lpips
+    package's real linear layers in the config's weights folder: every row has LPIPS, equal to pyiqa's
+    own loading of the same files on a saved output, and the table ranks it."""
+    import pyiqa
+    import torch
+    import torchvision
+    from test_lpips_safe import _real_lpips
+
+    from lmar.data.images import read_image
+    from lmar.weights import sha256_hex, weight_path
+
+    home = tmp_path / "weights"
+    alex = weight_path("alexnet", home)
+    alex.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(torchvision.models.alexnet(weights=None).state_dict(), alex)
+    lin = _real_lpips(home)
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(_ACCEPT_STAND_IN)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(shim), str(ROOT)]))
+    monkeypatch.setenv("STAND_IN_ALEXNET_SHA256", sha256_hex(alex))
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    cfg = write_config(tmp_path, **{"evaluation.metrics": ["psnr", "lpips"], "evaluation.scales": [2],
+                                    "evaluation.required_metrics": ["psnr", "lpips"], "weights": {"dir": str(home)}})
+    res = snakemake("--cores", "2", "all", "--directory", str(tmp_path), "--configfile", str(cfg), timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = tmp_path / "results" / "tiny"
+    df = pd.read_parquet(out / "results.parquet")
+    assert df["lpips"].notna().all() and (df["lpips"] > 0).all() and "ssim" not in df
+    table = (out / "table.md").read_text()
+    assert "LPIPS not computed" not in table
+    lpips_block = table.split("LPIPS ↓")[1].split("###")[0]
+    assert "**" in lpips_block and "n/a" not in lpips_block  # ranked: lower is better
+
+    # pyiqa's normal loading, allowed here only because both files are known stand-ins
+    theirs = pyiqa.create_metric("lpips", device="cpu", as_loss=False, pretrained_model_path=str(lin),
+                                 pretrained=True)
+    row = df[(df.resampler == "bicubic") & (df.image == "coffee")].iloc[0]
+    saved = read_image(out / "outputs/mini/unet/seed0/bicubic" / row.target / "coffee.png")
+    gt = read_image(tmp_path / "resources/data/mini/test/gt/coffee.png")
+    with torch.no_grad():
+        expected = float(theirs(saved[None], gt[None]))
+    assert row.lpips == pytest.approx(expected, abs=1e-5)

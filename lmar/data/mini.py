@@ -1,8 +1,14 @@
-"""The embedded default dataset ``mini``: low-light pairs made offline from scikit-image's photos.
+"""The embedded default dataset ``mini``: low-light pairs made offline from the colour photographs
+that scikit-image and matplotlib ship inside their packages (no download).
 
-Ground truth: each colour photograph that scikit-image ships inside its package, centre-cropped
-to the target aspect ratio and resized (Lanczos) to ``size`` (H, W).
-Degraded input, per image with its own seeded generator (seed, crc32(name)):
+The split: the 11 photographs below, 6 in the test split by default (one pair each), the other 5 for
+training. Each training photograph gives ``views`` pairs: the whole photograph, then ``views - 1``
+crops of 60-90% of its side at seeded random places (each with its own degradation), so that a small
+training split still shows the backbones some variety.
+
+Ground truth: the photograph (or crop), centre-cropped to the target aspect ratio and resized
+(Lanczos) to ``size`` (H, W).
+Degraded input, per pair with its own seeded generator (seed, crc32(name), view):
   exposure e ~ U(0.15, 0.35), gamma g ~ U(1.5, 2.2)      dark = e * gt ** g
   colour cast m_c ~ 1 + U(-0.08, 0.08) per channel       dark = dark * m
   signal-dependent noise a ~ U(0.002, 0.008), b ~ U(0.004, 0.012)
@@ -27,13 +33,14 @@ from lmar.registry import DATASETS
 
 Side = Annotated[int, Range(8)]  # pixels
 
-# colour photographs inside the scikit-image package (no download); motorcycle left/right are a
-# stereo pair, so both stay in the same split.
+# colour photographs inside the scikit-image package, and matplotlib's portrait of Grace Hopper;
+# motorcycle left/right are a stereo pair, so both stay in the training split.
 PHOTOS = (
     "astronaut.png",
     "chelsea.png",
     "coffee.png",
     "color.png",
+    "grace_hopper.jpg",
     "hubble_deep_field.jpg",
     "ihc.png",
     "motorcycle_left.png",
@@ -41,15 +48,35 @@ PHOTOS = (
     "retina.jpg",
     "rocket.jpg",
 )
+TEST = ("astronaut", "chelsea", "coffee", "grace_hopper", "hubble_deep_field", "rocket")
+
+
+def _folders() -> list[Path]:
+    import matplotlib
+    import skimage.data
+
+    return [Path(skimage.data.data_dir), Path(matplotlib.get_data_path()) / "sample_data"]
 
 
 def _photo(name: str) -> Image.Image:
-    import skimage.data
+    folders = _folders()
+    for folder in folders:
+        if (folder / name).is_file():
+            return Image.open(folder / name).convert("RGB")
+    raise LmarError(f"photo {name} is in none of {', '.join(map(str, folders))}; "
+                    "reinstall scikit-image and matplotlib (make setup)")
 
-    path = Path(skimage.data.data_dir) / name
-    if not path.is_file():
-        raise LmarError(f"scikit-image photo {path} is missing; reinstall scikit-image (make setup)")
-    return Image.open(path).convert("RGB")
+
+def view(im: Image.Image, k: int, rng: np.random.Generator) -> Image.Image:
+    """View ``k`` of a training photograph: 0 the whole of it, else a crop of 60-90% of each side at
+    a random place."""
+    if k == 0:
+        return im
+    w0, h0 = im.size
+    f = rng.uniform(0.6, 0.9)
+    cw, ch = round(w0 * f), round(h0 * f)
+    left, top = int(rng.integers(0, w0 - cw + 1)), int(rng.integers(0, h0 - ch + 1))
+    return im.crop((left, top, left + cw, top + ch))
 
 
 def fit(im: Image.Image, size: tuple[int, int]) -> np.ndarray:
@@ -83,9 +110,10 @@ class MiniDataset(Dataset):
     def __init__(
         self,
         size: tuple[Side, Side] = (360, 540),
-        test: Annotated[list[str], Check(len, "naming at least one photo")] = ("astronaut", "coffee", "rocket"),
+        test: Annotated[list[str], Check(len, "naming at least one photo")] = TEST,
         seed: int = 0,
         photos: list[str] = PHOTOS,
+        views: Annotated[int, Range(1)] = 1,
     ):
         if len(size) != 2 or min(size) < 8:
             raise LmarError(f"mini dataset: size must be [H, W] with both >= 8, got {size}")
@@ -98,14 +126,19 @@ class MiniDataset(Dataset):
         if not set(stems) - set(test):
             raise LmarError("mini dataset: every photo is in the test split; leave some for training")
         self.size, self.test, self.seed, self.photos = tuple(size), set(test), int(seed), tuple(photos)
+        self.views = int(views)
 
     def prepare(self, out_dir: str | Path, progress=None) -> None:
         with atomic_dir(out_dir) as tmp:
             for photo in progress(self.photos) if progress else self.photos:
                 stem = Path(photo).stem
                 split = "test" if stem in self.test else "train"
-                gt = fit(_photo(photo), self.size)
-                low = degrade_low_light(gt, np.random.default_rng([self.seed, zlib.crc32(stem.encode())]))
-                for sub, arr in (("gt", gt), ("input", low)):
-                    (tmp / split / sub).mkdir(parents=True, exist_ok=True)
-                    Image.fromarray(_u8(arr)).save(tmp / split / sub / f"{stem}.png")
+                im = _photo(photo)
+                for k in range(1 if split == "test" else self.views):
+                    rng = np.random.default_rng([self.seed, zlib.crc32(stem.encode()), k])
+                    gt = fit(view(im, k, rng), self.size)
+                    low = degrade_low_light(gt, rng)
+                    name = stem if k == 0 else f"{stem}_view{k}"
+                    for sub, arr in (("gt", gt), ("input", low)):
+                        (tmp / split / sub).mkdir(parents=True, exist_ok=True)
+                        Image.fromarray(_u8(arr)).save(tmp / split / sub / f"{name}.png")
