@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="+", type=Path)
     p.add_argument("--out", type=Path, required=True, help="the store: results.parquet")
     p.add_argument("--out-csv", type=Path, required=True, help="the same rows as CSV")
+    p.add_argument("--out-left-out", type=Path, default=None, help="leave out a results file that cannot be read "
+                   "or lacks columns, noted in this file (the table step reads it); without it, such a file is an error")
 
     p = sub.add_parser("record", help="the resolved config, pip freeze and per-job cost, for the report")
     p.add_argument("--config", type=_json("--config"), default=None, help="the resolved config, as JSON")
@@ -144,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-stats", type=Path, default=None, help="the tables' numbers (means, intervals, paired)")
     p.add_argument("--gain", nargs=2, default=["lmar", "bicubic"], metavar=("A", "B"), help="add an A - B row")
     p.add_argument("--title", default="")
+    p.add_argument("--left-out", type=Path, nargs="*", default=[], help="notes of earlier steps (gather's) to carry")
+    p.add_argument("--out-left-out", type=Path, default=None, help="write what was left out here and exit 0; without "
+                   "it, exit status 3 says that something was left out (every output still written)")
+
+    p = sub.add_parser("left-out", help="print what a run left out of its tables; exit 3 if anything, else 0")
+    p.add_argument("records", nargs="+", type=Path, help="left_out.md files the table step wrote")
 
     p = sub.add_parser("plot", help="seaborn plots from the results store (PNG, and PDF beside each)")
     p.add_argument("results", type=Path)
@@ -272,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.verb == "gather":
         from lmar.store import gather
 
-        gather(args.results, args.out, args.out_csv)
+        gather(args.results, args.out, args.out_csv, args.out_left_out)
     elif args.verb == "record":
         from lmar import run_record
 
@@ -286,8 +294,22 @@ def run(args: argparse.Namespace) -> int:
     elif args.verb == "table":
         from lmar.report import write_table
 
-        write_table(args.results, args.out_md, args.out_csv, tuple(args.gain), args.title, args.out_tex,
-                    args.out_stats)
+        from lmar.left_out import LEFT_OUT
+
+        _, notes = write_table(args.results, args.out_md, args.out_csv, tuple(args.gain), args.title, args.out_tex,
+                               args.out_stats, args.left_out, args.out_left_out)
+        if notes and args.out_left_out is None:
+            print(f"{len(notes)} thing(s) left out of the tables (listed at the top of {args.out_md})", file=sys.stderr)
+            return LEFT_OUT
+    elif args.verb == "left-out":
+        from lmar.left_out import check
+
+        status, notes = check(args.records)
+        for note in notes:
+            print(f"left out: {note}", file=sys.stderr)
+        print(f"{len(notes)} thing(s) left out of the tables; see {', '.join(map(str, args.records))}" if notes
+              else "nothing was left out of the tables")
+        return status
     elif args.verb == "plot":
         from lmar.plots import write_plots
 

@@ -25,22 +25,36 @@ TEXT = ["dataset", "backbone", "resampler", "target", "image", "config_hash", "c
         "resampler_train", "missing_metrics"]
 
 
-def load_results(paths) -> pd.DataFrame:
+def load_results(paths, left_out: list[str] | None = None) -> pd.DataFrame:
+    """The rows of results files, joined. A file that cannot be read, lacks a column or has no metric
+    is an error naming it; with a ``left_out`` list, it is skipped and a note appended there instead
+    (an error still when no file is left)."""
     frames = []
     for p in paths:
         try:
-            df = pd.read_parquet(p) if Path(p).suffix == ".parquet" else pd.read_csv(p, dtype=dict.fromkeys(TEXT, str))
-        except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise LmarError(f"cannot read results file {p}: {exc}. Re-run its evaluation.") from None
-        missing = [c for c in REQUIRED if c not in df.columns]
-        if missing:
-            raise LmarError(f"results file {p} lacks column(s) {missing}. Re-run its evaluation.")
-        if not any(m in df.columns for m in METRICS):
-            raise LmarError(f"results file {p} has no metric column ({', '.join(METRICS)}). Re-run its evaluation.")
-        frames.append(df)
+            frames.append(_read_one(p))
+        except LmarError as exc:
+            if left_out is None:
+                raise
+            log.warning("left out: %s", exc)
+            left_out.append(str(exc))
     if not frames:
-        raise LmarError("no results files given to the table")
+        raise LmarError("no results files given to the table" if not left_out else
+                        f"no results file could be read: {'; '.join(left_out)}")
     return pd.concat(frames, ignore_index=True)
+
+
+def _read_one(p) -> pd.DataFrame:
+    try:
+        df = pd.read_parquet(p) if Path(p).suffix == ".parquet" else pd.read_csv(p, dtype=dict.fromkeys(TEXT, str))
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise LmarError(f"cannot read results file {p}: {exc}. Re-run its evaluation.") from None
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise LmarError(f"results file {p} lacks column(s) {missing}. Re-run its evaluation.")
+    if not any(m in df.columns for m in METRICS):
+        raise LmarError(f"results file {p} has no metric column ({', '.join(METRICS)}). Re-run its evaluation.")
+    return df
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -74,15 +88,18 @@ def seed_groups(df: pd.DataFrame) -> list[tuple[list, pd.DataFrame]]:
     return out
 
 
-def markdown_table(df: pd.DataFrame, gain: tuple[str, str] | None = ("lmar", "bicubic")) -> str:
+def markdown_table(df: pd.DataFrame, gain: tuple[str, str] | None = ("lmar", "bicubic"),
+                   left_out: list[str] | None = None) -> str:
+    """The compact PSNR / SSIM tables; a gain pair that did not run is noted in ``left_out``."""
     out = []
     for (dataset, backbone), both in df.groupby(["dataset", "backbone"], sort=False):
         for chosen, rows in seed_groups(both):
-            _one_table(rows, dataset, backbone, chosen, gain, out)
+            _one_table(rows, dataset, backbone, chosen, gain, out, left_out if left_out is not None else [])
     return "\n".join(out)
 
 
-def _one_table(rows: pd.DataFrame, dataset: str, backbone: str, chosen: list, gain, out: list) -> None:
+def _one_table(rows: pd.DataFrame, dataset: str, backbone: str, chosen: list, gain, out: list,
+               left_out: list[str]) -> None:
     """Append one Markdown table (rows resamplers, columns targets) of ``rows``, over seeds ``chosen``."""
     part = summary(rows)
     cols = list(dict.fromkeys(t for t in part["target"] if t != FULL))
@@ -114,7 +131,10 @@ def _one_table(rows: pd.DataFrame, dataset: str, backbone: str, chosen: list, ga
         absent = [g for g in gain if g not in set(part["resampler"])]
         out.append(f"\nNo {gain[0]} - {gain[1]} row here: {', '.join(absent)} did not run with these "
                    "backbone and seeds (config key report.gain).")
-        log.warning("gain pair %s - %s: %s not in the table of %s / %s", *gain, ", ".join(absent), dataset, backbone)
+        note = (f"gain pair {gain[0]} - {gain[1]}: {', '.join(absent)} not in the table of {dataset} / {backbone}"
+                + (f" (seeds {', '.join(map(str, chosen))})" if chosen else "") + " (config key report.gain)")
+        log.warning("left out: %s", note)
+        left_out.append(note)
     out.append("")
 
 
@@ -163,26 +183,34 @@ def _plain(value):
 
 
 def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", "bicubic"), title: str = "",
-                out_tex: Path | None = None, out_stats: Path | None = None) -> pd.DataFrame:
+                out_tex: Path | None = None, out_stats: Path | None = None, left_out_in=(),
+                out_left_out: Path | None = None) -> tuple[pd.DataFrame, list[str]]:
     """The tables of results files (the store, or evaluation CSVs): Markdown in ``out_md`` (a compact
     PSNR / SSIM overview with the ``gain`` row, then every metric with intervals and the paired
     comparisons of :mod:`lmar.tables`), LaTeX in ``out_tex``, their numbers in ``out_stats``;
-    ``out_csv``: also the rows read, joined."""
+    ``out_csv``: also the rows read, joined. Returns the rows and what was left out (lmar.left_out):
+    the notes of the records ``left_out_in`` (the gather step's) and this step's, also written to
+    ``out_left_out`` and listed at the top of the Markdown."""
+    from lmar import left_out as record
     from lmar.claims import claims_table
     from lmar.store import mixed_configs
     from lmar.tables import cost_markdown, render
 
-    df = load_results(paths)
+    notes = [n for p in left_out_in for n in record.read(p)]
+    df = load_results(paths, notes)
     metrics = [m for m in METRICS if m in df]
     learned = list(dict.fromkeys(df.loc[df.get("resampler_weights", pd.Series("none", index=df.index))
                                         .fillna("none") != "none", "resampler"]))
     detail_md, detail_tex, detail = render(df, metrics, learned)
-    text = f"# {title}\n\n" if title else ""
     for note in mixed_configs(df):
-        log.warning("%s", note)
-        text += f"**Warning:** {note}.\n\n"
+        log.warning("left out: %s", note)
+        notes.append(note)
+    notes += missing_metric_notes(df, metrics)
+    body = ""
     if {"psnr", "ssim"} <= set(metrics):
-        text += "## Overview\n\n" + markdown_table(df, gain) + "\n"
+        body += "## Overview\n\n" + markdown_table(df, gain, notes) + "\n"
+    text = f"# {title}\n\n" if title else ""
+    text += "".join(f"**Left out:** {note}.\n\n" for note in notes) + body
     text += "## Every metric, with intervals\n\n" + detail_md
     if "psnr" in metrics:
         text += "\n" + claims_table(df)
@@ -203,10 +231,6 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
             rows = df.loc[df[col].notna() & (df[col] != "none"), [part, col]].drop_duplicates()
             text += "".join(f"\nWeights of {part} {r[part]}: {r[col]}\n" for _, r in rows.iterrows())
     text += _budgets(df)
-    if "missing_metrics" in df:
-        for note in sorted(set(df["missing_metrics"].dropna()) - {""}):
-            for metric, reason in json.loads(note).items():
-                text += f"\n{metric.upper()} not computed: {reason}\n"
     if out_csv is not None:
         with atomic_path(out_csv) as t:
             df.to_csv(t, index=False)
@@ -218,4 +242,24 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
             detail.to_csv(t, index=False)
     with atomic_path(out_md) as t:
         t.write_text(text)
-    return df
+    if out_left_out is not None:
+        record.write(out_left_out, notes)
+    return df, notes
+
+
+def missing_metric_notes(df: pd.DataFrame, metrics: list[str]) -> list[str]:
+    """One note per metric that some rows lack: why it was not computed where the rows say (their
+    ``missing_metrics``), and how many rows lack it."""
+    notes = []
+    reasons = {}
+    for cell in sorted(set(df.get("missing_metrics", pd.Series(dtype=str)).dropna()) - {""}):
+        for metric, reason in json.loads(cell).items():
+            reasons.setdefault(metric, []).append(reason)
+    for metric in metrics:
+        lacking = df[metric].isna()
+        if lacking.any():
+            where = ", ".join(sorted(df.loc[lacking, "resampler"].astype(str).unique()))
+            why = "; ".join(reasons.get(metric, [])) or "the results files of those rows have no value"
+            notes.append(f"{metric.upper()} not computed for {int(lacking.sum())} of {len(df)} rows "
+                         f"(resamplers {where}): {why}")
+    return notes

@@ -68,10 +68,15 @@ def flatten(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def gather(paths, out_parquet: Path, out_csv: Path) -> pd.DataFrame:
+def gather(paths, out_parquet: Path, out_csv: Path, out_left_out: Path | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Join the evaluation CSVs ``paths`` into the store (Parquet and CSV, each written whole or not
-    at all); returns the rows."""
-    df = flatten(load_results(paths))
+    at all); returns the rows and what was left out. A file that cannot be read or lacks columns is
+    left out with a note (in ``out_left_out``, which the table step reads); without ``out_left_out``
+    it is an error."""
+    from lmar import left_out as record
+
+    notes = [] if out_left_out is not None else None
+    df = flatten(load_results(paths, notes))
     keys = ["dataset", "backbone", "seed", "resampler", "target", "image"]
     dup = df[df.duplicated([k for k in keys if k in df], keep=False)]
     if len(dup):
@@ -84,8 +89,10 @@ def gather(paths, out_parquet: Path, out_csv: Path) -> pd.DataFrame:
         df.to_parquet(tmp, index=False)
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
+    if out_left_out is not None:
+        record.write(out_left_out, notes)
     log.info("gathered %d rows from %d files into %s", len(df), len(list(paths)), out_parquet)
-    return df
+    return df, notes or []
 
 
 def mixed_configs(df: pd.DataFrame) -> list[str]:

@@ -54,7 +54,7 @@ def table_rows(text: str) -> dict[str, list[str]]:
 
 
 def test_rows_per_resampler_columns_per_target_and_gain(results, tmp_path):
-    df = write_table(results, tmp_path / "t.md", tmp_path / "t.csv", ("lmar", "bicubic"), "Tiny")
+    df, _ = write_table(results, tmp_path / "t.md", tmp_path / "t.csv", ("lmar", "bicubic"), "Tiny")
     text = (tmp_path / "t.md").read_text()
     assert text.startswith("# Tiny\n")
     assert "### mini / unet: PSNR (dB) / SSIM, mean over 2 test images" in text

@@ -44,7 +44,7 @@ def test_gather_writes_the_same_rows_to_parquet_and_csv(tmp_path):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     pd.DataFrame([row(image="a", resampler_params="{}"), row(image="b", resampler_params="{}")]).to_csv(a, index=False)
     pd.DataFrame([row("bicubic", resampler_params=json.dumps({"antialias": True}))]).to_csv(b, index=False)
-    df = gather([a, b], tmp_path / "out" / "results.parquet", tmp_path / "out" / "results.csv")
+    df, _ = gather([a, b], tmp_path / "out" / "results.parquet", tmp_path / "out" / "results.csv")
     stored = pd.read_parquet(tmp_path / "out" / "results.parquet")
     assert len(stored) == 3 and list(stored["image"]) == ["a", "b", "a"]
     pd.testing.assert_frame_equal(stored, df)
@@ -77,7 +77,7 @@ def test_rows_of_different_configs_are_flagged(tmp_path):
     gather([a, b], tmp_path / "r.parquet", tmp_path / "r.csv")
     write_table([tmp_path / "r.parquet"], tmp_path / "t.md")
     text = (tmp_path / "t.md").read_text()
-    assert "**Warning:** resampler lmar: rows with resampler.hidden = 128, 64: results of different configs" in text
+    assert "**Left out:** resampler lmar: rows with resampler.hidden = 128, 64: results of different configs" in text
 
 
 def test_integers_stay_integers_where_some_rows_lack_the_key(tmp_path):
@@ -86,7 +86,7 @@ def test_integers_stay_integers_where_some_rows_lack_the_key(tmp_path):
     a = tmp_path / "a.csv"
     pd.DataFrame([row(resampler_train=json.dumps({"epochs": 6, "lr": 0.0004})),
                   row("bicubic", resampler_train="")]).to_csv(a, index=False)
-    df = gather([a], tmp_path / "r.parquet", tmp_path / "r.csv")
+    df, _ = gather([a], tmp_path / "r.parquet", tmp_path / "r.csv")
     assert str(df["resampler.train.epochs"].dtype) == "Int64"
     assert str(pd.read_parquet(tmp_path / "r.parquet")["resampler.train.epochs"].dtype) == "Int64"
     write_table([tmp_path / "r.parquet"], tmp_path / "t.md")

@@ -102,6 +102,7 @@ def test_tiny_workflow_end_to_end(tmp_path):
     out = tmp_path / "results" / "tiny"
     table = (out / "table.md").read_text()
     assert "| **lmar - bicubic** |" in table and "| x2 | x3 |" in table
+    assert "Nothing was left out." in (out / "left_out.md").read_text() and "Left out" not in table
     assert "### local / unet" in table and "### mini / unet" in table
     df = pd.read_parquet(out / "results.parquet")
     assert set(df["resampler"]) == {"bicubic", "lmar", "full_resolution"}
@@ -136,7 +137,8 @@ def test_tiny_workflow_end_to_end(tmp_path):
 @pytest.mark.slow
 def test_a_metric_subset_with_lpips_missing_runs_through(tmp_path, monkeypatch):
     """metrics [psnr, lpips] with no LPIPS weights here (not required): no SSIM anywhere, LPIPS said
-    missing with its reason, the PSNR tables and the figures made, exit status 0."""
+    missing with its reason, the PSNR tables and the figures made, Snakemake's exit status 0, and
+    `lmar left-out` (make run's last step) exit status 3."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_weights"))
     cfg = write_config(tmp_path, **{"evaluation.metrics": ["psnr", "lpips"], "evaluation.required_metrics": ["psnr"],
                                     "weights": {"dir": str(tmp_path / "no_weights")}})
@@ -147,7 +149,10 @@ def test_a_metric_subset_with_lpips_missing_runs_through(tmp_path, monkeypatch):
     assert "ssim" not in df and df["lpips"].isna().all() and df["psnr"].notna().all()
     table = (out / "table.md").read_text()
     assert "PSNR (dB) ↑" in table and "SSIM" not in table and "## Overview" not in table
-    assert "LPIPS not computed:" in table
+    assert "**Left out:** LPIPS not computed for 10 of 10 rows (resamplers bicubic, full_resolution, lmar): " in table
+    check = subprocess.run([sys.executable, "-m", "lmar", "left-out", str(out / "left_out.md")],
+                           capture_output=True, text=True)
+    assert check.returncode == 3 and "left out: LPIPS not computed for 10 of 10 rows" in check.stderr
     lpips_block = table.split("LPIPS ↓")[1].split("###")[0]
     assert "| n/a" in lpips_block and "**" not in lpips_block  # nothing ranked on a metric never computed
     assert (out / "crops.png").stat().st_size > 0 and (out / "gain_heatmap.pdf").stat().st_size > 0
@@ -196,7 +201,7 @@ def test_lpips_with_stand_in_weights_runs_through(tmp_path, monkeypatch):
     df = pd.read_parquet(out / "results.parquet")
     assert df["lpips"].notna().all() and (df["lpips"] > 0).all() and "ssim" not in df
     table = (out / "table.md").read_text()
-    assert "LPIPS not computed" not in table
+    assert "LPIPS not computed" not in table and "Nothing was left out." in (out / "left_out.md").read_text()
     lpips_block = table.split("LPIPS ↓")[1].split("###")[0]
     assert "**" in lpips_block and "n/a" not in lpips_block  # ranked: lower is better
 

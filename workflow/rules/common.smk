@@ -161,5 +161,5 @@ def figures_inputs(w=None):
 
 
 def all_targets():
-    return [f"{RES}/table.md", f"{RES}/psnr_vs_scale.png", f"{RES}/training_curves.png", f"{RES}/crops.png",
+    return [f"{RES}/table.md", f"{RES}/left_out.md", f"{RES}/psnr_vs_scale.png", f"{RES}/training_curves.png", f"{RES}/crops.png",
             f"{RES}/config.resolved.yaml", f"{RES}/environment.txt", f"{RES}/job_costs.md"]

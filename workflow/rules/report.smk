@@ -7,21 +7,25 @@ rule gather:
     output:
         store=f"{RES}/results.parquet",
         csv=f"{RES}/results.csv",
+        left_out=f"{RES}/gather_left_out.md",
     conda:
         ENV
     log:
         f"{LOGS}/gather.log",
     shell:
-        "python -m lmar gather {input:q} --out {output.store:q} --out-csv {output.csv:q} > {log:q} 2>&1"
+        "python -m lmar gather {input:q} --out {output.store:q} --out-csv {output.csv:q}"
+        " --out-left-out {output.left_out:q} > {log:q} 2>&1"
 
 
 rule table:
     input:
-        f"{RES}/results.parquet",
+        store=f"{RES}/results.parquet",
+        left_out=f"{RES}/gather_left_out.md",
     output:
         md=report(f"{RES}/table.md", caption="../report/table.rst", category="Tables"),
         tex=f"{RES}/table.tex",
         stats=f"{RES}/table_stats.csv",
+        left_out=report(f"{RES}/left_out.md", caption="../report/left_out.rst", category="Tables"),
     params:
         gain=config["report"]["gain"],
         title=f"lmar-bench: {EXP}",
@@ -30,8 +34,9 @@ rule table:
     log:
         f"{LOGS}/table.log",
     shell:
-        "python -m lmar table {input:q} --out-md {output.md:q} --out-tex {output.tex:q} --out-stats {output.stats:q}"
-        " --gain {params.gain:q} --title {params.title:q} > {log:q} 2>&1"
+        "python -m lmar table {input.store:q} --out-md {output.md:q} --out-tex {output.tex:q}"
+        " --out-stats {output.stats:q} --gain {params.gain:q} --title {params.title:q}"
+        " --left-out {input.left_out:q} --out-left-out {output.left_out:q} > {log:q} 2>&1"
 
 
 rule plot:
