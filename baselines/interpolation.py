@@ -21,6 +21,9 @@ class Interpolation(Resampler):
     def forward(self, x, size):
         return resize(x, size, self.method, self.antialias)
 
+    def resizes(self, x, size):
+        return [(tuple(x.shape[-2:]), tuple(size), self.method, self.antialias, 3, True)], 0
+
 
 def _fixed(method: str) -> type:
     class Fixed(Interpolation):

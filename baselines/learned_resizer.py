@@ -107,6 +107,10 @@ class LearnedResizer(Resampler):
         g = self.tail(self.merge(self.blocks(skip)) + skip)
         return self._resize(x, size) + g
 
+    def resizes(self, x: torch.Tensor, size: tuple[int, int]) -> tuple[list, int]:
+        """The features' resize and the image's, both bilinear."""
+        return [(tuple(x.shape[-2:]), tuple(size), "bilinear", self.antialias, c, True) for c in (self.n, 3)], 0
+
     def make_loss(self, backbone: nn.Module, train_spec: dict, device: torch.device):
         """L1 between ``resize(backbone(self(x, size)), (H, W), upsampler)`` and ``gt``; the backbone
         is put in eval mode with its parameters frozen (gradients pass through it, not into it)."""

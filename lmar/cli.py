@@ -56,6 +56,19 @@ def _released(p: argparse.ArgumentParser) -> None:
                    help="the authors' released weights (sha256 checked): convert them instead of training")
 
 
+def _resume(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--save-every-steps", type=int, default=0, metavar="N",
+                   help="save the resume state every N optimiser steps (0: off); a rerun resumes from it")
+    p.add_argument("--save-every-minutes", type=float, default=10.0, metavar="M",
+                   help="save the resume state every M minutes of training (0: off; default 10)")
+
+
+def _save(args) -> dict:
+    if args.save_every_steps < 0 or args.save_every_minutes < 0:
+        raise LmarError("--save-every-steps and --save-every-minutes must be >= 0 (0 switches one off)")
+    return {"every_steps": args.save_every_steps, "every_minutes": args.save_every_minutes}
+
+
 def _common(p: argparse.ArgumentParser, seed: bool = True) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch")
@@ -98,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="backbone")
     p.add_argument("--out", type=Path, required=True)
     _released(p)
+    _resume(p)
     _common(p)
 
     p = sub.add_parser("train-resampler", help="train a resampler against a frozen backbone")
@@ -107,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="resampler")
     p.add_argument("--out", type=Path, required=True)
     _released(p)
+    _resume(p)
     _allow(p)
     _common(p)
 
@@ -259,7 +274,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         from lmar.train import pretrain_backbone
 
-        pretrain_backbone(args.data, args.spec, args.out, runtime.resolve_device(args.device), args.seed, args.name)
+        pretrain_backbone(args.data, args.spec, args.out, runtime.resolve_device(args.device), args.seed, args.name,
+                          _save(args))
     elif args.verb == "train-resampler":
         if args.released:
             from lmar.released import import_released
@@ -270,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
         from lmar.train import train_resampler
 
         train_resampler(args.data, args.backbone, args.spec, args.out, runtime.resolve_device(args.device), args.seed,
-                        args.name, args.allow_module)
+                        args.name, args.allow_module, _save(args))
     elif args.verb == "evaluate":
         from lmar.evaluate import evaluate
 

@@ -6,12 +6,13 @@ The counter sees aten ops only, so three things are added or replaced by hand he
 
 - interpolation: ``F.interpolate``'s resizes have no formula in the counter (they count 0), and
   the authors' resize (:mod:`lmar.resize_kernels`) shows up as its blocked dense matrix products,
-  zeros included. Every resize of a known resampler, and the upsampler, is counted by one
-  convention instead, :func:`resize_flops`, and what the counter saw of it is taken out;
+  zeros included. Every resize a resampler declares (its ``resizes`` method, see
+  :class:`lmar.resampler_base.Resampler`), and the upsampler, is counted by one convention
+  instead, :func:`resize_flops`, and what the counter saw of it is taken out;
 - LMAR's fused Triton kernel (CUDA, :mod:`lmar.kernels`) is invisible to the counter: where the
   resampler takes that path, its MLP and the per-pixel kernel application are added
   (:func:`lmar_map_flops`), the same count the counter gives the PyTorch reference path;
-- a resampler of another type is counted as the counter sees it (its resizes missing).
+- a resampler that declares no resizes is counted as the counter sees it (its resizes missing).
 """
 
 from __future__ import annotations
@@ -80,45 +81,6 @@ def lmar_map_flops(resampler, pixels: int) -> int:
     return 2 * pixels * (mlp + 3 * k * k * 3)
 
 
-def _lmar_fused(resampler, x: torch.Tensor) -> bool:
-    """Whether ``resampler`` (LMAR) computes its map of ``x`` with the fused kernel (without
-    gradients, in the current precision), as :meth:`LMAR.compensatory_map` decides."""
-    from lmar.kernels import use_fused
-    from lmar.resampler import KERNEL
-
-    if not resampler.compensation or resampler.kernel_size != KERNEL:
-        return False
-    return use_fused(resampler.fused, resampler.mlp, x, False)
-
-
-def _resampler_resizes(resampler, x: torch.Tensor, size) -> tuple[list, int]:
-    """The resizes a known resampler makes of ``x`` (1, 3, H, W) for ``size``, each ``(in_hw,
-    out_hw, method, antialias, channels, seen)`` (``seen``: run as aten ops, which the counter sees
-    if they are matrix products), and the FLOPs the counter misses besides (LMAR's fused map)."""
-    from baselines.interpolation import Interpolation
-    from baselines.learned_resizer import LearnedResizer
-    from lmar.resampler import LMAR, _upsample_taps
-
-    hw, size = tuple(x.shape[-2:]), (int(size[0]), int(size[1]))
-    if isinstance(resampler, Interpolation):
-        return [(hw, size, resampler.method, resampler.antialias, 3, True)], 0
-    if isinstance(resampler, LearnedResizer):  # the features' resize and the image's, both bilinear
-        return [(hw, size, "bilinear", resampler.antialias, c, True) for c in (resampler.n, 3)], 0
-    if not isinstance(resampler, LMAR):
-        return [], 0
-    how = (resampler.interpolation, resampler.antialias, 3)
-    resizes = [(hw, size, *how, True)]  # x0 = R(x, size)
-    if not resampler.compensation:
-        return resizes, 0
-    extra = 0
-    residual_seen = True  # the residual x - R(x0, (H, W)), inside the fused kernel where its tap tables exist
-    if _lmar_fused(resampler, x):
-        extra = lmar_map_flops(resampler, x.shape[0] * hw[0] * hw[1])
-        residual_seen = _upsample_taps(size, hw, resampler.interpolation, resampler.antialias, str(x.device)) is None
-    resizes += [(size, hw, *how, residual_seen), (hw, size, *how, True)]  # ... and R(C, size)
-    return resizes, extra
-
-
 def stage_flops(resampler, backbone, upsampler: str, hw, size, device) -> dict:
     """FLOPs (in GFLOPs) of each DEU stage for one (3, H, W) image, ``hw`` = (H, W), enhanced at
     ``size`` = (h, w): ``resample_gflops``, ``enhance_gflops`` and ``upsample_gflops``.
@@ -137,7 +99,7 @@ def stage_flops(resampler, backbone, upsampler: str, hw, size, device) -> dict:
             return {"resample_gflops": 0.0, "enhance_gflops": count_flops(backbone, x) / 1e9, "upsample_gflops": 0.0}
         size = (int(size[0]), int(size[1]))
         resample = count_flops(resampler, x, size)
-        resizes, extra = _resampler_resizes(resampler, x, size)
+        resizes, extra = resampler.resizes(x, size)
         for in_hw, out_hw, method, antialias, channels, seen in resizes:
             if seen and method in AUTHORS_METHODS:  # its matrix products, counted above: take them out
                 z = torch.zeros(1, channels, *in_hw, device=device)

@@ -23,7 +23,7 @@ from lmar.metrics import Scorer
 from lmar.paths import path_component
 from lmar.pipeline import check_target, deu_staged
 from lmar.provenance import code_version, device_name
-from lmar.runtime import check_precision, precision_mode, synchronize
+from lmar.runtime import check_precision, noting_nondeterminism, precision_mode, synchronize
 from lmar.targets import FULL, Target, parse_targets
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def evaluate(
         "resampler_n_params": param_count(resampler),
         "missing_metrics": json.dumps(scorer.missing) if scorer.missing else "",
     }
-    rows = []
+    rows, nondeterministic = [], set()
     with atomic_dir(images_dir) as tmp, torch.no_grad():
         for target in targets:
             flops = None  # the stages' GFLOPs at this target, counted once, for the first image's size
@@ -99,7 +99,7 @@ def evaluate(
                         flops = stage_flops(resampler, backbone, upsampler, tuple(x.shape[-2:]), size, device)
                 synchronize(device)
                 t0 = time.perf_counter()
-                with precision_mode(precision, device):
+                with precision_mode(precision, device), noting_nondeterminism(device, nondeterministic):
                     y, stages = deu_staged(xd, size, resampler, backbone, upsampler, device)
                 synchronize(device)
                 seconds = time.perf_counter() - t0
@@ -122,6 +122,8 @@ def evaluate(
                 )
                 log.info("%s %s %s", target.label, pair.name, " ".join(f"{k}={v:.4f}" for k, v in scores.items()))
         df = pd.DataFrame(rows)
+        # on CUDA: the ops PyTorch could not run deterministically (lmar.runtime.noting_nondeterminism)
+        df["nondeterministic_ops"] = " ".join(sorted(nondeterministic))
         front = ["dataset", "backbone", "resampler", "target", "scale", "target_h", "target_w", "image"]
         df = df[front + [c for c in df.columns if c not in front]]
         with atomic_path(out_csv) as t:

@@ -34,6 +34,7 @@ def code_version() -> str:
 
 
 def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(device)}"
+    if device.type == "cuda":  # the index too: jobs on one machine run on distinct GPUs (lmar.gpus)
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index}:{torch.cuda.get_device_name(device)}"
     return f"cpu:{platform.processor() or platform.machine()}x{torch.get_num_threads()}"

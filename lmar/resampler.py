@@ -357,6 +357,23 @@ class LMAR(Resampler):
         out = torch.einsum("bkn,bnko->bon", patches, kernels)
         return out.reshape(B, 3, n_rows, W)
 
+    def resizes(self, x: torch.Tensor, size: tuple[int, int]) -> tuple[list, int]:
+        """x0 = R(x, size); with the compensation, the residual's R(x0, (H, W)) and R(C, size), and the
+        fused kernel's map (invisible to the counter, :func:`lmar.cost.lmar_map_flops`)."""
+        from lmar.cost import lmar_map_flops
+
+        hw, size = tuple(x.shape[-2:]), (int(size[0]), int(size[1]))
+        how = (self.interpolation, self.antialias, 3)
+        out = [(hw, size, *how, True)]
+        if not self.compensation:
+            return out, 0
+        extra, residual_seen = 0, True  # the residual, inside the fused kernel where its tap tables exist
+        # the fused path as compensatory_map decides it (without gradients, in the caller's precision)
+        if self.kernel_size == KERNEL and use_fused(self.fused, self.mlp, x, False):
+            extra = lmar_map_flops(self, x.shape[0] * hw[0] * hw[1])
+            residual_seen = _upsample_taps(size, hw, self.interpolation, self.antialias, str(x.device)) is None
+        return out + [(size, hw, *how, residual_seen), (hw, size, *how, True)], extra
+
     def make_loss(self, backbone, train_spec, device):
         from lmar.losses import LMARLoss
 

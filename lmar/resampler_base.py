@@ -39,6 +39,14 @@ class Resampler(nn.Module):
         """Return the training loss and a dict of facts to record with results."""
         raise NotImplementedError(f"{type(self).__name__} is not trainable")
 
+    def resizes(self, x: torch.Tensor, size: tuple[int, int]) -> tuple[list, int]:
+        """For the cost table (:func:`lmar.cost.stage_flops`): the resizes this resampler makes of
+        ``x`` (1, 3, H, W) for ``size``, each ``(in_hw, out_hw, method, antialias, channels, seen)``
+        (``seen``: run as aten ops, which the FLOP counter sees if they are matrix products), and the
+        FLOPs the counter misses besides. The default, none: the part is counted as the counter sees
+        it, its resizes missing."""
+        return [], 0
+
 
 def check_output(name: str, role: str, x: torch.Tensor, y, want: tuple[int, ...]) -> None:
     """Raise LmarError unless ``y`` is a floating tensor of shape ``want`` on ``x``'s device, of

@@ -15,12 +15,18 @@ from lmar.errors import LmarError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA when there is any, else the CPU. ``cuda`` (and ``auto`` on CUDA): one device
+    this job holds alone among several (:mod:`lmar.gpus`); ``cuda:N`` as given."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise LmarError(f"device {name!r} requested but CUDA is not available here; set device: cpu (or auto) in the config")
     if not (name == "cpu" or name.startswith("cuda")):
         raise LmarError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {name!r}")
+    if name == "cuda":
+        from lmar.gpus import pick_cuda
+
+        return pick_cuda()
     return torch.device(name)
 
 
@@ -36,6 +42,41 @@ def setup(seed: int | None = None, threads: int | None = None) -> None:
         logging.basicConfig(
             stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+
+
+# Columns of a results row that may differ between two runs of the same config and seed: wall
+# times, peak memory and the host (device name and GPU index). Everything else is the same to the
+# last digit on a CPU (tests/test_pipeline.py); on a GPU, ``nondeterministic_ops`` names what may not be.
+VOLATILE_COLUMNS = ("time_s", "resample_ms", "enhance_ms", "upsample_ms", "resample_peak_mb", "enhance_peak_mb",
+                    "upsample_peak_mb", "device")
+
+
+@contextmanager
+def noting_nondeterminism(device: torch.device, found: set):
+    """On CUDA, run the body with ``torch.use_deterministic_algorithms(True, warn_only=True)`` and add
+    to ``found`` the name of each op PyTorch warns has no deterministic implementation (the op runs
+    as before: nothing is switched to another kernel). On a CPU, PyTorch's ops are deterministic for
+    a fixed thread count: nothing to note."""
+    if device.type != "cuda":
+        yield
+        return
+    import warnings
+
+    before, warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=warn_only)
+    found.update(nondeterministic_ops(str(w.message) for w in caught))
+
+
+def nondeterministic_ops(messages) -> list[str]:
+    """The op names in PyTorch's "<op> does not have a deterministic implementation" warnings."""
+    marker = " does not have a deterministic implementation"
+    return sorted({m.split(marker)[0].strip().split()[-1] for m in messages if marker in m})
 
 
 def synchronize(device: torch.device) -> None:

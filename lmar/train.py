@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Collection
 from functools import lru_cache
@@ -19,13 +20,15 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from lmar import checkpoint
-from lmar.curves import CurveRecorder, curve_path
+from lmar.curves import CurveRecorder, curve_path, write_curve
 from lmar.data.images import read_image
 from lmar.data.pairs import list_pairs
 from lmar.errors import LmarError
 from lmar.interpolation import resize
 from lmar.params import bind_recipe
 from lmar.registry import BACKBONES, RESAMPLERS
+from lmar.resume import Saver, identity, restore_rng, rng_states
+from lmar.weights import sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,72 @@ def pair_loader(pairs, transform=lambda t: t):
     return lru_cache(maxsize=None)(load) if len(pairs) <= PRELOAD_MAX else load
 
 
-def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "backbone") -> dict:
+def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order: int, steps: int, step_fn,
+            saver: Saver, run: str, total_key: str) -> tuple[dict, float]:
+    """The epoch loop both trainers share, kill-safe (:mod:`lmar.resume`): per epoch a random order of
+    ``n_order`` samples, then ``steps`` calls ``step_fn(order, i, epoch) -> (loss, parts)``, each followed
+    by the optimiser's step; the sums of ``{total_key: loss, **parts}`` are averaged per epoch into
+    the curve. A loss that is not finite stops training with one line naming the step. Returns the
+    last epoch's means and the seconds spent training (across attempts)."""
+    epochs = int(cfg["epochs"])
+    log.info("=== %s: attempt started %s (pid %d)", name, time.strftime("%Y-%m-%d %H:%M:%S %Z"), os.getpid())
+    state = saver.load()
+    epoch, start, rows, spent, order, sums = 0, 0, [], 0.0, None, {}
+    if state is not None:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optim"])
+        sched.load_state_dict(state["sched"])
+        restore_rng(gen, state["rng"])
+        epoch, start, rows, spent = state["epoch"], state["step"], state["curve"], state["seconds"]
+        order, sums = state["order"], state["sums"]
+    t0 = time.perf_counter() - spent
+    bar = tqdm(range(epoch, epochs), desc=f"{'resume' if state else 'train'} {name}", unit="epoch", mininterval=5)
+    with CurveRecorder(run) as curve:
+        curve.rows = list(rows)
+        means: dict[str, float] = {}
+        for epoch in bar:
+            resumed = state is not None and epoch == state["epoch"]
+            t_epoch = time.perf_counter() - (state["epoch_seconds"] if resumed else 0.0)
+            lr = opt.param_groups[0]["lr"]  # the rate this epoch trains at
+            if not resumed:
+                order, sums, start = torch.randperm(n_order, generator=gen), {}, 0
+            for i in range(start, steps):
+                loss, parts = step_fn(order, i, epoch)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise LmarError(f"training {name} stopped: the loss is {value} at epoch {epoch}, step {i + 1} "
+                                    f"of {steps} (step {epoch * steps + i + 1} of the run); lower the learning rate "
+                                    "(train.lr) or check the training data")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                for key, v in {total_key: value, **parts}.items():
+                    sums[key] = sums.get(key, 0.0) + v
+                global_step = epoch * steps + i + 1
+                if saver.due(global_step) and global_step < epochs * steps:
+                    saver.save({"model": net.state_dict(), "optim": opt.state_dict(), "sched": sched.state_dict(),
+                                "rng": rng_states(gen), "epoch": epoch, "step": i + 1, "global_step": global_step,
+                                "order": order, "sums": sums, "curve": curve.rows,
+                                "epoch_seconds": time.perf_counter() - t_epoch,
+                                "seconds": time.perf_counter() - t0})
+            sched.step()
+            means = {k: v / steps for k, v in sums.items()}
+            bar.set_postfix({total_key: f"{means[total_key]:.4f}"}, refresh=False)
+            log.info("epoch %d %s lr %.2e", epoch, " ".join(f"{k} {v:.5f}" for k, v in means.items()),
+                     sched.get_last_lr()[0])
+            curve.add(epoch, lr, time.perf_counter() - t_epoch, means)
+        rows = curve.rows
+    return means, time.perf_counter() - t0, rows
+
+
+def _saver(out: Path, save: dict | None, *facts) -> Saver:
+    save = save or {}
+    return Saver(out, identity(*facts), int(save.get("every_steps", 0)), float(save.get("every_minutes", 0)))
+
+
+def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "backbone",
+                      save: dict | None = None) -> dict:
+    """``save``: ``{every_steps, every_minutes}``, how often to save the resume state (lmar.resume)."""
     where = f"config key backbones.{name}"
     cfg = recipe(BACKBONES.get(spec.get("type"), f"{where}.type"), spec, where)
     net = BACKBONES.build(spec, where).to(device).train()
@@ -83,36 +151,25 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
     autocast, fmt = _speed(cfg, device, net)
     gen = torch.Generator().manual_seed(seed)
     bs = int(cfg["batch_size"])
-    t0 = time.perf_counter()
     steps = math.ceil(len(pairs) / bs)
-    bar = tqdm(range(int(cfg["epochs"])), desc=f"pretrain {name}", unit="epoch", mininterval=5)
-    with CurveRecorder(f"{name}/seed{seed}") as curve:
-        for epoch in bar:
-            t_epoch, lr = time.perf_counter(), opt.param_groups[0]["lr"]  # the rate this epoch trains at
-            order = torch.randperm(len(pairs), generator=gen)
-            total = 0.0
-            for i in range(steps):
-                idx = order[i * bs : (i + 1) * bs]
-                x, y = (torch.stack(t) for t in zip(*(load(int(i)) for i in idx)))
-                flip = torch.rand(1, generator=gen).item() < 0.5
-                if flip:
-                    x, y = x.flip(-1), y.flip(-1)
-                x, y = x.to(device, memory_format=fmt), y.to(device)
-                with autocast():
-                    loss = F.l1_loss(net(x).float(), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.item()
-            sched.step()
-            bar.set_postfix(l1=f"{total / steps:.4f}", refresh=False)
-            log.info("epoch %d l1 %.5f lr %.2e", epoch, total / steps, sched.get_last_lr()[0])
-            curve.add(epoch, lr, time.perf_counter() - t_epoch, {"l1": total / steps})
-        rate = _throughput(steps * int(cfg["epochs"]), time.perf_counter() - t0, f"pretrain {name}")
-        meta = {"train": cfg, "final_l1": total / steps, "seed": seed, "n_train": len(pairs),
-                "steps_per_second": rate, "parameters": sum(p.numel() for p in net.parameters())}
-        curve.write(curve_path(out))
-        checkpoint.save(out, "backbone", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
+
+    def step(order, i, epoch):
+        idx = order[i * bs : (i + 1) * bs]
+        x, y = (torch.stack(t) for t in zip(*(load(int(i)) for i in idx)))
+        if torch.rand(1, generator=gen).item() < 0.5:  # a horizontal flip
+            x, y = x.flip(-1), y.flip(-1)
+        with autocast():
+            return F.l1_loss(net(x.to(device, memory_format=fmt)).float(), y.to(device)), {}
+
+    saver = _saver(out, save, "backbone", spec, cfg, seed, [p.name for p in pairs], str(device))
+    means, seconds, rows = _epochs(f"pretrain {name}", cfg, net, opt, sched, gen, len(pairs), steps, step, saver,
+                                   f"{name}/seed{seed}", "l1")
+    rate = _throughput(steps * int(cfg["epochs"]), seconds, f"pretrain {name}")
+    meta = {"train": cfg, "final_l1": means["l1"], "seed": seed, "n_train": len(pairs),
+            "steps_per_second": rate, "parameters": sum(p.numel() for p in net.parameters())}
+    write_curve(rows, curve_path(out))
+    checkpoint.save(out, "backbone", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
+    saver.done()
     return meta
 
 
@@ -126,16 +183,17 @@ def _random_crop(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tens
 
 def train_resampler(
     data: Path, backbone_ckpt: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "resampler",
-    allow: Collection[str] = (),
+    allow: Collection[str] = (), save: dict | None = None,
 ) -> dict:
-    """``allow``: modules the backbone checkpoint's spec may name (the trust rule, :mod:`lmar.registry`)."""
+    """``allow``: modules the backbone checkpoint's spec may name (the trust rule, :mod:`lmar.registry`);
+    ``save``: how often to save the resume state (as :func:`pretrain_backbone`)."""
     where = f"config key resamplers.{name}"
     cfg = recipe(RESAMPLERS.get(spec.get("type"), f"{where}.type"), spec, where)
     net = RESAMPLERS.build(spec, where).to(device).train()
     backbone, _ = checkpoint.load_backbone(backbone_ckpt, device, allow)
     loss_fn, info = net.make_loss(backbone, cfg, device)
-    lo, hi, step = int(cfg["target_min"]), int(cfg["target_max"]), int(cfg["target_step"])
-    sizes = list(range(lo, hi, step))
+    lo, hi, step_px = int(cfg["target_min"]), int(cfg["target_max"]), int(cfg["target_step"])
+    sizes = list(range(lo, hi, step_px))
     fixed = cfg.get("fixed_target")  # None: a random target per sample
     pairs = list_pairs(data, "train")
     load = pair_loader(pairs)
@@ -143,31 +201,24 @@ def train_resampler(
     autocast, fmt = _speed(cfg, device, net, [backbone])
     gen = torch.Generator().manual_seed(seed)
     n = len(pairs) * int(cfg["repeats"])
-    t0 = time.perf_counter()
-    bar = tqdm(range(int(cfg["epochs"])), desc=f"train {name}", unit="epoch", mininterval=5)
-    with CurveRecorder(f"{name}/seed{seed}") as curve:
-        for epoch in bar:
-            t_epoch, lr = time.perf_counter(), opt.param_groups[0]["lr"]  # the rate this epoch trains at
-            sums: dict[str, float] = {}
-            for k in torch.randperm(n, generator=gen).tolist():
-                both = torch.cat(load(k % len(pairs)))[None]  # one crop for input and gt
-                x, gt = _random_crop(both, int(cfg["crop"]), gen).split(3, dim=1)
-                s = sizes[int(torch.randint(0, len(sizes), (1,), generator=gen))]  # drawn even when fixed: same crops
-                s = min(s if fixed is None else int(fixed), min(x.shape[-2:]) - 1)
-                with autocast():
-                    loss, parts = loss_fn(x.to(device, memory_format=fmt), gt.to(device), (s, s), epoch)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                for key, v in {"total": loss.item(), **parts}.items():
-                    sums[key] = sums.get(key, 0.0) + v
-            sched.step()
-            means = {k: v / n for k, v in sums.items()}
-            bar.set_postfix(loss=f"{means['total']:.4f}", refresh=False)
-            log.info("epoch %d %s", epoch, " ".join(f"{k} {v:.5f}" for k, v in means.items()))
-            curve.add(epoch, lr, time.perf_counter() - t_epoch, means)
-        rate = _throughput(n * int(cfg["epochs"]), time.perf_counter() - t0, f"train {name}")
-        meta = {"train": cfg, "final_losses": means, "seed": seed, "steps_per_second": rate, **info}
-        curve.write(curve_path(out))
-        checkpoint.save(out, "resampler", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
+
+    def step(order, i, epoch):
+        k = int(order[i])
+        both = torch.cat(load(k % len(pairs)))[None]  # one crop for input and gt
+        x, gt = _random_crop(both, int(cfg["crop"]), gen).split(3, dim=1)
+        s = sizes[int(torch.randint(0, len(sizes), (1,), generator=gen))]  # drawn even when fixed: same crops
+        s = min(s if fixed is None else int(fixed), min(x.shape[-2:]) - 1)
+        with autocast():
+            return loss_fn(x.to(device, memory_format=fmt), gt.to(device), (s, s), epoch)
+
+    saver = _saver(out, save, "resampler", spec, cfg, seed, [p.name for p in pairs], str(device),
+                   sha256_hex(backbone_ckpt))
+
+    means, seconds, rows = _epochs(f"train {name}", cfg, net, opt, sched, gen, n, n, step, saver,
+                                   f"{name}/seed{seed}", "total")
+    rate = _throughput(n * int(cfg["epochs"]), seconds, f"train {name}")
+    meta = {"train": cfg, "final_losses": means, "seed": seed, "steps_per_second": rate, **info}
+    write_curve(rows, curve_path(out))
+    checkpoint.save(out, "resampler", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
+    saver.done()
     return meta

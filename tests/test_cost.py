@@ -18,6 +18,7 @@ from lmar import cost
 from lmar.backbones.unet_lite import UNetLite
 from lmar.cost import count_flops, param_count, resize_flops, stage_flops
 from lmar.pipeline import STAGES, deu, deu_staged
+import lmar.resampler
 from lmar.resampler import LMAR
 
 HW, SIZE = (40, 60), (20, 30)
@@ -167,7 +168,7 @@ def test_the_fused_path_adds_back_the_map_the_counter_cannot_see(backbone, monke
         net.fused_inputs(x, size, x0)
         return torch.zeros_like(x)
 
-    monkeypatch.setattr(cost, "_lmar_fused", lambda resampler, x: True)
+    monkeypatch.setattr(lmar.resampler, "use_fused", lambda *args: True)  # as if on CUDA
     monkeypatch.setattr(net, "compensatory_map", unseen_map)
     assert stage_flops(net, backbone, "bicubic", HW, SIZE, CPU) == pytest.approx(reference, rel=1e-12)
 

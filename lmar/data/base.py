@@ -17,6 +17,13 @@ class Dataset:
     """
 
     source: dict = {}
+    # what plan_shape assumes of a dataset that says nothing more: UHD frames, a UHD dataset's size
+    PLAN_SHAPE = (2160, 3840, 2000, 200)
+
+    def plan_shape(self) -> tuple[int, int, int, int]:
+        """``(H, W, n_train, n_test)``, an estimate known before the data exists, that job resources
+        are sized from (:mod:`lmar.job_resources`)."""
+        return self.PLAN_SHAPE
 
     def prepare(self, out_dir: str | Path, progress: Callable[[Iterable], Iterable] | None = None) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement prepare()")

@@ -128,6 +128,10 @@ class MiniDataset(Dataset):
         self.size, self.test, self.seed, self.photos = tuple(size), set(test), int(seed), tuple(photos)
         self.views = int(views)
 
+    def plan_shape(self) -> tuple[int, int, int, int]:
+        n_test = len([p for p in self.photos if Path(p).stem in self.test])
+        return (*self.size, (len(self.photos) - n_test) * self.views, n_test)
+
     def prepare(self, out_dir: str | Path, progress=None) -> None:
         with atomic_dir(out_dir) as tmp:
             for photo in progress(self.photos) if progress else self.photos:

@@ -51,6 +51,11 @@ class PublishedDataset(Dataset):
         self.expected = dict(type(self).expected) if expected == "published" else dict(expected or {})
         self.decode = decode
 
+    def plan_shape(self) -> tuple[int, int, int, int]:
+        """UHD frames, and the published (or configured) pair counts."""
+        H, W, n_train, n_test = self.PLAN_SHAPE
+        return H, W, int(self.expected.get("train", n_train)), int(self.expected.get("test", n_test))
+
     def instructions(self, where: Path) -> str:
         want = ", ".join(f"{self.layout[k]}/" for k in OUR_LAYOUT)
         return f"put its published folders {want} under {where}"

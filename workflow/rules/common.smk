@@ -4,7 +4,9 @@ from pathlib import Path
 
 from lmar.config import check_parts, grid, needs_download, released_path, resolve_bases, trainable, trusted_modules
 from lmar.errors import LmarError
+from lmar.fingerprint import fingerprint
 from lmar.provenance import config_hash
+from lmar.registry import BACKBONES, DATASETS, RESAMPLERS
 
 try:
     config.update(resolve_bases(config))  # ablations: `base: lmar` plus the keys that change
@@ -24,8 +26,10 @@ EVALUATION = config["evaluation"]
 GPU = 1 if config["device"].startswith("cuda") else 0
 # Threads a training or evaluation job asks for; Snakemake lowers it to --cores when fewer.
 JOB_THREADS = 8
-# Jobs that need pretrained weights run with TORCH_HOME set here (pyiqa and torchvision read it).
-WEIGHTS_DIR = str(Path(config["weights"]["dir"]).absolute())
+# Jobs that need pretrained weights run with TORCH_HOME set here (pyiqa and torchvision read it):
+# the path as configured, relative to the working directory by default, so that a copied or moved
+# project keeps its params (and reruns nothing).
+WEIGHTS_DIR = config["weights"]["dir"]
 WEIGHTS_STATUS = f"{config['weights']['dir']}/seeded.json"
 # Checkpoints are data: the specs they carry may name only registered parts or the modules this
 # (trusted) config names, passed to the jobs that read checkpoints.
@@ -51,6 +55,44 @@ def spec_json(section, name):
     """One config entry as JSON for a `python -m lmar` call (params changes re-trigger the job;
     `only:` says where the entry runs, not what it is, and is left out)."""
     return json.dumps({k: v for k, v in config[section][name].items() if k != "only"}, sort_keys=True)
+
+
+REGISTRIES = {"datasets": DATASETS, "backbones": BACKBONES, "resamplers": RESAMPLERS}
+
+
+def plan_shape(dataset):
+    """(H, W, n_train, n_test) of a dataset, estimated before it exists (lmar.job_resources)."""
+    return DATASETS.build(config["datasets"][dataset], f"config key datasets.{dataset}").plan_shape()
+
+
+def sized(kind):
+    """Memory and wall time of a job of `kind` (pretrain | train | evaluate), from the config and the
+    attempt (lmar.job_resources): one callable per resource, as Snakemake's resources take them."""
+    from lmar import job_resources
+    from lmar.targets import parse_targets
+
+    def estimate(w, attempt):
+        shape = plan_shape(w.dataset)
+        if kind == "pretrain":
+            return job_resources.pretrain(config["backbones"][w.backbone].get("train") or {}, shape, GPU, attempt)
+        spec = resampler_spec(w.resampler)
+        if kind == "train":
+            return job_resources.train_resampler(spec.get("train") or {}, shape, GPU, attempt)
+        identity = RESAMPLERS.get(spec["type"], f"config key resamplers.{w.resampler}.type").is_identity
+        n = 1 if identity else len(parse_targets(EVALUATION))
+        return job_resources.evaluate(n, shape, GPU, identity, attempt)
+
+    return {key: (lambda w, attempt, key=key: estimate(w, attempt)[key]) for key in ("mem_mb", "runtime")}
+
+
+def code(harness, *parts):
+    """The fingerprint of the code a job runs (lmar.fingerprint), among its params: the harness
+    module and each part's module, named as (config section, entry name), with what they import."""
+    modules = [harness]
+    for section, name in parts:
+        type_name = config[section][name]["type"]
+        modules.append(REGISTRIES[section].get(type_name, f"config key {section}.{name}.type").__module__)
+    return fingerprint(modules)
 
 
 def run_hash(w):

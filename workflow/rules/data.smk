@@ -24,6 +24,7 @@ rule prepare_data:
     params:
         spec=lambda w: spec_json("datasets", w.dataset),
         download=lambda w, input: ["--download-dir", input.download] if "download" in input.keys() else [],
+        code=lambda w: code("lmar.data.base", ("datasets", w.dataset)),
     conda:
         ENV
     log:

@@ -1,4 +1,7 @@
 # Training: backbones first (L1 to ground truth), then trainable resamplers against them, frozen.
+# Kill-safe: a job saves its resume state every `resume:` steps or minutes (lmar.resume) and a rerun
+# of a killed job resumes from it; each attempt appends to the job's log (">>"), so the killed
+# attempt's log is kept above the resumed one's.
 # Each training job also writes its curve beside the checkpoint (lmar.curves: per epoch the learning
 # rate, wall time and loss parts); a part converted from released weights was not trained, and its
 # curve is the header alone.
@@ -15,9 +18,13 @@ rule pretrain_backbone:
         spec=lambda w: spec_json("backbones", w.backbone),
         released=lambda w: released_option("backbones", w.backbone),
         device=config["device"],
+        code=lambda w: code("lmar.train", ("backbones", w.backbone)),
     threads: JOB_THREADS
     resources:
         gpu=GPU,
+        save_every_steps=config["resume"]["every_steps"],
+        save_every_minutes=config["resume"]["every_minutes"],
+        **sized("pretrain"),
     conda:
         ENV
     log:
@@ -26,7 +33,9 @@ rule pretrain_backbone:
         f"{BENCH}/pretrain_backbone/{{dataset}}/{{backbone}}/seed{{seed}}.tsv"
     shell:
         "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone:q} {params.released:q}"
-        " --out {output.ckpt:q} --device {params.device:q} --seed {wildcards.seed:q} --threads {threads} > {log:q} 2>&1"
+        " --out {output.ckpt:q} --device {params.device:q} --seed {wildcards.seed:q} --threads {threads}"
+        " --save-every-steps {resources.save_every_steps} --save-every-minutes {resources.save_every_minutes}"
+        " >> {log:q} 2>&1"
 
 
 rule train_resampler:
@@ -44,9 +53,13 @@ rule train_resampler:
         device=config["device"],
         torch_home=WEIGHTS_DIR,
         allow=ALLOW_MODULES,
+        code=lambda w: code("lmar.train", ("resamplers", w.resampler), ("backbones", w.backbone)),
     threads: JOB_THREADS
     resources:
         gpu=GPU,
+        save_every_steps=config["resume"]["every_steps"],
+        save_every_minutes=config["resume"]["every_minutes"],
+        **sized("train"),
     conda:
         ENV
     log:
@@ -56,4 +69,6 @@ rule train_resampler:
     shell:
         "TORCH_HOME={params.torch_home:q} python -m lmar train-resampler --data {input.data:q} --backbone {input.backbone:q} --spec {params.spec:q}"
         " --name {wildcards.resampler:q} --out {output.ckpt:q} --device {params.device:q} --seed {wildcards.seed:q}"
-        " {params.released:q} {params.allow:q} --threads {threads} > {log:q} 2>&1"
+        " {params.released:q} {params.allow:q} --threads {threads}"
+        " --save-every-steps {resources.save_every_steps} --save-every-minutes {resources.save_every_minutes}"
+        " >> {log:q} 2>&1"

@@ -1,0 +1,87 @@
+"""Concurrent GPU jobs on one machine each get a distinct device (lmar.gpus), with fake devices."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+from lmar import gpus, runtime
+
+# A job as the CLI starts one: resolve_device("cuda") on a machine with 4 (fake) GPUs; it prints
+# the device it got and holds it for a while, as a job holds its device while it runs.
+JOB = textwrap.dedent("""
+    import sys, time, torch
+    torch.cuda.is_available = lambda: True
+    torch.cuda.device_count = lambda: 4
+    torch.cuda.set_device = lambda index: None
+    from lmar.runtime import resolve_device
+    print(resolve_device(sys.argv[1]), flush=True)
+    time.sleep(float(sys.argv[2]))
+""")
+
+
+def start(tmp_path, device="cuda", hold=3.0):
+    env = {**os.environ, gpus.LOCK_DIR_ENV: str(tmp_path / "locks")}
+    return subprocess.Popen([sys.executable, "-c", JOB, device, str(hold)], stdout=subprocess.PIPE, text=True, env=env)
+
+
+def test_concurrent_jobs_get_distinct_devices_and_a_finished_jobs_device_is_reused(tmp_path):
+    jobs = [start(tmp_path) for _ in range(3)]
+    got = [j.stdout.readline().strip() for j in jobs]
+    assert sorted(got) == ["cuda:0", "cuda:1", "cuda:2"]
+    auto = start(tmp_path, "auto", hold=0)
+    assert auto.stdout.readline().strip() == "cuda:3" and auto.wait() == 0
+    for j in jobs:
+        j.kill()  # killed: the OS releases its lock
+        j.wait()
+    again = start(tmp_path, hold=0)
+    assert again.stdout.readline().strip() == "cuda:0" and again.wait() == 0
+
+
+def test_an_explicit_index_is_used_as_given(tmp_path):
+    jobs = [start(tmp_path, "cuda:2", hold=0) for _ in range(2)]
+    assert [j.stdout.readline().strip() for j in jobs] == ["cuda:2", "cuda:2"]
+    assert [j.wait() for j in jobs] == [0, 0]
+
+
+def test_a_job_waits_while_every_device_is_held(tmp_path, monkeypatch):
+    monkeypatch.setenv(gpus.LOCK_DIR_ENV, str(tmp_path / "locks"))
+    holders = [start(tmp_path, hold=30) for _ in range(4)]
+    assert sorted(h.stdout.readline().strip() for h in holders) == [f"cuda:{i}" for i in range(4)]
+    with pytest.raises(TimeoutError, match="all 4 GPUs stayed held"):
+        gpus.claim(4, wait_s=0.05, timeout_s=0.3)
+    holders[2].kill()
+    holders[2].wait()
+    t0 = time.monotonic()
+    assert gpus.claim(4, wait_s=0.05, timeout_s=10) in range(4) and time.monotonic() - t0 < 10
+    for h in holders:
+        h.kill()
+        h.wait()
+
+
+def test_one_visible_device_needs_no_choice(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert runtime.resolve_device("cuda") == torch.device("cuda:0")
+
+
+def test_ops_without_a_deterministic_kernel_are_named_on_cuda_only():
+    import warnings
+
+    message = ("upsample_bilinear2d_backward_out_cuda does not have a deterministic implementation, but you set "
+               "'torch.use_deterministic_algorithms(True, warn_only=True)'. You can file an issue at ...")
+    found: set = set()
+    with runtime.noting_nondeterminism(torch.device("cuda"), found):
+        assert torch.are_deterministic_algorithms_enabled()  # asked of PyTorch while the body runs
+        warnings.warn(message, UserWarning, stacklevel=1)
+    assert found == {"upsample_bilinear2d_backward_out_cuda"} and not torch.are_deterministic_algorithms_enabled()
+    on_cpu: set = set()
+    with runtime.noting_nondeterminism(torch.device("cpu"), on_cpu):
+        assert not torch.are_deterministic_algorithms_enabled()
+    assert on_cpu == set()
