@@ -34,6 +34,13 @@ def _mb(nbytes: float, attempt: int) -> int:
     return attempt * math.ceil(1.5 * (BASE_MB + nbytes / 2**20))
 
 
+def prepare(shape, attempt: int = 1) -> dict:
+    """Building or checking a dataset: every pair decoded once (about 1 s per 4K pair), two at a time."""
+    H, W, n_train, n_test = shape
+    seconds = (n_train + n_test) * H * W / 1e6 * 0.12
+    return {"mem_mb": _mb(2 * H * W * 3 * 4 * 2, attempt), "runtime": _minutes(seconds, attempt)}
+
+
 def pretrain(train: dict, shape, gpu: bool, attempt: int = 1) -> dict:
     """A backbone's pretraining: whole training images resized to ``train.size``, in batches."""
     H, W, n_train, _ = shape

@@ -75,12 +75,12 @@ def pair_loader(pairs, transform=lambda t: t):
 
 
 def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order: int, steps: int, step_fn,
-            saver: Saver, run: str, total_key: str) -> tuple[dict, float]:
+            saver: Saver, run: str, total_key: str) -> tuple[dict, float, list[dict]]:
     """The epoch loop both trainers share, kill-safe (:mod:`lmar.resume`): per epoch a random order of
     ``n_order`` samples, then ``steps`` calls ``step_fn(order, i, epoch) -> (loss, parts)``, each followed
     by the optimiser's step; the sums of ``{total_key: loss, **parts}`` are averaged per epoch into
     the curve. A loss that is not finite stops training with one line naming the step. Returns the
-    last epoch's means and the seconds spent training (across attempts)."""
+    last epoch's means, the seconds spent training (across attempts) and the curve's rows."""
     epochs = int(cfg["epochs"])
     log.info("=== %s: attempt started %s (pid %d)", name, time.strftime("%Y-%m-%d %H:%M:%S %Z"), os.getpid())
     state = saver.load()

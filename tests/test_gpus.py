@@ -26,13 +26,13 @@ JOB = textwrap.dedent("""
 """)
 
 
-def start(tmp_path, device="cuda", hold=3.0):
+def start(tmp_path, device="cuda", hold=0.0):
     env = {**os.environ, gpus.LOCK_DIR_ENV: str(tmp_path / "locks")}
     return subprocess.Popen([sys.executable, "-c", JOB, device, str(hold)], stdout=subprocess.PIPE, text=True, env=env)
 
 
 def test_concurrent_jobs_get_distinct_devices_and_a_finished_jobs_device_is_reused(tmp_path):
-    jobs = [start(tmp_path) for _ in range(3)]
+    jobs = [start(tmp_path, hold=600) for _ in range(3)]  # held until killed below
     got = [j.stdout.readline().strip() for j in jobs]
     assert sorted(got) == ["cuda:0", "cuda:1", "cuda:2"]
     auto = start(tmp_path, "auto", hold=0)
@@ -52,7 +52,7 @@ def test_an_explicit_index_is_used_as_given(tmp_path):
 
 def test_a_job_waits_while_every_device_is_held(tmp_path, monkeypatch):
     monkeypatch.setenv(gpus.LOCK_DIR_ENV, str(tmp_path / "locks"))
-    holders = [start(tmp_path, hold=30) for _ in range(4)]
+    holders = [start(tmp_path, hold=600) for _ in range(4)]
     assert sorted(h.stdout.readline().strip() for h in holders) == [f"cuda:{i}" for i in range(4)]
     with pytest.raises(TimeoutError, match="all 4 GPUs stayed held"):
         gpus.claim(4, wait_s=0.05, timeout_s=0.3)

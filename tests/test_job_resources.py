@@ -71,3 +71,9 @@ def test_the_multi_gpu_profile_runs_cuda_jobs_one_per_gpu(tmp_path):
     assert "and workflow specific profile profiles/default" in res.stderr  # loaded too
     # the profile's config: device=cuda, so every GPU job asks for one of the 8
     assert "--device cuda " in res.stdout and {j["gpu"] for j in job_resources(res.stdout)["evaluate"]} == {"1"}
+
+
+def test_preparing_a_dataset_by_hand():
+    got = jr.prepare((2160, 3840, 5999, 2100))
+    assert got["runtime"] == math.ceil(2 * 8099 * 2160 * 3840 / 1e6 * 0.12 / 60) + 5  # 272 minutes
+    assert got["mem_mb"] == math.ceil(1.5 * (3000 + 2 * 2160 * 3840 * 24 / 2**20))

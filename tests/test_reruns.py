@@ -18,6 +18,7 @@ SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or 
 
 
 def copy_project(dst: Path) -> Path:
+    dst.mkdir(parents=True)
     for name in ("Snakefile", "lmar", "baselines", "workflow", "profiles"):
         src = ROOT / name
         if src.is_dir():

@@ -66,13 +66,15 @@ def plan_shape(dataset):
 
 
 def sized(kind):
-    """Memory and wall time of a job of `kind` (pretrain | train | evaluate), from the config and the
+    """Memory and wall time of a job of `kind` (prepare | pretrain | train | evaluate), from the config and the
     attempt (lmar.job_resources): one callable per resource, as Snakemake's resources take them."""
     from lmar import job_resources
     from lmar.targets import parse_targets
 
     def estimate(w, attempt):
         shape = plan_shape(w.dataset)
+        if kind == "prepare":
+            return job_resources.prepare(shape, attempt)
         if kind == "pretrain":
             return job_resources.pretrain(config["backbones"][w.backbone].get("train") or {}, shape, GPU, attempt)
         spec = resampler_spec(w.resampler)

@@ -25,6 +25,8 @@ rule prepare_data:
         spec=lambda w: spec_json("datasets", w.dataset),
         download=lambda w, input: ["--download-dir", input.download] if "download" in input.keys() else [],
         code=lambda w: code("lmar.data.base", ("datasets", w.dataset)),
+    resources:
+        **sized("prepare"),
     conda:
         ENV
     log:

@@ -34,7 +34,7 @@ rule pretrain_backbone:
     shell:
         "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone:q} {params.released:q}"
         " --out {output.ckpt:q} --device {params.device:q} --seed {wildcards.seed:q} --threads {threads}"
-        " --save-every-steps {resources.save_every_steps} --save-every-minutes {resources.save_every_minutes}"
+        " --save-every-steps {resources.save_every_steps:q} --save-every-minutes {resources.save_every_minutes:q}"
         " >> {log:q} 2>&1"
 
 
@@ -70,5 +70,5 @@ rule train_resampler:
         "TORCH_HOME={params.torch_home:q} python -m lmar train-resampler --data {input.data:q} --backbone {input.backbone:q} --spec {params.spec:q}"
         " --name {wildcards.resampler:q} --out {output.ckpt:q} --device {params.device:q} --seed {wildcards.seed:q}"
         " {params.released:q} {params.allow:q} --threads {threads}"
-        " --save-every-steps {resources.save_every_steps} --save-every-minutes {resources.save_every_minutes}"
+        " --save-every-steps {resources.save_every_steps:q} --save-every-minutes {resources.save_every_minutes:q}"
         " >> {log:q} 2>&1"
