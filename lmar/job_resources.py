@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 
+from lmar.train import PRELOAD_MAX  # datasets up to this many pairs are kept in memory while training
+
 BASE_MB = 3000  # Python, PyTorch, pyiqa and a CUDA context
 TRAIN_BYTES_PER_PIXEL = 4096  # a training sample's activations and gradients, per input pixel
 EVAL_BYTES_PER_PIXEL = 1024  # inference activations, per pixel of the backbone's input
 IMAGE_BYTES_PER_PIXEL = 200  # full-resolution copies an evaluation holds (input, gt, output, map)
-PRELOAD_MAX = 64  # as lmar.train.PRELOAD_MAX: datasets up to this many pairs are kept in memory
 SECONDS_PER_MP = {"cpu": {"train": 12.0, "eval": 4.0}, "gpu": {"train": 0.1, "eval": 0.05}}
 MIN_MINUTES = 10
 

@@ -15,8 +15,6 @@ resumed from: the job starts over and says so in its log.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -32,11 +30,6 @@ def resume_path(ckpt: str | Path) -> Path:
     """The state file beside checkpoint ``ckpt``: its last suffix replaced by ``.resume.pt``."""
     ckpt = Path(ckpt)
     return ckpt.with_name(f"{ckpt.stem}.resume.pt")
-
-
-def identity(*facts) -> str:
-    """A hash of what makes two attempts the same job (JSON-able facts)."""
-    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class Saver:

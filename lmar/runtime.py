@@ -71,12 +71,17 @@ def noting_nondeterminism(device: torch.device, found: set):
     finally:
         torch.use_deterministic_algorithms(before, warn_only=warn_only)
     found.update(nondeterministic_ops(str(w.message) for w in caught))
+    for w in caught:  # every other warning is shown as it would have been
+        if NONDETERMINISTIC not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+NONDETERMINISTIC = " does not have a deterministic implementation"
 
 
 def nondeterministic_ops(messages) -> list[str]:
     """The op names in PyTorch's "<op> does not have a deterministic implementation" warnings."""
-    marker = " does not have a deterministic implementation"
-    return sorted({m.split(marker)[0].strip().split()[-1] for m in messages if marker in m})
+    return sorted({m.split(NONDETERMINISTIC)[0].strip().split()[-1] for m in messages if NONDETERMINISTIC in m})
 
 
 def synchronize(device: torch.device) -> None:

@@ -26,8 +26,9 @@ from lmar.data.pairs import list_pairs
 from lmar.errors import LmarError
 from lmar.interpolation import resize
 from lmar.params import bind_recipe
+from lmar.provenance import config_hash
 from lmar.registry import BACKBONES, RESAMPLERS
-from lmar.resume import Saver, identity, restore_rng, rng_states
+from lmar.resume import Saver, restore_rng, rng_states
 from lmar.weights import sha256_hex
 
 log = logging.getLogger(__name__)
@@ -133,8 +134,9 @@ def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order
 
 
 def _saver(out: Path, save: dict | None, *facts) -> Saver:
+    """The resume state's saver for the job that ``facts`` identify (what makes two attempts one job)."""
     save = save or {}
-    return Saver(out, identity(*facts), int(save.get("every_steps", 0)), float(save.get("every_minutes", 0)))
+    return Saver(out, config_hash(facts), int(save.get("every_steps", 0)), float(save.get("every_minutes", 0)))
 
 
 def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "backbone",
@@ -161,7 +163,8 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
         with autocast():
             return F.l1_loss(net(x.to(device, memory_format=fmt)).float(), y.to(device)), {}
 
-    saver = _saver(out, save, "backbone", spec, cfg, seed, [p.name for p in pairs], str(device))
+    # the device's type, not its index: a resumed attempt may hold another GPU (lmar.gpus)
+    saver = _saver(out, save, "backbone", spec, cfg, seed, [p.name for p in pairs], device.type)
     means, seconds, rows = _epochs(f"pretrain {name}", cfg, net, opt, sched, gen, len(pairs), steps, step, saver,
                                    f"{name}/seed{seed}", "l1")
     rate = _throughput(steps * int(cfg["epochs"]), seconds, f"pretrain {name}")
@@ -211,7 +214,7 @@ def train_resampler(
         with autocast():
             return loss_fn(x.to(device, memory_format=fmt), gt.to(device), (s, s), epoch)
 
-    saver = _saver(out, save, "resampler", spec, cfg, seed, [p.name for p in pairs], str(device),
+    saver = _saver(out, save, "resampler", spec, cfg, seed, [p.name for p in pairs], device.type,
                    sha256_hex(backbone_ckpt))
 
     means, seconds, rows = _epochs(f"train {name}", cfg, net, opt, sched, gen, n, n, step, saver,

@@ -80,6 +80,9 @@ def test_ops_without_a_deterministic_kernel_are_named_on_cuda_only():
     with runtime.noting_nondeterminism(torch.device("cuda"), found):
         assert torch.are_deterministic_algorithms_enabled()  # asked of PyTorch while the body runs
         warnings.warn(message, UserWarning, stacklevel=1)
+        with pytest.warns(RuntimeWarning, match="something else"):  # not swallowed
+            with runtime.noting_nondeterminism(torch.device("cuda"), found):
+                warnings.warn("something else", RuntimeWarning, stacklevel=1)
     assert found == {"upsample_bilinear2d_backward_out_cuda"} and not torch.are_deterministic_algorithms_enabled()
     on_cpu: set = set()
     with runtime.noting_nondeterminism(torch.device("cpu"), on_cpu):

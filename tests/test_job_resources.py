@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-import re
 
-from test_workflow import snakemake, write_config
+from test_workflow import dry_run_jobs, snakemake, write_config
 
 from lmar import job_resources as jr
 
@@ -38,13 +37,10 @@ def test_a_retry_asks_for_that_multiple():
 
 
 def job_resources(dry_run: str) -> dict[str, list[dict]]:
-    """rule -> the resources line of each job in a dry run's output."""
+    """rule -> the resources of each of its jobs in a dry run's output."""
     out: dict[str, list[dict]] = {}
-    for block in re.split(r"\n(?=(?:local)?rule )", dry_run):
-        m = re.match(r"(?:local)?rule (\w+):", block)
-        r = re.search(r"resources: (.*)", block)
-        if m and r:
-            out.setdefault(m.group(1), []).append(dict(kv.split("=", 1) for kv in r.group(1).split(", ")))
+    for rule, _, resources in dry_run_jobs(dry_run):
+        out.setdefault(rule, []).append(resources)
     return out
 
 

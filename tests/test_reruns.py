@@ -5,16 +5,13 @@ PYTHONPATH), so that the test can edit the copy's code."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
+from test_workflow import ROOT, SNAKEMAKE, dry_run_jobs
 
 
 def copy_project(dst: Path) -> Path:
@@ -40,13 +37,7 @@ def planned(project: Path) -> list[str]:
     """``rule wildcards`` of every job a dry run would run (nothing: [])."""
     dry = snakemake(project, "-n", "all")
     assert dry.returncode == 0, dry.stderr[-2000:]
-    jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule )", dry.stdout):
-        m = re.match(r"(?:local)?rule (\w+):", block)
-        if m:
-            w = re.search(r"wildcards: (.*)", block)
-            jobs.append(f"{m.group(1)} {w.group(1) if w else ''}".strip())
-    return sorted(jobs)
+    return sorted(f"{rule} {wildcards}".strip() for rule, wildcards, _ in dry_run_jobs(dry.stdout))
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,18 @@ def snakemake(*args: str, cwd: Path = ROOT, **kw) -> subprocess.CompletedProcess
         [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), *args], cwd=cwd, env=env, capture_output=True, text=True,
         check=kw.pop("check", False), **kw,  # callers read returncode
     )
+
+
+def dry_run_jobs(stdout: str) -> list[tuple[str, str, dict]]:
+    """``(rule, wildcards, resources)`` of each job in a dry run's output (``snakemake -n``)."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule )", stdout):
+        m = re.match(r"(?:local)?rule (\w+):", block)
+        if m:
+            w, r = re.search(r"wildcards: (.*)", block), re.search(r"resources: (.*)", block)
+            resources = dict(kv.split("=", 1) for kv in r.group(1).split(", ")) if r else {}
+            jobs.append((m.group(1), w.group(1) if w else "", resources))
+    return jobs
 
 
 def write_config(tmp_path: Path, **changes) -> Path:

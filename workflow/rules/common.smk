@@ -1,5 +1,6 @@
 # Targets, wildcard constraints and helpers shared by the rules.
 import json
+from functools import cache
 from pathlib import Path
 
 from lmar.config import check_parts, grid, needs_download, released_path, resolve_bases, trainable, trusted_modules
@@ -60,6 +61,7 @@ def spec_json(section, name):
 REGISTRIES = {"datasets": DATASETS, "backbones": BACKBONES, "resamplers": RESAMPLERS}
 
 
+@cache  # asked once per job and resource; the config does not change while the DAG is built
 def plan_shape(dataset):
     """(H, W, n_train, n_test) of a dataset, estimated before it exists (lmar.job_resources)."""
     return DATASETS.build(config["datasets"][dataset], f"config key datasets.{dataset}").plan_shape()
@@ -87,6 +89,7 @@ def sized(kind):
     return {key: (lambda w, attempt, key=key: estimate(w, attempt)[key]) for key in ("mem_mb", "runtime")}
 
 
+@cache  # the same harness and parts recur across seeds and targets: their files are read once
 def code(harness, *parts):
     """The fingerprint of the code a job runs (lmar.fingerprint), among its params: the harness
     module and each part's module, named as (config section, entry name), with what they import."""
