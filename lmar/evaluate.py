@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import time
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -15,18 +17,31 @@ from tqdm import tqdm
 from lmar import checkpoint
 from lmar.atomic import atomic_dir, atomic_path
 from lmar.cost import param_count, stage_flops
-from lmar.data.image_write import quantize, write_image
-from lmar.data.images import read_image, read_image_bits
+from lmar.data.image_write import levels_array, quantize_levels, write_image
+from lmar.data.images import image_size, to_float
+from lmar.data.loader import decoded_pairs, resolve_workers
 from lmar.data.pairs import list_pairs
+from lmar.errors import LmarError
+from lmar.eval_breakdown import clock, device_peak_over, note_device_peak, start, timed_iter
 from lmar.interpolation import check_method
 from lmar.metrics import Scorer
 from lmar.paths import path_component
-from lmar.pipeline import check_target, deu_staged
+from lmar.pipeline import STAGES, check_target, deu_staged
 from lmar.provenance import code_version, device_name
 from lmar.runtime import check_precision, noting_nondeterminism, precision_mode, synchronize
-from lmar.targets import FULL, Target, parse_targets
+from lmar.targets import FULL, Target, figure_target, parse_targets
 
 log = logging.getLogger(__name__)
+
+DEFAULT_SAVE_OUTPUTS = 3  # the first 3 test images by name (workflow/schemas/config.schema.yaml)
+WRITERS = 2  # background threads encoding the saved sample
+
+
+def parse_save_outputs(value) -> int | str:
+    """``evaluation.save_outputs``: a whole number >= 0 of test images (the first by name), or "all"."""
+    if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise LmarError(f"config key evaluation.save_outputs must be a whole number >= 0 or 'all', got {value!r}")
 
 
 def _schedule(meta) -> str:
@@ -46,9 +61,17 @@ def evaluate(
     device: torch.device,
     labels: dict,
     allow: Collection[str] = (),
+    breakdown: dict | None = None,
 ) -> pd.DataFrame:
     """``labels``: dataset, backbone, resampler names, seed and config hash, copied to every row;
-    ``allow``: modules the backbone checkpoint's spec may name (the trust rule, :mod:`lmar.registry`)."""
+    ``allow``: modules the backbone checkpoint's spec may name (the trust rule, :mod:`lmar.registry`);
+    ``breakdown``: a dict filled with where the job's time went and its peak memory (BREAKDOWN; also logged).
+
+    Each test pair is decoded once (ahead, by ``evaluation.workers`` processes) and serves every target;
+    each output is quantised on the device to the levels a saved file would hold and scored from those,
+    one at a time (:class:`lmar.metrics.Scorer`). Files are written for the ``evaluation.save_outputs`` sample only,
+    by background threads."""
+    t_start = time.perf_counter()
     targets = parse_targets(evaluation)
     upsampler = evaluation.get("upsampler", "bicubic")
     check_method(upsampler, False)
@@ -84,28 +107,50 @@ def evaluate(
         "resampler_n_params": param_count(resampler),
         "missing_metrics": json.dumps(scorer.missing) if scorer.missing else "",
     }
-    rows, nondeterministic = [], set()
-    with atomic_dir(images_dir) as tmp, torch.no_grad():
-        for target in targets:
-            flops = None  # the stages' GFLOPs at this target, counted once, for the first image's size
-            for pair in tqdm(pairs, desc=f"{labels.get('resampler')} {target.label}", unit="img", mininterval=5):
-                (x, bits), gt = read_image_bits(pair.input), read_image(pair.gt)
+    save = parse_save_outputs(evaluation.get("save_outputs", DEFAULT_SAVE_OUTPUTS))
+    workers = resolve_workers(evaluation.get("workers", "auto"), device, torch.get_num_threads())
+    names = [p.name for p in pairs]
+    sample = set(names if save == "all" else names[:save])
+    figure = (names[0], figure_target(targets, image_size(pairs[0].input)).label)  # always written
+    parts = start(breakdown if breakdown is not None else {}, device, pairs=len(pairs), targets=len(targets),
+                  workers=workers, setup_s=time.perf_counter() - t_start)
+    rows, nondeterministic, flops = [], set(), {}  # flops: the stages' GFLOPs per target, for the first image
+    with atomic_dir(images_dir) as tmp, torch.no_grad(), ThreadPoolExecutor(WRITERS) as writers:
+        written = []
+        loop_start = time.perf_counter()
+        decoded = timed_iter(decoded_pairs(pairs, device, workers), parts, "wait_s")
+        progress = tqdm(decoded, total=len(pairs), desc=str(labels.get("resampler")), unit="pair", mininterval=5)
+        for source, pair in zip(pairs, progress):  # in order
+            parts["decode_s"] += pair.decode_s
+            with clock(parts, "transfer_s", device):
+                x, bits, gt = pair.on(device)
+            for target in targets:
                 size = target.resolve(x.shape[-2:])
                 if not resampler.is_identity:
-                    check_target(size, x.shape[-2:], backbone, f"target {target.label} of {pair.input}")
-                xd = x[None].to(device)
-                if flops is None:  # in the run's precision, which decides LMAR's fused path
-                    with precision_mode(precision, device):
-                        flops = stage_flops(resampler, backbone, upsampler, tuple(x.shape[-2:]), size, device)
+                    check_target(size, x.shape[-2:], backbone, f"target {target.label} of {source.input}")
+                if target.label not in flops:  # in the run's precision, which decides LMAR's fused path
+                    with clock(parts, "count_flops_s", device), precision_mode(precision, device):
+                        flops[target.label] = stage_flops(resampler, backbone, upsampler, tuple(x.shape[-2:]), size,
+                                                          device)
                 synchronize(device)
                 t0 = time.perf_counter()
+                peaks = []
                 with precision_mode(precision, device), noting_nondeterminism(device, nondeterministic):
-                    y, stages = deu_staged(xd, size, resampler, backbone, upsampler, device)
+                    y, stages = deu_staged(x[None], size, resampler, backbone, upsampler, device, peaks)
                 synchronize(device)
                 seconds = time.perf_counter() - t0
-                out = quantize(y[0], bits)  # scored exactly as saved: a PNG of the input's bit depth
-                write_image(out, tmp / path_component(target.label, "target name") / f"{pair.name}.png", bits)
-                scores = scorer(torch.from_numpy(out.astype("float32")).permute(2, 0, 1) / (2**bits - 1), gt)
+                for stage in STAGES:
+                    parts[f"{stage}_s"] += stages[f"{stage}_ms"] / 1e3
+                note_device_peak(parts, peaks)
+                with clock(parts, "score_s", device), device_peak_over(parts, device):
+                    # the levels a saved file holds, laid out as a file is read (H, W, C): scored exactly as
+                    # the file read back would be (a reduction's last bit follows the memory layout)
+                    levels = quantize_levels(y[0], bits).permute(1, 2, 0).contiguous()
+                    scores = scorer(to_float(levels, bits), gt)
+                if pair.name in sample or (pair.name, target.label) == figure:
+                    with clock(parts, "write_s", device):
+                        path = tmp / path_component(target.label, "target name") / f"{pair.name}.png"
+                        written.append(writers.submit(write_image, levels_array(levels, bits), path, bits))
                 rows.append(
                     {
                         **fixed,
@@ -117,15 +162,26 @@ def evaluate(
                         **scores,
                         "time_s": seconds,
                         **stages,
-                        **flops,
+                        **flops[target.label],
                     }
                 )
                 log.info("%s %s %s", target.label, pair.name, " ".join(f"{k}={v:.4f}" for k, v in scores.items()))
-        df = pd.DataFrame(rows)
+        with clock(parts, "write_s", device):
+            for future in written:
+                future.result()  # a failed write fails the job (and the folder is not kept)
+        parts["loop_s"] = time.perf_counter() - loop_start
+        order = {t.label: i for i, t in enumerate(targets)}  # rows by target, then image (as listed)
+        df = pd.DataFrame(sorted(rows, key=lambda r: order[r["target"]]))
         # on CUDA: the ops PyTorch could not run deterministically (lmar.runtime.noting_nondeterminism)
         df["nondeterministic_ops"] = " ".join(sorted(nondeterministic))
         front = ["dataset", "backbone", "resampler", "target", "scale", "target_h", "target_w", "image"]
         df = df[front + [c for c in df.columns if c not in front]]
         with atomic_path(out_csv) as t:
             df.to_csv(t, index=False)
+        parts["outputs_written"] = len(written)
+        parts["bytes_written"] = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) + out_csv.stat().st_size
+    parts["wall_s"] = time.perf_counter() - t_start
+    parts["peak_host_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    parts["peak_workers_host_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    log.info("time and memory: %s", json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in parts.items()}))
     return df

@@ -90,7 +90,7 @@ def write_figures(data: Path, outputs: Path, evaluation: dict, resamplers, out_c
     """Both figures, PNG and PDF each, for test image ``image`` (default: the first by name) at the
     evaluation's target nearest x2."""
     from lmar.plots import _save
-    from lmar.targets import parse_targets
+    from lmar.targets import figure_target, parse_targets
 
     names = sorted(p.stem for p in (Path(data) / "test" / "gt").glob("*.png"))
     if not names:
@@ -98,7 +98,7 @@ def write_figures(data: Path, outputs: Path, evaluation: dict, resamplers, out_c
     image = image or names[0]
     targets = parse_targets(evaluation)
     hw = tuple(read_image(Path(data) / "test" / "input" / f"{image}.png").shape[-2:])
-    target = min(targets, key=lambda t: abs(t.effective_scale(hw) - 2.0))
+    target = figure_target(targets, hw)
     _save(crops_figure(data, outputs, image, target.label, resamplers), out_crops)
     if out_lmar is not None:
         _save(lmar_figure(data, image, lmar_ckpt, target.resolve(hw)) if lmar_ckpt else _note("no LMAR entry in this run"),

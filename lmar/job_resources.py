@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+from lmar.data.loader import PREFETCH  # pairs each loader worker decodes ahead
 from lmar.train import PRELOAD_MAX  # datasets up to this many pairs are kept in memory while training
 
 BASE_MB = 3000  # Python, PyTorch, pyiqa and a CUDA context
@@ -65,11 +66,14 @@ def train_resampler(train: dict, shape, gpu: bool, attempt: int = 1) -> dict:
             "runtime": _minutes(seconds, attempt)}
 
 
-def evaluate(n_targets: int, shape, gpu: bool, full_resolution: bool = False, attempt: int = 1) -> dict:
+def evaluate(n_targets: int, shape, gpu: bool, full_resolution: bool = False, attempt: int = 1,
+             workers: int = 1) -> dict:
     """DEU on every test pair at ``n_targets`` sizes (the full-resolution row: one, the backbone at
-    full resolution), and the metrics at full resolution."""
+    full resolution), and the metrics at full resolution; ``workers`` loader processes each holding
+    PREFETCH decoded pairs (at most 16 bits per channel) ahead."""
     H, W, _, n_test = shape
     backbone_pixels = H * W  # at most: the full-resolution row, or the largest target (x1.5: 44%)
     seconds = n_test * max(1, n_targets) * H * W / 1e6 * SECONDS_PER_MP["gpu" if gpu else "cpu"]["eval"]
     nbytes = H * W * IMAGE_BYTES_PER_PIXEL + backbone_pixels * EVAL_BYTES_PER_PIXEL * (1 if full_resolution else 0.5)
+    nbytes += workers * PREFETCH * 2 * H * W * 3 * 2
     return {"mem_mb": _mb(nbytes, attempt), "runtime": _minutes(seconds, attempt)}

@@ -46,7 +46,8 @@ def _unmeasured(_name):
     yield
 
 
-def deu_staged(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bicubic", device=None):
+def deu_staged(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bicubic", device=None,
+               absolute_peaks: list | None = None):
     """:func:`deu` measured stage by stage: returns ``(y, stages)``, ``stages`` holding
     ``{stage}_ms`` and ``{stage}_peak_mb`` for each stage of STAGES: resample (the resampler),
     enhance (the backbone) and upsample (the resize back to (H, W) and the clamp). ``device``: the
@@ -57,7 +58,8 @@ def deu_staged(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bic
     began, in MiB (``torch.cuda.reset_peak_memory_stats`` at its start, so a caller's own peak
     measurement spans only what follows); NaN elsewhere. For the full-resolution resampler
     (``is_identity``) the backbone and the clamp are the enhance stage, and resample and upsample
-    are 0 ms (and 0 MiB on CUDA, NaN elsewhere)."""
+    are 0 ms (and 0 MiB on CUDA, NaN elsewhere). ``absolute_peaks``: on CUDA, each stage's peak
+    allocated memory in MiB, everything allocated included, is appended to it."""
     device = torch.device(device) if device is not None else x.device
     cuda = device.type == "cuda"
     stages = {f"{stage}_ms": 0.0 for stage in STAGES} | {f"{s}_peak_mb": 0.0 if cuda else math.nan for s in STAGES}
@@ -73,6 +75,9 @@ def deu_staged(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bic
         synchronize(device)
         stages[f"{name}_ms"] = (time.perf_counter() - t0) * 1e3
         if cuda:
-            stages[f"{name}_peak_mb"] = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+            peak = torch.cuda.max_memory_allocated(device)
+            stages[f"{name}_peak_mb"] = (peak - base) / 2**20
+            if absolute_peaks is not None:
+                absolute_peaks.append(peak / 2**20)
 
     return deu(x, size, resampler, backbone, upsampler, stage), stages

@@ -74,3 +74,8 @@ def parse_targets(evaluation: dict) -> list[Target]:
     if len(set(labels)) != len(labels):
         raise LmarError(f"config key evaluation: target labels must be unique, got {labels}")
     return targets
+
+
+def figure_target(targets: list[Target], hw: tuple[int, int]) -> Target:
+    """The target the report's crops figure shows for an input of ``hw``: the one nearest x2 by height."""
+    return min(targets, key=lambda t: abs(t.effective_scale(hw) - 2.0))

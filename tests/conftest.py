@@ -106,7 +106,7 @@ def lmar_eval(mini_data, backbone_ckpt, lmar_ckpt, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval")
     csv, images = out / "lmar.csv", out / "images"
     df = evaluate(mini_data, backbone_ckpt, {"type": "lmar", "params": LMAR_PARAMS}, lmar_ckpt,
-                  {"scales": [2, 3], "upsampler": "bicubic", "metrics": ["psnr", "ssim"]},
+                  {"scales": [2, 3], "upsampler": "bicubic", "metrics": ["psnr", "ssim"], "save_outputs": "all"},
                   csv, images, CPU, dict(LABELS))
     return df, csv, images
 

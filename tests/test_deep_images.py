@@ -25,8 +25,9 @@ def to_16bit(path):
     cv2.imwrite(str(path), arr[..., ::-1])
 
 
-def run_eval(data, backbone_ckpt, out):
-    return evaluate(data, backbone_ckpt, {"type": "bicubic"}, None, {"scales": [2], "metrics": ["psnr", "ssim"]},
+def run_eval(data, backbone_ckpt, out, save_outputs="all"):
+    return evaluate(data, backbone_ckpt, {"type": "bicubic"}, None,
+                    {"scales": [2], "metrics": ["psnr", "ssim"], "save_outputs": save_outputs},
                     out / "m.csv", out / "img", CPU, dict(LABELS))
 
 

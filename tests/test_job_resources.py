@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from test_workflow import dry_run_jobs, snakemake, write_config
 
 from lmar import job_resources as jr
@@ -29,6 +31,9 @@ def test_resampler_training_and_evaluation_grow_with_what_they_do():
     five = jr.evaluate(5, (2160, 3840, 0, 2100), gpu=True)
     assert five["runtime"] == math.ceil(2 * 2100 * 5 * 2160 * 3840 / 1e6 * 0.05 / 60) + 5
     assert jr.evaluate(1, (2160, 3840, 0, 2100), gpu=True, full_resolution=True)["mem_mb"] > five["mem_mb"]
+    # each loader worker holds 4 decoded 4K pairs ahead, at up to 16 bits: 4 * 2 * 2160 * 3840 * 6 bytes, x1.5
+    seven = jr.evaluate(5, (2160, 3840, 0, 2100), gpu=True, workers=7)
+    assert seven["mem_mb"] - five["mem_mb"] == pytest.approx(1.5 * 6 * 4 * 2 * 2160 * 3840 * 6 / 2**20, abs=1)
 
 
 def test_a_retry_asks_for_that_multiple():

@@ -107,7 +107,7 @@ def test_bicubic_output_is_exactly_downsample_enhance_upsample(mini_data, backbo
 
 
 def test_full_resolution_is_evaluated_once_at_scale_one(mini_data, backbone_ckpt, frozen_backbone, tmp_path):
-    df = evaluate(mini_data, backbone_ckpt, {"type": "full_resolution"}, None, {"scales": [2, 3]},
+    df = evaluate(mini_data, backbone_ckpt, {"type": "full_resolution"}, None, {"scales": [2, 3], "save_outputs": "all"},
                   tmp_path / "f.csv", tmp_path / "img", CPU, {**LABELS, "resampler": "full_resolution"})
     assert set(df.target) == {"full"} and set(df.scale) == {1.0} and len(df) == N_TEST
     assert set(df.target_h) == {DATA_SIZE[0]} and set(df.target_w) == {DATA_SIZE[1]}
@@ -149,7 +149,8 @@ def test_evaluation_replaces_an_earlier_images_folder(mini_data, backbone_ckpt, 
     stale.write_bytes(b"old")
     evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, {"scales": [2]}, tmp_path / "b.csv",
              tmp_path / "img", CPU, dict(LABELS))
-    assert entries(tmp_path / "img") == ["x2"] + [f"x2/{n}.png" for n in TEST_NAMES]
+    # the default sample: the first 3 test images by name
+    assert entries(tmp_path / "img") == ["x2"] + [f"x2/{n}.png" for n in sorted(TEST_NAMES)[:3]]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv", "img"]  # no temp leftovers
 
 

@@ -30,17 +30,28 @@ _OUTPUT_FORMATS = {
 OUTPUT_SUFFIXES = tuple(_OUTPUT_FORMATS)
 
 
-def quantize(img: torch.Tensor, bits: int) -> np.ndarray:
-    """(3, H, W) float -> (H, W, 3) uint8 (bits=8) or uint16 (bits=16): clamped to [0, 1] (NaN -> 0),
-    scaled and rounded to nearest (ties to even) in float32 (a bf16 image has too few mantissa bits)."""
+def quantize_levels(img: torch.Tensor, bits: int) -> torch.Tensor:
+    """(..., H, W) float -> the integer levels a file of ``bits`` per channel holds, on ``img``'s device
+    (uint8 for 8 bits, int32 for 16): clamped to [0, 1] (NaN -> 0), scaled by 2**bits - 1 and rounded
+    to nearest (ties to even) in float32 (a bf16 image has too few mantissa bits). The evaluation
+    scores these levels in memory: exactly what a saved file reads back as."""
     if bits not in (8, 16):
         raise LmarError(f"bits per channel must be 8 or 16, got {bits!r}")
+    q = img.detach().float().nan_to_num(0.0).clamp(0, 1).mul(255.0 if bits == 8 else 65535.0).round()
+    return q.to(torch.uint8 if bits == 8 else torch.int32)
+
+
+def quantize(img: torch.Tensor, bits: int) -> np.ndarray:
+    """(3, H, W) float -> (H, W, 3) uint8 (bits=8) or uint16 (bits=16), as :func:`quantize_levels`."""
     if img.ndim != 3:
         raise ValueError(f"expected a (3, H, W) image, got shape {tuple(img.shape)}")
-    q = img.detach().float().nan_to_num(0.0).clamp(0, 1).mul(255.0 if bits == 8 else 65535.0).round()
-    if bits == 8:
-        return q.to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    return q.to(torch.int32).permute(1, 2, 0).cpu().numpy().astype(np.uint16)
+    return levels_array(quantize_levels(img, bits).permute(1, 2, 0), bits)
+
+
+def levels_array(levels: torch.Tensor, bits: int) -> np.ndarray:
+    """(H, W, 3) levels from :func:`quantize_levels` -> the uint8 or uint16 array a file holds."""
+    arr = levels.cpu().numpy()
+    return arr if bits == 8 else arr.astype(np.uint16)
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:

@@ -92,18 +92,30 @@ def _own_pixel_limit():
 # ---------------------------------------------------------------- reading
 
 
-def read_image_bits(path: str | Path) -> tuple[torch.Tensor, int]:
-    """(float32 tensor (3, H, W) in [0, 1], upright, and the file's bit depth: 8 or 16)."""
+def read_image_array(path: str | Path) -> tuple[np.ndarray, int]:
+    """(the pixels as stored, upright: a contiguous (H, W, 1 or 3) uint8 or uint16 array, and the bit depth:
+    8 or 16). :func:`to_float` makes the tensor :func:`read_image_bits` returns; the evaluation's loader
+    workers stop here, so that a quarter of the bytes cross to the device."""
     path = Path(path)
     arr, orientation, _ = _load(path, decode=True)
     bits = 16 if arr.dtype == np.uint16 else 8
     arr = np.ascontiguousarray(_orient(arr, orientation))
     if not arr.flags.writeable:
         arr = arr.copy()
-    x = torch.from_numpy(arr)
-    if x.shape[2] == 1:
-        x = x.expand(-1, -1, 3)
-    return x.permute(2, 0, 1).float().div_(65535.0 if bits == 16 else 255.0), bits
+    return arr, bits
+
+
+def to_float(pixels: torch.Tensor, bits: int) -> torch.Tensor:
+    """(H, W, 1 or 3) integer pixels (on any device) -> float32 (3, H, W) in [0, 1]: divided by 255 or 65535."""
+    if pixels.shape[2] == 1:
+        pixels = pixels.expand(-1, -1, 3)
+    return pixels.permute(2, 0, 1).float().div_(65535.0 if bits == 16 else 255.0)
+
+
+def read_image_bits(path: str | Path) -> tuple[torch.Tensor, int]:
+    """(float32 tensor (3, H, W) in [0, 1], upright, and the file's bit depth: 8 or 16)."""
+    arr, bits = read_image_array(path)
+    return to_float(torch.from_numpy(arr), bits), bits
 
 
 def read_image(path: str | Path) -> torch.Tensor:

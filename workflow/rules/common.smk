@@ -71,6 +71,9 @@ def sized(kind):
     """Memory and wall time of a job of `kind` (prepare | pretrain | train | evaluate), from the config and the
     attempt (lmar.job_resources): one callable per resource, as Snakemake's resources take them."""
     from lmar import job_resources
+    import torch
+
+    from lmar.data.loader import resolve_workers
     from lmar.targets import parse_targets
 
     def estimate(w, attempt):
@@ -84,7 +87,8 @@ def sized(kind):
             return job_resources.train_resampler(spec.get("train") or {}, shape, GPU, attempt)
         identity = RESAMPLERS.get(spec["type"], f"config key resamplers.{w.resampler}.type").is_identity
         n = 1 if identity else len(parse_targets(EVALUATION))
-        return job_resources.evaluate(n, shape, GPU, identity, attempt)
+        workers = resolve_workers(EVALUATION.get("workers", "auto"), torch.device("cuda" if GPU else "cpu"), JOB_THREADS)
+        return job_resources.evaluate(n, shape, GPU, identity, attempt, workers)
 
     return {key: (lambda w, attempt, key=key: estimate(w, attempt)[key]) for key in ("mem_mb", "runtime")}
 
