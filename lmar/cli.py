@@ -219,6 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
                         " (default: all on GPU, fp32 on CPU)")
     _common(p, seed=False)
 
+    p = sub.add_parser("bench-eval", help="the evaluation at scale on a synthetic set, extrapolated to the paper's "
+                                          "protocols: JSON and a markdown table")
+    p.add_argument("--out", type=Path, required=True, help="folder for scale.json and scale.md")
+    p.add_argument("--size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="the synthetic pairs' size (default: 2160 3840 on GPU, 540 960 on CPU)")
+    p.add_argument("--pairs", type=int, default=None, help="synthetic test pairs (default: 32 on GPU, 4 on CPU)")
+    p.add_argument("--workers", default="auto", help="decoding workers: auto or a number (evaluation.workers)")
+    p.add_argument("--save-outputs", default="3", help="outputs written per job: a number or all (evaluation.save_outputs)")
+    _common(p, seed=False)
+
     p = sub.add_parser("tune-kernel", help="time and check the fused LMAR kernel's launch candidates on a GPU, to JSON")
     p.add_argument("--out", type=Path, required=True)
     # the fused kernel's compute modes (lmar.kernels.lmar_triton.COMPUTES): every precision but fp16
@@ -362,6 +372,24 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {len(result['failed'])} benchmark case(s) failed; the others are in {args.out}",
                   file=sys.stderr)
             return 1
+    elif args.verb == "bench-eval":
+        from lmar import scale_bench
+        from lmar.atomic import atomic_path, write_json
+
+        device = runtime.resolve_device(args.device)
+        gpu = device.type == "cuda"
+        hw = tuple(args.size) if args.size else (scale_bench.UHD if gpu else (540, 960))
+        pairs = args.pairs or (32 if gpu else 4)
+        if pairs < 1 or min(hw) < 64:
+            raise LmarError("--pairs must be at least 1 and --size at least 64 64")
+        number = lambda v: v if v in ("auto", "all") else int(v)  # noqa: E731
+        args.out.mkdir(parents=True, exist_ok=True)
+        result = scale_bench.run(args.out, str(device), hw, pairs, args.threads, number(args.workers),
+                                 number(args.save_outputs), progress=lambda m: print(m, flush=True))
+        write_json(args.out / "scale.json", result)
+        with atomic_path(args.out / "scale.md") as t:
+            t.write_text(scale_bench.markdown(result))
+        print(scale_bench.markdown(result))
     elif args.verb == "tune-kernel":
         from lmar.atomic import write_json
         from lmar.kernels.tuning import tune

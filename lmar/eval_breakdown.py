@@ -1,7 +1,7 @@
 """Where an evaluation job's time and memory go: a dict of seconds by part, filled as the job runs.
 
-The parts (BREAKDOWN): ``wait_s`` the evaluating process waited for the next decoded pair (the device
-idles for the disk), ``decode_s`` the decoding workers' own seconds (CPU time, overlapped with the
+The parts (BREAKDOWN): ``first_wait_s`` the evaluating process waited for the first decoded pair (the
+workers' start-up and one decode), ``wait_s`` it waited for each later one (the device idles for the disk), ``decode_s`` the decoding workers' own seconds (CPU time, overlapped with the
 rest when there are workers), ``transfer_s`` pixels to the device and to float, ``resample_s``,
 ``enhance_s`` and ``upsample_s`` the three stages of every image and target, ``score_s`` quantising
 and the metrics, ``write_s`` the evaluating process's part of writing the saved sample (the encoding
@@ -21,7 +21,7 @@ import torch
 
 from lmar.runtime import synchronize
 
-BREAKDOWN = ("wait_s", "decode_s", "transfer_s", "resample_s", "enhance_s", "upsample_s", "score_s", "write_s",
+BREAKDOWN = ("first_wait_s", "wait_s", "decode_s", "transfer_s", "resample_s", "enhance_s", "upsample_s", "score_s", "write_s",
              "count_flops_s")
 
 
@@ -40,9 +40,11 @@ def clock(parts: dict, key: str, device: torch.device):
     parts[key] += time.perf_counter() - t0
 
 
-def timed_iter(iterable, parts: dict, key: str):
-    """``iterable``'s items, the seconds spent waiting for each added to ``parts[key]``."""
+def timed_iter(iterable, parts: dict, key: str, first_key: str):
+    """``iterable``'s items, the seconds spent waiting for the first in ``parts[first_key]`` (for the
+    decoded pairs: the workers' start-up and one decode) and for each later one added to ``parts[key]``."""
     it = iter(iterable)
+    target = first_key
     while True:
         t0 = time.perf_counter()
         try:
@@ -50,7 +52,8 @@ def timed_iter(iterable, parts: dict, key: str):
         except StopIteration:
             return
         finally:
-            parts[key] += time.perf_counter() - t0
+            parts[target] += time.perf_counter() - t0
+            target = key
         yield item
 
 

@@ -118,7 +118,7 @@ def evaluate(
     with atomic_dir(images_dir) as tmp, torch.no_grad(), ThreadPoolExecutor(WRITERS) as writers:
         written = []
         loop_start = time.perf_counter()
-        decoded = timed_iter(decoded_pairs(pairs, device, workers), parts, "wait_s")
+        decoded = timed_iter(decoded_pairs(pairs, device, workers), parts, "wait_s", "first_wait_s")
         progress = tqdm(decoded, total=len(pairs), desc=str(labels.get("resampler")), unit="pair", mininterval=5)
         for source, pair in zip(pairs, progress):  # in order
             parts["decode_s"] += pair.decode_s

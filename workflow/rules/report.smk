@@ -149,6 +149,24 @@ rule benchmark_suite:
         " --threads {threads} > {log:q} 2>&1"
 
 
+rule benchmark_scale:
+    output:
+        json="results/benchmarks/scale.json",
+        md="results/benchmarks/scale.md",
+    params:
+        device=config["device"],
+    threads: JOB_THREADS
+    resources:
+        gpu=GPU,
+    conda:
+        ENV
+    log:
+        "logs/benchmark_scale.log",
+    shell:
+        "python -m lmar bench-eval --out results/benchmarks --device {params.device:q} --threads {threads}"
+        " > {log:q} 2>&1"
+
+
 rule tune_kernel:
     output:
         "results/benchmarks/kernel.json",
@@ -165,5 +183,6 @@ rule tune_kernel:
 rule bench:
     input:
         rules.benchmark_suite.output,
+        rules.benchmark_scale.output,
         # the fused kernel's launch sweep needs a CUDA GPU: with device "auto", ask for tune_kernel by name
         rules.tune_kernel.output if GPU else [],
