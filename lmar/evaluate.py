@@ -120,7 +120,7 @@ def evaluate(
         loop_start = time.perf_counter()
         decoded = timed_iter(decoded_pairs(pairs, device, workers), parts, "wait_s", "first_wait_s")
         progress = tqdm(decoded, total=len(pairs), desc=str(labels.get("resampler")), unit="pair", mininterval=5)
-        for source, pair in zip(pairs, progress):  # in order
+        for pair, source in zip(progress, pairs):  # in order; the progress bar first, so that it sees the end
             parts["decode_s"] += pair.decode_s
             with clock(parts, "transfer_s", device):
                 x, bits, gt = pair.on(device)
