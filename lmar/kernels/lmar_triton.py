@@ -116,8 +116,17 @@ def _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, channel, row, col,
 
 
 @triton.jit
+def _map_channel(h, patch, w_out_ptr, b_out_ptr, o, k_hid, tap, HIDDEN: tl.constexpr, DOT_DTYPE: tl.constexpr,
+                 INPUT_PRECISION: tl.constexpr, EMULATE_BF16: tl.constexpr):
+    """Channel ``o`` of the map for a block of pixels: their kernels K_o = h @ W_o + b_o applied to their patches."""
+    w_o = tl.load(w_out_ptr + o * HIDDEN * 32 + k_hid[:, None] * 32 + tap[None, :])
+    kernel = _dot(h, w_o, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_out_ptr + o * 32 + tap)[None, :]
+    return tl.sum(patch * kernel, axis=1)
+
+
+@triton.jit
 def _compensation_kernel(
-    x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, rel_y_ptr, rel_x_ptr, cell_ptr, out_ptr,
+    x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, rel_y_ptr, rel_x_ptr, cell_ptr, out_ptr, mix_ptr,
     w_in_ptr, b_in_ptr, w_hid_ptr, b_hid_ptr, w_out_ptr, b_out_ptr,
     n_pixels, height, width, negative_slope,
     x_sb, x_sc, x_sh, x_sw,
@@ -130,12 +139,15 @@ def _compensation_kernel(
     INPUT_PRECISION: tl.constexpr,
     EMULATE_BF16: tl.constexpr,
     UNROLL: tl.constexpr,
+    MIX: tl.constexpr,
 ):  # fmt: skip
     """One program: BLOCK pixels (row-major over the image) of batch item ``program_id(1)``.
 
     x: the input (B, 3, H, W); low: x0 = R(x, (h, w)) (B, 3, h, w), brought back to (H, W) by the
     tap tables iy, wy (H, UP_TAPS) and ix, wx (W, UP_TAPS) to form the residual; out: (B, 3, H, W),
-    contiguous. Weight layouts: see :class:`PackedMLP`.
+    contiguous: the map C, or with MIX the per-pixel mix ``M[:, :3] x + M[:, 3:] C`` of the input and
+    the map by mix (3, 6) float32, row-major (LMAR's 1x1 fusion moved before its resize: the
+    epilogue). Weight layouts: see :class:`PackedMLP`.
     """
     b = tl.program_id(1).to(tl.int64)
     pix = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -186,11 +198,27 @@ def _compensation_kernel(
 
     # Last layer, one output channel at a time: K_o = h @ W_o + b_o, c_o = sum_k patch * K_o.
     out_base = out_ptr + b * 3 * n_pixels + pix
-    for o in tl.static_range(3):
-        w_o = tl.load(w_out_ptr + o * HIDDEN * 32 + k_hid[:, None] * 32 + tap[None, :])
-        kernel = _dot(h, w_o, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_out_ptr + o * 32 + tap)[None, :]
-        c = tl.sum(patch * kernel, axis=1)
-        tl.store(out_base + o * n_pixels, c.to(out_ptr.dtype.element_ty), mask=live)
+    if MIX:  # y_o = sum_c M[o, c] x_c + sum_c M[o, 3 + c] c_c (the input read after the map: fewer spills)
+        c0 = _map_channel(h, patch, w_out_ptr, b_out_ptr, 0, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
+                          EMULATE_BF16)
+        c1 = _map_channel(h, patch, w_out_ptr, b_out_ptr, 1, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
+                          EMULATE_BF16)
+        c2 = _map_channel(h, patch, w_out_ptr, b_out_ptr, 2, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
+                          EMULATE_BF16)
+        centre = x_ptr + row * x_sh + col * x_sw  # the pixel itself, each channel
+        x0 = tl.load(centre, mask=live, other=0.0).to(tl.float32)
+        x1 = tl.load(centre + x_sc, mask=live, other=0.0).to(tl.float32)
+        x2 = tl.load(centre + 2 * x_sc, mask=live, other=0.0).to(tl.float32)
+        for o in tl.static_range(3):
+            m = mix_ptr + o * 6
+            y = (tl.load(m) * x0 + tl.load(m + 1) * x1 + tl.load(m + 2) * x2
+                 + tl.load(m + 3) * c0 + tl.load(m + 4) * c1 + tl.load(m + 5) * c2)
+            tl.store(out_base + o * n_pixels, y.to(out_ptr.dtype.element_ty), mask=live)
+    else:
+        for o in tl.static_range(3):
+            c = _map_channel(h, patch, w_out_ptr, b_out_ptr, o, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
+                             EMULATE_BF16)
+            tl.store(out_base + o * n_pixels, c.to(out_ptr.dtype.element_ty), mask=live)
 
 
 INTERPRETED = not isinstance(_compensation_kernel, triton.JITFunction)
@@ -363,9 +391,11 @@ def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
     )
 
 
-def kernel_constants(packed: PackedMLP, compute: str, launch: Launch, up_taps: int = 4) -> dict[str, object]:
-    """The ``tl.constexpr`` arguments of :func:`_compensation_kernel` for ``packed`` weights and
-    ``up_taps`` taps per row and column in the residual's resize tables."""
+def kernel_constants(packed: PackedMLP, compute: str, launch: Launch, up_taps: int = 4,
+                     mix: bool = False) -> dict[str, object]:
+    """The ``tl.constexpr`` arguments of :func:`_compensation_kernel` for ``packed`` weights,
+    ``up_taps`` taps per row and column in the residual's resize tables, and whether the kernel
+    writes the mix of the input and the map (``mix``) rather than the map."""
     dtype, precision = COMPUTES[compute]
     if packed.dtype != dtype:
         raise ValueError(f"compute={compute!r} needs {dtype} weights, the packed MLP has {packed.dtype}")
@@ -378,6 +408,7 @@ def kernel_constants(packed: PackedMLP, compute: str, launch: Launch, up_taps: i
         "INPUT_PRECISION": precision,
         "EMULATE_BF16": INTERPRETED and compute == "bf16",
         "UNROLL": launch.unroll,
+        "MIX": mix,
     }
 
 
@@ -394,6 +425,7 @@ def fused_compensation(
     compute: str | None = None,
     launch: Launch | None = None,
     compiled: dict | None = None,
+    mix: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The compensatory map of a whole image, as ``LMAR._band`` over it (``LMAR.fused_inputs``
     builds the arguments).
@@ -406,7 +438,9 @@ def fused_compensation(
     ``compute``: "fp32", "tf32" or "bf16" (see COMPUTES; None: "bf16" for bf16 weights, else
     "fp32"). ``launch``: block shape and schedule (None: :func:`launch_for` ``compute``).
     ``compiled``: a dict that receives what the compiler reports for this launch on a GPU
-    (registers, spills, shared memory per program). No autograd: call it without gradients.
+    (registers, spills, shared memory per program). ``mix``: (3, 6), when given the result is
+    ``mix[:, :3] x + mix[:, 3:] C`` per pixel instead of the map C (computed in float32 on chip).
+    No autograd: call it without gradients.
     """
     B, channels, H, W = x.shape
     (iy, wy), (ix, wx) = taps_y, taps_x
@@ -424,18 +458,22 @@ def fused_compensation(
     compute = compute or ("bf16" if weights == torch.bfloat16 else "fp32")
     packed = mlp if isinstance(mlp, PackedMLP) else pack_mlp(mlp, compute_dtype(compute))
     launch = launch or launch_for(compute)
+    if mix is not None and tuple(mix.shape) != (3, 6):
+        raise ValueError(f"mix {tuple(mix.shape)} is not (3, 6)")
+    mix_arg = (mix.detach().to(device=x.device, dtype=torch.float32).contiguous() if mix is not None
+               else packed.b_out)  # never read without MIX
     n = H * W
     out = torch.empty(B, 3, H, W, dtype=x.dtype, device=x.device)
     if n == 0 or B == 0:
         return out
     kernel = _compensation_kernel[(triton.cdiv(n, launch.block), B)](
         x, low, iy.contiguous(), wy.contiguous(), ix.contiguous(), wx.contiguous(),
-        rel_y.contiguous(), rel_x.contiguous(), cell.contiguous(), out,
+        rel_y.contiguous(), rel_x.contiguous(), cell.contiguous(), out, mix_arg,
         packed.w_in, packed.b_in, packed.w_hidden, packed.b_hidden, packed.w_out, packed.b_out,
         n, H, W, packed.negative_slope,
         *x.stride(),
         *low.stride(),
-        **kernel_constants(packed, compute, launch, taps),
+        **kernel_constants(packed, compute, launch, taps, mix is not None),
         num_warps=launch.num_warps,
         num_stages=launch.num_stages,
     )  # fmt: skip
