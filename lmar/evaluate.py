@@ -76,6 +76,8 @@ def evaluate(
     upsampler = evaluation.get("upsampler", "bicubic")
     check_method(upsampler, False)
     precision = check_precision(evaluation.get("precision", "fp32"), "config key evaluation.precision")
+    save = parse_save_outputs(evaluation.get("save_outputs", DEFAULT_SAVE_OUTPUTS))
+    workers = resolve_workers(evaluation.get("workers", "auto"), device, torch.get_num_threads())
     backbone, backbone_ckpt_content = checkpoint.load_backbone(backbone_ckpt, device, allow)
     where = f"config key resamplers.{labels.get('resampler', '?')}"
     resampler, train_meta = checkpoint.build_resampler(resampler_spec, resampler_ckpt, device, where)
@@ -107,8 +109,6 @@ def evaluate(
         "resampler_n_params": param_count(resampler),
         "missing_metrics": json.dumps(scorer.missing) if scorer.missing else "",
     }
-    save = parse_save_outputs(evaluation.get("save_outputs", DEFAULT_SAVE_OUTPUTS))
-    workers = resolve_workers(evaluation.get("workers", "auto"), device, torch.get_num_threads())
     names = [p.name for p in pairs]
     sample = set(names if save == "all" else names[:save])
     figure = (names[0], figure_target(targets, image_size(pairs[0].input)).label)  # always written
