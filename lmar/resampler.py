@@ -129,6 +129,21 @@ def _upsample_taps(low_hw: tuple[int, int], hw: tuple[int, int], method: str, an
 
 
 @lru_cache(maxsize=16)
+def _positions(hw: tuple[int, int], size: tuple[int, int], device: str, dtype: torch.dtype, _inference: bool):
+    """``LMAR.position_inputs`` for one shape, kept per shape, device and dtype (read only: a few KiB;
+    about 30 small kernels a forward pass otherwise). ``_inference``: whether inference mode made them
+    (such tensors cannot enter autograd, so the two kinds are kept apart)."""
+    (H, W), (h, w) = hw, size
+    rel_y = relative_coordinate(H, h, device, dtype)
+    rel_x = relative_coordinate(W, w, device, dtype)
+    # filled on the device: a tensor built from a Python list would be a host-to-device copy,
+    # which waits for the GPU's queue to drain in the middle of the forward pass
+    cell = torch.full((2,), 2.0 * h / H, device=device, dtype=dtype)
+    cell[1:].fill_(2.0 * w / W)
+    return rel_y, rel_x, cell
+
+
+@lru_cache(maxsize=16)
 def _identity_taps(n: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.arange(n, device=device, dtype=torch.int32)[:, None], torch.ones(n, 1, device=device)
 
@@ -346,14 +361,8 @@ class LMAR(Resampler):
         """``(rel_y, rel_x, cell)``: each full-resolution row's and column's relative coordinate,
         and the relative cell (docs/method.md section 2)."""
         H, W = x.shape[-2:]
-        h, w = size
-        rel_y = relative_coordinate(H, h, x.device, x.dtype)
-        rel_x = relative_coordinate(W, w, x.device, x.dtype)
-        # filled on the device: a tensor built from a Python list would be a host-to-device copy,
-        # which waits for the GPU's queue to drain in the middle of the forward pass
-        cell = torch.full((2,), 2.0 * h / H, device=x.device, dtype=x.dtype)
-        cell[1:].fill_(2.0 * w / W)
-        return rel_y, rel_x, cell
+        return _positions((int(H), int(W)), (int(size[0]), int(size[1])), str(x.device), x.dtype,
+                          torch.is_inference_mode_enabled())
 
     def _band(self, x_pad, residual, rel_y, rel_x, cell) -> torch.Tensor:
         B, _, n_rows, W = residual.shape

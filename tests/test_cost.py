@@ -160,9 +160,12 @@ def test_full_resolution_stages(backbone):
 def test_the_fused_path_adds_back_the_map_the_counter_cannot_see(backbone, monkeypatch, interpolation):
     """The fused kernel is out of the counter's sight (and needs CUDA): stand in for it with a map
     that prepares the kernel's inputs as LMAR does (the residual's resize included where its tap
-    tables do not fit) and computes nothing the counter sees; the count must be the reference's."""
+    tables do not fit) and computes nothing the counter sees; the count must be the reference's
+    (with the fusion, moved by the epilogue's mix)."""
     net = _lmar(interpolation=interpolation)
     reference = stage_flops(net, backbone, "bicubic", HW, SIZE, CPU)
+    added = LMAR(**{**LMAR_PARAMS, "interpolation": interpolation, "embedding": "add"}).eval()
+    reference_add = stage_flops(added, backbone, "bicubic", HW, SIZE, CPU)
 
     def unseen_map(x, size, x0=None):
         net.fused_inputs(x, size, x0)
@@ -170,7 +173,17 @@ def test_the_fused_path_adds_back_the_map_the_counter_cannot_see(backbone, monke
 
     monkeypatch.setattr(lmar.resampler, "use_fused", lambda *args: True)  # as if on CUDA
     monkeypatch.setattr(net, "compensatory_map", unseen_map)
-    assert stage_flops(net, backbone, "bicubic", HW, SIZE, CPU) == pytest.approx(reference, rel=1e-12)
+    net.embedding = "add"  # x0 + R(C): the forward pass takes the map as it is
+    assert stage_flops(net, backbone, "bicubic", HW, SIZE, CPU) == pytest.approx(reference_add, rel=1e-12)
+
+    # with the fusion, the kernel's epilogue mixes input and map (6 -> 3 per full-resolution pixel) and
+    # the 1x1 convolution at the target size does not run: the count moves by exactly that
+    net.embedding = "fusion"
+    monkeypatch.setattr(lmar.resampler, "fused_compute", lambda *args: "bf16")
+    monkeypatch.setattr(lmar.resampler, "fused_map", lambda mlp, compute: lambda x, *rest, mix: torch.zeros_like(x))
+    moved = (2 * 6 * 3 * HW[0] * HW[1] - 2 * 6 * 3 * SIZE[0] * SIZE[1]) / 1e9
+    expected = {**reference, "resample_gflops": reference["resample_gflops"] + moved}
+    assert stage_flops(net, backbone, "bicubic", HW, SIZE, CPU) == pytest.approx(expected, rel=1e-12)
 
 
 def test_lmar_map_flops_match_the_counted_reference_path():

@@ -218,3 +218,20 @@ def test_compensatory_map_and_forward_match_an_independent_implementation():
         c0 = F.interpolate(ref, size=size, mode="bicubic", align_corners=False)
         expected = F.conv2d(torch.cat([x0, c0], 1), net.fuse.weight, net.fuse.bias)
         torch.testing.assert_close(net(x, size), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_position_inputs_are_made_once_per_shape_and_dtype():
+    """Kept per shape, device and dtype (about 30 small kernels a forward pass otherwise), with the
+    values a fresh computation gives, and apart for inference mode (its tensors cannot enter autograd)."""
+    net = LMAR(hidden=16, depth=1)
+    x = torch.rand(1, 3, 9, 13)
+    rel_y, rel_x, cell = net.position_inputs(x, (4, 6))
+    assert torch.equal(rel_y, relative_coordinate(9, 4, "cpu", torch.float32))
+    assert torch.equal(rel_x, relative_coordinate(13, 6, "cpu", torch.float32))
+    assert cell.tolist() == pytest.approx([2 * 4 / 9, 2 * 6 / 13])
+    again = net.position_inputs(torch.rand(2, 3, 9, 13), (4, 6))
+    assert all(a is b for a, b in zip(again, (rel_y, rel_x, cell)))
+    assert net.position_inputs(x, (5, 6))[0] is not rel_y and net.position_inputs(x.double(), (4, 6))[0].dtype == torch.float64
+    with torch.inference_mode():
+        inferred = net.position_inputs(x, (4, 6))
+    assert inferred[0] is not rel_y and inferred[0].is_inference() and not rel_y.is_inference()
