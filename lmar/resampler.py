@@ -29,7 +29,7 @@ from torch.utils.checkpoint import checkpoint
 
 from lmar.errors import LmarError
 from lmar.interpolation import METHODS, check_method, resize, resize_taps
-from lmar.kernels import FUSED_MODES, check_fused, fused_compute, fused_map, use_fused
+from lmar.kernels import FUSED_MODES, check_fused, fused_compute, fused_map, fused_resizer, use_fused
 from lmar.losses import FALLBACKS
 from lmar.params import NonNegativeFloat, PositiveInt
 from lmar.recipes import ResamplerRecipe
@@ -269,22 +269,30 @@ class LMAR(Resampler):
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         size = (int(size[0]), int(size[1]))
+        if self.compensation and self.embedding == "fusion" and self._runs_fused(x):
+            return self._fused_forward(x, size)
         x0 = self.R(x, size)
         if not self.compensation:  # no map is computed: its place in the fusion holds zeros
             return self.fuse(torch.cat([x0, torch.zeros_like(x0)], dim=1))
-        if self.embedding == "fusion" and self._runs_fused(x):
-            # Conv1x1([x0, R(C)]) = W[:, :3] R(x) + W[:, 3:] R(C) + b = R(W[:, :3] x + W[:, 3:] C) + b, as R
-            # is linear and treats every channel alike: the kernel's epilogue mixes the input and the
-            # map pixel by pixel, and one resize of that mix replaces R(C), the concatenation and the
-            # convolution at the target size
-            inputs = self.fused_inputs(x, size, x0)
-            mixed = fused_map(self.mlp, fused_compute(self.mlp, x))(*inputs, mix=self.fuse.weight[:, :, 0, 0])
-            out = self.R(mixed, size)
-            return out + self.fuse.bias.to(out.dtype).view(1, 3, 1, 1)
         comp = self.compensatory_map(x, size, x0)
         if self.embedding == "add":
             return x0 + self.R(comp, size)
         return self.fuse(torch.cat([x0, self.R(comp, size)], dim=1))
+
+    def _fused_forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The forward pass on the fused path. Conv1x1([x0, R(C)]) = W[:, :3] R(x) + W[:, 3:] R(C) + b
+        = R(W[:, :3] x + W[:, 3:] C) + b, as R is linear and treats every channel alike: the kernel's
+        epilogue mixes the input and the map pixel by pixel, and one resize of that mix replaces
+        R(C), the concatenation and the convolution at the target size. Both resizes (x0 = R(x), and
+        the mix's, with the bias) run as a Triton kernel from tap tables where the tables fit."""
+        down = fused_resizer(tuple(x.shape[-2:]), size, self.interpolation, self.antialias, str(x.device))
+        x0 = down(x) if down is not None else self.R(x, size)
+        inputs = self.fused_inputs(x, size, x0)
+        mixed = fused_map(self.mlp, fused_compute(self.mlp, x))(*inputs, mix=self.fuse.weight[:, :, 0, 0])
+        if down is not None:
+            return down(mixed, bias=self.fuse.bias)
+        out = self.R(mixed, size)
+        return out + self.fuse.bias.to(out.dtype).view(1, 3, 1, 1)
 
     def compensatory_map(self, x: torch.Tensor, size: tuple[int, int], x0: torch.Tensor | None = None) -> torch.Tensor:
         """C (B, 3, H, W): each pixel's k x k x 3 neighbourhood times its MLP-estimated 3k^2 x 3 kernel

@@ -124,6 +124,35 @@ def _bf16_band_diff(net: LMAR, x: torch.Tensor, size: tuple[int, int]) -> float:
         return (fused - net._band(*net.band_inputs(x, size))).abs().max().item()
 
 
+# The fused path's resize from tap tables (lmar.kernels.resize_triton) against lmar.interpolation.resize:
+# (method, antialias, in (H, W), out (h, w), channels-last input, with a bias).
+RESIZES = {
+    "bicubic_down": ("bicubic", False, (21, 34), (9, 19), False, True),
+    "lanczos3_down": ("lanczos3", False, (21, 34), (9, 19), True, True),
+    "lanczos3_x1.8": ("lanczos3", False, (36, 64), (20, 36), False, False),
+    "area_down": ("area", False, (10, 7), (3, 5), False, True),
+    "bilinear_up": ("bilinear", False, (5, 7), (9, 13), True, False),
+    "antialiased_bicubic_down": ("bicubic", True, (40, 60), (9, 13), False, False),  # too many taps: None
+}
+
+
+def _run_resize(method, antialias, hw, size, channels_last, with_bias) -> dict:
+    from lmar.interpolation import resize
+    from lmar.kernels.resize_triton import fused_resize, resize_tables
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, *hw)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    bias = torch.tensor([0.25, -0.5, 1.0]) if with_bias else None
+    tables = resize_tables(hw, size, method, antialias, "cpu")
+    if tables is None:
+        return {"tables": None}
+    got = fused_resize(x, tables, bias)
+    want = resize(x, size, method, antialias) + (bias.view(1, 3, 1, 1) if with_bias else 0)
+    return {"tables": tables[0][0].shape[1], "diff": (got - want).abs().max().item(), "shape_ok": got.shape == want.shape}
+
+
 def _interpreter_worker() -> None:
     """Entry point of the subprocess: every case, as JSON on stdout."""
     from lmar.kernels.lmar_triton import INTERPRETED
@@ -133,6 +162,7 @@ def _interpreter_worker() -> None:
     for name, spec in CASES.items():
         start = time.perf_counter()
         results[name] = _run_case(spec) | {"seconds": time.perf_counter() - start}
+    results["resizes"] = {name: _run_resize(*spec) for name, spec in RESIZES.items()}
     print(json.dumps(results))
 
 
@@ -152,6 +182,19 @@ def interpreted() -> dict[str, dict]:
 
 
 # ---------------------------------------------------------------- fused == reference (interpreter)
+
+
+@needs_triton
+@pytest.mark.parametrize("case", list(RESIZES))
+def test_the_resize_kernel_matches_the_resize(interpreted, case):
+    """4-tap tables for bicubic and area here, 8 for lanczos3's window; none for antialiased downscaling
+    (the forward pass then keeps PyTorch's resize); the bias added per channel."""
+    r = interpreted["resizes"][case]
+    if case.startswith("antialiased"):
+        assert r["tables"] is None
+        return
+    assert r["shape_ok"] and r["diff"] <= 2e-6, r
+    assert r["tables"] == (8 if case.startswith("lanczos3") else 4)
 
 
 @needs_triton
@@ -182,7 +225,7 @@ def test_fused_bf16_model_is_close(interpreted):
 def test_residual_taps_in_kernel_or_precomputed(interpreted):
     """The kernel forms the residual from 4-tap tables; where the resize back needs more taps
     (antialiased downscaling) it gets the resized image and identity (1-tap) tables instead."""
-    assert {name: r["up_taps"] for name, r in interpreted.items() if r["up_taps"] != 4} == {"antialias_fallback": 1}
+    assert {name: interpreted[name]["up_taps"] for name in CASES if interpreted[name]["up_taps"] != 4} == {"antialias_fallback": 1}
 
 
 @needs_triton
@@ -406,6 +449,31 @@ def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, mix, 
         # epilogue's mix (the forward pass's path) holds two map channels while it computes the third:
         # 116 bytes here (200 with 1-tap tables, the antialiased fallback, not checked).
         assert _ptxas_spill_bytes(compiled.asm["ptx"], tmp_path) <= 128
+
+
+@needs_triton
+@pytest.mark.parametrize("taps, dtype, bias", [(4, "fp32", True), (8, "fp32", False), (8, "bf16", True)])
+def test_resize_kernel_compiles_for_h100(taps, dtype, bias, tmp_path, monkeypatch):
+    """The fused path's resize kernel compiles to an sm_90 cubin (no GPU needed), as the map's kernel."""
+    triton = pytest.importorskip("triton")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from lmar.kernels.lmar_triton import INTERPRETED
+    from lmar.kernels.resize_triton import BLOCK, _resize_kernel
+
+    if INTERPRETED:
+        pytest.skip("this process runs Triton's interpreter")
+    if "nvidia" not in triton.backends.backends:
+        pytest.skip("triton has no NVIDIA backend")
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    pointee = {"src": dtype, "out": dtype, "iy": "i32", "ix": "i32", "bias": dtype}
+    constants = {"TAPS": taps, "BLOCK": BLOCK, "BIAS": bias}
+    signature = {name: "*" + pointee.get(name.split("_")[0], "fp32") if name.endswith("_ptr") else "i32"
+                 for name in _resize_kernel.arg_names} | {name: "constexpr" for name in constants}
+    compiled = triton.compile(ASTSource(_resize_kernel, signature, constants), target=GPUTarget("cuda", 90, 32),
+                              options={"num_warps": 4, "num_stages": 3})
+    assert compiled.asm["cubin"]
 
 
 def _ptxas_spill_bytes(ptx: str, tmp_path: Path) -> int:

@@ -124,6 +124,16 @@ def fused_map(mlp: nn.Sequential, compute: str) -> Callable[..., torch.Tensor]:
     return partial(fused_compensation, mlp=cached[1], compute=compute)
 
 
+def fused_resizer(in_hw: tuple[int, int], out_hw: tuple[int, int], method: str, antialias: bool, device: str):
+    """The resize from ``in_hw`` to ``out_hw`` as a Triton kernel from tap tables, for the fused path:
+    a callable ``(src, bias=None) -> resized (+ bias per channel)``, or None where no tables fit
+    (:mod:`lmar.kernels.resize_triton`). Imports Triton."""
+    from lmar.kernels.resize_triton import fused_resize, resize_tables
+
+    tables = resize_tables(in_hw, out_hw, method, antialias, device)
+    return None if tables is None else partial(fused_resize, tables=tables)
+
+
 def _cannot_run(reason: str) -> LmarError:
     return LmarError(f"lmar: fused='always' cannot run: {reason}; use fused='auto' or 'never'")
 
