@@ -227,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", type=int, default=None, help="synthetic test pairs (default: 32 on GPU, 4 on CPU)")
     p.add_argument("--workers", default="auto", help="decoding workers: auto or a number (evaluation.workers)")
     p.add_argument("--save-outputs", default="3", help="outputs written per job: a number or all (evaluation.save_outputs)")
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="the evaluation's precision (default: the paper config's, fp32)")
     _common(p, seed=False)
 
     p = sub.add_parser("tune-kernel", help="time and check the fused LMAR kernel's launch candidates on a GPU, to JSON")
@@ -385,7 +387,8 @@ def run(args: argparse.Namespace) -> int:
         number = lambda v: v if v in ("auto", "all") else int(v)  # noqa: E731
         args.out.mkdir(parents=True, exist_ok=True)
         result = scale_bench.run(args.out, str(device), hw, pairs, args.threads, number(args.workers),
-                                 number(args.save_outputs), progress=lambda m: print(m, flush=True))
+                                 number(args.save_outputs), progress=lambda m: print(m, flush=True),
+                                 precision=args.precision, partial=lambda r: write_json(args.out / "scale.json", r))
         write_json(args.out / "scale.json", result)
         with atomic_path(args.out / "scale.md") as t:
             t.write_text(scale_bench.markdown(result))

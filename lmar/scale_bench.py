@@ -136,14 +136,19 @@ def extrapolate(jobs: list[dict], hw, n_test: int, startup_s: float, lpips_s: fl
 
 
 def run(out_dir: Path, device: str = "cpu", hw=UHD, pairs: int = 32, threads: int | None = None,
-        workers="auto", save_outputs: int | str = 3, grid: dict | None = None, progress=print) -> dict:
-    """The benchmark (module docstring): a dict with a row per job, the extrapolations and the settings."""
+        workers="auto", save_outputs: int | str = 3, grid: dict | None = None, progress=print,
+        precision: str | None = None, partial=None) -> dict:
+    """The benchmark (module docstring): a dict with a row per job, the extrapolations and the settings.
+    ``precision``: the evaluation's (default the paper config's); ``partial``: called with the jobs
+    measured so far after each one (so that a run cut short keeps them)."""
     from lmar.benchmarks import device_label
     from lmar.weights import missing_reason
 
     grid = grid or paper_grid()
     dev = torch.device(device)
     evaluation = {**as_fractions(grid["evaluation"]), "save_outputs": save_outputs, "workers": workers}
+    if precision:
+        evaluation["precision"] = precision
     rows = []
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         tmp = Path(tmp)
@@ -166,13 +171,16 @@ def run(out_dir: Path, device: str = "cpu", hw=UHD, pairs: int = 32, threads: in
                 parts.update(backbone=bname, resampler=rname,
                              images_per_s=parts["pairs"] * parts["targets"] / parts["loop_s"])
                 rows.append(parts)
+                if partial is not None:
+                    partial({"device": str(dev), "hw": list(hw), "pairs": pairs, "complete": False, "jobs": rows})
                 progress(f"{bname} / {rname}: {parts['images_per_s']:.2f} images/s, {parts['loop_s']:.1f} s")
     missing = missing_reason(("alexnet", "lpips_alex"))
     lpips_s = lpips_seconds(hw, dev) if "lpips" in grid["evaluation"].get("metrics", []) and missing else 0.0
     startup = startup_seconds()
     protocols = {name: extrapolate(rows, hw, DATASETS.build({"type": name}).plan_shape()[3], startup, lpips_s)
                  for name in PROTOCOLS}
-    return {"device": device_label(dev), "hw": list(hw), "pairs": pairs, "workers": rows[0]["workers"],
+    return {"device": device_label(dev), "hw": list(hw), "pairs": pairs, "complete": True,
+            "precision": evaluation.get("precision", "fp32"), "workers": rows[0]["workers"],
             "save_outputs": save_outputs, "evaluation": evaluation, "startup_s": startup,
             "lpips_random_weights_s": lpips_s, "lpips_timed_in_jobs": not missing, "jobs": rows,
             "protocols": protocols}
@@ -183,7 +191,8 @@ def markdown(result: dict) -> str:
     h, w = result["hw"]
     lines = [f"# Evaluation at scale: {result['pairs']} synthetic pairs of {h}x{w} on {result['device']}",
              "",
-             f"Paper grid, {result['jobs'][0]['targets']} target sizes; {result['workers']} decoding worker(s); "
+             f"Paper grid, {result['jobs'][0]['targets']} target sizes, {result['precision']}; "
+             f"{result['workers']} decoding worker(s); "
              f"outputs saved: {result['save_outputs']}. Shares are of each job's loop time; first pair = waiting "
              "for the decoding workers to start and the first pair; wait = waiting for later pairs; decode CPU = the workers' own seconds per pair; s/pair leaves out the first pair's wait and the FLOP "
              "counting (once a job).",

@@ -54,8 +54,10 @@ def test_a_tiny_run_end_to_end(tmp_path, capsys):
                            "full_resolution": {"type": "full_resolution"}},
             "evaluation": {"sizes": [{"name": "x2", "size": [1080, 1920]}, {"name": "x4", "size": [540, 960]}],
                            "metrics": ["psnr", "ssim"]}}
+    seen = []
     result = scale_bench.run(tmp_path, "cpu", (64, 96), pairs=2, workers=1, save_outputs=1, grid=grid,
-                             progress=lambda m: None)
+                             progress=lambda m: None, precision="bf16", partial=lambda r: seen.append(len(r["jobs"])))
+    assert seen == [1, 2, 3] and result["complete"] and result["precision"] == "bf16"
     assert [(j["backbone"], j["resampler"], j["targets"]) for j in result["jobs"]] == [
         ("unet", "bicubic", 2), ("unet", "lmar", 2), ("unet", "full_resolution", 1)]
     for j in result["jobs"]:
