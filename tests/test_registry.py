@@ -72,8 +72,8 @@ def test_user_resampler_is_built_from_module_and_class(user_module):
 
 def test_user_resampler_evaluates_end_to_end(user_module, mini_data, backbone_ckpt, tmp_path):
     spec = {"type": f"{user_module}:BoxDown", "params": {"mode": "area"}}
-    df = evaluate(mini_data, backbone_ckpt, spec, None, {"scales": [2, 3]}, tmp_path / "box.csv", tmp_path / "img",
-                  CPU, {**LABELS, "resampler": "box"})
+    df = evaluate(mini_data, backbone_ckpt, spec, None, {"scales": [2, 3], "save_outputs": "all"}, tmp_path / "box.csv",
+                  tmp_path / "img", CPU, {**LABELS, "resampler": "box"})
     on_disk = pd.read_csv(tmp_path / "box.csv")
     assert len(df) == len(on_disk) == 2 * N_TEST
     assert set(on_disk.resampler) == {"box"} and set(on_disk.resampler_type) == {f"{user_module}:BoxDown"}

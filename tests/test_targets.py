@@ -67,7 +67,7 @@ def test_bad_scale_in_config_names_its_key():
 
 
 def test_evaluate_at_a_fixed_size(mini_data, backbone_ckpt, tmp_path):
-    evaluation = {"scales": [2], "sizes": [{"name": "squash", "size": [20, 20]}]}
+    evaluation = {"scales": [2], "sizes": [{"name": "squash", "size": [20, 20]}], "save_outputs": "all"}
     df = evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, evaluation, tmp_path / "m.csv",
                   tmp_path / "img", CPU, dict(LABELS))
     assert list(df.target.unique()) == ["x2", "squash"]
