@@ -19,7 +19,6 @@ network is the same size) and added per scored image.
 from __future__ import annotations
 
 import multiprocessing as mp
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,20 +104,18 @@ def lpips_seconds(hw, device: torch.device, repeats: int = 3) -> float:
     """Seconds to score one image of ``hw`` with pyiqa's LPIPS, random weights (nothing is loaded)."""
     import pyiqa
 
+    from lmar.benchmarks import _timed
     from lmar.metrics import LPIPS_NO_LOADING, _pyiqa_lpips_without_loading
 
     with _pyiqa_lpips_without_loading():
         metric = pyiqa.create_metric("lpips", device=device, as_loss=False, **LPIPS_NO_LOADING).eval()
     a, b = torch.rand(2, 1, 3, *hw, device=device)
-    times = []
-    with torch.no_grad():
-        for _ in range(repeats + 1):
-            t0 = time.perf_counter()
-            metric(a, b)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times[1:])
+    return _timed(lambda: metric(a, b), device, repeats, warmup=1)["seconds"]  # median, without gradients
+
+
+def per_pair_seconds(job: dict) -> float:
+    """A job's seconds per pair: its loop without the first pair's wait and the FLOP counting (once a job)."""
+    return (job["loop_s"] - job["count_flops_s"] - job["first_wait_s"]) / job["pairs"]
 
 
 def extrapolate(jobs: list[dict], hw, n_test: int, startup_s: float, lpips_s: float = 0.0) -> dict:
@@ -127,7 +124,7 @@ def extrapolate(jobs: list[dict], hw, n_test: int, startup_s: float, lpips_s: fl
     ratio = UHD[0] * UHD[1] / (hw[0] * hw[1])
     seconds = nbytes = 0.0
     for j in jobs:
-        per_pair = (j["loop_s"] - j["count_flops_s"] - j["first_wait_s"]) / j["pairs"]
+        per_pair = per_pair_seconds(j)
         seconds += startup_s + j["setup_s"] + j["first_wait_s"] + j["count_flops_s"] * ratio
         seconds += n_test * (per_pair + j["targets"] * lpips_s) * ratio
         nbytes += j["images_bytes"] * ratio + j["csv_bytes"] * n_test / j["pairs"]
@@ -202,7 +199,7 @@ def markdown(result: dict) -> str:
              "|---|---|" + "---|" * 16]
     for j in result["jobs"]:
         loop = j["loop_s"]
-        per_pair = (loop - j["first_wait_s"] - j["count_flops_s"]) / j["pairs"]  # as extrapolated
+        per_pair = per_pair_seconds(j)  # as extrapolated
         shares = [100 * j[k] / loop for k in SHARES]
         other = 100 - sum(shares)
         cells = [f"{s:.0f}%" for s in shares] + [f"{other:.0f}%"]

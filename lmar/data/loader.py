@@ -40,9 +40,9 @@ class Decoded:
 
     def on(self, device: torch.device) -> tuple[torch.Tensor, int, torch.Tensor]:
         """(input (3, H, W) float on ``device``, its bit depth, ground truth (3, H, W) float on ``device``)."""
-        blocking = not (device.type == "cuda" and self.x.is_pinned())
-        x = self.x.to(device, non_blocking=not blocking)
-        gt = self.gt.to(device, non_blocking=not blocking)
+        non_blocking = device.type == "cuda" and self.x.is_pinned()
+        x = self.x.to(device, non_blocking=non_blocking)
+        gt = self.gt.to(device, non_blocking=non_blocking)
         return to_float(x, self.x_bits), self.x_bits, to_float(gt, self.gt_bits)
 
 

@@ -51,6 +51,7 @@ import triton.language as tl
 from torch import nn
 
 from lmar.errors import LmarError
+from lmar.kernels.resize_triton import taps_at
 
 N_FEATURES = 7  # rel. coordinate (2), rel. cell (2), residual (3): docs/method.md section 2
 FEATURES_PADDED = 16  # tl.dot needs every dimension >= 16
@@ -100,17 +101,7 @@ def _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, channel, row, col,
     """x - R(x0, (H, W)) at BLOCK pixels (rows ``row``, columns ``col``), one channel: R(x0) is
     sum_ij wy_i wx_j x0[iy_i, ix_j] over the tap tables of the pixels' rows (iy, wy) and columns
     (ix, wx), each (H or W, UP_TAPS); ``x_ptr``, ``low_ptr`` point at the batch item."""
-    t = tl.arange(0, UP_TAPS)
-    iy = tl.load(iy_ptr + row[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0)
-    wy = tl.load(wy_ptr + row[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0.0)
-    ix = tl.load(ix_ptr + col[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0)
-    wx = tl.load(wx_ptr + col[:, None] * UP_TAPS + t[None, :], mask=live[:, None], other=0.0)
-    vals = tl.load(
-        low_ptr + channel * low_sc + iy[:, :, None] * low_sh + ix[:, None, :] * low_sw,
-        mask=live[:, None, None],
-        other=0.0,
-    ).to(tl.float32)
-    up = tl.sum(tl.sum(vals * wy[:, :, None] * wx[:, None, :], axis=2), axis=1)
+    up = taps_at(low_ptr + channel * low_sc, iy_ptr, wy_ptr, ix_ptr, wx_ptr, row, col, live, low_sh, low_sw, UP_TAPS)
     here = tl.load(x_ptr + channel * x_sc + row * x_sh + col * x_sw, mask=live, other=0.0).to(tl.float32)
     return here - up
 

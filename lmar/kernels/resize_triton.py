@@ -22,6 +22,20 @@ BLOCK = 128  # output pixels per program
 
 
 @triton.jit
+def taps_at(plane_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, row, col, live, s_h, s_w, TAPS: tl.constexpr):
+    """``sum_pq wy[row, p] wx[col, q] plane[iy[row, p], ix[col, q]]`` in float32 at a block of output
+    pixels (rows ``row``, columns ``col``, masked by ``live``), from (n, TAPS) tap tables; ``plane_ptr``
+    points at one channel plane, read through its strides ``s_h``, ``s_w``."""
+    t = tl.arange(0, TAPS)
+    iy = tl.load(iy_ptr + row[:, None] * TAPS + t[None, :], mask=live[:, None], other=0)
+    wy = tl.load(wy_ptr + row[:, None] * TAPS + t[None, :], mask=live[:, None], other=0.0)
+    ix = tl.load(ix_ptr + col[:, None] * TAPS + t[None, :], mask=live[:, None], other=0)
+    wx = tl.load(wx_ptr + col[:, None] * TAPS + t[None, :], mask=live[:, None], other=0.0)
+    vals = tl.load(plane_ptr + iy[:, :, None] * s_h + ix[:, None, :] * s_w, mask=live[:, None, None], other=0.0)
+    return tl.sum(tl.sum(vals.to(tl.float32) * wy[:, :, None] * wx[:, None, :], axis=2), axis=1)
+
+
+@triton.jit
 def _resize_kernel(
     src_ptr, out_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, bias_ptr,
     n_out, out_w,
@@ -36,16 +50,8 @@ def _resize_kernel(
     c = plane % 3
     pix = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     live = pix < n_out
-    row = pix // out_w
-    col = pix % out_w
-    t = tl.arange(0, TAPS)
-    iy = tl.load(iy_ptr + row[:, None] * TAPS + t[None, :], mask=live[:, None], other=0)
-    wy = tl.load(wy_ptr + row[:, None] * TAPS + t[None, :], mask=live[:, None], other=0.0)
-    ix = tl.load(ix_ptr + col[:, None] * TAPS + t[None, :], mask=live[:, None], other=0)
-    wx = tl.load(wx_ptr + col[:, None] * TAPS + t[None, :], mask=live[:, None], other=0.0)
-    base = src_ptr + b * s_sb + c * s_sc
-    vals = tl.load(base + iy[:, :, None] * s_sh + ix[:, None, :] * s_sw, mask=live[:, None, None], other=0.0)
-    acc = tl.sum(tl.sum(vals.to(tl.float32) * wy[:, :, None] * wx[:, None, :], axis=2), axis=1)
+    plane_ptr = src_ptr + b * s_sb + c * s_sc
+    acc = taps_at(plane_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, pix // out_w, pix % out_w, live, s_sh, s_sw, TAPS)
     if BIAS:
         acc += tl.load(bias_ptr + c).to(tl.float32)
     tl.store(out_ptr + plane.to(tl.int64) * n_out + pix, acc.to(out_ptr.dtype.element_ty), mask=live)
