@@ -107,6 +107,45 @@ def assign_lpips_weights(net: torch.nn.Module, state: dict[str, dict]) -> None:
             raise LmarError(f"weights {weight_path(wname)} have tensors LPIPS does not use: {unused[:5]}")
 
 
+class KeptReference:
+    """A module's ``forward`` that keeps its outputs for one input, the first after :meth:`forget`,
+    and returns them again for an input equal to it (``torch.equal``: the same shape, dtype, device
+    and every value), instead of computing them anew.
+
+    LPIPS runs its AlexNet trunk on both images of every pair it scores; an evaluation scores every
+    target size of a test pair against the same ground truth, so the ground truth's features are
+    the same each time (pyiqa runs the trunk with cuDNN's deterministic algorithms). pyiqa passes the
+    reference first, which is the input kept; were that order to change, nothing equal would come
+    again and every call would compute, as before: whether a call is served from the kept outputs
+    depends only on its input's values. The outputs are returned as they are (LPIPS only reads them).
+    """
+
+    def __init__(self, forward):
+        self.forward, self.kept, self.served = forward, None, 0
+
+    def forget(self) -> None:
+        self.kept = None
+
+    def __call__(self, x: torch.Tensor):
+        if self.kept is not None:
+            kept_x, outputs = self.kept
+            if kept_x.shape == x.shape and kept_x.dtype == x.dtype and kept_x.device == x.device and torch.equal(kept_x, x):
+                self.served += 1
+                return outputs
+        outputs = self.forward(x)
+        if self.kept is None:
+            self.kept = (x.detach().clone(), outputs)  # a copy: a later in-place change cannot fake a match
+        return outputs
+
+
+def keep_lpips_reference(metric) -> KeptReference:
+    """Make pyiqa's LPIPS ``metric`` keep its trunk's outputs for one reference image (:class:`KeptReference`);
+    the parameters and the state dict are untouched (the trunk's ``forward`` is wrapped on the instance)."""
+    trunk = metric.net.net
+    trunk.forward = KeptReference(trunk.forward)
+    return trunk.forward
+
+
 def build_lpips(device: torch.device):
     """pyiqa's LPIPS (AlexNet, v0.1) with its weights loaded by lmar.weights (hash-checked, weights_only)."""
     import pyiqa
@@ -190,12 +229,14 @@ class Scorer:
         import pyiqa
 
         self.names, self.device, self.metrics, self.missing = list(names), device, {}, {}
+        self._reference, self.kept = None, []  # the ground truth of the last call; LPIPS's kept features
         for n in names:
             reason = missing_reason(NEEDS_WEIGHTS.get(n, ()))
             if not reason:
                 try:
                     if n == "lpips":
                         self.metrics[n] = build_lpips(device)
+                        self.kept.append(keep_lpips_reference(self.metrics[n]))
                     else:
                         pyiqa_name, options = PYIQA_METRICS[n]
                         self.metrics[n] = pyiqa.create_metric(pyiqa_name, device=device, as_loss=False, **options)
@@ -210,7 +251,15 @@ class Scorer:
     def __call__(self, out: torch.Tensor, gt: torch.Tensor) -> dict[str, float]:
         """Scores of one output, on the scorer's device. The last bit of a score follows the memory
         layout of ``out`` (PyTorch's reductions sum in memory order): PSNR 7.302136421 dB for a (3, H, W)
-        contiguous output, 7.302135944 dB for the same values laid out (H, W, 3) as an image is read."""
+        contiguous output, 7.302135944 dB for the same values laid out (H, W, 3) as an image is read.
+
+        Score every output of one ground truth with the same ``gt`` tensor, one after another: LPIPS
+        then computes the ground truth's features once (:class:`KeptReference`); a new ``gt`` object
+        starts afresh."""
+        if gt is not self._reference:
+            self._reference = gt
+            for kept in self.kept:
+                kept.forget()
         out, gt = out[None].to(self.device), gt[None].to(self.device)
         with torch.no_grad(), _ssim_in_two_passes():
             scores = {n: float(m(out, gt)) for n, m in self.metrics.items()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from lmar import scale_bench
 from lmar.cli import main
@@ -41,11 +42,18 @@ def test_synthetic_pairs(tmp_path):
 def test_the_extrapolation_by_hand():
     job = {"loop_s": 20.0, "count_flops_s": 2.0, "first_wait_s": 4.0, "pairs": 7, "targets": 6, "setup_s": 3.0,
            "images_bytes": 1000, "csv_bytes": 700}
-    got = scale_bench.extrapolate([job, job], (1080, 1920), 2100, startup_s=5.0, lpips_s=0.5)
-    # per job: 5 + 3 + 4 + 2 * 4 + 2100 * ((20 - 2 - 4) / 7 + 6 * 0.5) * 4 = 20 + 2100 * 5 * 4 = 42020 s
-    assert got["hours"] == pytest.approx(2 * 42020 / 3600)
+    got = scale_bench.extrapolate([job, job], (1080, 1920), 2100, startup_s=5.0, lpips_s={"first": 0.8, "more": 0.5})
+    # per job: 5 + 3 + 4 + 2 * 4 + 2100 * ((20 - 2 - 4) / 7 + 0.8 + 5 * 0.5) * 4 = 20 + 2100 * 5.3 * 4 = 44540 s
+    assert got["hours"] == pytest.approx(2 * 44540 / 3600)
+    without = scale_bench.extrapolate([job], (1080, 1920), 2100, startup_s=5.0)  # LPIPS timed in the job, or none
+    assert without["hours"] == pytest.approx((20 + 2100 * 2 * 4) / 3600)
     assert got["gb_written"] == pytest.approx(2 * (1000 * 4 + 700 * 2100 / 7) / 1e9)
     assert got["pixel_ratio"] == 4 and got["jobs"] == 2 and got["pairs"] == 2100
+
+
+def test_lpips_is_timed_for_a_pairs_first_output_and_each_further_one():
+    got = scale_bench.lpips_seconds((40, 48), torch.device("cpu"), repeats=1)
+    assert set(got) == {"first", "more"} and all(0 < s < float("inf") for s in got.values())
 
 
 def test_a_tiny_run_end_to_end(tmp_path, capsys):
@@ -63,11 +71,11 @@ def test_a_tiny_run_end_to_end(tmp_path, capsys):
     for j in result["jobs"]:
         assert j["images_per_s"] == pytest.approx(2 * j["targets"] / j["loop_s"])
         assert j["outputs_written"] == j["targets"]  # the first image at every target
-    assert result["lpips_random_weights_s"] == 0.0  # LPIPS not asked for
+    assert result["lpips_random_weights_s"] is None and not result["lpips_timed_in_jobs"]  # LPIPS not asked for
     assert set(result["protocols"]) == {"uhd_lol4k", "uhd_ll"} and result["protocols"]["uhd_lol4k"]["pairs"] == 2100
     assert result["protocols"]["uhd_lol4k"]["hours"] > result["protocols"]["uhd_ll"]["hours"] > 0
     text = scale_bench.markdown(result)
-    assert "| unet | lmar |" in text and "scaled from 64x96 by pixels" in text
+    assert "| unet | lmar |" in text and "scaled from 64x96 by pixels" in text and "; no LPIPS;" in text
     assert list(tmp_path.iterdir()) == []  # the synthetic set and runs were temporary
     json.dumps(result)  # writable as JSON
 
