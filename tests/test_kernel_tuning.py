@@ -62,6 +62,12 @@ def test_tune_checks_and_ranks_every_candidate():
 def test_bf16_sweep_tries_pipelined_launches_first():
     from lmar.kernels.tuning import candidates
 
-    stages = [launch.num_stages for launch in candidates("bf16")]
-    assert len(stages) == 18 and stages == sorted(stages, reverse=True)
-    assert candidates("bf16")[:2] == [c for c in candidates("bf16") if c.block == 128 and c.num_stages == 3]
+    found = [(c.block, c.num_warps, c.num_stages, c.unroll) for c in candidates("bf16")]
+    assert len(found) == len(set(found)) == 22
+    # the best measured launch and its neighbours in pipelining depth, then the runner-up's shape
+    assert found[:6] == [(128, 4, 3, False), (128, 4, 4, False), (128, 4, 2, False),
+                         (256, 8, 3, False), (256, 8, 4, False), (256, 8, 2, False)]
+    # every other block and warp count, pipelined, before any unpipelined schedule
+    stages = [s for _, _, s, _ in found]
+    assert stages[6:] == [3] * 4 + [1] * 12
+    assert {(b, w) for b, w, _, _ in found} == {(b, w) for b in (128, 256, 64) for w in (8, 4)}

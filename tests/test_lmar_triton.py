@@ -269,7 +269,7 @@ def test_unknown_mode_raises():
         LMAR(hidden=16, depth=2, fused="sometimes")
 
 
-@pytest.mark.parametrize("hidden", [8, 20, 24, 512])
+@pytest.mark.parametrize("hidden", [8, 20, 24, 256, 512])
 def test_always_with_an_unsupported_shape_raises(hidden):
     with pytest.raises(LmarError, match="fused='always' cannot run"):
         LMAR(hidden=hidden, depth=2, fused="always")
@@ -278,20 +278,21 @@ def test_always_with_an_unsupported_shape_raises(hidden):
 @needs_triton
 @pytest.mark.parametrize(
     "hidden, depth, dtype",
-    [(16, 1, "float32"), (48, 2, "float32"), (128, 5, "float32"), (144, 2, "bfloat16"), (256, 3, "bfloat16")],
+    [(16, 1, "float32"), (48, 2, "float32"), (128, 5, "float32"), (112, 3, "bfloat16"), (128, 5, "bfloat16")],
 )
 def test_supported_shapes(hidden, depth, dtype):
     assert mlp_unsupported(kernel_mlp(hidden, depth).to(getattr(torch, dtype))) is None
 
 
 @needs_triton
-def test_fp32_is_limited_to_hidden_128():
-    """At hidden 256 the fp32 kernel's weight tiles would not fit a GPU's shared memory; bf16's do."""
-    assert "[16, 128]" in mlp_unsupported(kernel_mlp(256, 2))
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_hidden_is_limited_to_128(dtype):
+    """Wider weight tiles would not fit a GPU's shared memory (test_wider_mlps_would_not_fit_the_default_launch)."""
     from lmar.kernels.lmar_triton import pack_mlp
 
+    assert "[16, 128]" in mlp_unsupported(kernel_mlp(144, 2).to(getattr(torch, dtype)))
     with pytest.raises(LmarError, match=r"\[16, 128\]"):
-        pack_mlp(kernel_mlp(256, 2).bfloat16(), dtype=torch.float32)
+        pack_mlp(kernel_mlp(256, 2).to(getattr(torch, dtype)))
 
 
 @needs_triton
@@ -394,88 +395,119 @@ def test_packed_weights_are_reused_until_a_parameter_changes():
         (128, 5, "bf16", None, 4, True),
         (128, 5, "bf16", (128, 8, 3, True), 4, True),
         (128, 5, "bf16", None, 1, True),
-        (256, 2, "bf16", None, 4, False),
+        (112, 2, "bf16", None, 4, False),
         (16, 1, "fp32", (16, 1, 1, False), 4, True),
     ],
 )
 def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, mix, tmp_path, monkeypatch):
-    """Triton compiles the kernel to an sm_90 cubin (no GPU needed) within the shared memory of one block.
+    """Triton compiles the kernel to an sm_90 cubin (no GPU needed), specialised as for a 4K launch,
+    within the shared memory of one block.
 
     The interpreter cannot catch compile-only errors (types, layouts, resources); this does.
     """
-    triton = pytest.importorskip("triton")
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
+    from lmar.kernels.lmar_triton import Launch, _compensation_kernel, compute_dtype, kernel_constants, launch_for, pack_mlp
 
-    from lmar.kernels.lmar_triton import (
-        INTERPRETED,
-        Launch,
-        _compensation_kernel,
-        compute_dtype,
-        kernel_constants,
-        launch_for,
-        pack_mlp,
-    )
-
-    if INTERPRETED:
-        pytest.skip("this process runs Triton's interpreter")
-    if "nvidia" not in triton.backends.backends:
-        pytest.skip("triton has no NVIDIA backend")
+    _skip_unless_compiling()
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))  # a cold compile, and no files left behind
     packed = pack_mlp(kernel_mlp(hidden, depth).to(compute_dtype(compute)), compute_dtype(compute))
     launch = Launch(*launch) if launch else launch_for(compute)
     constants = kernel_constants(packed, compute, launch, up_taps, mix)
-    weight = "bf16" if compute == "bf16" else "fp32"
-    pointee = {"w": weight, "iy": "i32", "ix": "i32"}
-    signature = (
-        {
-            name: "*" + pointee.get(name.split("_")[0], "fp32") if name.endswith("_ptr") else "i32"
-            for name in _compensation_kernel.arg_names
-        }
-        | {"negative_slope": "fp32"}
-        | {name: "constexpr" for name in constants}
-    )
-    compiled = triton.compile(
-        ASTSource(_compensation_kernel, signature, constants),
-        target=GPUTarget("cuda", 90, 32),
-        options={"num_warps": launch.num_warps, "num_stages": launch.num_stages},
-    )
+    pointee = {"w": "bf16" if compute == "bf16" else "fp32", "iy": "i32", "ix": "i32"}
+    compiled = _compile_as_launched(_compensation_kernel, pointee, constants, MAP_INTS, launch.num_warps,
+                                    launch.num_stages, floats=("negative_slope",))
     assert compiled.asm["cubin"]
     assert compiled.metadata.shared <= 227 * 1024  # an H100 block's shared memory limit
     if compute == "bf16" and launch == launch_for("bf16") and hidden == 128 and up_taps == 4:
-        # The fast path's default launch keeps (nearly) everything in registers, by ptxas's own count,
-        # which depends on the ptxas: the GPU machine's toolchain (torch 2.11, Triton 3.6) reported 0 spills
-        # when it ran the kernel (kernel.json of docs/measured/h100-2026-11-26); the ptxas of CUDA 12.9
-        # that Triton 3.8 (torch 2.14.1's) ships reports 88 bytes, and Triton 3.6's own, CUDA 12.8, 152
-        # for the same kernel; the TF32 launch, for scale, spills 1944. The epilogue's mix (the forward
-        # pass's path) holds two map channels while it computes the third: 116 bytes here (156 under
-        # Triton 3.6's ptxas; 200 here with 1-tap tables, the antialiased fallback, not checked).
-        assert _ptxas_spill_bytes(compiled.asm["ptx"], tmp_path) <= 128
+        # The fast path's default launch keeps most of its state in registers, by ptxas's own count, which
+        # depends on the ptxas. Compiled as here, Triton 3.6 (the GPU machine's, with torch 2.11) gives
+        # 254 registers and no spills for the map, which is what that machine reported when it ran the
+        # kernel (kernel.json of docs/measured/h100-2026-11-26), and 56 bytes with the epilogue's mix
+        # (the forward pass's path); the CUDA 12.9 ptxas that Triton 3.8 (torch 2.14.1's) ships spills
+        # 144 and 244 bytes. The TF32 launch, for scale, spills about 2000.
+        assert _ptxas_spill_bytes(compiled.asm["ptx"], tmp_path) <= 256
+    if compute == "bf16" and launch.num_stages > 1 and not launch.unroll and depth > 2:
+        # the layer loop's weights stream through num_stages shared-memory buffers (asynchronous copies):
+        # only a launch specialised on alignment gets them, which is why the compile must be specialised
+        assert compiled.metadata.shared >= launch.num_stages * packed.hidden**2 * 2
+        assert "cp.async" in compiled.asm["ptx"]
+
+
+@needs_triton
+def test_wider_mlps_would_not_fit_the_default_launch(tmp_path, monkeypatch):
+    """Why MAX_HIDDEN is 128: at hidden 256 the bf16 launch's pipelined weights need 385 KiB of shared memory."""
+    from lmar.kernels.lmar_triton import MAX_HIDDEN, _compensation_kernel, kernel_constants, launch_for, pack_mlp
+
+    _skip_unless_compiling()
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr("lmar.kernels.lmar_triton.MAX_HIDDEN", 256)  # pack it anyway, to compile it
+    packed = pack_mlp(kernel_mlp(256, 3).bfloat16())
+    launch = launch_for("bf16")
+    compiled = _compile_as_launched(_compensation_kernel, {"w": "bf16", "iy": "i32", "ix": "i32"},
+                                    kernel_constants(packed, "bf16", launch, 4, True), MAP_INTS, launch.num_warps,
+                                    launch.num_stages, floats=("negative_slope",))
+    assert compiled.metadata.shared > 227 * 1024 and MAX_HIDDEN == 128
 
 
 @needs_triton
 @pytest.mark.parametrize("taps, dtype, bias", [(4, "fp32", True), (8, "fp32", False), (8, "bf16", True)])
 def test_resize_kernel_compiles_for_h100(taps, dtype, bias, tmp_path, monkeypatch):
-    """The fused path's resize kernel compiles to an sm_90 cubin (no GPU needed), as the map's kernel."""
-    triton = pytest.importorskip("triton")
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
-
-    from lmar.kernels.lmar_triton import INTERPRETED
+    """The fused path's resize kernel compiles to an sm_90 cubin (no GPU needed), specialised as for x0 = R(x)
+    of a 4K input, as the map's kernel."""
     from lmar.kernels.resize_triton import BLOCK, _resize_kernel
+
+    _skip_unless_compiling()
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    pointee = {"src": dtype, "out": dtype, "iy": "i32", "ix": "i32", "bias": dtype}
+    compiled = _compile_as_launched(_resize_kernel, pointee, {"TAPS": taps, "BLOCK": BLOCK, "BIAS": bias},
+                                    RESIZE_INTS, num_warps=4, num_stages=3)
+    assert compiled.asm["cubin"]
+
+
+# The integer arguments of the 3840x2160 -> 1200x2133 launches (contiguous tensors), on which Triton
+# specialises what it compiles: an integer divisible by 16 (and every pointer, 16-byte aligned as
+# PyTorch allocates) is marked so (tt.divisibility 16), which lets loads vectorise and pipeline; an
+# integer equal to 1 (a unit stride) becomes a constant.
+H, W, h, w = 2160, 3840, 1200, 2133
+MAP_INTS = {"n_pixels": H * W, "height": H, "width": W, "x_sb": 3 * H * W, "x_sc": H * W, "x_sh": W, "x_sw": 1,
+            "low_sb": 3 * h * w, "low_sc": h * w, "low_sh": w, "low_sw": 1}
+RESIZE_INTS = {"n_out": h * w, "out_w": w, "s_sb": 3 * H * W, "s_sc": H * W, "s_sh": W, "s_sw": 1}
+
+
+def _skip_unless_compiling():
+    triton = pytest.importorskip("triton")
+    from lmar.kernels.lmar_triton import INTERPRETED
 
     if INTERPRETED:
         pytest.skip("this process runs Triton's interpreter")
     if "nvidia" not in triton.backends.backends:
         pytest.skip("triton has no NVIDIA backend")
-    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
-    pointee = {"src": dtype, "out": dtype, "iy": "i32", "ix": "i32", "bias": dtype}
-    constants = {"TAPS": taps, "BLOCK": BLOCK, "BIAS": bias}
-    signature = {name: "*" + pointee.get(name.split("_")[0], "fp32") if name.endswith("_ptr") else "i32"
-                 for name in _resize_kernel.arg_names} | {name: "constexpr" for name in constants}
-    compiled = triton.compile(ASTSource(_resize_kernel, signature, constants), target=GPUTarget("cuda", 90, 32),
-                              options={"num_warps": 4, "num_stages": 3})
-    assert compiled.asm["cubin"]
+
+
+def _compile_as_launched(kernel, pointee: dict, constants: dict, ints: dict, num_warps: int, num_stages: int,
+                         floats=()):
+    """``kernel`` compiled for sm_90 as a launch with these integer arguments is (see MAP_INTS); pointer
+    arguments point to ``pointee[name's first word]`` (default fp32)."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    signature, attrs, constants = {}, {}, dict(constants)
+    for i, name in enumerate(kernel.arg_names):
+        if name in constants:
+            signature[name] = "constexpr"
+        elif name.endswith("_ptr"):
+            signature[name] = "*" + pointee.get(name.split("_")[0], "fp32")
+            attrs[(i,)] = [["tt.divisibility", 16]]
+        elif name in floats:
+            signature[name] = "fp32"
+        elif ints[name] == 1:
+            signature[name], constants[name] = "constexpr", 1
+        else:
+            signature[name] = "i32"
+            if ints[name] % 16 == 0:
+                attrs[(i,)] = [["tt.divisibility", 16]]
+    return triton.compile(ASTSource(kernel, signature, constants, attrs), target=GPUTarget("cuda", 90, 32),
+                          options={"num_warps": num_warps, "num_stages": num_stages})
 
 
 def _ptxas_spill_bytes(ptx: str, tmp_path: Path) -> int:

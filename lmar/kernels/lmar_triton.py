@@ -65,10 +65,13 @@ in all three. fp32: true fp32 products, like PyTorch's matmul at float32 precisi
 tf32: fp32 operands through the tensor cores' TF32 mode (PyTorch's "high"); bf16: bf16 operands
 (bf16 weights, or a float32 model under bf16 autocast). ("tf32x3" would need 256 KiB of shared
 memory at hidden 128.)"""
-MAX_HIDDEN = {torch.float32: 128, torch.bfloat16: 256}
-"""The widest hidden layer per dot dtype: compiled for sm_90 (H100) with the default block, the
-kernel then needs 160 KiB (fp32, hidden 128) or 129 KiB (bf16, hidden 256) of shared memory, and
-fp32 at hidden 256 would need 576 KiB, past the 227 KiB a block may use."""
+MAX_HIDDEN = 128
+"""The widest hidden layer the kernel takes, in either dot dtype; a wider MLP runs the PyTorch path
+under "auto". Compiled for sm_90 (H100) as Triton specialises a 3840x2160 launch (pointers and sizes
+divisible by 16, unit strides constant), the default launches then need 97 KiB (bf16: the hidden layers'
+weights pipelined through 3 buffers of hidden x hidden), 144 KiB (fp32) or 65 KiB (tf32) of shared
+memory, of the 227 KiB a block may use; bf16 at hidden 256 would need 385 KiB, and hidden 192 (padded
+to 256) failed ptxas's register allocation (tests/test_lmar_triton.py, compiled code)."""
 
 
 @triton.jit
@@ -313,7 +316,7 @@ def mlp_unsupported(mlp: nn.Module) -> str | None:
 
     Supported: ``Linear(7, h), LeakyReLU, [Linear(h, h), LeakyReLU] x (depth - 1), Linear(h, 81)``
     with biases, one LeakyReLU slope, depth >= 1, fp32 or bf16 parameters and h a multiple of 16
-    in [16, MAX_HIDDEN[dtype]].
+    in [16, MAX_HIDDEN].
     """
     layers = _layers(mlp)
     if layers is None:
@@ -331,12 +334,8 @@ def mlp_unsupported(mlp: nn.Module) -> str | None:
     dtypes = {p.dtype for p in mlp.parameters()}
     if len(dtypes) != 1 or next(iter(dtypes)) not in DOT_DTYPES:
         return f"the kernel MLP's parameters are {sorted(map(str, dtypes))}, not all float32 or all bfloat16"
-    return _hidden_unsupported(hidden, next(iter(dtypes)))
-
-
-def _hidden_unsupported(hidden: int, dtype: torch.dtype) -> str | None:
-    if hidden % 16 or not 16 <= hidden <= MAX_HIDDEN[dtype]:
-        return f"hidden={hidden} is not a multiple of 16 in [16, {MAX_HIDDEN[dtype]}] (for {dtype})"
+    if hidden % 16 or not 16 <= hidden <= MAX_HIDDEN:
+        return f"hidden={hidden} is not a multiple of 16 in [16, {MAX_HIDDEN}]"
     return None
 
 
@@ -358,8 +357,6 @@ def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
     dtype = first.weight.dtype if dtype is None else dtype
     if dtype not in DOT_DTYPES:
         raise LmarError(f"lmar: the fused kernel computes in float32 or bfloat16, not {dtype}")
-    if (reason := _hidden_unsupported(first.out_features, dtype)) is not None:
-        raise LmarError(f"lmar: the fused kernel cannot run this MLP: {reason}")
     hidden = triton.next_power_of_2(first.out_features)
     f32 = torch.float32
     if middle:

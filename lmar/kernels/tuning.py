@@ -36,19 +36,23 @@ REFERENCE_ROWS = 64  # rows of the image checked against float64
 def candidates(compute: str) -> list:
     """The launches tried for ``compute``: block x warps x schedule (a software-pipelined layer
     loop, the loop without pipelining, or the layers unrolled). fp32 (no tensor cores) keeps its
-    blocks small; bf16, the fast mode, gets the widest search, larger blocks first (each program
-    streams every layer's weights from L2, so pixels per program amortise that), in case a time
-    limit cuts the sweep. For bf16 the unpipelined schedules come after every pipelined one: under
-    Triton 3.6 on H100 and H200 each of them faulted (docs/measured/h100-2026-11-26)."""
+    blocks small. bf16, the fast mode, gets the widest search, ordered so that a time limit cuts the
+    least promising: first the fastest launch measured (128 pixels, 4 warps, 3 stages; H100,
+    docs/measured/h100-2026-11-26) and the runner-up's shape (256, 8), each with 3, 4 and 2 buffers
+    for the layer weights' pipeline (each program streams every layer's weights from L2), then the
+    other blocks and warps, then the unpipelined schedules: under Triton 3.6 on H100 and H200 each of
+    those faulted."""
     from lmar.kernels.lmar_triton import Launch
 
     blocks = {"fp32": (32, 64), "tf32": (64, 128), "bf16": (128, 256, 64)}[compute]
     warps = (8, 4) if compute == "bf16" else (4, 8)
     schedules = ((3, False), (1, True)) if compute == "fp32" else ((3, False), (1, False), (1, True))
-    launches = [Launch(b, w, s, u) for b, w, (s, u) in itertools.product(blocks, warps, schedules)]
-    if compute == "bf16":
-        launches.sort(key=lambda launch: launch.num_stages == 1)  # stable: the order above otherwise
-    return launches
+    grid = [Launch(b, w, s, u) for b, w, (s, u) in itertools.product(blocks, warps, schedules)]
+    if compute != "bf16":
+        return grid
+    first = [Launch(block, w, stages) for block, w in ((128, 4), (256, 8)) for stages in (3, 4, 2)]
+    pipelined = [launch for launch in grid if launch.num_stages > 1 and launch not in first]
+    return first + pipelined + [launch for launch in grid if launch.num_stages == 1]
 
 
 def flops_per_pixel(net) -> float:
