@@ -167,6 +167,7 @@ def run(out_dir: Path, device: str = "cpu", hw=UHD, pairs: int = 32, threads: in
         write_synthetic(tmp / "data", pairs, hw)
         progress(f"{pairs} synthetic pairs of {hw[0]}x{hw[1]} written in {time.perf_counter() - t0:.1f} s")
         for bname, bspec in grid["backbones"].items():
+            torch.manual_seed(0)  # the same untrained weights each run: the saved sample's bytes repeat too
             bb = tmp / f"{bname}.pt"
             checkpoint.save(bb, "backbone", bspec, BACKBONES.build(bspec), {"weights": "untrained (benchmark)"})
             for rname, rspec in grid["resamplers"].items():

@@ -83,3 +83,14 @@ def test_a_tiny_run_end_to_end(tmp_path, capsys):
 def test_the_cli_refuses_a_bad_size(tmp_path, capsys):
     assert main(["bench-eval", "--out", str(tmp_path), "--size", "32", "32", "--device", "cpu"]) != 0
     assert "--size at least 64 64" in capsys.readouterr().err
+
+
+def test_two_runs_write_the_same_sample(tmp_path):
+    """Untrained weights are seeded, so the bytes of the saved sample (extrapolated to GB written) repeat."""
+    grid = {"backbones": {"unet": {"type": "unet_lite", "params": {"width": 8}}},
+            "resamplers": {"lmar": {"type": "lmar", "params": {"hidden": 16, "depth": 2}}},
+            "evaluation": {"sizes": [{"name": "x2", "size": [1080, 1920]}], "metrics": ["psnr"]}}
+    runs = [scale_bench.run(tmp_path, "cpu", (64, 96), pairs=1, workers=0, save_outputs=1, grid=grid,
+                            progress=lambda m: None) for _ in range(2)]
+    first, second = (r["jobs"][0]["images_bytes"] for r in runs)
+    assert first == second > 0
