@@ -2,7 +2,7 @@
 # GPU checks and measurements, in one call on a CUDA machine (bash workflow/scripts/gpu_check.sh [OUT]).
 # Needs PyTorch and Triton there (no Snakemake): the library runs from this tree. Before the call, here:
 # bash workflow/scripts/gpu_prepare.sh [BASELINE], and carry .whl (pyiqa) and .prev (BASELINE's library).
-# Most important first, each step under its own time limit (about 9 minutes in all, a device call's
+# Most important first, each step under its own time limit (about 9.5 minutes in all, a device call's
 # limit being 10), so that a slow or failing step leaves the others' results:
 #   1. the GPU tests (fused kernel vs the PyTorch reference; autocast and TF32 dispatch; every output
 #      written; no host-device synchronisation in the forward pass);
@@ -12,7 +12,9 @@
 #   3. lmar bench-eval: 32 synthetic 4K pairs through the whole evaluation of the paper grid (fp32,
 #      as the paper config), the time breakdown, and the extrapolated UHD-LOL4K and UHD-LL protocols
 #      -> scale.json, scale.md;
-#   4. lmar bench, LMAR's per-operation profile at x1.8 -> resample.json.
+#   4. one 4K output through the evaluation's DEU path for each paper backbone (x1.8 and full
+#      resolution) under the evaluation's cuDNN settings and with benchmark mode on -> deu_cudnn_4k.jsonl;
+#   5. lmar bench, LMAR's per-operation profile at x1.8 -> resample.json (last: the call's limit may cut it).
 # The launch sweep (lmar tune-kernel, 2-3 minutes) is a call of its own.
 # Every step's output goes to one log, gpu_check.log, so that the files stay few.
 set -uo pipefail
@@ -44,6 +46,9 @@ timeout 50 $PY workflow/scripts/resampler_4k.py 2>>"$LOG" | tee -a "$OUT/resampl
 
 # scale.json is rewritten after every job: a run cut short keeps the jobs it measured
 timeout 330 $PY -m lmar bench-eval --device cuda --out "$OUT" --pairs 32 2>&1 | grep -v " INFO " | tee -a "$LOG"
+rm -rf "$OUT"/tmp*  # a run cut short leaves its synthetic set and checkpoints: not files to bring back
+
+timeout 45 $PY workflow/scripts/deu_cudnn_4k.py 2>>"$LOG" | tee -a "$OUT/deu_cudnn_4k.jsonl"
 
 timeout 40 $PY -m lmar bench --device cuda --out "$OUT/resample.json" --sections profile 2>&1 | tee -a "$LOG"
 ls -l "$OUT"

@@ -1,0 +1,29 @@
+"""The device-call scripts run here too (on a small CPU frame), so that a GPU call is not spent on a broken one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "workflow" / "scripts"
+
+
+def test_gpu_check_is_valid_bash():
+    for script in ("gpu_check.sh", "gpu_prepare.sh"):
+        subprocess.run(["bash", "-n", str(SCRIPTS / script)], check=True)
+
+
+def test_the_deu_settings_script_times_every_backbone_case_and_setting():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(SCRIPTS / "deu_cudnn_4k.py"), "cpu", "1", "54", "96"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["hw"] == [54, 96] and out["precision"] and out["upsampler"]
+    # the paper grid's two backbones x (x1.8, full resolution) x (the evaluation's settings, benchmark on)
+    assert len(out["cases"]) == 8 and all(c["seconds"] > 0 for c in out["cases"].values())
+    assert {k.split(" ")[0] for k in out["cases"]} == {"unet", "nafnet"}

@@ -1,0 +1,61 @@
+"""Time one output through the evaluation's own DEU path (``lmar.pipeline.deu_staged``, as
+``lmar.evaluate`` calls it) for each backbone of the paper grid, at x1.8 (1200x2133, bicubic) and at
+full resolution, in the paper config's precision and upsampler, with two cuDNN settings:
+
+- the evaluation's: benchmark mode off (PyTorch's default), deterministic algorithms on, warnings only
+  (``lmar.runtime.noting_nondeterminism``), which may keep cuDNN from its fastest kernels;
+- benchmark mode on, no determinism: what ``lmar bench``'s DEU section timed.
+
+If the second is much faster, the evaluation leaves speed on the table at the paper's scale. Untrained
+weights (speed does not depend on them). Prints one JSON line.
+Arguments: [device (default cuda)] [timed repeats (default 10)] [height width (default 2160 3840)].
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+
+import torch
+
+from lmar.benchmarks import _timed, device_label
+from lmar.pipeline import deu_staged
+from lmar.registry import BACKBONES, RESAMPLERS
+from lmar.runtime import noting_nondeterminism, precision_mode
+from lmar.scale_bench import UHD, paper_grid
+
+SETTINGS = {"evaluation (benchmark off, deterministic)": (False, True), "benchmark on": (True, False)}
+X18 = (1200 / 2160, 2133 / 3840)  # the x1.8-aspect size as fractions of 4K
+
+
+def main(device: str = "cuda", repeats: int = 10, height: int = UHD[0], width: int = UHD[1]) -> None:
+    dev = torch.device(device)
+    grid = paper_grid()
+    evaluation = grid["evaluation"]
+    precision, upsampler = evaluation.get("precision", "fp32"), evaluation.get("upsampler", "bicubic")
+    x = torch.rand(1, 3, height, width, device=dev)
+    cases = {"x1.8 bicubic": ({"type": "bicubic"}, (round(height * X18[0]), round(width * X18[1]))),
+             "full resolution": ({"type": "full_resolution"}, (height, width))}
+    out = {"device": device_label(dev), "torch": torch.__version__, "precision": precision, "upsampler": upsampler,
+           "hw": [height, width], "repeats": repeats, "cases": {}}
+    for bname, bspec in grid["backbones"].items():
+        torch.manual_seed(0)
+        backbone = BACKBONES.build(bspec).to(dev).eval()
+        for case, (rspec, size) in cases.items():
+            resampler = RESAMPLERS.build(rspec).to(dev).eval()
+            for label, (benchmark, deterministic) in SETTINGS.items():
+                torch.backends.cudnn.benchmark = benchmark
+
+                def fn():
+                    noted = noting_nondeterminism(dev, set()) if deterministic else contextlib.nullcontext()
+                    with precision_mode(precision, dev), noted:
+                        return deu_staged(x, size, resampler, backbone, upsampler, dev)
+
+                r = _timed(fn, dev, repeats, warmup=3)
+                out["cases"][f"{bname} {case}, {label}"] = {"seconds": r["seconds"], "peak_extra_mib": r["peak_extra_mib"]}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    sys.exit(main(*(f(a) for f, a in zip((str, int, int, int), sys.argv[1:]))))
