@@ -15,7 +15,9 @@
 #   4. one 4K output through the evaluation's DEU path for each paper backbone (x1.8 and full
 #      resolution) under the evaluation's cuDNN settings and with benchmark mode on -> deu_cudnn_4k.jsonl;
 #   5. lmar bench, LMAR's per-operation profile at x1.8 -> resample.json (last: the call's limit may cut it).
-# The launch sweep (lmar tune-kernel, 2-3 minutes) is a call of its own.
+# The launch sweep is a call of its own (22 bf16 candidates, each in its own process, about 10 s each;
+# the JSON is rewritten after each, so a time limit keeps what ran):
+#   PYTHONPATH=$PWD timeout 280 python3 -m lmar tune-kernel --computes bf16 --out $OUT/kernel.json
 # Every step's output goes to one log, gpu_check.log, so that the files stay few.
 set -uo pipefail
 OUT=${1:-${OUT:-results/benchmarks/gpu}}
