@@ -184,17 +184,18 @@ def run(out_dir: Path, device: str = "cpu", hw=UHD, pairs: int = 32, threads: in
                              images_per_s=parts["pairs"] * parts["targets"] / parts["loop_s"])
                 rows.append(parts)
                 if partial is not None:
-                    partial({"device": str(dev), "hw": list(hw), "pairs": pairs, "complete": False, "jobs": rows})
+                    partial({"device": device_label(dev), "hw": list(hw), "pairs": pairs, "complete": False, "jobs": rows})
                 progress(f"{bname} / {rname}: {parts['images_per_s']:.2f} images/s, {parts['loop_s']:.1f} s")
-    missing = missing_reason(("alexnet", "lpips_alex"))
-    lpips_s = lpips_seconds(hw, dev) if "lpips" in grid["evaluation"].get("metrics", []) and missing else None
+    wants_lpips = "lpips" in grid["evaluation"].get("metrics", [])
+    in_jobs = wants_lpips and not missing_reason(("alexnet", "lpips_alex"))  # else timed apart, if asked for
+    lpips_s = lpips_seconds(hw, dev) if wants_lpips and not in_jobs else None
     startup = startup_seconds()
     protocols = {name: extrapolate(rows, hw, DATASETS.build({"type": name}).plan_shape()[3], startup, lpips_s)
                  for name in PROTOCOLS}
     return {"device": device_label(dev), "hw": list(hw), "pairs": pairs, "complete": True,
             "precision": evaluation.get("precision", "fp32"), "workers": rows[0]["workers"],
             "save_outputs": save_outputs, "evaluation": evaluation, "startup_s": startup,
-            "lpips_random_weights_s": lpips_s, "lpips_timed_in_jobs": lpips_s is None and "lpips" in grid["evaluation"].get("metrics", []), "jobs": rows,
+            "lpips_random_weights_s": lpips_s, "lpips_timed_in_jobs": in_jobs, "jobs": rows,
             "protocols": protocols}
 
 

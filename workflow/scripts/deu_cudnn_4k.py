@@ -1,6 +1,7 @@
 """Time one output through the evaluation's own DEU path (``lmar.pipeline.deu_staged``, as
-``lmar.evaluate`` calls it) for each backbone of the paper grid, at x1.8 (1200x2133, bicubic) and at
-full resolution, in the paper config's precision and upsampler, with two cuDNN settings:
+``lmar.evaluate`` calls it) for each backbone of the paper grid, at its x1.8-aspect size (1200x2133
+of a 4K frame, bicubic) and at full resolution, in the paper config's precision and upsampler, with
+two cuDNN settings:
 
 - the evaluation's: benchmark mode off (PyTorch's default), deterministic algorithms on, warnings only
   (``lmar.runtime.noting_nondeterminism``), which may keep cuDNN from its fastest kernels;
@@ -23,10 +24,10 @@ from lmar.benchmarks import _timed, device_label
 from lmar.pipeline import deu_staged
 from lmar.registry import BACKBONES, RESAMPLERS
 from lmar.runtime import noting_nondeterminism, precision_mode
-from lmar.scale_bench import UHD, paper_grid
+from lmar.scale_bench import UHD, as_fractions, paper_grid
 
 SETTINGS = {"evaluation (benchmark off, deterministic)": (False, True), "benchmark on": (True, False)}
-X18 = (1200 / 2160, 2133 / 3840)  # the x1.8-aspect size as fractions of 4K
+SIZE = "x1.8-aspect"  # the paper config's target, taken as fractions of each side
 
 
 def main(device: str = "cuda", repeats: int = 10, height: int = UHD[0], width: int = UHD[1]) -> None:
@@ -35,7 +36,8 @@ def main(device: str = "cuda", repeats: int = 10, height: int = UHD[0], width: i
     evaluation = grid["evaluation"]
     precision, upsampler = evaluation.get("precision", "fp32"), evaluation.get("upsampler", "bicubic")
     x = torch.rand(1, 3, height, width, device=dev)
-    cases = {"x1.8 bicubic": ({"type": "bicubic"}, (round(height * X18[0]), round(width * X18[1]))),
+    fy, fx = next(s["fraction"] for s in as_fractions(evaluation)["sizes"] if s["name"] == SIZE)
+    cases = {f"{SIZE} bicubic": ({"type": "bicubic"}, (round(height * fy), round(width * fx))),
              "full resolution": ({"type": "full_resolution"}, (height, width))}
     out = {"device": device_label(dev), "torch": torch.__version__, "precision": precision, "upsampler": upsampler,
            "hw": [height, width], "repeats": repeats, "cases": {}}

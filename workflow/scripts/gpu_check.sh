@@ -12,8 +12,8 @@
 #   3. lmar bench-eval: 32 synthetic 4K pairs through the whole evaluation of the paper grid (fp32,
 #      as the paper config), the time breakdown, and the extrapolated UHD-LOL4K and UHD-LL protocols
 #      -> scale.json, scale.md;
-#   4. one 4K output through the evaluation's DEU path for each paper backbone (x1.8 and full
-#      resolution) under the evaluation's cuDNN settings and with benchmark mode on -> deu_cudnn_4k.jsonl;
+#   4. one 4K output through the evaluation's DEU path for each paper backbone (x1.8-aspect and
+#      full resolution) under the evaluation's cuDNN settings and with benchmark mode on -> deu_cudnn_4k.jsonl;
 #   5. lmar bench, LMAR's per-operation profile at x1.8 -> resample.json (last: the call's limit may cut it).
 # The launch sweep is a call of its own (22 bf16 candidates, each in its own process, about 10 s each;
 # the JSON is rewritten after each, so a time limit keeps what ran):
