@@ -7,6 +7,8 @@ it carries may name only registered parts or code the user trusts (``allow``, se
 
 from __future__ import annotations
 
+import pickle
+import warnings
 from collections.abc import Collection
 from pathlib import Path
 
@@ -25,14 +27,27 @@ def save(path: str | Path, kind: str, spec: dict, module: torch.nn.Module, meta:
         torch.save({"kind": kind, "spec": spec, "state_dict": state, "meta": meta}, tmp)
 
 
+def why_unreadable(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in one line; never torch's advice to
+    load it with ``weights_only=False`` (for a file from elsewhere, that advice runs its code)."""
+    if isinstance(exc, pickle.UnpicklingError):
+        return ("it is not a file of tensors, numbers and plain containers (what this project writes); a file "
+                "holding other Python objects would run code if fully unpickled, so it is refused")
+    first = (str(exc).strip().splitlines() or [""])[0][:120]
+    return f"it is not a checkpoint this project writes ({type(exc).__name__}: {first})"
+
+
 def load(path: str | Path, kind: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise LmarError(f"{kind} checkpoint not found: {path}. Train it first (the workflow does this).")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols: the error says what matters
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise LmarError(f"cannot read {kind} checkpoint {path}: {exc}. Delete it and train again.") from None
+        raise LmarError(f"cannot read {kind} checkpoint {path}: {why_unreadable(exc)}. "
+                        "If it is yours, delete it and train again.") from None
     if not isinstance(ckpt, dict) or ckpt.get("kind") != kind:
         found = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise LmarError(f"{path} is not a {kind} checkpoint (it holds {found!r})")

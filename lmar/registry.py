@@ -15,14 +15,25 @@ What may be imported (the trust rule): config files are trusted like a Snakefile
 registered parts, classes of this project's own packages, or a module that the user names in a
 trusted place (``allow``: the modules of the current config, or ``--allow-module``); anything else
 is refused before it is imported. The same holds for parameters that name code (``ImportName``).
+
+A spec read from data is checked at every depth of its params, not only at the top
+(:func:`check_data_params`): only plain values (strings, numbers, booleans, null, lists and
+mappings with string keys); no string holding "/", "\\" or ":" (no path, no URL, no code name),
+except a top-level ``ImportName`` parameter, which the trust rule checks; no key that makes
+third-party code load a file (``pretrained_model_path``, ``weights``, ``url`` ...). While a part
+is built from such a spec, every import that any constructor asks for, at any depth (a wrapped
+network inside a wrapped network), is held to the same allow-list (:func:`untrusted`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import pkgutil
-from collections.abc import Callable, Collection
+import re
+from collections.abc import Callable, Collection, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from lmar.errors import LmarError
@@ -31,9 +42,28 @@ from lmar.params import bind_params, import_names
 OWN_PACKAGES = ("lmar", "baselines")  # this project's code: always importable
 
 
+# the allow-list of the untrusted spec being built, if any: imports asked for while it is built
+# (by any constructor, at any depth) are held to it even where the caller passes no ``allow``
+_BUILDING_UNTRUSTED: ContextVar[tuple[str, ...] | None] = ContextVar("lmar_building_untrusted", default=None)
+
+
+@contextlib.contextmanager
+def untrusted(allow: Collection[str]) -> Iterator[None]:
+    """Within: every import by name follows the trust rule with ``allow``, whatever its caller says."""
+    token = _BUILDING_UNTRUSTED.set(tuple(allow))
+    try:
+        yield
+    finally:
+        _BUILDING_UNTRUSTED.reset(token)
+
+
 def module_allowed(module: str, allow: Collection[str] | None) -> bool:
     """Whether ``module`` may be imported: ``allow=None`` is a trusted source (a config), else
-    ``module`` must be one of ``allow`` or of OWN_PACKAGES, or inside one of them."""
+    ``module`` must be one of ``allow`` or of OWN_PACKAGES, or inside one of them. While an
+    untrusted spec is built (:func:`untrusted`), its allow-list applies to every import."""
+    building = _BUILDING_UNTRUSTED.get()
+    if building is not None:
+        allow = building if allow is None else [a for a in allow if a in building]
     if allow is None:
         return True
     return any(module == a or module.startswith(a + ".") for a in (*OWN_PACKAGES, *allow))
@@ -63,6 +93,48 @@ def import_object(name: str, what: str, where: str, allow: Collection[str] | Non
     if not hasattr(mod, attr):
         raise LmarError(f"{where}: module {mod_name!r} has no {attr!r} for {what} {name!r}")
     return getattr(mod, attr)
+
+
+# keys that make third-party constructors read a file or a URL (pyiqa, timm, torchvision ...)
+FILE_KEYS = re.compile(r"pretrained|weights?$|path|url|uri$|file|ckpt|checkpoint", re.IGNORECASE)
+FORBIDDEN_CHARS = ("/", "\\", ":")
+
+
+def _check_data_value(value: Any, where: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_data_key(key, where)
+            _check_data_value(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_data_value(item, f"{where}[{i}]")
+    elif isinstance(value, str):
+        bad = [c for c in FORBIDDEN_CHARS if c in value]
+        if bad:
+            raise LmarError(f"{where} is {value[:80]!r}: a string read from a checkpoint may not hold "
+                            f"{' or '.join(repr(c) for c in bad)} (no path, URL or code name). Name the code "
+                            "or file in your config instead")
+    elif not (value is None or isinstance(value, (bool, int, float))):
+        raise LmarError(f"{where} holds a {type(value).__name__}: a checkpoint's params may hold only "
+                        "strings, numbers, booleans, null, lists and mappings")
+
+
+def _check_data_key(key: Any, where: str) -> None:
+    if not isinstance(key, str):
+        raise LmarError(f"{where} has a key {key!r} that is not a string: this checkpoint is not one of ours")
+    if FILE_KEYS.search(key):
+        raise LmarError(f"{where}.{key}: a checkpoint may not give a file, weights or URL to load "
+                        f"({key!r} is refused); give such files in your config instead")
+
+
+def check_data_params(params: dict, where: str, code_keys: Collection[str] = ()) -> None:
+    """Refuse, at any depth, what a spec read from data must not hand to a constructor (see the
+    module's docstring); ``code_keys``: top-level keys hinted ``ImportName``, whose values the
+    trust rule checks instead. ``where`` names the key, e.g. "backbone checkpoint b.pt: spec.params"."""
+    for key, value in params.items():
+        _check_data_key(key, where)
+        if key not in code_keys:
+            _check_data_value(value, f"{where}.{key}")
 
 
 ENTRY_POINTS = "lmar.parts"  # installed plugins: each entry point names a module that registers parts
@@ -152,7 +224,10 @@ class Registry:
             raise LmarError(f"{where} must be a mapping with a 'type', got {spec!r}")
         cls = self.get(spec.get("type"), f"{where}.type", allow)
         params = bind_params(cls, spec.get("params"), f"{where}.params")
-        for key, name in import_names(cls, params).items():
+        code = import_names(cls, params)
+        if allow is not None:
+            check_data_params(params, f"{where}.params", code_keys=code)
+        for key, name in code.items():
             check_import(name, "code", f"{where}.params.{key}", allow)
         return cls, params
 
@@ -161,7 +236,8 @@ class Registry:
         where = where or self.kind
         cls, params = self.resolve(spec, where, allow)
         try:
-            return cls(**params)
+            with untrusted(allow) if allow is not None else contextlib.nullcontext():
+                return cls(**params)
         except (TypeError, ValueError) as exc:
             raise LmarError(f"bad params for {self.kind} {spec.get('type')!r} ({where}.params): {exc}") from None
 
