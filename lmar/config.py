@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from lmar.errors import LmarError
+from lmar.paths import path_component
 from lmar.params import bind_recipe, import_names
 from lmar.registry import BACKBONES, DATASETS, RESAMPLERS, Registry
 from lmar.released import released_file
@@ -172,12 +173,16 @@ def check_entry(section: str, registry: Registry, name: str, spec) -> None:
 
 
 def check_parts(config: dict) -> None:
-    """Raise LmarError naming the config key of the first unknown or misconfigured part."""
+    """Raise LmarError naming the config key of the first unknown or misconfigured part, or of a
+    name that cannot be a folder (the experiment's, a part's: :mod:`lmar.paths`)."""
+    if "experiment" in config:  # required by the schema; a partial config (a test's, a tool's) may omit it
+        path_component(config["experiment"], "config key experiment")
     for section, registry in SECTIONS:
         entries = config.get(section) or {}
         if not entries:
             raise LmarError(f"config key {section!r} is empty: name at least one entry")
         for name, spec in entries.items():
+            path_component(name, f"config key {section}: the entry name {name!r}", part=True)
             check_entry(section, registry, name, spec)
             check_only(config, section, name, spec)
     parse_targets(config.get("evaluation") or {"scales": [2]})
