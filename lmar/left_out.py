@@ -1,8 +1,9 @@
 """What a run left out of its tables, and the exit status that says so.
 
 Results files that could not be read or lack columns, a configured metric missing for some rows,
-results of different configs in one folder, a gain pair naming a resampler that did not run: none
-of these stops the tables, the plots or the report. Each is one note: a warning line in the log, a
+results of different configs in one folder, a gain pair naming a resampler that did not run, rows
+of one table scored on different test images or seeds (the table is reduced to those they share:
+:func:`lmar.report.common_rows`): none of these stops the tables, the plots or the report. Each is one note: a warning line in the log, a
 line in the table, and a line in ``left_out.md`` (in the report). ``python -m lmar left-out FILE``
 prints the notes of such files and exits with :data:`LEFT_OUT` when there is any (``make run``
 ends with it), 0 when nothing was left out.

@@ -71,21 +71,126 @@ def _cell(row) -> str:
     return f"{row.psnr:.2f} / {row.ssim:.4f}"
 
 
-def seed_groups(df: pd.DataFrame) -> list[tuple[list, pd.DataFrame]]:
+def seed_groups(df: pd.DataFrame, left_out: list[str] | None = None) -> list[tuple[list, pd.DataFrame]]:
     """The rows of one (dataset, backbone) split so that every table compares like with like: first
     the resamplers run with all its seeds, over those seeds; then, for each smaller set of seeds that
     some resamplers ran with alone (e.g. ablations on one seed), every resampler run with those
-    seeds, over them only (so a comparison there is paired)."""
+    seeds, over them only (so a comparison there is paired). Each group is then reduced to the test
+    images all its rows share (:func:`common_rows`); with a ``left_out`` list, a note is appended
+    there for each group that had to be reduced, and a group left with no row is not returned."""
     if "seed" not in df:
-        return [([], df)]
-    ran = df.groupby("resampler", sort=False)["seed"].agg(lambda s: tuple(sorted(set(s))))
-    everything = tuple(sorted(set(df["seed"])))
-    sets = [everything] + sorted({s for s in ran if s != everything}, key=lambda s: (-len(s), s))
+        groups = [([], df)]
+    else:
+        ran = df.groupby("resampler", sort=False)["seed"].agg(lambda s: tuple(sorted(set(s))))
+        everything = tuple(sorted(set(df["seed"])))
+        sets = [everything] + sorted({s for s in ran if s != everything}, key=lambda s: (-len(s), s))
+        groups = []
+        for chosen in sets:
+            names = [r for r, s in ran.items() if set(chosen) <= set(s)]
+            groups.append((list(chosen), df[df["resampler"].isin(names) & df["seed"].isin(chosen)]))
     out = []
-    for chosen in sets:
-        names = [r for r, s in ran.items() if set(chosen) <= set(s)]
-        out.append((list(chosen), df[df["resampler"].isin(names) & df["seed"].isin(chosen)]))
+    for chosen, rows in groups:
+        kept, note = common_rows(rows, chosen)
+        if note and left_out is not None:
+            log.warning("left out: %s", note)
+            left_out.append(note)
+        if len(kept):
+            out.append((chosen, kept))
     return out
+
+
+CELL = ["resampler", "target"]  # one row of a table at one column: the rows a mean is taken over
+
+
+def _complete_images(rows: pd.DataFrame, chosen: list) -> set:
+    """The images of one cell's rows that are there for every seed of ``chosen``."""
+    if not chosen:
+        return set(rows["image"])
+    seeds = rows.groupby("image", sort=False)["seed"].agg(set)
+    return {image for image, have in seeds.items() if set(chosen) <= have}
+
+
+def common_rows(block: pd.DataFrame, chosen: list) -> tuple[pd.DataFrame, str | None]:
+    """The rows of one table block (one dataset, backbone and set of seeds ``chosen``) over the test
+    images that every cell of it (resampler x target) has for every seed, and a note (None when no
+    row was removed).
+
+    Why reduce rather than drop: a cell scored on other images than the rest of its table (a failed
+    or unfinished evaluation job, a row lost from a CSV) would otherwise be averaged over its own
+    images, and its mean, its gain and its rank compared with means over other images: a difference
+    of image sets, not of resamplers (one hard image more moves a mean by dB). Dropping the odd cell
+    would hide that it ran and, when it is the one with more images, drop a good row for nothing;
+    reducing every cell to the images they all have keeps every row and makes every mean, gain, rank
+    and paired comparison of the table one over the same (image, seed) units, at the price of fewer
+    images, which the title's count and the note say. An image missing at one seed leaves for every
+    seed, so the units stay a full images x seeds matrix (the two-way bootstrap needs one). Only a
+    cell that shares no image with the rest cannot be reduced: it is left out (its column shows
+    "-"). The common set is built from the cells with the most images down, so that one short cell
+    cannot empty it.
+    """
+    if block.empty:
+        return block, None
+    cells = {key: _complete_images(rows, chosen) for key, rows in block.groupby(CELL, sort=False)}
+    order = sorted(cells, key=lambda key: -len(cells[key]))  # stable: ties in order of appearance
+    common, apart = set(cells[order[0]]), []
+    for key in order[1:]:
+        if common & cells[key]:
+            common &= cells[key]
+        else:
+            apart.append(key)
+    if not common:
+        apart = order
+    keep = block["image"].isin(common) & ~_in_cells(block, apart)
+    if keep.all():
+        return block, None
+    return block[keep], _reduced_note(block, keep, chosen, common, apart)
+
+
+def _in_cells(block: pd.DataFrame, cells: list) -> pd.Series:
+    """Whether each row of ``block`` belongs to one of the (resampler, target) ``cells``."""
+    chosen = set(cells)
+    return pd.Series([cell in chosen for cell in zip(block["resampler"], block["target"])], index=block.index,
+                     dtype=bool)
+
+
+def _units(rows: pd.DataFrame, chosen: list) -> str:
+    """How many (image, seed) units ``rows`` hold, in words: "3 images x 2 seeds" when they form a full
+    matrix, else the number of units and images."""
+    images = rows["image"].nunique()
+    seeds = len(chosen) or 1
+    if len(rows) == images * seeds and len(_complete_images(rows, chosen)) == images:
+        return f"{images} image{'s' * (images != 1)} x {seeds} seed{'s' * (seeds != 1)}"
+    return f"{len(rows)} (image, seed) units over {images} images"
+
+
+def _reduced_note(block: pd.DataFrame, keep: pd.Series, chosen: list, common: set, apart: list) -> str:
+    """The left-out note of :func:`common_rows`: what each resampler was scored on, what every row was
+    reduced to, and which images (of which resamplers) or cells were left out."""
+    first = block.iloc[0]
+    where = f"{first['dataset']} / {first['backbone']}" + (f" (seeds {', '.join(map(str, chosen))})" if chosen else "")
+    scored: dict[str, list[str]] = {}
+    for name, rows in block.groupby("resampler", sort=False):
+        per = {t: _units(r, chosen) for t, r in rows.groupby("target", sort=False)}
+        words = next(iter(per.values())) if len(set(per.values())) == 1 else \
+            ", ".join(f"{u} at {t}" for t, u in per.items())
+        scored.setdefault(words, []).append(str(name))
+    said = "; ".join(f"{', '.join(names)} on {words}" for words, names in scored.items())
+    seeds = len(chosen) or 1
+    note = f"{where}: the rows were not scored on the same test images: {said}"
+    if common:
+        note += (f"; every row was reduced to the {len(common)} image{'s' * (len(common) != 1)} x {seeds} "
+                 f"seed{'s' * (seeds != 1)} all share")
+    removed = block[~keep & ~_in_cells(block, apart)]
+    if len(removed):
+        by_image = removed.groupby("image", sort=True)["resampler"].agg(lambda r: ", ".join(dict.fromkeys(map(str, r))))
+        shown = [f"{image} ({names})" for image, names in by_image.items()]
+        note += f" (left out: {', '.join(shown[:5])}{f' and {len(shown) - 5} more images' if len(shown) > 5 else ''})"
+    if apart and not common:
+        note += "; no image was scored in every row at every seed: the table is left out"
+    elif apart:
+        note += ("; left out as sharing no image with the rest: "
+                 + ", ".join(f"{name} at {target}" for name, target in apart))
+    return note
 
 
 def markdown_table(df: pd.DataFrame, gain: tuple[str, str] | None = ("lmar", "bicubic"),
@@ -120,12 +225,7 @@ def _one_table(rows: pd.DataFrame, dataset: str, backbone: str, chosen: list, ga
             cells = [_cell(by_target.loc[t]) if t in by_target.index else "-" for t in cols]
         out.append(f"| {name} | " + " | ".join(cells) + " |")
     if gain and set(gain) <= set(part["resampler"]):
-        a, b = (part[part.resampler == g].set_index("target") for g in gain)
-        cells = [
-            f"{a.loc[t].psnr - b.loc[t].psnr:+.2f} / {a.loc[t].ssim - b.loc[t].ssim:+.4f}"
-            if t in a.index and t in b.index else "-"
-            for t in cols
-        ]
+        cells = [_gain_cell(rows, *gain, t) for t in cols]
         out.append(f"| **{gain[0]} - {gain[1]}** | " + " | ".join(cells) + " |")
     elif gain:
         absent = [g for g in gain if g not in set(part["resampler"])]
@@ -136,6 +236,33 @@ def _one_table(rows: pd.DataFrame, dataset: str, backbone: str, chosen: list, ga
         log.warning("left out: %s", note)
         left_out.append(note)
     out.append("")
+
+
+def _gain_cell(rows: pd.DataFrame, a: str, b: str, target: str) -> str:
+    """One cell of the gain row: the mean paired difference ``a - b`` of PSNR / SSIM at ``target``,
+    over the (seed, image) units both have a value for (never a difference of two means over other
+    images); "-" where either did not run there, "(n of N)" where a value is missing for some units."""
+    keys = [k for k in ("seed", "image") if k in rows]
+    sides = [rows.loc[(rows["resampler"] == name) & (rows["target"] == target), keys + ["psnr", "ssim"]]
+             for name in (a, b)]
+    both = sides[0].merge(sides[1], on=keys, how="inner", suffixes=("_a", "_b"))
+    if both.empty:
+        return "-"
+    text = []
+    for metric, digits in (("psnr", 2), ("ssim", 4)):
+        diff = (both[f"{metric}_a"].astype(float) - both[f"{metric}_b"].astype(float)).dropna()
+        text.append("n/a" if diff.empty else f"{diff.mean():+.{digits}f}"
+                    + (f" ({len(diff)} of {len(both)})" if len(diff) < len(both) else ""))
+    return " / ".join(text)
+
+
+def unequal_images(df: pd.DataFrame) -> list[str]:
+    """One left-out note per table block whose rows were not all scored on the same test images and
+    seeds (see :func:`common_rows`): the tables show such a block reduced to the images it shares."""
+    notes: list[str] = []
+    for _, both in df.groupby(["dataset", "backbone"], sort=False):
+        seed_groups(both, notes)
+    return notes
 
 
 def _budget(train_json: str) -> str:
@@ -205,6 +332,7 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     for note in mixed_configs(df):
         log.warning("left out: %s", note)
         notes.append(note)
+    notes += unequal_images(df)
     notes += missing_metric_notes(df, metrics)
     body = ""
     if {"psnr", "ssim"} <= set(metrics):

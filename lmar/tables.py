@@ -4,8 +4,10 @@ Per dataset and backbone, and per set of seeds the resamplers ran with (:func:`l
 one table per metric: rows resamplers, columns target sizes, each cell the mean over test images
 (and seeds) with a 95% bootstrap interval (:mod:`lmar.stats`). The best resampler of each column is
 in bold and the second underlined in LaTeX (italic in Markdown); the full-resolution row (no
-resampling) is the ceiling and takes no part in the ranking. A metric missing for some rows says so
-in its cell ("2 of 3"); none is averaged over fewer images silently.
+resampling) is the ceiling and takes no part in the ranking. Every row of a table is over the same
+test images and seeds: a block whose rows were scored on different ones is reduced to those they
+share, with a left-out note (:func:`lmar.report.common_rows`). A metric missing for some rows says so
+in its cell ("2 of 3") and is not ranked; none is averaged over fewer images silently.
 
 Then the paired comparisons: each learned resampler against every other, per target: the mean
 per-image difference with its interval and the win rate; a dagger marks an interval that excludes
@@ -34,13 +36,19 @@ def arrow(metric: str) -> str:
     return "↑" if HIGHER_IS_BETTER[metric] else "↓"
 
 
+STAT_COLUMNS = ["dataset", "backbone", "seeds", "resampler", "target", "scale", "metric", "n", "n_units", "n_images",
+                "mean", "ci_low", "ci_high"]
+
+
 def cell_stats(df: pd.DataFrame, metrics, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
     """Per (dataset, backbone, seeds, resampler, target, metric): mean, ci_low, ci_high over the
-    scored units, n (units scored) and n_units (units present)."""
+    scored units, n (units scored), n_units (units present) and n_images (the test images of the
+    table, which every row of it was reduced to: :func:`lmar.report.seed_groups`)."""
     rows = []
     for (dataset, backbone), both in df.groupby(["dataset", "backbone"], sort=False):
         for chosen, block in seed_groups(both):
             seeds = ",".join(map(str, chosen))
+            n_images = block["image"].nunique()
             for (resampler, target), one in block.groupby(["resampler", "target"], sort=False):
                 for metric in metrics:
                     if metric not in one:
@@ -50,7 +58,7 @@ def cell_stats(df: pd.DataFrame, metrics, n_boot: int = N_BOOT, seed: int = 0) -
                     scored = values.dropna(subset=["diff"])
                     row = {"dataset": dataset, "backbone": backbone, "seeds": seeds, "resampler": resampler,
                            "target": target, "scale": float(one["scale"].mean()), "metric": metric,
-                           "n": len(scored), "n_units": len(values)}
+                           "n": len(scored), "n_units": len(values), "n_images": n_images}
                     if scored.empty:
                         row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan)
                     else:
@@ -62,13 +70,17 @@ def cell_stats(df: pd.DataFrame, metrics, n_boot: int = N_BOOT, seed: int = 0) -
                         mean, low, high = bootstrap_mean_ci(units, n_boot=n_boot, level=LEVEL, seed=seed)
                         row.update(mean=mean, ci_low=low, ci_high=high)
                     rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=STAT_COLUMNS)
 
 
 def _ranks(part: pd.DataFrame, metric: str) -> dict:
-    """(resampler, target) -> 1 (best) or 2 (second), among resampled rows with a full count."""
+    """(resampler, target) -> 1 (best) or 2 (second), among resampled rows scored on every unit of the
+    table: a row with a value for fewer (image, seed) units than the table has (a metric missing
+    somewhere, or rows the table was not reduced for) is not ranked by its mean over other images."""
     out = {}
-    ranked = part[(part["target"] != FULL) & (part["n"] == part["n_units"]) & part["mean"].notna()]
+    resampled = part[part["target"] != FULL]
+    full = resampled["n_units"].max() if len(resampled) else 0
+    ranked = resampled[(resampled["n"] == full) & (resampled["n_units"] == full) & resampled["mean"].notna()]
     for target, col in ranked.groupby("target", sort=False):
         order = col.sort_values("mean", ascending=not HIGHER_IS_BETTER[metric])
         for rank, resampler in enumerate(order["resampler"][:2], start=1):
@@ -127,19 +139,35 @@ def _latex_text(text: str) -> str:
     return text
 
 
-def _title(dataset, backbone, block: pd.DataFrame, seeds: str, metric: str) -> str:
-    n_images = int(block["n_units"].max() / max(1, len(seeds.split(","))))
+def _over(n_images: int, seeds: str) -> str:
+    """What a table's means are over: "3 test images x 2 seeds (0, 1)", or ", seed 0" with one seed."""
     over = f"{n_images} test images"
-    over += f" x {len(seeds.split(','))} seeds ({seeds})" if "," in seeds else f", seed {seeds}" if seeds else ""
+    return over + (f" x {len(seeds.split(','))} seeds ({seeds.replace(',', ', ')})" if "," in seeds else
+                   f", seed {seeds}" if seeds else "")
+
+
+def _title(dataset, backbone, block: pd.DataFrame, seeds: str, metric: str) -> str:
+    over = _over(int(block["n_images"].max()), seeds)
     return f"{dataset} / {backbone}: {LABEL.get(metric, metric)} {arrow(metric)}, mean [95% interval] over {over}"
 
 
 def comparisons(df: pd.DataFrame, metrics, learned, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
-    """Each learned resampler present against every other resampler, per dataset, backbone, target."""
-    resampled = df[df["target"] != FULL]  # the full-resolution row has no target to pair with
-    present = list(dict.fromkeys(resampled["resampler"]))
-    pairs = learned_pairs(present, [a for a in learned if a in present])
-    return compare(resampled, [m for m in metrics if m in df], pairs, n_boot=n_boot, seed=seed)
+    """Each learned resampler present against every other resampler, per dataset, backbone, target,
+    within the table blocks of :func:`lmar.report.seed_groups`: over the seeds both ran with (the
+    largest such set; column ``seeds``) and the test images every row of that table shares, so that
+    a pair is compared on exactly the units its table's means are over."""
+    out = []
+    for _, both in df.groupby(["dataset", "backbone"], sort=False):
+        done: set = set()
+        for chosen, block in seed_groups(both):
+            resampled = block[block["target"] != FULL]  # the full-resolution row has no target to pair with
+            present = list(dict.fromkeys(resampled["resampler"]))
+            pairs = [p for p in learned_pairs(present, [a for a in learned if a in present]) if p not in done]
+            if pairs:
+                cmp = compare(resampled, [m for m in metrics if m in df], pairs, n_boot=n_boot, seed=seed)
+                out.append(cmp.assign(seeds=",".join(map(str, chosen))))
+                done.update(pairs)
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
 def _comparison_markdown(cmp: pd.DataFrame, metric: str) -> str:
@@ -179,11 +207,11 @@ def render(df: pd.DataFrame, metrics, learned=(), n_boot: int = N_BOOT, seed: in
         if n_min < SMALL_N:
             md.append(f"With {n_min} paired units, percentile bootstrap intervals are narrower than the "
                       "true uncertainty: a † there says little more than that every unit went one way.\n")
-        for (dataset, backbone), part in cmp.groupby(["dataset", "backbone"], sort=False):
+        for (dataset, backbone, seeds), part in cmp.groupby(["dataset", "backbone", "seeds"], sort=False):
             for metric in metrics:
                 if (part["metric"] == metric).any():
-                    n = part["n_images"].max()
-                    md += [f"### {dataset} / {backbone}: {LABEL.get(metric, metric)} {arrow(metric)} (n = {n} images)\n",
+                    over = _over(int(part["n_images"].max()), seeds)
+                    md += [f"### {dataset} / {backbone}: {LABEL.get(metric, metric)} {arrow(metric)} (over {over})\n",
                            _comparison_markdown(part, metric), ""]
     tidy = pd.concat([stats.assign(kind="mean"), cmp.assign(kind="paired")], ignore_index=True) if len(cmp) else stats
     return "\n".join(md), "\n".join(tex), tidy
