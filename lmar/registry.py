@@ -30,8 +30,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.metadata
+import importlib.util
 import pkgutil
 import re
+import sys
 from collections.abc import Callable, Collection, Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -140,12 +142,39 @@ def check_data_params(params: dict, where: str, code_keys: Collection[str] = ())
 ENTRY_POINTS = "lmar.parts"  # installed plugins: each entry point names a module that registers parts
 
 
+_ALL: list[Registry] = []  # every registry made (a failed import is undone in each)
+BROKEN: dict[str, str] = {}  # part files skipped because they failed to import: file -> cause
+
+
+def _cause(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc.msg} (line {exc.lineno})"
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}"
+
+
+def _import_part_file(module: str) -> None:
+    """Import one part file; one that fails (a syntax error, a missing dependency, a name another
+    file registered) is skipped with a one-line warning naming it, and what it registered before
+    failing is undone, so that one broken file does not break every verb."""
+    before = [(reg, dict(reg._parts)) for reg in _ALL]
+    try:
+        importlib.import_module(module)
+    except Exception as exc:
+        for reg, parts in before:
+            reg._parts = parts
+        spec = importlib.util.find_spec(module)
+        path = spec.origin if spec is not None and spec.origin else module
+        BROKEN[path] = _cause(exc)
+        print(f"warning: skipped part file {path}: {BROKEN[path]}", file=sys.stderr)
+
+
 def _import_home(name: str) -> None:
     """Import module ``name``; for a package, every module in its folder too (a file dropped into
     ``baselines/`` or ``lmar/backbones/`` registers itself)."""
     mod = importlib.import_module(name)
     for info in pkgutil.iter_modules(getattr(mod, "__path__", [])):
-        importlib.import_module(f"{name}.{info.name}")
+        _import_part_file(f"{name}.{info.name}")
 
 
 def _import_plugins() -> None:
@@ -166,11 +195,14 @@ class Registry:
         self.base = base  # "module:Class" that every part derives from (imported lazily)
         self._parts: dict[str, Any] = {}
         self._loaded = False
+        _ALL.append(self)
 
     def register(self, name: str) -> Callable[[Any], Any]:
         def deco(obj: Any) -> Any:
             if name in self._parts:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
+                first = self._parts[name]
+                raise ValueError(f"{self.kind} {name!r} is registered twice: by {first.__module__}.{first.__qualname__}"
+                                 f" and by {obj.__module__}.{obj.__qualname__}; rename one")
             self._parts[name] = obj
             obj.registry_name = name
             return obj
@@ -182,11 +214,15 @@ class Registry:
         return sorted(self._parts)
 
     def _load_builtin(self) -> None:
+        """This registry's home and the project's built-in registries' homes, then the plugins: built-in
+        names are taken first, so a plugin cannot take one over (it fails naming itself)."""
         if self._loaded:
             return
-        self._loaded = True
-        for name in self.home.split(","):
-            _import_home(name)
+        for reg in (self, *BUILTIN):
+            if not reg._loaded:
+                reg._loaded = True
+                for name in reg.home.split(","):
+                    _import_home(name)
         _import_plugins()
 
     def base_class(self) -> type:
@@ -203,9 +239,11 @@ class Registry:
         if ":" not in type_name:
             self._load_builtin()
             if type_name not in self._parts:
+                skipped = "; ".join(f"{path} ({cause})" for path, cause in BROKEN.items())
                 raise LmarError(
                     f"{where}: unknown {self.kind} {type_name!r}. Known: {', '.join(self.names())}; "
                     "or give 'module:Class' for your own."
+                    + (f" Skipped because they failed to import: {skipped}" if skipped else "")
                 )
             return self._parts[type_name]
         cls = import_object(type_name, self.kind, where, allow)
@@ -245,3 +283,4 @@ class Registry:
 BACKBONES = Registry("backbone", "lmar.backbones", "lmar.backbones.base:Backbone")
 RESAMPLERS = Registry("resampler", "lmar.resampler,baselines", "lmar.resampler_base:Resampler")
 DATASETS = Registry("dataset", "lmar.data.mini,lmar.data.published", "lmar.data.base:Dataset")
+BUILTIN = (BACKBONES, RESAMPLERS, DATASETS)  # their homes are imported before any plugin
