@@ -78,20 +78,25 @@ def parse_temp_name(target: str | os.PathLike, name: str) -> TempOwner | None:
 
 
 def _running(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (one we may not signal counts as running)."""
+    """Whether a process ``pid`` may exist on this host: False only when the system says there is none.
+
+    One we may not signal counts as running. So does a pid beyond the range of the system's pid type
+    (``os.kill`` raises OverflowError): no writer on this host can have made that temp, so it is not ours to
+    remove; it is kept, and it never stops a write of the target."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:  # PermissionError (another user's process), or anything unexpected: keep the temp
-        return True
+    except (OSError, OverflowError):  # PermissionError (another user's process), a pid no process can have,
+        return True  # or anything unexpected: keep the temp
     return True
 
 
 def remove_stale_temps(target: str | os.PathLike) -> list[Path]:
     """Remove the temporary siblings of ``target`` left by writers on this host that no longer run.
 
-    Temps of running processes, of other hosts and anything not strictly of the target's pattern are kept.
+    Temps of running processes, of pids no process here can have, of other hosts and anything not strictly of the
+    target's pattern are kept.
     Returns what was removed; never raises for a temp it could not remove (it logs a warning instead).
     """
     target = Path(target)
