@@ -2,7 +2,7 @@
 # Thin on purpose: the DAG is in workflow/rules/, the science in lmar/ and baselines/.
 from snakemake.utils import min_version, validate
 
-from lmar.config import apply_extends
+from lmar.config import apply_extends, schema_error
 from lmar.errors import LmarError
 
 min_version("9.0")
@@ -24,7 +24,12 @@ if "extends" in config:
         raise WorkflowError(f"config error: {exc}") from None
     config.clear()
     config.update(_extended)
-validate(config, "workflow/schemas/config.schema.yaml")
+try:
+    validate(config, "workflow/schemas/config.schema.yaml")
+except WorkflowError as exc:  # one line naming the key; the schema's full report in the log
+    raise WorkflowError(
+        schema_error(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml", str(exc), "logs/config-error.log")
+    ) from None
 
 
 report: "workflow/report/workflow.rst"

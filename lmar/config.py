@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from lmar.atomic import atomic_path
 from lmar.errors import LmarError
 from lmar.paths import path_component
 from lmar.params import bind_recipe, import_names
@@ -83,11 +84,17 @@ def apply_extends(config: dict, files) -> dict:
     file, a file that is not a YAML mapping, or a cycle is an LmarError naming the path."""
     if "extends" not in config:
         return config
+    if not isinstance(config["extends"], str) or not config["extends"]:
+        raise LmarError(f"config key extends must be the path of another config file (a string), "
+                        f"got {config['extends']!r}")
     holder = [Path(f) for f in files if "extends" in _read_yaml(Path(f), "config file")]
     here = holder[-1].parent if holder else Path(".")
     changes, seen = {k: v for k, v in config.items() if k != "extends"}, []
     target = config["extends"]
     while target is not None:
+        if not isinstance(target, str) or not target:
+            raise LmarError(f"config key extends in {seen[-1]} must be the path of another config file (a string), "
+                            f"got {target!r}")
         path = (here / target).resolve()
         if path in seen:
             raise LmarError(f"config key extends: the files extend each other in a cycle: {' -> '.join(map(str, [*seen, path]))}")
@@ -96,6 +103,27 @@ def apply_extends(config: dict, files) -> dict:
         changes = _deep_merged({k: v for k, v in base.items() if k != "extends"}, changes)
         target, here = base.get("extends"), path.parent
     return changes
+
+
+def schema_error(config: dict, schema_file: str | Path, report: str, log: str | Path) -> str:
+    """One line for a config the schema refused: the first failing key (jsonschema's best match)
+    and what is wrong there; the schema's full report (which quotes the whole schema) goes to
+    ``log``, named in the line."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_file).read_text())
+    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    log = Path(log)
+    with atomic_path(log) as tmp:
+        tmp.write_text(report)
+    if err is None:  # the schema passed here: give Snakemake's own report's first line
+        return f"config error: {(report.strip().splitlines() or ['?'])[0][:300]} (full report: {log})"
+    key = ".".join(str(p) for p in err.absolute_path)
+    what = err.message
+    if err.validator == "pattern" and isinstance(err.schema, dict) and err.schema.get("description"):
+        what = f"{err.instance!r} is not allowed here: {err.schema['description']}"
+    where = f"config key {key}" if key else "config"
+    return f"config error: {where}: {what[:300]} (full report: {log})"
 
 
 def _read_yaml(path: Path, what: str) -> dict:
