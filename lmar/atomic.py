@@ -7,7 +7,9 @@ and says who wrote it::
 
 ``host`` is the host name reduced to ``[A-Za-z0-9-]`` (no dots), ``pid`` decimal digits and ``token`` 16 hex
 digits, so for a known target the name parses back unambiguously, whatever dots or dashes ``name`` holds. ``suffix``
-is the target's own suffix (libraries such as PIL pick the format from it). A writer that is killed leaves its temp
+is the target's own suffix (libraries such as PIL pick the format from it). A ``name`` too long to leave room for
+the rest within the file system's 255 bytes is shortened in the temp's name to its start plus 8 hex digits of its
+sha256 (still one name per target). A writer that is killed leaves its temp
 behind; the next write of the same target on the same host removes the temps whose writer no longer runs.
 
 Files are created with mode ``0o666`` and folders with ``0o777``, both less the process umask (the kernel applies
@@ -17,6 +19,7 @@ it), i.e. exactly what an ordinary ``open()`` or ``mkdir`` would give.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -28,10 +31,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from lmar.errors import LmarError
+
 log = logging.getLogger(__name__)
 
 _TOKEN_HEX = 16
 _HOST_MAX = 63
+_NAME_MAX = 255  # bytes in one path component (Linux, macOS, Windows)
+_PID_DIGITS = 20  # room kept for any pid a temp's name may hold
 
 
 class TempOwner(NamedTuple):
@@ -61,12 +68,22 @@ def temp_name(target: str | os.PathLike, host: str | None = None, pid: int | Non
         raise ValueError(f"token {token!r} must be {_TOKEN_HEX} lowercase hex digits")
     if pid <= 0:
         raise ValueError(f"pid {pid} must be positive")
-    return target.with_name(f".{target.name}.~{host}.{pid}.{token}.tmp{target.suffix}")
+    return target.with_name(f".{_temp_stem(target)}.~{host}.{pid}.{token}.tmp{target.suffix}")
+
+
+def _temp_stem(target: Path) -> str:
+    """``target``'s name as its temps hold it: whole where it fits, else its start and a hash of it."""
+    room = _NAME_MAX - len(f"..~{'h' * _HOST_MAX}.{'9' * _PID_DIGITS}.{'0' * _TOKEN_HEX}.tmp{target.suffix}".encode())
+    name = target.name
+    if len(name.encode()) <= room:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return name.encode()[: max(room - 9, 1)].decode(errors="ignore") + "-" + digest
 
 
 def _pattern(target: Path) -> re.Pattern[str]:
     return re.compile(
-        rf"\.{re.escape(target.name)}\.~(?P<host>[A-Za-z0-9-]+)\.(?P<pid>[1-9][0-9]*)"
+        rf"\.{re.escape(_temp_stem(target))}\.~(?P<host>[A-Za-z0-9-]+)\.(?P<pid>[1-9][0-9]*)"
         rf"\.(?P<token>[0-9a-f]{{{_TOKEN_HEX}}})\.tmp{re.escape(target.suffix)}"
     )
 
@@ -100,7 +117,7 @@ def remove_stale_temps(target: str | os.PathLike) -> list[Path]:
     Returns what was removed; never raises for a temp it could not remove (it logs a warning instead).
     """
     target = Path(target)
-    pattern, host, prefix = _pattern(target), _host(), f".{target.name}.~"
+    pattern, host, prefix = _pattern(target), _host(), f".{_temp_stem(target)}.~"
     removed = []
     try:
         entries = list(os.scandir(target.parent))
@@ -146,8 +163,19 @@ def _make_file(tmp: Path) -> None:
 
 
 def _prepare(path: str | os.PathLike) -> Path:
+    """``path``'s folder made; one LmarError naming the path where it cannot be written there."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if len(path.name.encode()) > _NAME_MAX:
+        raise LmarError(f"cannot write {path}: its name is {len(path.name.encode())} bytes long, more than the "
+                        f"{_NAME_MAX} a file name may have; choose a shorter name")
+    blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise LmarError(f"cannot write {path}: {blocker} is a file, not a folder; choose another output path "
+                        "or move that file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LmarError(f"cannot write {path}: cannot make its folder {path.parent} ({exc.strerror or exc})") from None
     remove_stale_temps(path)
     return path
 
