@@ -9,20 +9,32 @@ from contextlib import contextmanager
 import torch
 
 from lmar.errors import LmarError
-from lmar.interpolation import resize
+from lmar.interpolation import resize, target_size
 from lmar.runtime import synchronize
 
 STAGES = ("resample", "enhance", "upsample")
 
 
-def check_target(size, hw, backbone, what) -> None:
-    """Refuse a target ``size`` = (h, w) below the backbone's smallest input (``min_size``), naming
-    ``what`` (the image, or the target) and the largest factor that ``hw`` = (H, W) allows."""
-    if min(size) < backbone.min_size:
-        raise LmarError(
-            f"{what}: the target {size[0]}x{size[1]} of {hw[0]}x{hw[1]} is below the backbone's smallest input "
-            f"{backbone.min_size}x{backbone.min_size}; use a scale of at most {min(hw) / backbone.min_size:.3g}"
-        )
+def check_target(size, hw, backbone, what, by_scale: bool = True) -> None:
+    """Refuse a target ``size`` = (h, w) larger than the input ``hw`` = (H, W) (DEU downsamples) or
+    below the backbone's smallest input (``min_size``), naming ``what`` (the image, or the target)
+    and what would fit: the largest factor ``hw`` allows (``by_scale``), else the smallest size."""
+    (h, w), (H, W), least = size, hw, backbone.min_size
+    if h > H or w > W:
+        raise LmarError(f"{what}: the target {h}x{w} is larger than the input {H}x{W}; Downsample -> Enhance -> "
+                        f"Upsample only downsamples: use a target of at most {H}x{W}")
+    if min(h, w) >= least:
+        return
+    if min(H, W) < least:
+        raise LmarError(f"{what}: the input {H}x{W} is smaller than the backbone's smallest input {least}x{least}: "
+                        "it cannot be enhanced by this backbone at any size")
+    # the largest factor (2 decimals, rounded down) whose target keeps both sides at least `least`
+    largest = math.floor(100 * min(H, W) / (least - 0.5)) / 100
+    while largest > 1 and min(target_size((H, W), largest)) < least:
+        largest = round(largest - 0.01, 2)
+    hint = f"use a scale of at most {largest:g}" if by_scale else f"use a target of at least {least}x{least}"
+    raise LmarError(f"{what}: the target {h}x{w} of {H}x{W} is below the backbone's smallest input "
+                    f"{least}x{least}; {hint}")
 
 
 def deu(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bicubic", stage=None) -> torch.Tensor:

@@ -31,9 +31,12 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def setup(seed: int | None = None, threads: int | None = None) -> None:
-    """Seed every generator and bound intra-op threads (deterministic on CPU for a fixed thread count)."""
-    if threads:
-        torch.set_num_threads(max(1, min(int(threads), os.cpu_count() or 1)))
+    """Seed every generator and bound intra-op threads (deterministic on CPU for a fixed thread count):
+    ``threads`` at least 1 (else LmarError), at most the machine's cores (more are not used)."""
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise LmarError(f"--threads must be a whole number of at least 1, got {threads!r}")
+        torch.set_num_threads(min(threads, os.cpu_count() or 1))
     if seed is not None:
         random.seed(seed)
         np.random.seed(seed)
