@@ -21,14 +21,16 @@ from tqdm import tqdm
 
 from lmar import checkpoint
 from lmar.curves import CurveRecorder, curve_path, write_curve
+from lmar.data.identity import pairs_hash
 from lmar.data.images import read_image
 from lmar.data.pairs import list_pairs
 from lmar.errors import LmarError
+from lmar.fingerprint import fingerprint
 from lmar.interpolation import resize
-from lmar.params import bind_recipe
+from lmar.params import bind_recipe, import_names
 from lmar.provenance import config_hash
 from lmar.registry import BACKBONES, RESAMPLERS
-from lmar.resume import Saver, restore_rng, rng_states
+from lmar.resume import Saver, check_state, restore, rng_states
 from lmar.weights import sha256_hex
 
 log = logging.getLogger(__name__)
@@ -84,13 +86,15 @@ def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order
     last epoch's means, the seconds spent training (across attempts) and the curve's rows."""
     epochs = int(cfg["epochs"])
     log.info("=== %s: attempt started %s (pid %d)", name, time.strftime("%Y-%m-%d %H:%M:%S %Z"), os.getpid())
-    state = saver.load()
+    state = saver.load(lambda s: check_state(s, net, opt, gen, n_order, epochs, steps))
     epoch, start, rows, spent, order, sums = 0, 0, [], 0.0, None, {}
     if state is not None:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optim"])
-        sched.load_state_dict(state["sched"])
-        restore_rng(gen, state["rng"])
+        try:
+            restore(state, net, opt, sched, gen)
+        except Exception as exc:  # noqa: BLE001 - checked beforehand: only a part's own loading code gets here
+            saver.set_aside(f"it failed to load ({(str(exc).strip().splitlines() or [''])[0]})")
+            raise LmarError(f"training {name}: its resume state {saver.path} passed the checks but failed to load "
+                            "and has been set aside; rerun to start over") from None
         epoch, start, rows, spent = state["epoch"], state["step"], state["curve"], state["seconds"]
         order, sums = state["order"], state["sums"]
     t0 = time.perf_counter() - spent
@@ -133,10 +137,43 @@ def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order
     return means, time.perf_counter() - t0, rows
 
 
-def _saver(out: Path, save: dict | None, *facts) -> Saver:
-    """The resume state's saver for the job that ``facts`` identify (what makes two attempts one job)."""
+def _code(*modules: str) -> str:
+    """The fingerprint of the code a job runs (:mod:`lmar.fingerprint`), as the workflow's ``code(...)``
+    takes it: the harness module and each part's module. A part module without Python source (e.g.
+    ``__main__``) is named instead, with a warning: an edit to it goes unnoticed (its weights' fit is
+    still checked when a state is read)."""
+    try:
+        return fingerprint(modules)
+    except LmarError:
+        pass
+    parts = []
+    for module in modules:
+        try:
+            parts.append(fingerprint([module]))
+        except LmarError as exc:
+            log.warning("resume: %s; an edit to it will not stop a resume (a change of its weights will)", exc)
+            parts.append(module)
+    return config_hash(parts)
+
+
+def _modules(part, params: dict | None) -> list[str]:
+    """The modules of a part the job builds: its class's, and those its params name as code
+    (``ImportName``, e.g. the network a ``wrapped`` backbone wraps), which its class's imports miss."""
+    named = import_names(type(part), params or {}).values()
+    return [type(part).__module__, *(str(n).partition(":")[0] for n in named)]
+
+
+def _saver(out: Path, save: dict | None, facts: tuple, data: Path, pairs, modules, **more: str) -> Saver:
+    """The resume state's saver for one job, identified (what makes two attempts one job) by its
+    ``facts`` (config, seed, pair names, device type), the content of its training ``pairs``
+    (``data``'s train split), the code of ``modules`` and any ``more`` parts, e.g. the backbone's sha256."""
     save = save or {}
-    return Saver(out, config_hash(facts), int(save.get("every_steps", 0)), float(save.get("every_minutes", 0)))
+
+    def identity() -> dict[str, str]:
+        return {"config": config_hash(facts), "data": pairs_hash(pairs, Path(data) / "train"),
+                "code": _code(*modules), **more}
+
+    return Saver(out, identity, int(save.get("every_steps", 0)), float(save.get("every_minutes", 0)))
 
 
 def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "backbone",
@@ -164,7 +201,8 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
             return F.l1_loss(net(x.to(device, memory_format=fmt)).float(), y.to(device)), {}
 
     # the device's type, not its index: a resumed attempt may hold another GPU (lmar.gpus)
-    saver = _saver(out, save, "backbone", spec, cfg, seed, [p.name for p in pairs], device.type)
+    saver = _saver(out, save, ("backbone", spec, cfg, seed, [p.name for p in pairs], device.type), data, pairs,
+                   ["lmar.train", *_modules(net, spec.get("params"))])
     means, seconds, rows = _epochs(f"pretrain {name}", cfg, net, opt, sched, gen, len(pairs), steps, step, saver,
                                    f"{name}/seed{seed}", "l1")
     rate = _throughput(steps * int(cfg["epochs"]), seconds, f"pretrain {name}")
@@ -193,7 +231,7 @@ def train_resampler(
     where = f"config key resamplers.{name}"
     cfg = recipe(RESAMPLERS.get(spec.get("type"), f"{where}.type"), spec, where)
     net = RESAMPLERS.build(spec, where).to(device).train()
-    backbone, _ = checkpoint.load_backbone(backbone_ckpt, device, allow)
+    backbone, backbone_meta = checkpoint.load_backbone(backbone_ckpt, device, allow)
     loss_fn, info = net.make_loss(backbone, cfg, device)
     lo, hi, step_px = int(cfg["target_min"]), int(cfg["target_max"]), int(cfg["target_step"])
     sizes = list(range(lo, hi, step_px))
@@ -214,8 +252,10 @@ def train_resampler(
         with autocast():
             return loss_fn(x.to(device, memory_format=fmt), gt.to(device), (s, s), epoch)
 
-    saver = _saver(out, save, "resampler", spec, cfg, seed, [p.name for p in pairs], device.type,
-                   sha256_hex(backbone_ckpt))
+    saver = _saver(out, save, ("resampler", spec, cfg, seed, [p.name for p in pairs], device.type), data, pairs,
+                   ["lmar.train", *_modules(net, spec.get("params")),
+                    *_modules(backbone, (backbone_meta.get("spec") or {}).get("params"))],
+                   backbone=sha256_hex(backbone_ckpt))
 
     means, seconds, rows = _epochs(f"train {name}", cfg, net, opt, sched, gen, n, n, step, saver,
                                    f"{name}/seed{seed}", "total")

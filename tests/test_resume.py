@@ -117,7 +117,7 @@ def test_a_state_of_another_config_is_not_resumed_from(mini_data, tmp_path, monk
     with caplog.at_level("WARNING"):
         torch.manual_seed(0)  # the initial weights
         pretrain_backbone(mini_data, BACKBONE_3, tmp_path / "b.pt", CPU, seed=1, name="unet", save=EVERY_STEP)
-    assert "belongs to another config, seed, data or backbone: starting over" in caplog.text
+    assert "it belongs to another job (its config differs); set aside as b.resume.pt.set-aside-" in caplog.text
     assert_same(tmp_path / "whole1.pt", tmp_path / "b.pt", "backbone")
 
 
