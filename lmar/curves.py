@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Self
 
 from lmar.atomic import atomic_path
+from lmar.errors import LmarError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,16 @@ def _tensorboard_writer(run: str | None):
     except ImportError as exc:
         log.warning("%s is set but TensorBoard is unavailable (%s): writing the CSV curve only", TENSORBOARD_ENV, exc)
         return None
-    return SummaryWriter(log_dir=str(Path(root) / run))
+    folder = Path(root) / run
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise LmarError(f"{TENSORBOARD_ENV}={root}: {blocker} is a file, not a folder; point {TENSORBOARD_ENV} at a "
+                        "folder (or unset it)")
+    try:
+        return SummaryWriter(log_dir=str(folder))
+    except OSError as exc:
+        raise LmarError(f"{TENSORBOARD_ENV}={root}: cannot write TensorBoard events to {folder} "
+                        f"({exc.strerror or exc}); point it at a folder you can write (or unset it)") from None
 
 
 class CurveRecorder:

@@ -1,6 +1,7 @@
 """What a run left out of its tables, and the exit status that says so.
 
-Results files that could not be read or lack columns, a configured metric missing for some rows,
+Results files that could not be read, lack columns or hold text in a column of numbers, a configured
+metric missing for some rows, an infinite score (:func:`lmar.report.finite_scores`),
 results of different configs in one folder, a gain pair naming a resampler that did not run, rows
 of one table scored on different test images or seeds (the table is reduced to those they share:
 :func:`lmar.report.common_rows`): none of these stops the tables, the plots or the report. Each is one note: a warning line in the log, a

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
 from lmar.atomic import atomic_path
-from lmar.report import load_results
+from lmar.report import finite_scores, load_results, table_blocks
 from lmar.targets import FULL
 
 
@@ -23,8 +24,9 @@ def _save(fig, out: Path) -> None:
 
 def write_plots(results: Path, out_psnr: Path, out_gain: Path | None = None, out_latency: Path | None = None,
                 gain: tuple[str, str] = ("lmar", "bicubic")) -> None:
-    """Every plot of a results file (the store), PNG and PDF each."""
-    df = load_results([results])
+    """Every plot of a results file (the store), PNG and PDF each; infinite scores are left out of
+    them as out of the tables (:func:`lmar.report.finite_scores`, a warning in the log)."""
+    df = finite_scores(load_results([results]))
     _save(psnr_figure(df).figure, out_psnr)
     if out_gain is not None:
         _save(gain_heatmap(df, gain), out_gain)
@@ -32,12 +34,29 @@ def write_plots(results: Path, out_psnr: Path, out_gain: Path | None = None, out
         _save(quality_latency(df).figure, out_latency)
 
 
+def panels(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of every table block (:func:`lmar.report.table_blocks`: over the images and seeds its
+    rows share), with a column ``panel`` naming it: "dataset / backbone", and its seeds where the pair
+    has several blocks (e.g. ablations run with one seed). A resampler's mean in a plot is then over
+    the same units as every other resampler's beside it, and as in the table of the same block."""
+    blocks = table_blocks(df, [])
+    count = Counter((dataset, backbone) for dataset, backbone, _, _ in blocks)
+    frames = []
+    for dataset, backbone, chosen, rows in blocks:
+        label = f"{dataset} / {backbone}"
+        if count[(dataset, backbone)] > 1:
+            label += f" (seed{'s' * (len(chosen) > 1)} {', '.join(map(str, chosen))})"
+        frames.append(rows.assign(panel=label))
+    return pd.concat(frames, ignore_index=True) if frames else df.assign(panel=pd.Series(dtype=str))
+
+
 HEATMAP_MIN_DB = 0.25  # the colour scale of the gain heatmap spans at least this many dB each way
 
 
 def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
     """Mean PSNR gain of ``gain[0]`` over ``gain[1]`` (paired per image and seed), backbone x target
-    size, one panel per dataset; a cell the pair did not both run is blank and says so in the title."""
+    size, one panel per dataset; each backbone's over the rows of the first table block holding both
+    (as the table's gain row is); a cell the pair did not both run is blank and says so in the title."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,7 +65,10 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
 
     a, b = gain
     keys = ["dataset", "backbone", "target", "seed", "image"]
-    both = df[df["resampler"] == a].merge(df[df["resampler"] == b], on=keys, suffixes=("_a", "_b"))
+    # per dataset and backbone, the first table block holding both: the units of its table's gain row
+    blocks = _first_blocks_with(df, {a, b})
+    rows = pd.concat(blocks, ignore_index=True) if blocks else df.iloc[:0]
+    both = rows[rows["resampler"] == a].merge(rows[rows["resampler"] == b], on=keys, suffixes=("_a", "_b"))
     datasets = list(dict.fromkeys(df["dataset"]))
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.2), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
@@ -67,15 +89,27 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
     return fig
 
 
+def _first_blocks_with(df: pd.DataFrame, names: set) -> list[pd.DataFrame]:
+    """Per dataset and backbone, the rows of the first table block (:func:`lmar.report.table_blocks`)
+    where every resampler of ``names`` has rows."""
+    out, seen = [], set()
+    for dataset, backbone, _, rows in table_blocks(df, []):
+        if (dataset, backbone) not in seen and names <= set(rows["resampler"]):
+            seen.add((dataset, backbone))
+            out.append(rows)
+    return out
+
+
 def quality_latency(df: pd.DataFrame):
     """PSNR against end-to-end milliseconds per image (mean over images and seeds), one point per
-    resampler and target size, one panel per dataset/backbone: what speed buys what quality."""
+    resampler and target size, one panel per table block (:func:`panels`): what speed buys what quality."""
     import matplotlib
 
     matplotlib.use("Agg")
     import seaborn as sns
 
-    d = df.assign(panel=df["dataset"] + " / " + df["backbone"], ms=df["time_s"] * 1000.0)
+    d = panels(df)
+    d = d.assign(ms=d["time_s"] * 1000.0)
     mean = d.groupby(["panel", "resampler", "target"], sort=False).agg(psnr=("psnr", "mean"), ms=("ms", "mean"))
     grid = sns.relplot(data=mean.reset_index(), x="ms", y="psnr", hue="resampler", style="resampler", col="panel",
                        s=60, height=3.5, aspect=1.2, facet_kws={"sharex": False, "sharey": False})
@@ -90,14 +124,14 @@ def quality_latency(df: pd.DataFrame):
 
 def psnr_figure(df: pd.DataFrame):
     """Mean PSNR over test images (and seeds) at each target size, ordered by downscaling factor,
-    one panel per dataset/backbone; the full-resolution ceiling as a dashed line."""
+    one panel per table block (:func:`panels`: every resampler of it over the same images and
+    seeds); the full-resolution ceiling as a dashed line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import seaborn as sns
 
-    df = df.copy()
-    df["panel"] = df["dataset"] + " / " + df["backbone"]
+    df = panels(df)  # every resampler of a panel over the same images and seeds
     full = df[df["target"] == FULL]
     resampled = df[df["target"] != FULL].copy()
     # x is the target's name, in order of its mean factor: two targets at one factor (x1.8 at the

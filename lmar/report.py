@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lmar.atomic import atomic_path
@@ -26,9 +27,9 @@ TEXT = ["dataset", "backbone", "resampler", "target", "image", "config_hash", "c
 
 
 def load_results(paths, left_out: list[str] | None = None) -> pd.DataFrame:
-    """The rows of results files, joined. A file that cannot be read, lacks a column or has no metric
-    is an error naming it; with a ``left_out`` list, it is skipped and a note appended there instead
-    (an error still when no file is left)."""
+    """The rows of results files, joined. A file that cannot be read, lacks a column, has no metric or
+    holds text in a column of numbers (:data:`NUMERIC`) is an error naming it; with a ``left_out``
+    list, it is skipped and a note appended there instead (an error still when no file is left)."""
     frames = []
     for p in paths:
         try:
@@ -54,6 +55,25 @@ def _read_one(p) -> pd.DataFrame:
         raise LmarError(f"results file {p} lacks column(s) {missing}. Re-run its evaluation.")
     if not any(m in df.columns for m in METRICS):
         raise LmarError(f"results file {p} has no metric column ({', '.join(METRICS)}). Re-run its evaluation.")
+    return _numbers(df, p)
+
+
+NUMERIC = [*METRICS, "scale", "seed", "target_h", "target_w", "time_s"]  # means, factors, sizes, timings: numbers
+
+
+def _numbers(df: pd.DataFrame, p) -> pd.DataFrame:
+    """``df`` with each column of NUMERIC it has as numbers; a column holding text that is not a number
+    (a hand edit, a log line pasted into the CSV) is an error naming the file, the column and a value,
+    rather than a mean that fails or a store Parquet cannot write. An empty cell stays a missing value."""
+    for column in [c for c in NUMERIC if c in df and not pd.api.types.is_numeric_dtype(df[c])]:
+        values = pd.to_numeric(df[column], errors="coerce")
+        bad = df[column].notna() & values.isna()
+        if bad.any():
+            first = int(np.argmax(bad.to_numpy()))
+            raise LmarError(f"results file {p}: column {column} holds text where a number belongs in {int(bad.sum())} "
+                            f"of {len(df)} rows, e.g. {df[column].iloc[first]!r} (data row {first + 1}). "
+                            "Re-run its evaluation, or correct the file by hand.")
+        df[column] = values
     return df
 
 
@@ -62,13 +82,17 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["dataset", "backbone", "resampler", "target"]
     return (
         df.groupby(keys, sort=False)
-        .agg(scale=("scale", "first"), psnr=("psnr", "mean"), ssim=("ssim", "mean"), n=("image", "count"))
+        .agg(scale=("scale", "first"), psnr=("psnr", "mean"), ssim=("ssim", "mean"), n=("image", "count"),
+             n_psnr=("psnr", "count"), n_ssim=("ssim", "count"))
         .reset_index()
     )
 
 
 def _cell(row) -> str:
-    return f"{row.psnr:.2f} / {row.ssim:.4f}"
+    """PSNR / SSIM of one summary row; a mean over fewer rows than the cell has says so: "(2 of 3)"."""
+    return " / ".join(f"{getattr(row, m):.{d}f}" + (f" ({getattr(row, 'n_' + m)} of {row.n})"
+                                                    if getattr(row, "n_" + m) < row.n else "")
+                      for m, d in (("psnr", 2), ("ssim", 4)))
 
 
 def seed_groups(df: pd.DataFrame, left_out: list[str] | None = None) -> list[tuple[list, pd.DataFrame]]:
@@ -260,9 +284,61 @@ def unequal_images(df: pd.DataFrame) -> list[str]:
     """One left-out note per table block whose rows were not all scored on the same test images and
     seeds (see :func:`common_rows`): the tables show such a block reduced to the images it shares."""
     notes: list[str] = []
-    for _, both in df.groupby(["dataset", "backbone"], sort=False):
-        seed_groups(both, notes)
+    table_blocks(df, notes)
     return notes
+
+
+def table_blocks(df: pd.DataFrame, left_out: list[str] | None = None) -> list[tuple[str, str, list, pd.DataFrame]]:
+    """(dataset, backbone, seeds, rows) of every table block, in the order of the tables: the rows of
+    :func:`seed_groups`, reduced to the images and seeds they all share. Whatever else summarises the
+    results across resamplers (the claims check, the plots) takes its rows from here, so that its
+    numbers are over the same units as the tables'."""
+    return [(dataset, backbone, chosen, rows)
+            for (dataset, backbone), both in df.groupby(["dataset", "backbone"], sort=False)
+            for chosen, rows in seed_groups(both, left_out)]
+
+
+def finite_scores(df: pd.DataFrame, left_out: list[str] | None = None) -> pd.DataFrame:
+    """``df`` with every infinite metric value made missing, and one left-out note per metric that had
+    any (how many rows, which resamplers, targets, images and seeds).
+
+    PSNR is infinite where an enhanced output equals its ground truth bit for bit (a mean squared
+    error of 0). Such a value is not a measurement a mean can hold: one of them makes a mean, a gain
+    and a comparison inf (or NaN), and capping it at some dB would be a number nobody measured that
+    moves the mean by as much as the cap is arbitrary. An exact output is also far more likely a
+    fault of the data (an input that is its own ground truth) than a perfect enhancement. So the
+    value is left out of every mean, gain, rank and paired comparison, as a missing metric is (the
+    cells say "2 of 3"; a comparison drops the image), and the note names the rows so that their
+    images can be checked. The rows stay: the other metrics of those images are still counted."""
+    out = df
+    for metric in [m for m in METRICS if m in df]:
+        values = pd.to_numeric(df[metric], errors="coerce")
+        bad = np.isinf(values.to_numpy(dtype=float))
+        if not bad.any():
+            continue
+        if out is df:
+            out = df.copy()
+        out.loc[bad, metric] = np.nan
+        note = _infinite_note(df[bad], metric, len(df))
+        log.warning("left out: %s", note)
+        if left_out is not None:
+            left_out.append(note)
+    return out
+
+
+def _infinite_note(rows: pd.DataFrame, metric: str, total: int) -> str:
+    """The note of :func:`finite_scores` for the ``rows`` whose ``metric`` is infinite."""
+    signs = ", ".join(sorted({"inf" if v > 0 else "-inf" for v in rows[metric]}))
+    where = []
+    for (dataset, backbone, resampler, target), part in rows.groupby(["dataset", "backbone", "resampler", "target"],
+                                                                     sort=False):
+        units = [str(image) for image in part["image"]] if "seed" not in part else \
+            [f"{image} (seed {seed})" for image, seed in zip(part["image"], part["seed"])]
+        shown = ", ".join(units[:5]) + (f" and {len(units) - 5} more" if len(units) > 5 else "")
+        where.append(f"{dataset} / {backbone}, {resampler} at {target} on {shown}")
+    return (f"{metric.upper()} is {signs} in {len(rows)} of {total} rows (an output equal to its ground truth): "
+            f"{'; '.join(where)}. Left out of every {metric.upper()} mean, gain, rank and comparison (their "
+            "cells count the rows left); check those images' input and ground truth")
 
 
 def _budget(train_json: str) -> str:
@@ -315,7 +391,8 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     """The tables of results files (the store, or evaluation CSVs): Markdown in ``out_md`` (a compact
     PSNR / SSIM overview with the ``gain`` row, then every metric with intervals and the paired
     comparisons of :mod:`lmar.tables`), LaTeX in ``out_tex``, their numbers in ``out_stats``;
-    ``out_csv``: also the rows read, joined. Returns the rows and what was left out (lmar.left_out):
+    ``out_csv``: also the rows read, joined (infinite scores as read: every table leaves them out,
+    :func:`finite_scores`). Returns the rows read and what was left out (lmar.left_out):
     the notes of the records ``left_out_in`` (the gather step's) and this step's, also written to
     ``out_left_out`` and listed at the top of the Markdown."""
     from lmar import left_out as record
@@ -324,8 +401,11 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     from lmar.tables import cost_markdown, render
 
     notes = [n for p in left_out_in for n in record.read(p)]
-    df = load_results(paths, notes)
-    metrics = [m for m in METRICS if m in df]
+    read = load_results(paths, notes)
+    metrics = [m for m in METRICS if m in read]
+    missing = missing_metric_notes(read, metrics)  # before the infinite values are made missing: they have a note
+    infinite: list[str] = []
+    df = finite_scores(read, infinite)
     learned = list(dict.fromkeys(df.loc[df.get("resampler_weights", pd.Series("none", index=df.index))
                                         .fillna("none") != "none", "resampler"]))
     detail_md, detail_tex, detail = render(df, metrics, learned)
@@ -333,7 +413,7 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
         log.warning("left out: %s", note)
         notes.append(note)
     notes += unequal_images(df)
-    notes += missing_metric_notes(df, metrics)
+    notes += missing + infinite
     body = ""
     if {"psnr", "ssim"} <= set(metrics):
         body += "## Overview\n\n" + markdown_table(df, gain, notes) + "\n"
@@ -361,7 +441,7 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     text += _budgets(df)
     if out_csv is not None:
         with atomic_path(out_csv) as t:
-            df.to_csv(t, index=False)
+            read.to_csv(t, index=False)
     if out_tex is not None:
         with atomic_path(out_tex) as t:
             t.write_text(detail_tex)
@@ -372,7 +452,7 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
         t.write_text(text)
     if out_left_out is not None:
         record.write(out_left_out, notes)
-    return df, notes
+    return read, notes
 
 
 def missing_metric_notes(df: pd.DataFrame, metrics: list[str]) -> list[str]:

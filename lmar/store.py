@@ -85,14 +85,27 @@ def gather(paths, out_parquet: Path, out_csv: Path, out_left_out: Path | None = 
             f"{len(dup)} results rows share their keys, e.g. {dict(first[[k for k in keys if k in df]])}: "
             "the same evaluation is in two files; remove the stale one and rerun"
         )
-    with atomic_path(out_parquet) as tmp:
-        df.to_parquet(tmp, index=False)
+    _write_parquet(df, out_parquet)
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
     if out_left_out is not None:
         record.write(out_left_out, notes)
     log.info("gathered %d rows from %d files into %s", len(df), len(list(paths)), out_parquet)
     return df, notes or []
+
+
+def _write_parquet(df: pd.DataFrame, out: Path) -> None:
+    """The store's Parquet file, whole or not at all. The columns of numbers the tables use are checked
+    file by file as they are read (:func:`lmar.report.load_results`); any other column that Parquet
+    cannot hold (text in some files, numbers in others) is one error naming it, not a traceback."""
+    import pyarrow as pa
+
+    try:
+        with atomic_path(out) as tmp:
+            df.to_parquet(tmp, index=False)
+    except pa.ArrowException as exc:
+        raise LmarError(f"cannot write the results store {out}: {exc}. A column holds text in some results "
+                        "files and numbers in others: correct or re-run the evaluation whose CSV has the text") from None
 
 
 def mixed_configs(df: pd.DataFrame) -> list[str]:

@@ -98,8 +98,8 @@ def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order
         epoch, start, rows, spent = state["epoch"], state["step"], state["curve"], state["seconds"]
         order, sums = state["order"], state["sums"]
     t0 = time.perf_counter() - spent
-    bar = tqdm(range(epoch, epochs), desc=f"{'resume' if state else 'train'} {name}", unit="epoch", mininterval=5)
-    with CurveRecorder(run) as curve:
+    with CurveRecorder(run) as curve:  # before the bar: a bad TensorBoard folder is one error on a line of its own
+        bar = tqdm(range(epoch, epochs), desc=f"{'resume' if state else 'train'} {name}", unit="epoch", mininterval=5)
         curve.rows = list(rows)
         means: dict[str, float] = {}
         for epoch in bar:
