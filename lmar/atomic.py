@@ -201,7 +201,14 @@ def write_json(path: str | os.PathLike, obj, sort_keys: bool = False) -> None:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary directory beside ``path``; it replaces ``path`` only if the block succeeds."""
+    """Yield a temporary directory beside ``path``; it replaces ``path`` only if the block succeeds.
+    A ``path`` that is a link or a file is refused before the block runs (replacing it would
+    delete what it is, or fail after the work is done)."""
+    path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        what = "a symbolic link" if path.is_symlink() else "a file"
+        raise LmarError(f"cannot write the folder {path}: it is {what}, which this run would replace; remove it or "
+                        "choose another folder")
     path = _prepare(path)
     tmp = _create(path, lambda p: os.mkdir(p, 0o777))
     try:

@@ -60,3 +60,37 @@ def test_the_cli_says_it_in_one_line(tmp_path, capsys, lmar_eval):
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err
     assert len([ln for ln in err.splitlines() if ln.startswith("error: ")]) == 1
+
+
+@pytest.mark.parametrize("kind", ["link", "file"])
+def test_a_folder_output_that_is_a_link_or_a_file_is_refused_before_the_work(tmp_path, kind):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.png").write_bytes(b"x")
+    target = tmp_path / "images"
+    if kind == "link":
+        target.symlink_to(elsewhere, target_is_directory=True)
+    else:
+        target.write_text("a file")
+    ran = []
+    with pytest.raises(LmarError, match=f"cannot write the folder {target}: it is a"):
+        with atomic_dir(target):
+            ran.append(1)
+    assert ran == [] and (elsewhere / "keep.png").exists()
+    assert target.is_symlink() if kind == "link" else target.read_text() == "a file"
+
+
+def test_evaluate_with_a_linked_images_folder_writes_nothing(tmp_path, capsys, mini_data, backbone_ckpt):
+    import json
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "img").symlink_to(elsewhere, target_is_directory=True)
+    labels = json.dumps({"dataset": "mini", "backbone": "unet", "resampler": "bicubic", "config_hash": "x"})
+    rc = main(["evaluate", "--data", str(mini_data), "--backbone", str(backbone_ckpt), "--resampler-spec",
+               '{"type": "bicubic"}', "--evaluation", '{"scales": [2]}', "--labels", labels,
+               "--out", str(tmp_path / "out" / "m.csv"), "--images", str(tmp_path / "out" / "img"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and "it is a symbolic link" in err, err
+    assert not (tmp_path / "out" / "m.csv").exists() and list(elsewhere.iterdir()) == []
