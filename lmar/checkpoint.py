@@ -82,11 +82,20 @@ def _check_version(ckpt: dict, path, allow: Collection[str]) -> None:
         )
 
 
+def _check_memory(kind: str, spec, where: str, allow) -> None:
+    """Refuse a spec whose part's parameters are over LMAR_MAX_PART_BYTES, sized on the meta device
+    before anything is allocated (:func:`lmar.job_resources.check_part_memory`)."""
+    from lmar.job_resources import check_part_memory  # lmar.job_resources imports lmar.train, which imports us
+
+    check_part_memory(kind, spec, where, allow)
+
+
 def load_backbone(path: str | Path, device: torch.device, allow: Collection[str] = ()):
     """The frozen backbone (eval mode, no gradients) and its checkpoint; ``allow``: modules its
     spec may name besides registered backbones."""
     ckpt = load(path, "backbone")
     _check_version(ckpt, path, allow)
+    _check_memory("backbone", ckpt.get("spec"), f"backbone checkpoint {path}: spec", allow)
     net = BACKBONES.build(ckpt.get("spec"), f"backbone checkpoint {path}: spec", allow)
     _load_state(net, ckpt, path)
     return net.to(device).eval().requires_grad_(False), ckpt
@@ -96,6 +105,7 @@ def build_resampler(spec: dict, ckpt_path: str | Path | None, device: torch.devi
                     allow: Collection[str] | None = None):
     """A resampler from its spec (``allow=None``: a trusted spec, e.g. the config's; else the
     modules an untrusted one may name); a trainable one also needs its trained checkpoint."""
+    _check_memory("resampler", spec, where, allow)
     net = RESAMPLERS.build(spec, where, allow)
     meta: dict = {}
     if net.trainable:

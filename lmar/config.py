@@ -16,6 +16,7 @@ import yaml
 
 from lmar.atomic import atomic_path
 from lmar.errors import LmarError
+from lmar.job_resources import check_config_memory, check_part_memory
 from lmar.paths import path_component
 from lmar.params import bind_recipe, import_names
 from lmar.registry import BACKBONES, DATASETS, RESAMPLERS, Registry
@@ -197,6 +198,8 @@ def check_entry(section: str, registry: Registry, name: str, spec) -> None:
         if recipe is None:
             raise LmarError(f"{where}.train: {spec['type']!r} has nothing to train; remove the train block")
         bind_recipe(recipe, spec["train"], f"{where}.train")
+    if section != "datasets":  # its parameters sized on the meta device before it is built for real
+        check_part_memory(section[:-1], spec, where)
     _construct(section, cls, params, where)
 
 
@@ -214,6 +217,7 @@ def check_parts(config: dict) -> None:
             check_entry(section, registry, name, spec)
             check_only(config, section, name, spec)
     parse_targets(config.get("evaluation") or {"scales": [2]})
+    check_config_memory(config)  # every part at its planned sizes, under LMAR_MAX_PART_BYTES
 
 
 def seeds(config: dict) -> list[int]:

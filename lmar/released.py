@@ -15,13 +15,13 @@ the vector into the state of :func:`lmar.resampler.kernel_mlp` exactly.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 
 import torch
 
 from lmar.errors import LmarError
+from lmar.weights import read_file_checked
 
 COMMIT = "5c2542642cf31112d452fe63fc82498086e05a3b"
 URL = f"https://github.com/YPatrickW/LMAR/raw/{COMMIT}/pretrained_models/"
@@ -29,21 +29,22 @@ FILES = {  # name -> (file name, sha256)
     "backbone": ("base_model.bin", "45d49de91c08e7a6080d60f7059482fcd443377982e1908045625759e5931772"),
     "lmar": ("LMAR_model.bin", "27f1ada04c3297053af030ec2547a06f54d5de5e1ec20f3b430a9dd2f2f666ff"),
 }
+# The largest released file read (bytes): both are a few MB (a U-Net of width 8, plus LMAR's MLP)
+MAX_RELEASED_BYTES = 256 * 2**20
 # tiny-cuda-nn's FullyFusedMLP as the authors configured it
 TCNN_IN, TCNN_PAD_IN, TCNN_OUT, TCNN_PAD_OUT, HIDDEN, DEPTH = 7, 16, 81, 96, 128, 5
 
 
 def read_released(path: str | Path, name: str) -> dict:
-    """The content of released file ``name`` ("backbone" or "lmar") at ``path``: sha256 checked
-    before anything is unpickled, then loaded as tensors only."""
+    """The content of released file ``name`` ("backbone" or "lmar") at ``path``: a regular file of at
+    most MAX_RELEASED_BYTES, read once and hashed as it is read; the sha256 checked before anything is
+    unpickled, then the same bytes loaded as tensors only."""
     path = Path(path)
     file_name, sha = FILES[name]
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise LmarError(f"cannot read the authors' {file_name} at {path}: {exc}. Fetch it (seed_weights) "
-                        f"or give its local path") from None
-    digest = hashlib.sha256(data).hexdigest()
+    if not path.exists():
+        raise LmarError(f"cannot read the authors' {file_name} at {path}: no such file. Fetch it (seed_weights) "
+                        f"or give its local path")
+    data, digest = read_file_checked(path, MAX_RELEASED_BYTES, f"the authors' {file_name} at")
     if digest != sha:
         raise LmarError(f"{path} is not the authors' {file_name}: sha256 {digest}, expected {sha}. Delete it and "
                         "fetch it again")

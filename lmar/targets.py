@@ -9,7 +9,7 @@ round(H * 0.5556) x round(W * 0.4167).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lmar.errors import LmarError
 from lmar.interpolation import parse_scale, target_size
@@ -24,6 +24,7 @@ class Target:
     scale: float | None = None
     size: tuple[int, int] | None = None
     fraction: tuple[float, float] | None = None
+    where: str = field(default="", compare=False)  # the config key that gives it, e.g. "evaluation.sizes[0]"
 
     def resolve(self, hw: tuple[int, int]) -> tuple[int, int]:
         if self.size is not None:
@@ -44,7 +45,7 @@ def parse_targets(evaluation: dict) -> list[Target]:
             scale = parse_scale(s)
         except LmarError as exc:
             raise LmarError(f"config key evaluation.scales[{i}]: {exc}") from None
-        targets.append(Target(f"x{scale:g}", scale=scale))
+        targets.append(Target(f"x{scale:g}", scale=scale, where=f"evaluation.scales[{i}]"))
     for i, entry in enumerate(evaluation.get("sizes", [])):
         where = f"config key evaluation.sizes[{i}]"
         if not isinstance(entry, dict) or ("size" in entry) == ("fraction" in entry):
@@ -58,7 +59,7 @@ def parse_targets(evaluation: dict) -> list[Target]:
             if not (0 < fh <= 1 and 0 < fw <= 1):
                 raise LmarError(f"{where}.fraction: each side's fraction must be in (0, 1], got {fh:g}, {fw:g}")
             label = path_component(entry.get("name") or f"{fh:g}x{fw:g}", f"{where}.name")
-            targets.append(Target(label, fraction=(fh, fw)))
+            targets.append(Target(label, fraction=(fh, fw), where=f"evaluation.sizes[{i}]"))
             continue
         try:
             h, w = (int(v) for v in entry["size"])
@@ -67,7 +68,7 @@ def parse_targets(evaluation: dict) -> list[Target]:
         label = path_component(entry.get("name") or f"{h}x{w}", f"{where}.name")
         if h < 1 or w < 1:
             raise LmarError(f"{where}: size must be positive, got {h}x{w}")
-        targets.append(Target(label, size=(h, w)))
+        targets.append(Target(label, size=(h, w), where=f"evaluation.sizes[{i}]"))
     if not targets:
         raise LmarError("config key evaluation: give at least one entry in 'scales' or 'sizes'")
     labels = [t.label for t in targets]

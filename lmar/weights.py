@@ -17,6 +17,7 @@ import hashlib
 import io
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from lmar.atomic import atomic_path, write_json
@@ -37,6 +38,8 @@ EXPECTED_SHA256 = {
     **{name: file.rsplit("-", 1)[1].split(".")[0] for name, file in TORCHVISION_FILES.items()},
     "lpips_alex": LPIPS_ALEX_SHA256,
 }
+# The largest weight file read (bytes): 4x VGG16's 528 MB, the largest of them; anything bigger is not one.
+MAX_WEIGHT_BYTES = 2 * 2**30
 _RESEED = "Delete it and re-run the seed_weights step (python -m lmar seed-weights)."
 
 
@@ -71,6 +74,38 @@ def sha256_hex(source: Path | bytes) -> str:
     return h.hexdigest()
 
 
+def read_file_checked(path: Path, limit: int, what: str) -> tuple[bytes, str]:
+    """(the bytes of the regular file ``path``, their sha256 hex), hashed block by block as they are read.
+    Anything but a regular file (a FIFO, a device such as /dev/zero, a directory) and a file over ``limit``
+    bytes are refused before a byte is read, by one LmarError naming ``what`` and the path; the file is
+    opened without blocking (a FIFO never waits for a writer) and checked again once open, and a file
+    that grows past ``limit`` while it is read is refused too."""
+    try:
+        _check_regular(path, os.stat(path), limit, what)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise LmarError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    h, data = hashlib.sha256(), bytearray()
+    with os.fdopen(fd, "rb") as f:
+        _check_regular(path, os.fstat(f.fileno()), limit, what)
+        while block := f.read(min(1 << 20, limit + 1 - len(data))):
+            h.update(block)
+            data += block
+            if len(data) > limit:
+                raise LmarError(f"{what} {path} grew past {limit} bytes while it was read; it was not loaded")
+    return bytes(data), h.hexdigest()
+
+
+def _check_regular(path: Path, st: os.stat_result, limit: int, what: str) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+        raise LmarError(f"{what} {path} is {kind}, not a regular file; it was not read. Give the path of the file itself")
+    if st.st_size > limit:
+        raise LmarError(f"{what} {path} is {st.st_size} bytes, more than any real one ({limit} bytes at most); "
+                        "it was not read. Delete it and fetch it again")
+
+
 def _expected_sha256(name: str) -> str:
     expected = str(EXPECTED_SHA256[name]).lower()
     if len(expected) < 8 or len(expected) > 64 or any(c not in "0123456789abcdef" for c in expected):
@@ -96,18 +131,15 @@ def _hash_prefix_ok(path: Path, name: str) -> bool:
 def load_state_dict(name: str, home: Path | None = None) -> dict:
     """The tensors of weight ``name``, loaded safely: {key: Tensor} on the CPU.
 
-    The file is read once; its sha256 is checked before anything is unpickled (``WeightHashError``
+    The file is read once (a regular file of at most MAX_WEIGHT_BYTES, hashed as it is read:
+    :func:`read_file_checked`); its sha256 is checked before anything is unpickled (``WeightHashError``
     on a mismatch), and the same bytes are then loaded with ``torch.load(weights_only=True)``, so the file
     cannot change between the check and the load. Anything else wrong raises ``LmarError`` naming the file.
     """
     import torch
 
     path = weight_path(name, home)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise LmarError(f"cannot read weights {path}: {exc}") from exc
-    digest = sha256_hex(data)
+    data, digest = read_file_checked(path, MAX_WEIGHT_BYTES, "weights")
     if not _hash_ok(digest, name):
         raise WeightHashError(
             f"sha256 mismatch for {path}: expected {_describe_expected(name)}, got {digest}; "

@@ -67,14 +67,14 @@ def test_bad_config_fails_at_plan_time(tmp_path, case):
 def test_shell_injection_through_the_gain_pair_is_refused(tmp_path):
     marker = tmp_path / "injected"
     rc, out = plan(tmp_path, lambda c: c.update(report={"gain": ["lmar", f"bicubic$(touch {marker})"]}))
-    assert rc != 0 and "does not match" in out, out
+    assert rc != 0 and "config key report.gain.1: 'bicubic$(touch" in out and "is not allowed here" in out, out
     assert not marker.exists()
 
 
 @pytest.mark.slow
 def test_a_size_name_cannot_leave_the_project(tmp_path):
     rc, out = plan(tmp_path, lambda c: c["evaluation"].update(sizes=[{"name": "../../../../tmp/x", "size": [8, 8]}]))
-    assert rc != 0 and "'../../../../tmp/x' does not match" in out, out
+    assert rc != 0 and "config key evaluation.sizes.0.name: '../../../../tmp/x' is not allowed here" in out, out
 
 
 def test_the_schema_uses_the_library_name_pattern():

@@ -13,9 +13,11 @@ Reading (``read_image``, ``read_image_bits``, ``image_size``):
   the oriented (H, W) from the header, without decoding the pixels.
 - Alpha: an alpha channel (or a PNG/GIF transparent colour) is accepted only when every pixel is fully
   opaque, and is then dropped. An image with any transparency is refused: flatten it first.
-- Decompression bombs: width * height from the header is checked before anything is decoded, against
+- Decompression bombs: the header's numbers are checked before any decoder runs: width * height against
   the environment variable LMAR_MAX_IMAGE_PIXELS (default 2**28 pixels when unset or empty, read at each
-  call). Pillow's own limit is switched off only while this module uses Pillow (under a lock, and put back
+  call), and the bytes the decoded samples take, width * height * samples per pixel * bytes per sample
+  (a TIFF may claim thousands of samples per pixel), against LMAR_MAX_IMAGE_BYTES (default: the pixel
+  limit times 6, the bytes of a 16-bit RGB image: 1.5 GiB with the default pixel limit). Pillow's own limit is switched off only while this module uses Pillow (under a lock, and put back
   afterwards), so ours is the one that applies. (OpenCV keeps its own limit of 2**30 pixels.)
 - Every problem with a file is one ``LmarError`` line naming it.
 
@@ -42,6 +44,8 @@ EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 MAX_PIXELS_ENV = "LMAR_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_IMAGE_PIXELS = 2**28
+MAX_BYTES_ENV = "LMAR_MAX_IMAGE_BYTES"
+DEFAULT_BYTES_PER_PIXEL = 3 * 2  # the byte limit's default, per pixel of the pixel limit: 16-bit RGB
 
 _ORIENTATION_TAG = 0x0112
 _ALPHA_MODES = ("RGBA", "LA", "PA", "La", "RGBa")
@@ -53,27 +57,57 @@ _PIL_LOCK = threading.RLock()
 # ---------------------------------------------------------------- limits
 
 
-def max_image_pixels() -> int:
-    """The largest width * height read, from LMAR_MAX_IMAGE_PIXELS (default 2**28)."""
-    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+def _positive_env(name: str, unit: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_MAX_IMAGE_PIXELS
+        return default
     try:
         value = int(raw)
     except ValueError:
-        raise LmarError(f"{MAX_PIXELS_ENV} must be a whole number of pixels, got {raw!r}") from None
+        raise LmarError(f"{name} must be a whole number of {unit}, got {raw!r}") from None
     if value < 1:
-        raise LmarError(f"{MAX_PIXELS_ENV} must be a positive number of pixels, got {raw!r}")
+        raise LmarError(f"{name} must be a positive number of {unit}, got {raw!r}")
     return value
 
 
-def _check_pixels(path: Path, width: int, height: int, limit: int) -> None:
+def max_image_pixels() -> int:
+    """The largest width * height read, from LMAR_MAX_IMAGE_PIXELS (default 2**28)."""
+    return _positive_env(MAX_PIXELS_ENV, "pixels", DEFAULT_MAX_IMAGE_PIXELS)
+
+
+def max_image_bytes() -> int:
+    """The most bytes an image's decoded samples may take, from LMAR_MAX_IMAGE_BYTES (default: the pixel
+    limit of :func:`max_image_pixels` times 6, so that a 16-bit RGB image within it always fits)."""
+    return _positive_env(MAX_BYTES_ENV, "bytes", max_image_pixels() * DEFAULT_BYTES_PER_PIXEL)
+
+
+def _check_size(path: Path, width: int, height: int, samples: int, sample_bytes: int) -> None:
+    """Refuse, from the header's numbers, an image over the pixel or the byte limit (one line naming the
+    file, the numbers and the variable that raises the limit)."""
     pixels = int(width) * int(height)
+    limit = max_image_pixels()
     if pixels > limit:
         raise LmarError(
             f"image {path} is {width}x{height} = {pixels} pixels, over the limit of {limit} pixels "
             f"(a guard against decompression bombs); if the image is genuine, set {MAX_PIXELS_ENV} to raise it"
         )
+    nbytes, limit = pixels * int(samples) * int(sample_bytes), max_image_bytes()
+    if nbytes > limit:
+        raise LmarError(
+            f"image {path}: its header says {width}x{height} pixels x {samples} samples per pixel x {sample_bytes} "
+            f"bytes per sample = {nbytes} bytes decoded, over the limit of {limit} bytes (a guard against "
+            f"decompression bombs); if the image is genuine, set {MAX_BYTES_ENV} to raise it"
+        )
+
+
+def _pil_sample_bytes(im: Image.Image) -> int:
+    """Bytes per decoded sample of an image Pillow opened (header only): 16-bit PNG 2 (OpenCV decodes it),
+    Pillow's 16-bit modes 2, its 32-bit ones 4, else 1."""
+    if im.format == "PNG" and _png_is_16bit(im):
+        return 2
+    if im.mode.startswith("I;16"):
+        return 2
+    return 4 if im.mode in ("I", "F") else 1
 
 
 @contextlib.contextmanager
@@ -131,13 +165,13 @@ def image_size(path: str | Path) -> tuple[int, int]:
 
 def _load(path: Path, decode: bool) -> tuple[np.ndarray | None, int, tuple[int, int]]:
     """(pixels (H, W, 1 or 3) uint8 or uint16 as stored, or None; EXIF orientation; stored (H, W))."""
-    limit = max_image_pixels()
+    max_image_bytes()  # a bad limit variable is named before the file is opened
     try:
         with _own_pixel_limit():
             if _is_tiff(path):  # Pillow turns some TIFFs by their orientation itself, not always right
-                return _load_tiff(path, limit, decode)
+                return _load_tiff(path, decode)
             with Image.open(path) as im:
-                _check_pixels(path, im.width, im.height, limit)
+                _check_size(path, im.width, im.height, len(im.getbands()), _pil_sample_bytes(im))
                 orientation = _pil_orientation(im, path)
                 arr = _decode_pil(im, path) if decode else None
                 return arr, orientation, (im.height, im.width)
@@ -272,14 +306,21 @@ def _decode_cv2(path: Path, size: tuple[int, int], transparent=None) -> np.ndarr
     return _drop_alpha(path, arr, 255 if arr.dtype == np.uint8 else 65535) if channels == 4 else arr
 
 
-def _load_tiff(path: Path, limit: int, decode: bool) -> tuple[np.ndarray | None, int, tuple[int, int]]:
+def _tiff_sample_bytes(page) -> int:
+    """Bytes per decoded sample of a TIFF page, from its header: its numpy type's, or its bits rounded up."""
+    dtype = getattr(page, "dtype", None)
+    return max(dtype.itemsize if dtype is not None else 1, -(-int(page.bitspersample) // 8))
+
+
+def _load_tiff(path: Path, decode: bool) -> tuple[np.ndarray | None, int, tuple[int, int]]:
     """Header and orientation by tifffile; pixels by tifffile, or for plain upright 8-bit TIFF by Pillow
     (every compression and colour layout); OpenCV when tifffile lacks the codec of an upright one."""
     failure = None
     with tifffile.TiffFile(path) as tif:
         page = tif.pages.first
         height, width = int(page.imagelength), int(page.imagewidth)
-        _check_pixels(path, width, height, limit)
+        depth = int(getattr(page, "imagedepth", 1) or 1)  # an SGI volume: depth planes of samples
+        _check_size(path, width, height, int(page.samplesperpixel) * depth, _tiff_sample_bytes(page))
         tag = page.tags.get(274)
         orientation = _valid_orientation(tag.value if tag is not None else 1)
         if not decode:
