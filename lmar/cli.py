@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resampler-ckpt", type=Path, default=None)
     p.add_argument("--evaluation", type=_json("--evaluation"), required=True, help="{scales, upsampler, metrics}")
     p.add_argument("--labels", type=_json("--labels"), required=True, help="{dataset, backbone, resampler, config_hash}")
+    p.add_argument("--dataset-spec", type=_json("--dataset-spec"), default=None,
+                   help="the dataset's entry as JSON {type, params}: a test split other than it declares is refused")
     p.add_argument("--out", type=Path, required=True, help="metrics CSV")
     p.add_argument("--images", type=Path, required=True, help="folder for the enhanced outputs")
     _allow(p)
@@ -304,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
 
         labels = {**args.labels, "seed": args.seed}
         evaluate(args.data, args.backbone, args.resampler_spec, args.resampler_ckpt, args.evaluation,
-                 args.out, args.images, runtime.resolve_device(args.device), labels, args.allow_module)
+                 args.out, args.images, runtime.resolve_device(args.device), labels, args.allow_module,
+                 dataset_spec=args.dataset_spec)
     elif args.verb == "gather":
         from lmar.store import gather
 

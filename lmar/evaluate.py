@@ -21,6 +21,7 @@ from lmar.data.image_write import levels_array, quantize_levels, write_image
 from lmar.data.images import image_size, to_float
 from lmar.data.loader import decoded_pairs, resolve_workers
 from lmar.data.pairs import list_pairs
+from lmar.data.validate import check_test_split
 from lmar.errors import LmarError
 from lmar.eval_breakdown import clock, device_peak_over, note_device_peak, start, timed_iter
 from lmar.interpolation import check_method
@@ -62,10 +63,13 @@ def evaluate(
     labels: dict,
     allow: Collection[str] = (),
     breakdown: dict | None = None,
+    dataset_spec: dict | None = None,
 ) -> pd.DataFrame:
     """``labels``: dataset, backbone, resampler names, seed and config hash, copied to every row;
     ``allow``: modules the backbone checkpoint's spec may name (the trust rule, :mod:`lmar.registry`);
-    ``breakdown``: a dict filled with where the job's time went and its peak memory (BREAKDOWN; also logged).
+    ``breakdown``: a dict filled with where the job's time went and its peak memory (BREAKDOWN; also logged);
+    ``dataset_spec``: the config entry ``datasets.<labels["dataset"]>``: a test split other than the one
+    it declares is refused (:func:`lmar.data.validate.check_test_split`).
 
     Each test pair is decoded once (ahead, by ``evaluation.workers`` processes) and serves every target;
     each output is quantised on the device to the levels a saved file would hold and scored from those,
@@ -85,6 +89,8 @@ def evaluate(
         evaluation.get("metrics", ["psnr", "ssim"]), device, evaluation.get("required_metrics", ["psnr", "ssim"])
     )
     pairs = list_pairs(data, "test")
+    if dataset_spec is not None:
+        check_test_split(data, [p.name for p in pairs], dataset_spec, labels.get("dataset", "?"))
     if resampler.is_identity:
         targets = [Target(FULL, scale=1.0)]
     fixed = {
@@ -127,7 +133,8 @@ def evaluate(
             for target in targets:
                 size = target.resolve(x.shape[-2:])
                 if not resampler.is_identity:
-                    check_target(size, x.shape[-2:], backbone, f"target {target.label} of {source.input}")
+                    check_target(size, x.shape[-2:], backbone, f"target {target.label} of {source.input}",
+                                 by_scale=target.scale is not None)
                 if target.label not in flops:  # in the run's precision, which decides LMAR's fused path
                     with clock(parts, "count_flops_s", device), precision_mode(precision, device):
                         flops[target.label] = stage_flops(resampler, backbone, upsampler, tuple(x.shape[-2:]), size,

@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lmar.errors import LmarError
+from lmar.params import import_names
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("lmar", "baselines")
@@ -115,3 +116,12 @@ def fingerprint(modules) -> str:
         rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
         h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:12]
+
+
+def part_modules(cls: type, params: dict | None) -> list[str]:
+    """The modules a part of class ``cls`` built with ``params`` runs: its class's, and those its
+    params name as code (``ImportName``, e.g. the network a ``wrapped`` backbone wraps), which the
+    class's own imports do not reach. The workflow's job params and a resume state's identity both
+    fingerprint these, so an edit to a wrapped network reruns (and does not resume) its jobs."""
+    named = import_names(cls, params or {}).values()
+    return [cls.__module__, *(str(n).partition(":")[0] for n in named)]

@@ -25,9 +25,9 @@ from lmar.data.identity import pairs_hash
 from lmar.data.images import read_image
 from lmar.data.pairs import list_pairs
 from lmar.errors import LmarError
-from lmar.fingerprint import fingerprint
+from lmar.fingerprint import fingerprint, part_modules
 from lmar.interpolation import resize
-from lmar.params import bind_recipe, import_names
+from lmar.params import bind_recipe
 from lmar.provenance import config_hash
 from lmar.registry import BACKBONES, RESAMPLERS
 from lmar.resume import Saver, check_state, restore, rng_states
@@ -156,13 +156,6 @@ def _code(*modules: str) -> str:
     return config_hash(parts)
 
 
-def _modules(part, params: dict | None) -> list[str]:
-    """The modules of a part the job builds: its class's, and those its params name as code
-    (``ImportName``, e.g. the network a ``wrapped`` backbone wraps), which its class's imports miss."""
-    named = import_names(type(part), params or {}).values()
-    return [type(part).__module__, *(str(n).partition(":")[0] for n in named)]
-
-
 def _saver(out: Path, save: dict | None, facts: tuple, data: Path, pairs, modules, **more: str) -> Saver:
     """The resume state's saver for one job, identified (what makes two attempts one job) by its
     ``facts`` (config, seed, pair names, device type), the content of its training ``pairs``
@@ -202,7 +195,7 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
 
     # the device's type, not its index: a resumed attempt may hold another GPU (lmar.gpus)
     saver = _saver(out, save, ("backbone", spec, cfg, seed, [p.name for p in pairs], device.type), data, pairs,
-                   ["lmar.train", *_modules(net, spec.get("params"))])
+                   ["lmar.train", *part_modules(type(net), spec.get("params"))])
     means, seconds, rows = _epochs(f"pretrain {name}", cfg, net, opt, sched, gen, len(pairs), steps, step, saver,
                                    f"{name}/seed{seed}", "l1")
     rate = _throughput(steps * int(cfg["epochs"]), seconds, f"pretrain {name}")
@@ -253,8 +246,8 @@ def train_resampler(
             return loss_fn(x.to(device, memory_format=fmt), gt.to(device), (s, s), epoch)
 
     saver = _saver(out, save, ("resampler", spec, cfg, seed, [p.name for p in pairs], device.type), data, pairs,
-                   ["lmar.train", *_modules(net, spec.get("params")),
-                    *_modules(backbone, (backbone_meta.get("spec") or {}).get("params"))],
+                   ["lmar.train", *part_modules(type(net), spec.get("params")),
+                    *part_modules(type(backbone), (backbone_meta.get("spec") or {}).get("params"))],
                    backbone=sha256_hex(backbone_ckpt))
 
     means, seconds, rows = _epochs(f"train {name}", cfg, net, opt, sched, gen, n, n, step, saver,

@@ -50,7 +50,7 @@ def broken_dataset_config(tmp_path: Path) -> Path:
 def test_failed_job_log_is_shown(tmp_path, broken_dataset_config, with_profile):
     # cwd has no profiles/ folder: the profile must be found beside the Snakefile, as for a hand-typed command
     extra = [] if with_profile else ["--workflow-profile", "none"]
-    res = snakemake("--cores", "1", "resources/data/junk", "--directory", str(tmp_path / "run"),
+    res = snakemake("--cores", "1", "all", "--until", "prepare_data", "--directory", str(tmp_path / "run"),
                     "--configfile", str(broken_dataset_config), *extra, cwd=tmp_path)
     out = res.stdout + res.stderr
     assert res.returncode != 0, out

@@ -121,7 +121,8 @@ def test_tiny_workflow_end_to_end(tmp_path):
     assert set(df["resampler"]) == {"bicubic", "lmar", "full_resolution"}
     # per dataset: 2 test images x (2 scales x 2 resamplers + full resolution)
     assert (df.groupby("dataset").size() == 2 * 5).all() and set(df["dataset"]) == {"mini", "local"}
-    assert (tmp_path / "resources" / "data" / "local" / "test" / "gt").resolve() == (local / "testing_set" / "gt")
+    (prepared,) = (tmp_path / "resources" / "data" / "local").iterdir()  # resources/data/<name>/<key>
+    assert (prepared / "test" / "gt").resolve() == (local / "testing_set" / "gt")
     report = snakemake("--report", str(tmp_path / "report.html"), "--directory", str(tmp_path), "--configfile", str(cfg))
     assert report.returncode == 0, report.stderr[-2000:]
     html = (tmp_path / "report.html").read_text(errors="replace")
@@ -223,7 +224,8 @@ def test_lpips_with_stand_in_weights_runs_through(tmp_path, monkeypatch):
                                  pretrained=True)
     row = df[(df.resampler == "bicubic") & (df.image == "coffee")].iloc[0]
     saved = read_image(out / "outputs/mini/unet/seed0/bicubic" / row.target / "coffee.png")
-    gt = read_image(tmp_path / "resources/data/mini/test/gt/coffee.png")
+    (gt_file,) = (tmp_path / "resources/data/mini").glob("*/test/gt/coffee.png")  # resources/data/<name>/<key>
+    gt = read_image(gt_file)
     with torch.no_grad():
         expected = float(theirs(saved[None], gt[None]))
     assert row.lpips == pytest.approx(expected, abs=1e-5)

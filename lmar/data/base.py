@@ -25,5 +25,11 @@ class Dataset:
         are sized from (:mod:`lmar.job_resources`)."""
         return self.PLAN_SHAPE
 
+    def declared_test(self) -> tuple[str, list[str] | int] | None:
+        """What the params say the test split holds: ``(params key, the images' sorted names)`` or
+        ``(params key, the number of pairs)``, or None when they say nothing. The evaluation refuses a
+        prepared folder whose test split differs (:func:`lmar.data.validate.check_test_split`)."""
+        return None
+
     def prepare(self, out_dir: str | Path, progress: Callable[[Iterable], Iterable] | None = None) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement prepare()")

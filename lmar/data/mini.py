@@ -132,6 +132,10 @@ class MiniDataset(Dataset):
         n_test = len([p for p in self.photos if Path(p).stem in self.test])
         return (*self.size, (len(self.photos) - n_test) * self.views, n_test)
 
+    def declared_test(self) -> tuple[str, list[str]]:
+        """The test split: one pair per photograph named in ``params.test``, named by its stem."""
+        return "test", sorted(self.test)
+
     def prepare(self, out_dir: str | Path, progress=None) -> None:
         with atomic_dir(out_dir) as tmp:
             for photo in progress(self.photos) if progress else self.photos:

@@ -56,6 +56,11 @@ class PublishedDataset(Dataset):
         H, W, n_train, n_test = self.PLAN_SHAPE
         return H, W, int(self.expected.get("train", n_train)), int(self.expected.get("test", n_test))
 
+    def declared_test(self) -> tuple[str, int] | None:
+        """The expected number of test pairs (published or ``params.expected``), when there is one."""
+        n = self.expected.get("test")
+        return None if n is None else ("expected.test", int(n))
+
     def instructions(self, where: Path) -> str:
         want = ", ".join(f"{self.layout[k]}/" for k in OUR_LAYOUT)
         return f"put its published folders {want} under {where}"

@@ -46,3 +46,38 @@ def raise_if_problems(problems: list[str], where: str) -> None:
         listed = "\n  ".join(problems[:MAX_LISTED])
         more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
         raise LmarError(f"dataset {where} has {len(problems)} problem(s):\n  {listed}{more}")
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(names[:MAX_LISTED])
+    return shown + (f", ... ({len(names) - MAX_LISTED} more)" if len(names) > MAX_LISTED else "")
+
+
+def check_test_split(folder: str | Path, names: list[str], spec: dict, name: str) -> None:
+    """Refuse a prepared test split that is not the one the dataset's config entry declares
+    (:meth:`lmar.data.base.Dataset.declared_test`): other image names, or another number of pairs.
+
+    ``folder``: the prepared dataset; ``names``: its test images' names; ``spec``: the entry
+    ``datasets.<name>`` (``{type, params}``), from the trusted config (as prepare-data builds it). A folder prepared for other params (or a linked folder
+    changed since) would otherwise be evaluated and reported as if it were this config's."""
+    from lmar.registry import DATASETS
+
+    declared = DATASETS.build(spec, f"config key datasets.{name}").declared_test()
+    if declared is None:
+        return
+    key, want = declared
+    where = f"config key datasets.{name}.params.{key}"
+    redo = (f"The folder was prepared for other params or its files changed since: delete {folder} and "
+            "prepare it again (rerun the workflow, or `python -m lmar prepare-data` with this entry).")
+    test = Path(folder) / "test"
+    if isinstance(want, int):
+        if len(names) != want:
+            raise LmarError(f"{where} expects {want} test pairs but {test} holds {len(names)}. {redo}")
+        return
+    missing, extra = sorted(set(want) - set(names)), sorted(set(names) - set(want))
+    if missing or extra:
+        parts = [f"missing {_listed(missing)}" if missing else "", f"not listed {_listed(extra)}" if extra else ""]
+        raise LmarError(
+            f"{where} lists {len(want)} test images but {test} holds {len(names)} "
+            f"({'; '.join(p for p in parts if p)}). {redo}"
+        )

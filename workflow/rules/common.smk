@@ -4,8 +4,9 @@ from functools import cache
 from pathlib import Path
 
 from lmar.config import check_parts, grid, needs_download, released_path, resolve_bases, trainable, trusted_modules
+from lmar.data.identity import dataset_key
 from lmar.errors import LmarError
-from lmar.fingerprint import fingerprint
+from lmar.fingerprint import fingerprint, part_modules
 from lmar.provenance import config_hash
 from lmar.registry import BACKBONES, DATASETS, RESAMPLERS
 
@@ -99,8 +100,9 @@ def code(harness, *parts):
     module and each part's module, named as (config section, entry name), with what they import."""
     modules = [harness]
     for section, name in parts:
-        type_name = config[section][name]["type"]
-        modules.append(REGISTRIES[section].get(type_name, f"config key {section}.{name}.type").__module__)
+        entry = config[section][name]
+        cls = REGISTRIES[section].get(entry["type"], f"config key {section}.{name}.type")
+        modules.extend(part_modules(cls, entry.get("params")))  # and the code its params name (a wrapped network)
     return fingerprint(modules)
 
 
@@ -144,9 +146,38 @@ def download_inputs(w):
     return {"download": f"resources/downloads/{w.dataset}"} if needs_download(spec) else {}
 
 
+# The per-file digests of linked datasets (lmar.data.identity), so that a rerun reads only changed files.
+HASH_CACHE = "resources/hash-cache.json"
+
+
+@cache  # hashed once per Snakemake call: every job of the dataset asks for its folder
+def data_key(dataset):
+    """The key of a dataset's prepared folder (lmar.data.identity.dataset_key): a hash of its entry as
+    the jobs get it (spec_json) and, when linked from params.local_path, of what the linked files hold."""
+    try:
+        return dataset_key(json.loads(spec_json("datasets", dataset)), HASH_CACHE)
+    except LmarError as exc:
+        raise WorkflowError(f"config key datasets.{dataset}.params.local_path: {exc}") from None
+
+
+def data_dir(dataset):
+    """The prepared dataset: resources/data/<name>/<key>, one folder per params (and linked content), so
+    that experiments with different params never share one and a changed linked folder is a new one."""
+    return f"resources/data/{dataset}/{data_key(dataset)}"
+
+
+def prepare_inputs(w):
+    """download_inputs, for the key of the current params only (an older key's folder is not rebuilt
+    from other params)."""
+    if w.data_key != data_key(w.dataset):
+        raise WorkflowError(f"resources/data/{w.dataset}/{w.data_key} is not the folder of config key "
+                            f"datasets.{w.dataset} as it is now ({data_dir(w.dataset)})")
+    return download_inputs(w)
+
+
 def evaluate_inputs(w):
     inputs = {
-        "data": f"resources/data/{w.dataset}",
+        "data": data_dir(w.dataset),
         "backbone": f"{RES}/models/{w.dataset}/{w.backbone}/seed{w.seed}/backbone.pt",
         "weights": weights_inputs(),
     }
@@ -205,7 +236,7 @@ def figure_outputs():
 
 def figures_inputs(w=None):
     d, b, s, names, lmar = figure_cell()
-    out = {"data": f"resources/data/{d}", "outputs": [f"{figure_outputs()}/{r}" for r in names]}
+    out = {"data": data_dir(d), "outputs": [f"{figure_outputs()}/{r}" for r in names]}
     if lmar:
         out["lmar"] = f"{RES}/models/{d}/{b}/seed{s}/resampler_{lmar}.pt"
     return out

@@ -1,4 +1,5 @@
-# Datasets: fetch (published ones), then build or validate into resources/data/<dataset>;
+# Datasets: fetch (published ones), then build or validate into resources/data/<dataset>/<key> (the
+# key hashes the dataset's params and, for data linked from params.local_path, its files: data_dir);
 # pretrained weights pre-seeded for compute nodes without internet.
 
 
@@ -18,9 +19,11 @@ rule download_dataset:
 
 rule prepare_data:
     input:
-        unpack(download_inputs),
+        unpack(prepare_inputs),
     output:
-        directory("resources/data/{dataset}"),
+        directory("resources/data/{dataset}/{data_key}"),
+    wildcard_constraints:
+        data_key="[0-9a-f]{12}",
     params:
         spec=lambda w: spec_json("datasets", w.dataset),
         download=lambda w, input: ["--download-dir", input.download] if "download" in input.keys() else [],
@@ -30,7 +33,7 @@ rule prepare_data:
     conda:
         ENV
     log:
-        "logs/prepare_data/{dataset}.log",
+        "logs/prepare_data/{dataset}/{data_key}.log",
     shell:
         "python -m lmar prepare-data --name {wildcards.dataset:q} --spec {params.spec:q} {params.download:q}"
         " --out {output:q} > {log:q} 2>&1"

@@ -11,6 +11,7 @@ rule evaluate:
         spec=lambda w: json.dumps(resampler_spec(w.resampler), sort_keys=True),
         ckpt=lambda w, input: ["--resampler-ckpt", input.resampler] if "resampler" in input.keys() else [],
         evaluation=json.dumps(EVALUATION, sort_keys=True),
+        dataset=lambda w: spec_json("datasets", w.dataset),
         labels=lambda w: json.dumps(
             {"dataset": w.dataset, "dataset_type": config["datasets"][w.dataset]["type"], "backbone": w.backbone,
              "resampler": w.resampler, "config_hash": run_hash(w)}
@@ -32,5 +33,5 @@ rule evaluate:
     shell:
         "TORCH_HOME={params.torch_home:q} python -m lmar evaluate --data {input.data:q} --backbone {input.backbone:q}"
         " --resampler-spec {params.spec:q} {params.ckpt:q} --evaluation {params.evaluation:q}"
-        " --labels {params.labels:q} --out {output.csv:q} --images {output.images:q}"
+        " --labels {params.labels:q} --dataset-spec {params.dataset:q} --out {output.csv:q} --images {output.images:q}"
         " --device {params.device:q} --seed {wildcards.seed:q} {params.allow:q} --threads {threads} > {log:q} 2>&1"

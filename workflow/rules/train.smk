@@ -9,7 +9,7 @@
 
 rule pretrain_backbone:
     input:
-        data="resources/data/{dataset}",
+        data=lambda w: data_dir(w.dataset),
         released=lambda w: released_input("backbones", w.backbone),
     output:
         ckpt=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.pt",
@@ -40,7 +40,7 @@ rule pretrain_backbone:
 
 rule train_resampler:
     input:
-        data="resources/data/{dataset}",
+        data=lambda w: data_dir(w.dataset),
         backbone=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.pt",
         weights=weights_inputs(),
         released=lambda w: released_input("resamplers", w.resampler),
