@@ -17,8 +17,8 @@ import yaml
 from lmar.atomic import atomic_path
 from lmar.errors import LmarError
 from lmar.job_resources import check_config_memory, check_part_memory
-from lmar.paths import path_component
 from lmar.params import bind_recipe, import_names
+from lmar.paths import path_component
 from lmar.registry import BACKBONES, DATASETS, RESAMPLERS, Registry
 from lmar.released import released_file
 from lmar.targets import parse_targets

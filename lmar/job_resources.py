@@ -23,7 +23,6 @@ checkpoint's spec is sized likewise before the part is built from it (its parame
 from __future__ import annotations
 
 import math
-import os
 import time
 import weakref
 from collections.abc import Collection
@@ -34,6 +33,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from lmar.data.loader import PREFETCH  # pairs each loader worker decodes ahead
 from lmar.errors import LmarError
+from lmar.runtime import positive_env
 from lmar.train import PRELOAD_MAX  # datasets up to this many pairs are kept in memory while training
 
 BASE_MB = 3000  # Python, PyTorch, pyiqa and a CUDA context
@@ -108,16 +108,7 @@ META_SECONDS = 5.0  # a forward on the meta device that takes longer is cut shor
 def max_part_bytes() -> int:
     """The most memory (bytes) one part may need at its planned sizes, from LMAR_MAX_PART_BYTES (default
     64 GiB when unset or empty, read at each call)."""
-    raw = os.environ.get(MAX_PART_BYTES_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_PART_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        raise LmarError(f"{MAX_PART_BYTES_ENV} must be a whole number of bytes, got {raw!r}") from None
-    if value < 1:
-        raise LmarError(f"{MAX_PART_BYTES_ENV} must be a positive number of bytes, got {raw!r}")
-    return value
+    return positive_env(MAX_PART_BYTES_ENV, "bytes", DEFAULT_MAX_PART_BYTES)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,21 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def positive_env(name: str, unit: str, default: int) -> int:
+    """A positive whole number from environment variable ``name`` (``default`` when unset or empty);
+    anything else is LmarError naming the variable and the ``unit`` it counts."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LmarError(f"{name} must be a whole number of {unit}, got {raw!r}") from None
+    if value < 1:
+        raise LmarError(f"{name} must be a positive number of {unit}, got {raw!r}")
+    return value
+
+
 def setup(seed: int | None = None, threads: int | None = None) -> None:
     """Seed every generator and bound intra-op threads (deterministic on CPU for a fixed thread count):
     ``threads`` at least 1 (else LmarError), at most the machine's cores (more are not used)."""

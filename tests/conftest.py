@@ -147,3 +147,28 @@ def load_png(path: Path) -> np.ndarray:
 def entries(folder: Path) -> list[str]:
     """Every name under ``folder`` (recursively), relative, sorted: to show nothing was left behind."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def run_cli(capsys, *argv) -> tuple[int, str]:
+    """``lmar`` run in this process: (exit status, what it wrote to stderr)."""
+    from lmar.cli import main
+
+    capsys.readouterr()
+    rc = main([str(a) for a in argv])
+    return rc, capsys.readouterr().err
+
+
+def one_error(rc: int, err: str) -> str:
+    """The single ``error:`` line of a refused command (exit 2, no traceback)."""
+    assert rc == 2, err
+    lines = [ln for ln in err.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def planted_checkpoint(src: Path, dst: Path, spec: dict) -> Path:
+    """A copy of a real checkpoint whose spec is replaced by ``spec``."""
+    ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    ckpt["spec"] = spec
+    torch.save(ckpt, dst)
+    return dst

@@ -12,36 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import BACKBONE_SPEC, LMAR_PARAMS, entries, write_rgb
+from conftest import BACKBONE_SPEC, LMAR_PARAMS, entries, one_error, planted_checkpoint, run_cli, write_rgb
 
-from lmar.cli import main
 from lmar.config import check_parts, trusted_modules
 from lmar.errors import LmarError
 from lmar.registry import DATASETS, RESAMPLERS
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = json.dumps({"dataset": "mini", "backbone": "unet", "resampler": "bicubic", "config_hash": "x"})
-
-
-def run_cli(capsys, *argv) -> tuple[int, str]:
-    capsys.readouterr()
-    rc = main([str(a) for a in argv])
-    return rc, capsys.readouterr().err
-
-
-def one_error(rc: int, err: str) -> str:
-    assert rc == 2, err
-    lines = [ln for ln in err.splitlines() if ln.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
-def planted_checkpoint(src: Path, dst: Path, spec: dict) -> Path:
-    """A copy of a real checkpoint whose spec is replaced by ``spec``."""
-    ckpt = torch.load(src, map_location="cpu", weights_only=True)
-    ckpt["spec"] = spec
-    torch.save(ckpt, dst)
-    return dst
 
 
 @pytest.fixture

@@ -16,37 +16,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import LMAR_PARAMS, entries, write_rgb
+from conftest import LMAR_PARAMS, entries, one_error, planted_checkpoint, run_cli, write_rgb
 from local_http import LocalServer, Payload
 
 from lmar import registry
-from lmar.cli import main
 from lmar.errors import LmarError
 from lmar.registry import BACKBONES, check_data_params, import_object, untrusted
 
 LABELS = json.dumps({"dataset": "mini", "backbone": "unet", "resampler": "bicubic", "config_hash": "x"})
 WRAPPED = "lmar.backbones.wrapped:Wrapped"  # this project's own class: a checkpoint may name it
 CNNIQA = "pyiqa.archs.cnniqa_arch:CNNIQA"  # a third-party class that loads the file it is given
-
-
-def run_cli(capsys, *argv) -> tuple[int, str]:
-    capsys.readouterr()
-    rc = main([str(a) for a in argv])
-    return rc, capsys.readouterr().err
-
-
-def one_error(rc: int, err: str) -> str:
-    assert rc == 2, err
-    lines = [ln for ln in err.splitlines() if ln.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
-def planted(src: Path, dst: Path, spec: dict) -> Path:
-    ckpt = torch.load(src, map_location="cpu", weights_only=True)
-    ckpt["spec"] = spec
-    torch.save(ckpt, dst)
-    return dst
 
 
 def wrapped_around(inner: dict) -> dict:
@@ -65,13 +44,10 @@ class MarkerPickle:
 
 
 @pytest.fixture
-def evil(tmp_path, monkeypatch):
+def evil(tmp_path, make_module):
     """A module on sys.path that leaves a marker when imported, and that marker."""
-    name = "lmar_test_nested_evil"
-    pkg = tmp_path / "pkg"
-    pkg.mkdir()
     marker = tmp_path / "imported"
-    (pkg / f"{name}.py").write_text(textwrap.dedent(f"""
+    name = make_module("lmar_test_nested_evil", textwrap.dedent(f"""
         from pathlib import Path
         Path({str(marker)!r}).touch()
         import torch
@@ -79,10 +55,7 @@ def evil(tmp_path, monkeypatch):
             def forward(self, x):
                 return x
     """))
-    monkeypatch.syspath_prepend(str(pkg))
-    monkeypatch.delitem(sys.modules, name, raising=False)
-    yield name, marker
-    sys.modules.pop(name, None)
+    return name, marker
 
 
 def verbs(ckpt: Path, mini_data: Path, tmp_path: Path, *extra) -> dict[str, list]:
@@ -102,7 +75,7 @@ def verbs(ckpt: Path, mini_data: Path, tmp_path: Path, *extra) -> dict[str, list
 
 def test_a_wrapped_network_inside_a_wrapped_one_is_not_imported(capsys, backbone_ckpt, mini_data, evil, tmp_path):
     name, marker = evil
-    ckpt = planted(backbone_ckpt, tmp_path / "b.pt", wrapped_around({"network": f"{name}:Evil", "tap": "x"}))
+    ckpt = planted_checkpoint(backbone_ckpt, tmp_path / "b.pt", wrapped_around({"network": f"{name}:Evil", "tap": "x"}))
     for verb, argv in verbs(ckpt, mini_data, tmp_path).items():
         line = one_error(*run_cli(capsys, *argv))
         assert "spec.params.kwargs.network" in line and f"{name}:Evil" in line and str(ckpt) in line, (verb, line)
@@ -113,7 +86,7 @@ def test_a_wrapped_network_inside_a_wrapped_one_is_not_imported(capsys, backbone
 def test_nested_wrapped_three_deep_is_refused_at_its_depth(capsys, backbone_ckpt, evil, tmp_path):
     name, marker = evil
     spec = wrapped_around({"network": WRAPPED, "tap": "net", "kwargs": {"network": f"{name}:Evil", "tap": "x"}})
-    ckpt = planted(backbone_ckpt, tmp_path / "b.pt", spec)
+    ckpt = planted_checkpoint(backbone_ckpt, tmp_path / "b.pt", spec)
     image = write_rgb(tmp_path / "in.png", 24, 36)
     line = one_error(*run_cli(capsys, "enhance", image, tmp_path / "y.png", "--backbone", ckpt, "--scale", 2))
     # the second level's own class name is already refused: no code name passes below the top
@@ -125,11 +98,11 @@ def test_a_pickle_handed_to_a_third_party_constructor_is_never_loaded(capsys, ba
     marker = tmp_path / "unpickled"
     bad = tmp_path / "evil.pkl"
     bad.write_bytes(pickle.dumps(MarkerPickle(marker)))
-    nested = planted(backbone_ckpt, tmp_path / "nested.pt",
+    nested = planted_checkpoint(backbone_ckpt, tmp_path / "nested.pt",
                      wrapped_around({"network": CNNIQA, "tap": "conv1",
                                      "kwargs": {"pretrained_model_path": str(bad)}}))
     # the user trusts pyiqa's code (--allow-module pyiqa), not the files a checkpoint points it at
-    top = planted(backbone_ckpt, tmp_path / "top.pt",
+    top = planted_checkpoint(backbone_ckpt, tmp_path / "top.pt",
                   {"type": "wrapped", "params": {"network": CNNIQA, "tap": "conv1",
                                                  "kwargs": {"pretrained_model_path": str(bad)}}})
     for ckpt, extra, key in ((nested, (), "kwargs.network"),
@@ -154,7 +127,7 @@ def test_a_url_in_a_checkpoint_is_never_fetched(capsys, backbone_ckpt, mini_data
         url = server.add("/evil.pkl", Payload(pickle.dumps(MarkerPickle(marker))))
         spec = {"type": "wrapped", "params": {"network": CNNIQA, "tap": "conv1",
                                               "kwargs": {"pretrained": False, "pretrained_model_path": url}}}
-        ckpt = planted(backbone_ckpt, tmp_path / "url.pt", spec)
+        ckpt = planted_checkpoint(backbone_ckpt, tmp_path / "url.pt", spec)
         for verb, argv in verbs(ckpt, mini_data, tmp_path, "--allow-module", "pyiqa").items():
             line = one_error(*run_cli(capsys, *argv))
             assert "refused" in line, (verb, line)

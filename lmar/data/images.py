@@ -39,6 +39,7 @@ import torch
 from PIL import Image
 
 from lmar.errors import LmarError
+from lmar.runtime import positive_env
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -57,28 +58,15 @@ _PIL_LOCK = threading.RLock()
 # ---------------------------------------------------------------- limits
 
 
-def _positive_env(name: str, unit: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise LmarError(f"{name} must be a whole number of {unit}, got {raw!r}") from None
-    if value < 1:
-        raise LmarError(f"{name} must be a positive number of {unit}, got {raw!r}")
-    return value
-
-
 def max_image_pixels() -> int:
     """The largest width * height read, from LMAR_MAX_IMAGE_PIXELS (default 2**28)."""
-    return _positive_env(MAX_PIXELS_ENV, "pixels", DEFAULT_MAX_IMAGE_PIXELS)
+    return positive_env(MAX_PIXELS_ENV, "pixels", DEFAULT_MAX_IMAGE_PIXELS)
 
 
 def max_image_bytes() -> int:
     """The most bytes an image's decoded samples may take, from LMAR_MAX_IMAGE_BYTES (default: the pixel
     limit of :func:`max_image_pixels` times 6, so that a 16-bit RGB image within it always fits)."""
-    return _positive_env(MAX_BYTES_ENV, "bytes", max_image_pixels() * DEFAULT_BYTES_PER_PIXEL)
+    return positive_env(MAX_BYTES_ENV, "bytes", max_image_pixels() * DEFAULT_BYTES_PER_PIXEL)
 
 
 def _check_size(path: Path, width: int, height: int, samples: int, sample_bytes: int) -> None:
