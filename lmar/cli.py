@@ -195,10 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lmar-ckpt", type=Path, default=None)
     p.add_argument("--out-lmar", type=Path, default=None)
 
-    p = sub.add_parser("enhance", help="run one image of any size through Downsample -> Enhance -> Upsample")
-    p.add_argument("input", type=Path)
+    p = sub.add_parser("enhance", help="run one image of any size, or every image in a folder, through "
+                                       "Downsample -> Enhance -> Upsample")
+    p.add_argument("input", type=Path, help="an image, or a folder of images (its other files are skipped)")
     p.add_argument("output", type=Path, help="the output file: .png, .jpg/.jpeg, .tif/.tiff or .bmp (16-bit PNG or "
-                                             "TIFF for a 16-bit input); never the input itself")
+                                             "TIFF for a 16-bit input); never the input itself. For an input folder: "
+                                             "the output folder (created), each image written under its own name")
+    p.add_argument("--suffix", default=None, metavar=".png",
+                   help="folder mode: write every output in this format (default: each input's own suffix)")
+    p.add_argument("--force", action="store_true",
+                   help="run a resampler checkpoint trained against another backbone than --backbone (warned)")
     p.add_argument("--backbone", type=Path, required=True, help="backbone checkpoint")
     p.add_argument("--resampler", default="bicubic", help="a registered untrained resampler, or a resampler checkpoint")
     p.add_argument("--scale", required=True, help="downscaling factor >= 1 (1 with full_resolution)")
@@ -438,10 +444,16 @@ def run(args: argparse.Namespace) -> int:
         write_figures(args.data, args.outputs, args.evaluation, args.resamplers, args.out_crops, args.lmar_ckpt,
                       args.out_lmar, args.image)
     elif args.verb == "enhance":
-        from lmar.enhance import enhance_file
+        from lmar.enhance import enhance_file, enhance_folder
 
-        print(enhance_file(args.input, args.output, args.backbone, args.resampler, args.scale, args.upsampler,
-                           runtime.resolve_device(args.device), args.precision, args.quality, args.allow_module))
+        how = (args.backbone, args.resampler, args.scale, args.upsampler, runtime.resolve_device(args.device),
+               args.precision, args.quality, args.allow_module, args.force)
+        if args.input.is_dir():
+            return 1 if enhance_folder(args.input, args.output, *how, suffix=args.suffix) else 0
+        if args.suffix is not None:
+            raise LmarError(f"--suffix is for an input folder; {args.input} is not one: the output's own suffix "
+                            "names its format")
+        print(enhance_file(args.input, args.output, *how))
     elif args.verb == "bench":
         from lmar.atomic import write_json
         from lmar.benchmarks import SECTIONS, run_suite

@@ -215,6 +215,14 @@ def _random_crop(x: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tens
     return x[..., top : top + ch, left : left + cw]
 
 
+def trained_against(backbone_ckpt: Path, backbone_meta: dict, sha: str) -> dict:
+    """The record of the backbone a resampler is trained against, kept in its checkpoint's meta so
+    that ``lmar enhance`` can refuse another backbone: the file's sha256, its spec and its name."""
+    spec = backbone_meta.get("spec") or {}
+    return {"backbone_sha256": sha, "backbone_file": Path(backbone_ckpt).name,
+            "backbone_spec": {"type": spec.get("type"), "params": spec.get("params") or {}}}
+
+
 def train_resampler(
     data: Path, backbone_ckpt: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "resampler",
     allow: Collection[str] = (), save: dict | None = None,
@@ -245,15 +253,17 @@ def train_resampler(
         with autocast():
             return loss_fn(x.to(device, memory_format=fmt), gt.to(device), (s, s), epoch)
 
+    backbone_sha = sha256_hex(backbone_ckpt)
     saver = _saver(out, save, ("resampler", spec, cfg, seed, [p.name for p in pairs], device.type), data, pairs,
                    ["lmar.train", *part_modules(type(net), spec.get("params")),
                     *part_modules(type(backbone), (backbone_meta.get("spec") or {}).get("params"))],
-                   backbone=sha256_hex(backbone_ckpt))
+                   backbone=backbone_sha)
 
     means, seconds, rows = _epochs(f"train {name}", cfg, net, opt, sched, gen, n, n, step, saver,
                                    f"{name}/seed{seed}", "total")
     rate = _throughput(n * int(cfg["epochs"]), seconds, f"train {name}")
-    meta = {"train": cfg, "final_losses": means, "seed": seed, "steps_per_second": rate, **info}
+    meta = {"train": cfg, "final_losses": means, "seed": seed, "steps_per_second": rate, **info,
+            **trained_against(backbone_ckpt, backbone_meta, backbone_sha)}
     write_curve(rows, curve_path(out))
     checkpoint.save(out, "resampler", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
     saver.done()
