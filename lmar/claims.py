@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lmar.report import table_blocks
+from lmar.report import counted, table_blocks
 from lmar.stats import compare
 
 CLAIM = {"dataset_type": "uhd_lol4k", "target_hw": (1200, 1600), "input_hw": (2160, 3840), "gain_db": 1.2,
@@ -62,7 +62,7 @@ def claims_table(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> str:
                 "not reported" if setting else "not the claim's setting")
             r = results.get((a, b))
             measured = (f"{r.mean_diff:+.2f} dB [{r.ci_low:+.2f}, {r.ci_high:+.2f}], "
-                        f"n = {r.n_images} images x {r.n_seeds} seeds") if r is not None else \
+                        f"n = {counted(r.n_images, 'image')} x {counted(r.n_seeds, 'seed')}") if r is not None else \
                 "cannot be tested: no test image scored by both at every seed (see the left-out notes)"
             out.append({"dataset": f"{dataset} ({kind or 'unknown type'})", "backbone": backbone,
                         "comparison": f"{a} - {b}", "target": target, "paper": paper, "measured": measured})

@@ -123,6 +123,12 @@ def seed_groups(df: pd.DataFrame, left_out: list[str] | None = None) -> list[tup
     return out
 
 
+def counted(n: int, word: str) -> str:
+    """``n`` and ``word``, plural unless ``n`` is 1: "1 image", "2 images", "0 seeds". Every count a
+    table, note or claims check prints goes through here."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 CELL = ["resampler", "target"]  # one row of a table at one column: the rows a mean is taken over
 
 
@@ -183,8 +189,17 @@ def _units(rows: pd.DataFrame, chosen: list) -> str:
     images = rows["image"].nunique()
     seeds = len(chosen) or 1
     if len(rows) == images * seeds and len(_complete_images(rows, chosen)) == images:
-        return f"{images} image{'s' * (images != 1)} x {seeds} seed{'s' * (seeds != 1)}"
-    return f"{len(rows)} (image, seed) units over {images} images"
+        return f"{counted(images, 'image')} x {counted(seeds, 'seed')}"
+    return f"{counted(len(rows), '(image, seed) unit')} over {counted(images, 'image')}"
+
+
+def over_units(n_images: int, chosen: list) -> str:
+    """What a table's means are over, in words: "3 test images x 2 seeds (0, 1)", "1 test image, seed 0"
+    with one seed, "2 test images" when the rows record no seed."""
+    over = counted(n_images, "test image")
+    if len(chosen) > 1:
+        return over + f" x {counted(len(chosen), 'seed')} ({', '.join(map(str, chosen))})"
+    return over + (f", seed {chosen[0]}" if chosen else "")
 
 
 def _reduced_note(block: pd.DataFrame, keep: pd.Series, chosen: list, common: set, apart: list) -> str:
@@ -202,13 +217,13 @@ def _reduced_note(block: pd.DataFrame, keep: pd.Series, chosen: list, common: se
     seeds = len(chosen) or 1
     note = f"{where}: the rows were not scored on the same test images: {said}"
     if common:
-        note += (f"; every row was reduced to the {len(common)} image{'s' * (len(common) != 1)} x {seeds} "
-                 f"seed{'s' * (seeds != 1)} all share")
+        note += f"; every row was reduced to the {counted(len(common), 'image')} x {counted(seeds, 'seed')} all share"
     removed = block[~keep & ~_in_cells(block, apart)]
     if len(removed):
         by_image = removed.groupby("image", sort=True)["resampler"].agg(lambda r: ", ".join(dict.fromkeys(map(str, r))))
         shown = [f"{image} ({names})" for image, names in by_image.items()]
-        note += f" (left out: {', '.join(shown[:5])}{f' and {len(shown) - 5} more images' if len(shown) > 5 else ''})"
+        more = f" and {counted(len(shown) - 5, 'more image')}" if len(shown) > 5 else ""
+        note += f" (left out: {', '.join(shown[:5])}{more})"
     if apart and not common:
         note += "; no image was scored in every row at every seed: the table is left out"
     elif apart:
@@ -232,11 +247,7 @@ def _one_table(rows: pd.DataFrame, dataset: str, backbone: str, chosen: list, ga
     """Append one Markdown table (rows resamplers, columns targets) of ``rows``, over seeds ``chosen``."""
     part = summary(rows)
     cols = list(dict.fromkeys(t for t in part["target"] if t != FULL))
-    over = f"{rows['image'].nunique()} test images"
-    if len(chosen) > 1:
-        over += f" x {len(chosen)} seeds ({', '.join(map(str, chosen))})"
-    elif chosen:
-        over += f", seed {chosen[0]}"
+    over = over_units(rows["image"].nunique(), chosen)
     out.append(f"### {dataset} / {backbone}: PSNR (dB) / SSIM, mean over {over}\n")
     out.append("| resampler | " + " | ".join(cols) + " |")
     out.append("|---" * (len(cols) + 1) + "|")
@@ -390,7 +401,8 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
                 out_left_out: Path | None = None) -> tuple[pd.DataFrame, list[str]]:
     """The tables of results files (the store, or evaluation CSVs): Markdown in ``out_md`` (a compact
     PSNR / SSIM overview with the ``gain`` row, then every metric with intervals and the paired
-    comparisons of :mod:`lmar.tables`), LaTeX in ``out_tex``, their numbers in ``out_stats``;
+    comparisons of :mod:`lmar.tables`), LaTeX in ``out_tex`` (every metric, paired and cost table of
+    the Markdown, each labelled; :mod:`lmar.tables`), their numbers in ``out_stats``;
     ``out_csv``: also the rows read, joined (infinite scores as read: every table leaves them out,
     :func:`finite_scores`). Returns the rows read and what was left out (lmar.left_out):
     the notes of the records ``left_out_in`` (the gather step's) and this step's, also written to
@@ -398,7 +410,7 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     from lmar import left_out as record
     from lmar.claims import claims_table
     from lmar.store import mixed_configs
-    from lmar.tables import cost_markdown, render
+    from lmar.tables import cost_latex, cost_markdown, render
 
     notes = [n for p in left_out_in for n in record.read(p)]
     read = load_results(paths, notes)
@@ -444,7 +456,7 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
             read.to_csv(t, index=False)
     if out_tex is not None:
         with atomic_path(out_tex) as t:
-            t.write_text(detail_tex)
+            t.write_text(detail_tex + cost_latex(df))
     if out_stats is not None:
         with atomic_path(out_stats) as t:
             detail.to_csv(t, index=False)

@@ -34,7 +34,7 @@ def test_on_uhd_lol4k_the_gain_at_1200x1600_is_beside_the_claim():
               {"lmar": ("lmar", 25.0), "lanczos3": ("lanczos3", 24.5), "bicubic": ("bicubic", 24.0)})
     md = claims_table(df, n_boot=200)
     # the same +0.5 dB on each of 4 images: the interval collapses to it
-    assert line(md, "lmar - lanczos3")[3:] == ["x1.8", "+1.2 dB (up to)", "+0.50 dB [+0.50, +0.50], n = 4 images x 1 seeds"]
+    assert line(md, "lmar - lanczos3")[3:] == ["x1.8", "+1.2 dB (up to)", "+0.50 dB [+0.50, +0.50], n = 4 images x 1 seed"]
     assert line(md, "lmar - bicubic")[3:5] == ["x1.8", "not reported"]
     assert "cannot test the claim" not in md
 

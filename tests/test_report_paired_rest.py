@@ -96,7 +96,7 @@ def test_the_claims_compare_each_pair_in_the_first_table_block_that_holds_both()
     md = claims_table(frame(units), n_boot=200)
     assert claim(md, "lmar - lanczos3").startswith("+3.00 dB [")
     assert claim(md, "lmar - lanczos3").endswith("n = 3 images x 2 seeds")
-    assert claim(md, "lmar - bicubic") == "+4.00 dB [+4.00, +4.00], n = 3 images x 1 seeds"
+    assert claim(md, "lmar - bicubic") == "+4.00 dB [+4.00, +4.00], n = 3 images x 1 seed"
 
 
 def test_a_claims_pair_whose_rows_were_left_out_of_the_tables_says_so():
@@ -299,7 +299,7 @@ def test_an_infinite_psnr_is_kept_out_of_every_mean_with_a_note(tmp_path):
     stats = pd.read_csv(tmp_path / "s.csv")
     paired = stats[(stats.kind == "paired") & (stats.metric == "psnr")].iloc[0]
     assert (paired["mean_diff"], paired["n_images"], paired["n_dropped"]) == (1.0, 2, 1)
-    assert claim(md, "lmar - bicubic") == "+1.00 dB [+1.00, +1.00], n = 2 images x 1 seeds"
+    assert claim(md, "lmar - bicubic") == "+1.00 dB [+1.00, +1.00], n = 2 images x 1 seed"
 
 
 def test_finite_scores_names_every_row_and_keeps_the_rows():

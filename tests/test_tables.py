@@ -88,7 +88,8 @@ def test_write_table_with_psnr_only(tmp_path):
                 out_stats=tmp_path / "s.csv")
     md = (tmp_path / "t.md").read_text()
     assert "PSNR (dB) ↑" in md and "SSIM" not in md and "LPIPS" not in md
-    assert (tmp_path / "t.tex").read_text().count(r"\begin{tabular}") == 1
+    tex = (tmp_path / "t.tex").read_text()  # the PSNR table and lmar's paired comparisons, nothing of SSIM or LPIPS
+    assert tex.count(r"\begin{tabular}") == 2 and "SSIM" not in tex and "LPIPS" not in tex
     assert set(pd.read_csv(tmp_path / "s.csv")["metric"]) == {"psnr"}
 
 
