@@ -61,7 +61,9 @@ def _probe(resampler, where: str) -> None:
     what = f"{where}: a probe call on a {'x'.join(map(str, PROBE_INPUT))} input for {PROBE_TARGET[0]}x{PROBE_TARGET[1]}"
     try:
         with torch.no_grad():
-            resampler.eval()(x, PROBE_TARGET)
+            y = resampler.eval()(x, PROBE_TARGET)
+        if not bool(torch.isfinite(y).all()):
+            raise LmarError("its output holds values that are not finite (NaN or inf)")
     except LmarError as exc:
         raise LmarError(f"{what}: {exc}") from None
     except Exception as exc:  # a plugin's own failure, reported with the config key that names it

@@ -44,13 +44,26 @@ def deu(x: torch.Tensor, size, resampler, backbone, upsampler: str = "bicubic", 
     H, W = x.shape[-2:]
     if resampler.is_identity:
         with stage("enhance"):
-            return backbone(x).clamp(0, 1)
+            enhanced = backbone(x)
+        return _finite(enhanced.clamp(0, 1), {"the backbone": enhanced}, resampler, backbone)
     with stage("resample"):
         small = resampler(x, size)
     with stage("enhance"):
         enhanced = backbone(small)
     with stage("upsample"):
-        return resize(enhanced, (H, W), upsampler).clamp(0, 1)
+        y = resize(enhanced, (H, W), upsampler).clamp(0, 1)
+    return _finite(y, {"the resampler": small, "the backbone": enhanced}, resampler, backbone)
+
+
+def _finite(y: torch.Tensor, made: dict, resampler, backbone) -> torch.Tensor:
+    """``y``, if every value is finite; else LmarError naming the first stage in ``made`` whose output
+    was not. (Clamping keeps NaN, and a NaN written to an image file would read back as a level, a
+    score computed from garbage: one check of each output, stages looked at only when it fails.)"""
+    if bool(torch.isfinite(y).all()):
+        return y
+    culprit = next((name for name, t in made.items() if not bool(torch.isfinite(t).all())), "the upsampling")
+    raise LmarError(f"{culprit} ({type(resampler).__name__} then {type(backbone).__name__}) produced values that "
+                    "are not finite (NaN or inf): the output would be garbage, so nothing is scored or written")
 
 
 @contextmanager
