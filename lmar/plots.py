@@ -34,6 +34,27 @@ def write_plots(results: Path, out_psnr: Path, out_gain: Path | None = None, out
         _save(quality_latency(df).figure, out_latency)
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+
+
+def resampler_styles(df: pd.DataFrame) -> tuple[list[str], dict, dict]:
+    """Every resampler of the results, in the order the store lists them, with a colour and a marker
+    each: a resampler keeps its colour and marker in every figure of a run, whichever of the others
+    a figure shows (seaborn would otherwise colour each figure's own hue levels in turn)."""
+    import seaborn as sns
+
+    names = list(dict.fromkeys(df["resampler"].astype(str)))
+    colours = sns.color_palette("tab10" if len(names) <= 10 else "husl", len(names))
+    return names, dict(zip(names, colours)), {n: MARKERS[i % len(MARKERS)] for i, n in enumerate(names)}
+
+
+def _styled(names: list[str], colours: dict, markers: dict, shown) -> dict:
+    """The hue and style keyword arguments of a seaborn call that shows the resamplers ``shown``."""
+    order = [n for n in names if n in set(shown)]
+    return {"hue_order": order, "style_order": order, "palette": {n: colours[n] for n in order},
+            "markers": {n: markers[n] for n in order}}
+
+
 def panels(df: pd.DataFrame) -> pd.DataFrame:
     """The rows of every table block (:func:`lmar.report.table_blocks`: over the images and seeds its
     rows share), with a column ``panel`` naming it: "dataset / backbone", and its seeds where the pair
@@ -108,11 +129,13 @@ def quality_latency(df: pd.DataFrame):
     matplotlib.use("Agg")
     import seaborn as sns
 
+    styles = resampler_styles(df)
     d = panels(df)
     d = d.assign(ms=d["time_s"] * 1000.0)
     mean = d.groupby(["panel", "resampler", "target"], sort=False).agg(psnr=("psnr", "mean"), ms=("ms", "mean"))
     grid = sns.relplot(data=mean.reset_index(), x="ms", y="psnr", hue="resampler", style="resampler", col="panel",
-                       s=60, height=3.5, aspect=1.2, facet_kws={"sharex": False, "sharey": False})
+                       s=60, height=3.5, aspect=1.2, facet_kws={"sharex": False, "sharey": False},
+                       **_styled(*styles, d["resampler"]))
     for panel, ax in grid.axes_dict.items():  # which target each point is
         for (resampler, target), r in mean.loc[panel].iterrows():
             ax.annotate(target, (r["ms"], r["psnr"]), xytext=(3, 3), textcoords="offset points", fontsize=6,
@@ -131,6 +154,7 @@ def psnr_figure(df: pd.DataFrame):
     matplotlib.use("Agg")
     import seaborn as sns
 
+    styles = resampler_styles(df)
     df = panels(df)  # every resampler of a panel over the same images and seeds
     full = df[df["target"] == FULL]
     resampled = df[df["target"] != FULL].copy()
@@ -142,8 +166,8 @@ def psnr_figure(df: pd.DataFrame):
         # style as well as hue: a marker shape and dash per resampler, so that two resamplers with
         # nearly equal scores (lanczos3 and bicubic here) stay visible where their lines overlap
         data=resampled.sort_values("target"), x="target", y="psnr", hue="resampler", style="resampler",
-        col="panel", kind="line", markers=True, errorbar=("ci", 95), seed=0, height=3.5, aspect=1.2, sort=False,
-        facet_kws={"sharey": False},
+        col="panel", kind="line", errorbar=("ci", 95), seed=0, height=3.5, aspect=1.2, sort=False,
+        facet_kws={"sharey": False}, **_styled(*styles, resampled["resampler"]),
     )
     for panel, ax in grid.axes_dict.items():
         ceiling = full[full["panel"] == panel]
