@@ -24,21 +24,32 @@ from lmar.errors import LmarError
 from lmar.weights import sha256_hex
 
 
+def _regular(path: Path) -> os.stat_result:
+    """``path``'s stat (links followed); LmarError for one that cannot be read or is not a regular file."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise LmarError(f"cannot read dataset file {path}: {exc.strerror}. Fix or remove it.") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise LmarError(f"dataset file {path} is not a regular file (a FIFO, socket or device): remove it")
+    return st
+
+
 def _files(root: Path) -> list[Path]:
-    """Every file under ``root`` (links followed), sorted by relative path; special files refused."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames.sort()
-        for name in filenames:
-            path = Path(dirpath) / name
-            try:
-                mode = path.stat().st_mode
-            except OSError as exc:
-                raise LmarError(f"cannot read dataset file {path}: {exc.strerror}. Fix or remove it.") from None
-            if not stat.S_ISREG(mode):
-                raise LmarError(f"dataset file {path} is not a regular file (a FIFO, socket or device): remove it")
-            found.append(path)
+    """Every file under ``root`` (links followed), sorted by relative path (:func:`_hash_files` refuses
+    the special ones before reading any)."""
+    found = [Path(d) / name for d, dirs, names in os.walk(root, followlinks=True) for name in names]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _hash_files(root: Path, files: list[Path], digest) -> str:
+    """12 hex digits of sha256 over ``files`` (sorted by path relative to ``root``): each relative path
+    and ``digest(path, stat)``, the sha256 of its bytes; every file checked regular before any is read."""
+    stats = [_regular(path) for path in files]
+    h = hashlib.sha256()
+    for path, st in zip(files, stats):
+        h.update(f"{path.relative_to(root).as_posix()}\0{digest(path, st)}\n".encode())
+    return h.hexdigest()[:12]
 
 
 def _read_cache(cache: Path | None) -> dict:
@@ -58,18 +69,17 @@ def content_hash(root: str | Path, cache: str | Path | None = None) -> str:
         raise LmarError(f"dataset folder {root} does not exist or is not a folder")
     cache = Path(cache) if cache is not None else None
     known, fresh = _read_cache(cache), {}
-    h = hashlib.sha256()
-    for path in _files(root):
-        st = path.stat()
+
+    def digest(path: Path, st: os.stat_result) -> str:
         key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-        digest = known.get(key)
-        if not (isinstance(digest, str) and len(digest) == 64):
-            digest = sha256_hex(path)
-        fresh[key] = digest
-        h.update(f"{path.relative_to(root).as_posix()}\0{digest}\n".encode())
+        got = known.get(key)
+        fresh[key] = got if isinstance(got, str) and len(got) == 64 else sha256_hex(path)
+        return fresh[key]
+
+    out = _hash_files(root, _files(root), digest)
     if cache is not None and fresh != known:
         write_json(cache, fresh, sort_keys=True)
-    return h.hexdigest()[:12]
+    return out
 
 
 def linked_folder(spec: dict) -> Path | None:
@@ -101,13 +111,4 @@ def pairs_hash(pairs, root: str | Path) -> str:
     sorted by path. Of a split folder holding nothing but its pairs, it is that folder's content hash."""
     root = Path(root)
     files = sorted({Path(f) for p in pairs for f in (p.input, p.gt)}, key=lambda f: f.relative_to(root).as_posix())
-    h = hashlib.sha256()
-    for path in files:
-        try:
-            regular = stat.S_ISREG(path.stat().st_mode)
-        except OSError as exc:
-            raise LmarError(f"cannot read dataset file {path}: {exc.strerror}. Fix or remove it.") from None
-        if not regular:
-            raise LmarError(f"dataset file {path} is not a regular file (a FIFO, socket or device): remove it")
-        h.update(f"{path.relative_to(root).as_posix()}\0{sha256_hex(path)}\n".encode())
-    return h.hexdigest()[:12]
+    return _hash_files(root, files, lambda path, _st: sha256_hex(path))
