@@ -35,6 +35,12 @@ except WorkflowError as exc:  # one line naming the key; the schema's full repor
 report: "workflow/report/workflow.rst"
 
 
+# With --sdm apptainer every rule runs in this image (config key container, default lmar.sif: build it
+# from workflow/envs/Apptainer.def); without that flag it is not used.
+container: config["container"]
+
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"

@@ -95,6 +95,36 @@ def evaluate(n_targets: int, shape, gpu: bool, full_resolution: bool = False, at
     return {"mem_mb": _mb(nbytes, attempt), "runtime": _minutes(seconds, attempt)}
 
 
+RESUMABLE = ("pretrain", "train")  # job kinds that save their state and resume from it on a retry
+LIMIT_KEYS = {"runtime": "max_runtime", "mem_mb": "max_mem_mb"}  # resource -> the config key that caps it
+
+
+def capped(kind: str, resources: dict, first: dict, limits: dict) -> tuple[dict, list[str]]:
+    """``resources`` (this attempt's) with each one over its configured maximum (``limits``: config keys
+    max_runtime, max_mem_mb; None for no cap) lowered to it, so that no retry asks for more than the
+    partition gives; and a note for each resource whose FIRST attempt's estimate (``first``) is already
+    over its cap: a job of ``kind`` that will probably be cut off (a training job resumes from its saved
+    state on the next attempt; any other starts over)."""
+    out, notes = dict(resources), []
+    for key, limit_key in LIMIT_KEYS.items():
+        limit = limits.get(limit_key)
+        if limit is None or key not in out:
+            continue
+        out[key] = min(out[key], int(limit))
+        if first[key] > limit:
+            if key == "runtime" and kind in RESUMABLE:
+                attempts = math.ceil(first[key] / limit)
+                notes.append(f"{kind} jobs are estimated at {first[key]} min, over {limit_key} {limit}: each attempt asks "
+                             f"{limit} min and resumes from the last saved state; allow about {attempts} attempts "
+                             f"(--retries {attempts - 1})")
+            else:
+                unit = "min" if key == "runtime" else "MB"
+                notes.append(f"{kind} jobs are estimated at {first[key]} {unit} of {key}, over {limit_key} {limit}: "
+                             f"they may be killed at the cap, and a retry asks no more; raise {limit_key} or run them "
+                             f"where more is allowed (--set-resources)")
+    return out, notes
+
+
 # ---------------------------------------------------------------- the memory a part needs, bounded
 
 MAX_PART_BYTES_ENV = "LMAR_MAX_PART_BYTES"

@@ -3,6 +3,8 @@ import json
 from functools import cache
 from pathlib import Path
 
+from snakemake.logging import logger
+
 from lmar.config import check_parts, grid, needs_download, released_path, resolve_bases, trainable, trusted_modules
 from lmar.data.identity import dataset_key
 from lmar.errors import LmarError
@@ -91,7 +93,18 @@ def sized(kind):
         workers = resolve_workers(EVALUATION.get("workers", "auto"), torch.device("cuda" if GPU else "cpu"), JOB_THREADS)
         return job_resources.evaluate(n, shape, GPU, identity, attempt, workers)
 
-    return {key: (lambda w, attempt, key=key: estimate(w, attempt)[key]) for key in ("mem_mb", "runtime")}
+    def resources(w, attempt):  # capped by max_runtime / max_mem_mb: a retry asks no more than the cap
+        out, notes = job_resources.capped(kind, estimate(w, attempt), estimate(w, 1), config)
+        for note in notes:
+            if note not in CAP_NOTES:  # once per kind and resource, however many jobs
+                CAP_NOTES.add(note)
+                logger.warning(f"resources: {note}")
+        return out
+
+    return {key: (lambda w, attempt, key=key: resources(w, attempt)[key]) for key in ("mem_mb", "runtime")}
+
+
+CAP_NOTES = set()
 
 
 @cache  # the same harness and parts recur across seeds and targets: their files are read once
@@ -240,6 +253,16 @@ def figures_inputs(w=None):
     if lmar:
         out["lmar"] = f"{RES}/models/{d}/{b}/seed{s}/resampler_{lmar}.pt"
     return out
+
+
+def prefetch_targets():
+    """What needs the internet: each published dataset's download, the authors' released files the config
+    converts, and the pre-seeded weights; `snakemake --cores 1 prefetch` on a login node, then compute
+    nodes need none (these rules are localrules)."""
+    downloads = [f"resources/downloads/{name}" for name, spec in config["datasets"].items() if needs_download(spec)]
+    released = {path for section in ("backbones", "resamplers") for name in config[section]
+                for path in released_input(section, name)}
+    return downloads + sorted(released) + weights_inputs()
 
 
 def all_targets():

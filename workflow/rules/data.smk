@@ -1,6 +1,20 @@
 # Datasets: fetch (published ones), then build or validate into resources/data/<dataset>/<key> (the
 # key hashes the dataset's params and, for data linked from params.local_path, its files: data_dir);
-# pretrained weights pre-seeded for compute nodes without internet.
+# pretrained weights pre-seeded for compute nodes without internet. Fetching needs the internet, so it
+# runs where Snakemake runs (localrules; `prefetch` alone on a login node); checking the fetched pairs
+# (prepare_data: hours for 8,099 4K pairs) is a job like any other.
+
+
+localrules:
+    prefetch,
+    download_dataset,
+    fetch_released,
+    seed_weights,
+
+
+rule prefetch:
+    input:
+        prefetch_targets(),
 
 
 rule download_dataset:
