@@ -172,10 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="seaborn plots from the results store (PNG, and PDF beside each)")
     p.add_argument("results", type=Path)
-    p.add_argument("--out", type=Path, required=True, help="PSNR against target size")
+    p.add_argument("--out", type=Path, required=True, help="PSNR against downscaling factor: each resampler's paired "
+                   "difference to the --gain baseline B, and its mean PSNR")
     p.add_argument("--out-gain", type=Path, default=None, help="gain heatmap, backbone x target")
     p.add_argument("--out-latency", type=Path, default=None, help="PSNR against end-to-end time")
-    p.add_argument("--gain", nargs=2, default=["lmar", "bicubic"], metavar=("A", "B"))
+    p.add_argument("--gain", nargs=2, default=["lmar", "bicubic"], metavar=("A", "B"),
+                   help="the gain heatmap shows A - B; B is the baseline of the PSNR figure's differences")
 
     p = sub.add_parser("plot-curves", help="training curves (loss per epoch) of every training job")
     p.add_argument("curves", nargs="+", type=Path, help="curve CSVs written beside the checkpoints")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import resource
 import time
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +46,23 @@ def parse_save_outputs(value) -> int | str:
     if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
         return value
     raise LmarError(f"config key evaluation.save_outputs must be a whole number >= 0 or 'all', got {value!r}")
+
+
+def load_1m() -> float:
+    """The host's 1-minute load average now (``os.getloadavg``); NaN where the system has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return math.nan
+
+
+def usable_cpus() -> int:
+    """The logical CPUs this process may run on: its affinity set where the system has one (a
+    cluster job's share of the node), else every CPU of the machine."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _schedule(meta) -> str:
@@ -114,6 +134,10 @@ def evaluate(
         "backbone_n_params": param_count(backbone),
         "resampler_n_params": param_count(resampler),
         "missing_metrics": json.dumps(scorer.missing) if scorer.missing else "",
+        # what the timings were taken under (with each row's load_1m and timed_at): the cost table
+        # marks a time taken while the load, less these threads, exceeded these CPUs (lmar.tables)
+        "cpus": usable_cpus(),
+        "threads": torch.get_num_threads(),
     }
     names = [p.name for p in pairs]
     sample = set(names if save == "all" else names[:save])
@@ -140,12 +164,14 @@ def evaluate(
                         flops[target.label] = stage_flops(resampler, backbone, upsampler, tuple(x.shape[-2:]), size,
                                                           device)
                 synchronize(device)
+                timed_at, load_before = datetime.now(UTC), load_1m()
                 t0 = time.perf_counter()
                 peaks = []
                 with precision_mode(precision, device), noting_nondeterminism(device, nondeterministic):
                     y, stages = deu_staged(x[None], size, resampler, backbone, upsampler, device, peaks)
                 synchronize(device)
                 seconds = time.perf_counter() - t0
+                load = max(load_before, load_1m())  # NaN where there is no load average
                 for stage in STAGES:
                     parts[f"{stage}_s"] += stages[f"{stage}_ms"] / 1e3
                 note_device_peak(parts, peaks)
@@ -168,6 +194,8 @@ def evaluate(
                         "image": pair.name,
                         **scores,
                         "time_s": seconds,
+                        "load_1m": load,
+                        "timed_at": timed_at.isoformat(timespec="milliseconds"),
                         **stages,
                         **flops[target.label],
                     }

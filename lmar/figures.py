@@ -4,6 +4,7 @@ one input (its plain resize, its compensatory map, the small image it hands the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +29,33 @@ def _show(ax, image: torch.Tensor, title: str) -> None:
     ax.set_axis_off()
 
 
+def cell_label(outputs: Path) -> str:
+    """Which run cell a figure shows, from its outputs folder ``.../<dataset>/<backbone>/seed<N>`` (as
+    the workflow lays it out): "dataset mini, backbone unet, seed 0"; any other folder is named as is."""
+    parts = Path(outputs).parts
+    if len(parts) >= 3 and re.fullmatch(r"seed-?\d+", parts[-1]):
+        return f"dataset {parts[-3]}, backbone {parts[-2]}, seed {parts[-1][4:]}"
+    return f"outputs {outputs}"
+
+
+def _psnr_scorer():
+    """The project's PSNR (:class:`lmar.metrics.Scorer`, pyiqa's), on the CPU."""
+    from lmar.metrics import Scorer
+
+    return Scorer(["psnr"], torch.device("cpu"), required=("psnr",))
+
+
+def _score_note(ax, psnr: float | None) -> None:
+    """Under a panel: its PSNR against the ground truth (or that it is the reference)."""
+    text = "reference" if psnr is None else f"PSNR {psnr:.2f} dB"
+    ax.text(0.5, -0.04, text, transform=ax.transAxes, ha="center", va="top", fontsize=8)
+
+
 def crops_figure(data: Path, outputs: Path, image: str, target: str, resamplers, side: int | None = None):
     """One row of zoomed crops of test image ``image``: input, ground truth, then each resampler's
-    output at ``target`` (the full-resolution row at its own target) from ``outputs/<resampler>/``."""
+    output at ``target`` (the full-resolution row at its own target) from ``outputs/<resampler>/``.
+    Under each panel its PSNR against the ground truth on the whole image (not the crop), computed by
+    the project's metric (:mod:`lmar.metrics`) from the files as saved; the title names the run cell."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,18 +72,25 @@ def crops_figure(data: Path, outputs: Path, image: str, target: str, resamplers,
             raise LmarError(f"no outputs of {name} at {target} under {folder}; run its evaluation first")
         panels.append((f"{name}" + ("" if chosen == target else " (no resampling)"),
                        read_image(folder / chosen / f"{image}.png")))
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.0 * len(panels), 2.3), squeeze=False)
+    score = _psnr_scorer()
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.0 * len(panels), 2.7), squeeze=False)
     for ax, (title, im) in zip(axes[0], panels):
+        if im.shape != gt.shape:
+            raise LmarError(f"the {title} image of {image} is {tuple(im.shape[-2:])} but its ground truth is "
+                            f"{tuple(gt.shape[-2:])}: not of dataset {data}; give that run's --data and --outputs")
         _show(ax, im[:, top : top + s, left : left + s], title)
-    fig.suptitle(f"{image}, {target}: centre crop {s}x{s} of {gt.shape[-2]}x{gt.shape[-1]}", fontsize=9)
+        _score_note(ax, None if im is gt else score(im, gt)["psnr"])
+    fig.suptitle(f"{cell_label(outputs)}: {image}, {target}, centre crop {s}x{s} of {gt.shape[-2]}x{gt.shape[-1]}"
+                 "\nPSNR against the ground truth on the whole image", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def lmar_figure(data: Path, image: str, resampler_ckpt: Path, size: tuple[int, int]):
+def lmar_figure(data: Path, image: str, resampler_ckpt: Path, size: tuple[int, int], label: str = ""):
     """LMAR on test image ``image`` at ``size``: the input, R(x) (its plain resize), the compensatory
-    map C (each channel scaled to [0, 1]), the small image x_lr it gives the backbone, and
-    |x_lr - R(x)| x 10 (what the embedding adds)."""
+    map C (each channel scaled to [0, 1]), the small image x_lr it gives the backbone, and the signed
+    x_lr - R(x) averaged over the channels (what the embedding adds) on a diverging colour map centred
+    at 0, with its colour bar. ``label`` (the run cell) heads the title."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,12 +109,26 @@ def lmar_figure(data: Path, image: str, resampler_ckpt: Path, size: tuple[int, i
     lo, hi = comp.amin(dim=(2, 3), keepdim=True), comp.amax(dim=(2, 3), keepdim=True)
     panels = [("input", x[0]), (f"R(x), {size[0]}x{size[1]}", x0[0]),
               ("compensatory map C (scaled)", ((comp - lo) / (hi - lo).clamp_min(1e-12))[0]),
-              ("x_lr (to the backbone)", small[0]), ("|x_lr - R(x)| x 10", (10 * (small - x0).abs())[0])]
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.4), squeeze=False)
+              ("x_lr (to the backbone)", small[0])]
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(2.6 * (len(panels) + 1) + 0.6, 2.6), squeeze=False)
     for ax, (title, im) in zip(axes[0], panels):
         _show(ax, im, title)
+    _signed(fig, axes[0][-1], (small - x0)[0].mean(dim=0), "x_lr - R(x), mean over RGB")
+    fig.suptitle(f"{label + ': ' if label else ''}LMAR on {image} at {size[0]}x{size[1]}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _signed(fig, ax, diff: torch.Tensor, title: str) -> None:
+    """A signed (H, W) map on 'RdBu_r' with limits symmetric about 0 and a colour bar: a zero stays
+    white, and a small difference stays visible rather than nearly black."""
+    limit = max(float(diff.abs().max()), 1e-12)
+    shown = ax.imshow(diff.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    ax.set_title(title, fontsize=8)
+    ax.set_axis_off()
+    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("difference (pixel values in [0, 1])", fontsize=7)
+    bar.ax.tick_params(labelsize=7)
 
 
 def write_figures(data: Path, outputs: Path, evaluation: dict, resamplers, out_crops: Path,
@@ -101,8 +147,8 @@ def write_figures(data: Path, outputs: Path, evaluation: dict, resamplers, out_c
     target = figure_target(targets, hw)
     _save(crops_figure(data, outputs, image, target.label, resamplers), out_crops)
     if out_lmar is not None:
-        _save(lmar_figure(data, image, lmar_ckpt, target.resolve(hw)) if lmar_ckpt else _note("no LMAR entry in this run"),
-              out_lmar)
+        _save(lmar_figure(data, image, lmar_ckpt, target.resolve(hw), cell_label(outputs)) if lmar_ckpt
+              else _note(f"{cell_label(outputs)}: no LMAR entry in this run"), out_lmar)
 
 
 def _note(text: str):

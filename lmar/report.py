@@ -58,7 +58,8 @@ def _read_one(p) -> pd.DataFrame:
     return _numbers(df, p)
 
 
-NUMERIC = [*METRICS, "scale", "seed", "target_h", "target_w", "time_s"]  # means, factors, sizes, timings: numbers
+# means, factors, sizes, timings and what they were timed under: numbers
+NUMERIC = [*METRICS, "scale", "seed", "target_h", "target_w", "time_s", "load_1m", "cpus", "threads"]
 
 
 def _numbers(df: pd.DataFrame, p) -> pd.DataFrame:

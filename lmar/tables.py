@@ -155,7 +155,7 @@ def _latex_text(text: str) -> str:
     """``text`` as LaTeX prints it: its special characters escaped, arrows and dagger as symbols."""
     special = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$",
                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-               "↑": r"$\uparrow$", "↓": r"$\downarrow$", "†": r"\dag{}"}
+               "↑": r"$\uparrow$", "↓": r"$\downarrow$", "†": r"\dag{}", "‡": r"\ddag{}"}
     return "".join(special.get(c, c) for c in text)
 
 
@@ -401,10 +401,33 @@ COST_COLUMNS = {
 }
 
 
+COST_KEYS = ["dataset", "backbone", "resampler", "target"]
+LOAD_MARK = "‡"  # after the milliseconds of a row timed under load (:func:`load_under`)
+LOAD_COLUMNS = ["load 1m", "cpus", "threads", "under load"]
+
+
+def load_under(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, backbone, resampler, target), the load its times were taken under: of the rows
+    that recorded it (``load_1m``, ``cpus``, ``threads``: :func:`lmar.evaluate.evaluate`), the one
+    whose load average stood highest above its job's own threads and CPUs, as ``load 1m``, ``cpus``,
+    ``threads``, and ``under load``: whether that load, less the job's own threads, exceeded the
+    CPUs it may use (then other work shared the CPUs and the times are slower than the machine's).
+    No row for a group none of whose rows recorded it (results from before it was recorded)."""
+    if not {"load_1m", "cpus", "threads"} <= set(df):
+        return pd.DataFrame(columns=COST_KEYS + LOAD_COLUMNS)
+    rec = df.dropna(subset=["load_1m", "cpus", "threads"])
+    # load > threads + cpus, compared so: the whole numbers summed exactly, a load at the sum not marked
+    rec = rec.assign(excess=rec["load_1m"] - (rec["threads"] + rec["cpus"]))
+    worst = rec.sort_values("excess", ascending=False, kind="stable").drop_duplicates(COST_KEYS)
+    out = worst[COST_KEYS + ["load_1m", "cpus", "threads"]].rename(columns={"load_1m": "load 1m"})
+    return out.assign(**{"under load": worst["load_1m"] > worst["threads"] + worst["cpus"]})
+
+
 def cost_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, backbone, resampler, target): parameters (millions), GFLOPs per stage and in
-    all, the mean milliseconds per stage and end to end over the test images (and seeds), and on
-    CUDA the largest peak memory per stage; the full-resolution row first."""
+    all, the mean milliseconds per stage and end to end over the test images (and seeds), on CUDA
+    the largest peak memory per stage, and the load the times were taken under (:func:`load_under`:
+    missing where not recorded); the full-resolution row first."""
     d = df.assign(time_ms=df["time_s"] * 1000.0) if "time_s" in df else df.copy()
     have = [c for c in COST_COLUMNS if c in d]
     if not have:
@@ -413,8 +436,10 @@ def cost_frame(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("backbone_n_params", "resampler_n_params"):
         if c in d:
             agg[c] = "first"
-    out = d.groupby(["dataset", "backbone", "resampler", "target"], sort=False).agg(
+    out = d.groupby(COST_KEYS, sort=False).agg(
         {**agg, "scale": "mean", "target_h": "first", "target_w": "first"}).reset_index()
+    out = out.merge(load_under(d), on=COST_KEYS, how="left")
+    out["under load"] = out["under load"].astype("boolean")
     gf = [c for c in ("resample_gflops", "enhance_gflops", "upsample_gflops") if c in out]
     if gf:
         out["GFLOPs total"] = out[gf].sum(axis=1, min_count=1)
@@ -442,6 +467,66 @@ def _cost_head(name: str) -> tuple[str, str]:
     return name, ""
 
 
+def _span(values, word: str) -> str:
+    """Whole numbers as counted: "2 CPUs", or "2-4 CPUs" where they differ."""
+    values = sorted({int(v) for v in values})
+    if len(values) == 1:
+        return counted(values[0], word)
+    return f"{values[0]}-{values[-1]} {word}s"
+
+
+def load_legend(part: pd.DataFrame) -> list[str]:
+    """The lines under one cost table (rows of :func:`cost_frame`) saying what its times were taken
+    under: the range of load, CPUs and own threads; what the mark after a row's milliseconds means
+    and, per resampler with marked rows, their load against their CPUs and own threads; which rows
+    did not record it."""
+    recorded = part[part["load 1m"].notna()]
+    lines = []
+    if len(recorded):
+        span = _load_span(recorded["load 1m"])
+        lines.append(f"Timed under a 1-minute load average of {span} (each row's highest) on "
+                     f"{_span(recorded['cpus'], 'CPU')}, with {_span(recorded['threads'], 'own thread')}.")
+    marked = recorded[recorded["under load"].fillna(False).astype(bool)]
+    if len(marked):
+        each = "; ".join(_marked_rows(rows) for _, rows in marked.groupby(["resampler", "cpus", "threads"], sort=False))
+        lines.append(f"{LOAD_MARK} timed under load: the load average, less the job's own threads, exceeded the "
+                     f"CPUs it may use; other work shared them, so these times overstate the machine's ({each}).")
+    missing = part[part["load 1m"].isna()]
+    if len(missing) == len(part):
+        lines.append("Load not recorded (results from before it was): a time taken on a loaded machine carries "
+                     "no mark here.")
+    elif len(missing):
+        names = "; ".join(f"{name} {', '.join(map(str, rows['target']))}"
+                          for name, rows in missing.groupby("resampler", sort=False))
+        lines.append(f"Load not recorded for {names}: no mark either way.")
+    return lines
+
+
+def _load_span(loads) -> str:
+    """Load averages as printed: "4.02", or "3.54 to 5.21" where they print differently."""
+    low, high = f"{min(loads):.2f}", f"{max(loads):.2f}"
+    return low if low == high else f"{low} to {high}"
+
+
+def _marked_rows(rows: pd.DataFrame) -> str:
+    """One resampler's rows timed under load (on the same CPUs and threads), as the legend gives
+    them: "bicubic x2, x4: load 4.98 to 5.21 against 2 CPUs, 2 own threads"."""
+    r = rows.iloc[0]
+    return (f"{r['resampler']} {', '.join(map(str, rows['target']))}: load {_load_span(rows['load 1m'])} against "
+            f"{counted(int(r['cpus']), 'CPU')}, {counted(int(r['threads']), 'own thread')}")
+
+
+def _ms_cell(value, marked: bool) -> str:
+    """A time as :func:`_cost_number` prints it, with :data:`LOAD_MARK` after it when ``marked``."""
+    text = _cost_number(value)
+    return f"{text} {LOAD_MARK}" if marked and text != "-" else text
+
+
+def _marked(r) -> bool:
+    """Whether a :func:`cost_frame` row was timed under load (False where not recorded)."""
+    return bool(r["under load"]) if not pd.isna(r["under load"]) else False
+
+
 def cost_latex(df: pd.DataFrame) -> str:
     """The cost tables of :func:`cost_markdown` in LaTeX (booktabs), labelled "tab:" dataset-backbone-cost:
     rows resampler and target, then the size (h x w) and the costs; split into parts where a page is
@@ -457,9 +542,11 @@ def cost_latex(df: pd.DataFrame) -> str:
         for _, r in part.iterrows():
             size = "-" if pd.isna(r["target_h"]) else f"{int(r['target_h'])}x{int(r['target_w'])}"
             rows.append([(str(r["resampler"]), "", 0), (str(r["target"]), "", 0), (size, "", 0)]
-                        + [(_cost_number(r[c]), "", 0) for c in numbers])
+                        + [(_ms_cell(r[c], _marked(r)) if c.startswith("ms ") else _cost_number(r[c]), "", 0)
+                           for c in numbers])
         head = [("resampler", ""), ("target", ""), ("size", "h x w")] + [_cost_head(c) for c in numbers]
-        caption = f"{dataset} / {backbone}: cost per image (mean over test images and seeds), same run"
+        caption = " ".join([f"{dataset} / {backbone}: cost per image (mean over test images and seeds), same run."]
+                           + load_legend(part))
         out += [_tex_tables(caption, label(dataset, backbone, "", "cost"), head, rows, keep=2), ""]
     return "\n".join(out)
 
@@ -467,6 +554,18 @@ def cost_latex(df: pd.DataFrame) -> str:
 COST_KEEP = ["resampler", "target", "target_h", "target_w", "params (M)", "GFLOPs resample", "GFLOPs enhance",
              "GFLOPs upsample", "GFLOPs total", "ms resample", "ms enhance", "ms upsample", "ms end to end",
              "peak MiB resample", "peak MiB enhance", "peak MiB upsample"]
+
+
+def _cost_table(part: pd.DataFrame, cols: list[str]) -> str:
+    """One block's cost rows as a Markdown table; where a row was timed under load, every time of
+    the block as text (:func:`_ms_cell`), the marked ones with :data:`LOAD_MARK`, right-aligned."""
+    table = part[cols].round(3)
+    if not part["under load"].fillna(False).astype(bool).any():
+        return table.to_markdown(index=False)
+    marks = [_marked(r) for _, r in part.iterrows()]
+    for c in [c for c in cols if c.startswith("ms ")]:
+        table[c] = [_ms_cell(v, m) for v, m in zip(part[c], marks)]
+    return table.to_markdown(index=False, colalign=["left" if c in ("resampler", "target") else "right" for c in cols])
 
 
 def cost_markdown(df: pd.DataFrame) -> str:
@@ -477,6 +576,6 @@ def cost_markdown(df: pd.DataFrame) -> str:
     out = ["## Cost: parameters, GFLOPs and time per stage (mean over test images), same run\n"]
     for (dataset, backbone), part in costs.groupby(["dataset", "backbone"], sort=False):
         cols = [c for c in COST_KEEP if c in part]
-        out += [f"### {dataset} / {backbone}\n", part[cols].round(3).to_markdown(index=False), ""]
+        out += [f"### {dataset} / {backbone}\n", _cost_table(part, cols), ""] + [line + "\n" for line in load_legend(part)]
     out.append("Each job's wall time and peak resident memory are in job_costs.md (from Snakemake's benchmark files).\n")
     return "\n".join(out)

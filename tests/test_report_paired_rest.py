@@ -131,7 +131,7 @@ def test_the_psnr_figure_averages_every_resampler_over_the_images_all_share():
     from lmar.plots import psnr_figure
 
     grid = psnr_figure(frame(SHORT))
-    lines = _lines(grid.axes.flat[0])
+    lines = _lines(grid.axes[1][0])  # the mean PSNR row
     # area and bicubic coincide (one tuple); unreduced, bicubic would be (27.33, 23.33)
     assert lines == {(31.0, 27.0), (32.0, 28.0)}, lines
     plt.close("all")
@@ -148,7 +148,8 @@ def test_the_psnr_figure_has_a_panel_per_set_of_seeds():
              "lmar": {"x2": {(0, "a"): 31.0, (1, "a"): 32.0}, "x4": {(0, "a"): 27.0, (1, "a"): 28.0}},
              "area": {"x2": {(0, "a"): 29.0}, "x4": {(0, "a"): 25.0}}}
     grid = psnr_figure(frame(units))
-    panels = {ax.get_title(): _lines(ax) for ax in grid.axes.flat}
+    # a column per panel: its name heads the top row, its means are the bottom row
+    panels = {top.get_title().split("\n")[0]: _lines(bottom) for top, bottom in zip(*grid.axes)}
     assert panels == {"mini / unet (seeds 0, 1)": {(30.5, 26.5), (31.5, 27.5)},
                       "mini / unet (seed 0)": {(29.0, 25.0), (30.0, 26.0), (31.0, 27.0)}}, panels
     plt.close("all")

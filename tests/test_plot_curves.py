@@ -1,0 +1,129 @@
+"""The training-curves figure: a loss part equal to another at every epoch is one line named for both,
+one legend for the figure that covers no curve, a log axis only with labelled ticks to read, and a
+panel for released weights that says so instead of empty axes."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pytest
+
+from lmar.errors import LmarError
+from lmar.plots import curves_figure, training_curves
+
+
+def curve(path, columns: list[str], rows: list[list[float]]):
+    """A curve CSV as lmar.curves writes it: ``epoch,lr,seconds`` then the loss parts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(["epoch", "lr", "seconds", *columns])]
+    lines += [",".join(map(str, [epoch, 0.001, 1.0, *values])) for epoch, values in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def jobs(tmp_path):
+    """A backbone whose loss falls from 0.5 to 0.0125 (a factor 40), a learned resizer whose total is
+    its l1 at every epoch (a factor 3), an LMAR with four parts, and weights converted, not trained."""
+    root = tmp_path / "models"
+    return root, [
+        curve(root / "mini/unet/seed0/backbone.curve.csv", ["l1"], [[0.5], [0.2], [0.05], [0.0125]]),
+        curve(root / "mini/unet/seed0/resampler_learned_resizer.curve.csv", ["total", "l1"],
+              [[0.3, 0.3], [0.2, 0.2], [0.1, 0.1]]),
+        curve(root / "mini/unet/seed0/resampler_lmar.curve.csv", ["total", "feature", "edge", "resize"],
+              [[0.03, 0.01, 0.02, 0.5], [0.02, 0.008, 0.012, ""], [0.015, 0.006, 0.009, ""]]),
+        curve(root / "mini/unet/seed1/backbone.curve.csv", [], []),
+    ]
+
+
+def panel(fig, title: str):
+    (ax,) = [ax for ax in fig.axes if ax.get_title() == title]
+    return ax
+
+
+def test_a_part_equal_to_total_at_every_epoch_is_drawn_once_and_named_for_both(jobs):
+    root, paths = jobs
+    fig = curves_figure(paths, root)
+    resizer = panel(fig, "mini/unet/seed0/resampler_learned_resizer")
+    assert [line.get_label() for line in resizer.lines] == ["total (= l1)"]
+    assert list(resizer.lines[0].get_ydata()) == [0.3, 0.2, 0.1]
+    lmar = panel(fig, "mini/unet/seed0/resampler_lmar")  # four different parts: four lines
+    assert [line.get_label() for line in lmar.lines] == ["total", "feature", "edge", "resize"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["l1", "total (= l1)", "total", "feature", "edge",
+                                                                 "resize"]
+
+
+def test_parts_that_differ_at_one_epoch_stay_two_lines(tmp_path):
+    path = curve(tmp_path / "resampler_learned_resizer.curve.csv", ["total", "l1"], [[0.3, 0.3], [0.2, 0.21]])
+    fig = curves_figure([path], tmp_path)
+    assert [line.get_label() for line in fig.axes[0].lines] == ["total", "l1"]
+
+
+def test_one_legend_for_the_figure_beside_every_panel(jobs):
+    root, paths = jobs
+    fig = curves_figure(paths, root)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
+    box = fig.legends[0].get_window_extent(renderer)
+    for ax in fig.axes:  # not over any panel, so over no curve
+        assert not box.overlaps(ax.get_window_extent(renderer)), ax.get_title()
+
+
+def labelled_ticks(ax) -> list[str]:
+    """The y tick labels that are drawn: inside the axis' limits and not empty."""
+    low, high = sorted(ax.get_ylim())
+    return [t.get_text() for t, v in zip(ax.get_yticklabels(), ax.get_yticks()) if low <= v <= high and t.get_text()]
+
+
+def test_a_loss_over_a_decade_is_on_a_log_axis_with_labelled_ticks_else_linear(jobs):
+    root, paths = jobs
+    fig = curves_figure(paths, root)
+    fig.canvas.draw()
+    backbone = panel(fig, "mini/unet/seed0/backbone")
+    assert backbone.get_yscale() == "log"
+    assert len(labelled_ticks(backbone)) >= 2, labelled_ticks(backbone)
+    lmar = panel(fig, "mini/unet/seed0/resampler_lmar")  # 0.006 to 0.5, gaps where a part is not logged
+    assert lmar.get_yscale() == "log" and len(labelled_ticks(lmar)) >= 2, labelled_ticks(lmar)
+    resizer = panel(fig, "mini/unet/seed0/resampler_learned_resizer")  # 0.1 to 0.3: under a decade
+    assert resizer.get_yscale() == "linear" and len(labelled_ticks(resizer)) >= 2
+
+
+def test_a_log_axis_just_over_a_decade_still_has_two_labelled_ticks(tmp_path):
+    # 0.03 to 0.35: one power of ten (0.1) in range, so ticks at powers of ten alone would label one
+    path = curve(tmp_path / "backbone.curve.csv", ["l1"], [[0.35], [0.1], [0.03]])
+    fig = curves_figure([path], tmp_path)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    shown = labelled_ticks(ax)
+    assert len(shown) >= 2 and [float(t) for t in shown] == sorted(float(t) for t in shown), shown
+
+
+def test_released_weights_say_so_without_axes(jobs):
+    root, paths = jobs
+    fig = curves_figure(paths, root)
+    released = panel(fig, "mini/unet/seed1/backbone")
+    assert not released.axison and not released.lines
+    assert "released weights: not trained here" in " ".join(t.get_text().replace("\n", " ") for t in released.texts)
+
+
+def test_the_png_is_written_and_a_curve_without_epochs_is_refused(jobs, tmp_path):
+    root, paths = jobs
+    out = tmp_path / "curves.png"
+    training_curves(paths, root, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = tmp_path / "bad.curve.csv"
+    bad.write_text("step,loss\n0,1\n")
+    with pytest.raises(LmarError, match="bad.curve.csv has no 'epoch' column"):
+        training_curves([bad], tmp_path, tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()

@@ -1,0 +1,147 @@
+"""The quality-against-latency figure (lmar.plot_latency): no two target labels overlap even where
+points lie nearly on top of each other, every point is named (by a label or in a key), and the title
+says on which device, under what load and when the times were taken."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from lmar.errors import LmarError
+from lmar.plot_latency import quality_latency
+
+TARGETS = (("x1.5", 1.5), ("x2", 2.0), ("x3", 3.0), ("x4", 4.0))
+
+
+def crowded(resamplers: int = 5, step: float = 0.02, recorded: bool = True) -> pd.DataFrame:
+    """Per target, every resampler within a few hundredths of a dB and a few microseconds of the
+    others (as bicubic, lanczos3 and area are): the points lie nearly on top of each other. Resampler
+    k was timed under a load of 1 + k on 2 CPUs with 1 own thread, k minutes after 23:40."""
+    rows = []
+    for k in range(resamplers):
+        for j, (target, scale) in enumerate(TARGETS):
+            for image in ("a", "b"):
+                row = {"dataset": "mini", "backbone": "unet", "resampler": f"r{k}", "target": target, "scale": scale,
+                       "target_h": 10, "target_w": 10, "image": image, "seed": 0, "psnr": 30.0 - j + k * step,
+                       "time_s": 0.010 + 0.001 * j + k * step * 1e-3, "device": "cpu:x86_64x2"}
+                if recorded:
+                    row.update(load_1m=1.0 + k, cpus=2, threads=1, timed_at=f"2026-12-04T23:4{k}:30.000+00:00")
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def labels(grid) -> list:
+    """Every label of the figure's panels (the texts in its axes), drawn."""
+    grid.figure.canvas.draw()
+    return [t for ax in grid.axes.flat for t in ax.texts if t.get_text()]
+
+
+def overlapping(texts) -> list[tuple[str, str]]:
+    renderer = texts[0].figure.canvas.get_renderer() if texts else None
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    return [(a, b) for (a, box_a), (b, box_b) in combinations(boxes, 2) if box_a.overlaps(box_b)]
+
+
+@pytest.mark.parametrize("resamplers, step", [(5, 0.02), (8, 0.001)])
+def test_no_two_labels_overlap_where_points_crowd(resamplers, step):
+    grid = quality_latency(crowded(resamplers, step))
+    texts = labels(grid)
+    assert texts and overlapping(texts) == []
+    plt.close("all")
+
+
+@pytest.mark.parametrize("resamplers, step", [(5, 0.02), (8, 0.001)])
+def test_labels_stay_inside_their_panel_and_off_every_marker(resamplers, step):
+    grid = quality_latency(crowded(resamplers, step))
+    grid.figure.canvas.draw()
+    renderer = grid.figure.canvas.get_renderer()
+    radius = (60 ** 0.5) / 2 * grid.figure.dpi / 72  # a marker of area 60 pt^2 (seaborn's s=60)
+    for ax in grid.axes.flat:
+        frame = ax.get_window_extent(renderer)
+        centres = ax.transData.transform([p for c in ax.collections for p in c.get_offsets()])
+        key = [t for t in ax.texts if ":" in t.get_text()]
+        for text in [t for t in ax.texts if t.get_text() and t not in key]:
+            box = text.get_window_extent(renderer)
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, text
+            # the box's nearest point to each marker's centre lies outside the marker's square
+            near = [(min(max(x, box.x0), box.x1), min(max(y, box.y0), box.y1), x, y) for x, y in centres]
+            assert all(max(abs(a - x), abs(b - y)) >= radius for a, b, x, y in near), text
+    plt.close("all")
+
+
+@pytest.mark.parametrize("resamplers, step", [(5, 0.02), (8, 0.001)])
+def test_every_point_is_named_by_a_label_or_in_the_key(resamplers, step):
+    grid = quality_latency(crowded(resamplers, step))
+    texts = [t.get_text() for t in labels(grid)]
+    key = [t for t in texts if ":" in t]
+    assert len(key) <= 1
+    named = [t for t in key[0].splitlines()] if key else []
+    numbers = [t for t in texts if t.isdigit()]
+    targets = [t for t in texts if t.split(" ")[0] in dict(TARGETS)]
+    # every point once: as its target's label, or as a number in the plot named in the key
+    assert len(targets) + len(named) == resamplers * len(TARGETS), (targets, named)
+    assert sorted(numbers) == sorted(line.split(":")[0] for line in named if "(not marked)" not in line)
+    assert len(set(named)) == len(named)
+    plt.close("all")
+
+
+def test_the_points_are_the_means_over_images():
+    df = crowded(2)
+    grid = quality_latency(df)
+    points = {tuple(round(float(v), 6) for v in p) for c in grid.axes.flat[0].collections for p in c.get_offsets()}
+    # by hand: r1 at x2 is 29.02 dB at 11.02 ms on both images
+    assert (11.02, 29.02) in points and len(points) == 2 * len(TARGETS)
+    plt.close("all")
+
+
+def test_the_title_says_device_load_and_when():
+    grid = quality_latency(crowded(5))
+    title = grid.figure.get_suptitle()
+    assert "cpu:x86_64x2" in title
+    assert "load 1.00-5.00 on 2 CPUs, 1 own thread" in title  # loads 1 + k for k in 0..4
+    assert "2026-12-04 23:44 UTC" in title  # the newest timed_at (23:44:30)
+    assert "‡ timed under load" in title
+    plt.close("all")
+
+
+def test_a_point_timed_under_load_is_marked_and_the_boundary_is_not():
+    grid = quality_latency(crowded(3))  # loads 1, 2, 3 with 1 thread on 2 CPUs: 3 - 1 = 2 is not above 2
+    assert not any("‡" in t for t in [t.get_text() for t in labels(grid)])
+    assert "‡" not in grid.figure.get_suptitle()
+    grid = quality_latency(crowded(5))  # r3 (load 4) and r4 (load 5) are
+    marked = [t for t in labels(grid) if "‡" in t.get_text()]
+    assert len(marked) == 2 * len(TARGETS), [t.get_text() for t in marked]
+    plt.close("all")
+
+
+def test_a_store_without_the_load_columns_says_load_not_recorded(tmp_path):
+    grid = quality_latency(crowded(5, recorded=False))
+    title = grid.figure.get_suptitle()
+    assert "load not recorded" in title and "cpu:x86_64x2" in title and "UTC" not in title
+    assert overlapping(labels(grid)) == []
+    grid.figure.savefig(tmp_path / "l.png")
+    plt.close("all")
+
+
+def test_a_timed_at_that_is_not_a_time_is_one_clear_error():
+    with pytest.raises(LmarError, match="timed_at holds 'yesterday'"):
+        quality_latency(crowded(2).assign(timed_at="yesterday"))
+    plt.close("all")
+
+
+def test_a_panel_whose_times_span_ten_times_or_more_gets_a_log_time_axis():
+    near = crowded(3)  # 10 to 13 ms: linear
+    assert quality_latency(near).axes.flat[0].get_xscale() == "linear"
+    far = near.assign(time_s=near["time_s"].where(near["target"] != "x4", 0.2))  # 10 to 200 ms
+    grid = quality_latency(far)
+    ax = grid.axes.flat[0]
+    assert ax.get_xscale() == "log" and "log scale" in ax.get_xlabel()
+    assert overlapping(labels(grid)) == []
+    plt.close("all")
