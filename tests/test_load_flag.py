@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -163,3 +165,15 @@ def test_the_legend_names_a_resamplers_loaded_targets_once_with_the_range_of_the
     # the loads print alike (5.00): one number; apart: both ends
     assert "lanczos3 x2, x4: load 5.00 against 2 CPUs, 1 own thread)" in cost_markdown(two_targets(5.001))
     assert "lanczos3 x2, x4: load 5.00 to 6.00 against 2 CPUs, 1 own thread)" in cost_markdown(two_targets(6.0))
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not on PATH (texlive is not installed here)")
+def test_the_marked_cost_table_compiles_without_an_overfull_box(tmp_path):
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                                      + cost_latex(store(loads=(("learned_resizer", 5.0), ("bicubic", 2.5))))
+                                      + "\n\\end{document}\n")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], check=False,
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert "Overfull \\hbox" not in log and "Missing character" not in log, log[-2000:]
