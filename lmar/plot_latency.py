@@ -71,6 +71,9 @@ def _log_time(ax, ms: pd.Series) -> None:
     if len(positive) and positive.max() >= LOG_SPAN * positive.min() and len(positive) == len(ms):
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        # within a decade matplotlib labels every minor tick (2, 3, ..., 9 x 10^k, in scientific notation,
+        # side by side): label only 2 and 5 x 10^k, as plain numbers
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
         ax.set_xlabel("end-to-end time per image (ms, log scale)")
 
 
@@ -167,7 +170,7 @@ def _key(ax, pts: list[dict]) -> None:
     numbered = [dict(p, text=str(i)) for i, p in enumerate(left, start=1)]
     _, unplaced = _place(ax, numbered, taken=_boxes(ax), others=[p for p in pts if p not in left])
     lines = [f"{p['text']}: {p['name']}" if p not in unplaced else
-             f"{p['name']} (not marked): {p['x']:.3g} ms, {p['y']:.2f} dB" for p in numbered]
+             f"{p['name']} (no room for a label): {p['x']:.3g} ms, {p['y']:.2f} dB" for p in numbered]
     ax.annotate("\n".join(lines), (0, 0), xycoords="axes fraction", xytext=(0, -32), textcoords="offset points",
                 va="top", ha="left", fontsize=6, color="dimgrey")
 

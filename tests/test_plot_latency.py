@@ -4,6 +4,7 @@ says on which device, under what load and when the times were taken."""
 
 from __future__ import annotations
 
+import re
 from itertools import combinations
 
 import matplotlib
@@ -87,7 +88,7 @@ def test_every_point_is_named_by_a_label_or_in_the_key(resamplers, step):
     targets = [t for t in texts if t.split(" ")[0] in dict(TARGETS)]
     # every point once: as its target's label, or as a number in the plot named in the key
     assert len(targets) + len(named) == resamplers * len(TARGETS), (targets, named)
-    assert sorted(numbers) == sorted(line.split(":")[0] for line in named if "(not marked)" not in line)
+    assert sorted(numbers) == sorted(line.split(":")[0] for line in named if "(no room for a label)" not in line)
     assert len(set(named)) == len(named)
     plt.close("all")
 
@@ -144,4 +145,22 @@ def test_a_panel_whose_times_span_ten_times_or_more_gets_a_log_time_axis():
     ax = grid.axes.flat[0]
     assert ax.get_xscale() == "log" and "log scale" in ax.get_xlabel()
     assert overlapping(labels(grid)) == []
+    plt.close("all")
+
+
+def test_a_log_time_axis_labels_plain_numbers_that_do_not_overlap():
+    """45 to 500 ms: within about a decade matplotlib's default labels every minor tick in scientific
+    notation ("4x10^1" beside "6x10^1"), side by side; here the drawn tick labels are plain numbers and apart."""
+    d = crowded(3)
+    d = d.assign(time_s=d["time_s"] * 4 + d["target"].map({"x1.5": 0.45, "x2": 0.1, "x3": 0.0, "x4": 0.0}))
+    grid = quality_latency(d)
+    ax = grid.axes.flat[0]
+    assert ax.get_xscale() == "log"
+    grid.figure.canvas.draw()
+    left, right = ax.get_xlim()
+    ticks = [t for t in ax.get_xticklabels(minor=False) + ax.get_xticklabels(minor=True)
+             if t.get_text() and left <= t.get_position()[0] <= right]
+    assert len(ticks) >= 2, [t.get_text() for t in ticks]
+    assert all(re.fullmatch(r"[0-9.]+", t.get_text()) for t in ticks), [t.get_text() for t in ticks]
+    assert overlapping(ticks) == [], [t.get_text() for t in ticks]
     plt.close("all")
