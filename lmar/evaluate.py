@@ -34,6 +34,7 @@ from lmar.pipeline import STAGES, check_target, deu_staged
 from lmar.provenance import code_version, device_name
 from lmar.runtime import check_precision, noting_nondeterminism, precision_mode, synchronize
 from lmar.targets import FULL, Target, figure_target, parse_targets
+from lmar.verdicts import backbone_convergence
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ def evaluate(
         "resize_loss": train_meta.get("resize_loss", ""),
         # where the weights came from: trained here, or the authors' release (lmar.released)
         "backbone_weights": backbone_ckpt_content.get("meta", {}).get("weights", "trained"),
+        # whether the backbone had converged, from the curve beside its checkpoint (lmar.verdicts)
+        **backbone_convergence(backbone_ckpt, backbone_ckpt_content.get("meta", {}).get("weights", "trained")),
         "resampler_weights": train_meta.get("weights", "trained") if resampler.trainable else "none",
         # the training budget of each part (its `train` block as run), reported under the table
         "backbone_train": _schedule(backbone_ckpt_content.get("meta")),

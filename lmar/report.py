@@ -23,7 +23,7 @@ METRICS = ("psnr", "ssim", "lpips")  # the metric columns a results file may hol
 TEXT = ["dataset", "backbone", "resampler", "target", "image", "config_hash", "code_version", "device",
         "torch_version", "backbone_type", "resampler_type", "upsampler", "precision", "resize_loss",
         "backbone_weights", "resampler_weights", "backbone_params", "backbone_train", "resampler_params",
-        "resampler_train", "missing_metrics", "nondeterministic_ops"]
+        "resampler_train", "missing_metrics", "nondeterministic_ops", "backbone_converged", "backbone_convergence"]
 
 
 def load_results(paths, left_out: list[str] | None = None) -> pd.DataFrame:
@@ -234,12 +234,15 @@ def _reduced_note(block: pd.DataFrame, keep: pd.Series, chosen: list, common: se
 
 
 def markdown_table(df: pd.DataFrame, gain: tuple[str, str] | None = ("lmar", "bicubic"),
-                   left_out: list[str] | None = None) -> str:
-    """The compact PSNR / SSIM tables; a gain pair that did not run is noted in ``left_out``."""
+                   left_out: list[str] | None = None, notes: dict | None = None) -> str:
+    """The compact PSNR / SSIM tables; a gain pair that did not run is noted in ``left_out``.
+    ``notes``: {(dataset, backbone): lines} written under that dataset and backbone's last table
+    (the verdicts of :func:`lmar.verdicts.block_notes`)."""
     out = []
     for (dataset, backbone), both in df.groupby(["dataset", "backbone"], sort=False):
         for chosen, rows in seed_groups(both):
             _one_table(rows, dataset, backbone, chosen, gain, out, left_out if left_out is not None else [])
+        out += [f"{line}\n" for line in (notes or {}).get((dataset, backbone), [])]
     return "\n".join(out)
 
 
@@ -277,7 +280,11 @@ def _one_table(rows: pd.DataFrame, dataset: str, backbone: str, chosen: list, ga
 def _gain_cell(rows: pd.DataFrame, a: str, b: str, target: str) -> str:
     """One cell of the gain row: the mean paired difference ``a - b`` of PSNR / SSIM at ``target``,
     over the (seed, image) units both have a value for (never a difference of two means over other
-    images); "-" where either did not run there, "(n of N)" where a value is missing for some units."""
+    images), with its 95% bootstrap interval and † where that excludes 0, "within noise" where it
+    includes it (:func:`lmar.verdicts.gain_text`); "-" where either did not run there, "(n of N)"
+    where a value is missing for some units."""
+    from lmar.verdicts import gain_text, paired_interval
+
     keys = [k for k in ("seed", "image") if k in rows]
     sides = [rows.loc[(rows["resampler"] == name) & (rows["target"] == target), keys + ["psnr", "ssim"]]
              for name in (a, b)]
@@ -285,9 +292,10 @@ def _gain_cell(rows: pd.DataFrame, a: str, b: str, target: str) -> str:
     if both.empty:
         return "-"
     text = []
-    for metric, digits in (("psnr", 2), ("ssim", 4)):
-        diff = (both[f"{metric}_a"].astype(float) - both[f"{metric}_b"].astype(float)).dropna()
-        text.append("n/a" if diff.empty else f"{diff.mean():+.{digits}f}"
+    for metric in ("psnr", "ssim"):
+        diff = both.assign(diff=both[f"{metric}_a"].astype(float) - both[f"{metric}_b"].astype(float))
+        diff = diff.dropna(subset=["diff"])
+        text.append("n/a" if diff.empty else gain_text(*paired_interval(diff), metric)
                     + (f" ({len(diff)} of {len(both)})" if len(diff) < len(both) else ""))
     return " / ".join(text)
 
@@ -412,6 +420,7 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     from lmar.claims import claims_table
     from lmar.store import mixed_configs
     from lmar.tables import cost_latex, cost_markdown, render
+    from lmar.verdicts import block_notes
 
     notes = [n for p in left_out_in for n in record.read(p)]
     read = load_results(paths, notes)
@@ -427,9 +436,13 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
         notes.append(note)
     notes += unequal_images(df)
     notes += missing + infinite
+    verdicts = block_notes(df)  # under each block's overview; a verdict leaves nothing out (not in notes)
     body = ""
     if {"psnr", "ssim"} <= set(metrics):
-        body += "## Overview\n\n" + markdown_table(df, gain, notes) + "\n"
+        body += "## Overview\n\n" + markdown_table(df, gain, notes, verdicts) + "\n"
+    elif any(verdicts.values()):
+        body += "## Verdicts\n\n" + "".join(f"### {d} / {b}\n\n" + "".join(f"{line}\n\n" for line in lines)
+                                          for (d, b), lines in verdicts.items() if lines)
     text = f"# {title}\n\n" if title else ""
     text += "".join(f"**Left out:** {note}.\n\n" for note in notes) + body
     text += "## Every metric, with intervals\n\n" + detail_md

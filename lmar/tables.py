@@ -296,14 +296,22 @@ def _difference(row, metric: str) -> tuple[str, str, str]:
     if pd.isna(row["mean_diff"]):
         return "-", "", ""
     values = (row["mean_diff"], row["ci_low"], row["ci_high"])
+    d, dagger = shown_digits(values, metric, bool(row["significant"]))
+    mean, low, high = (f"{v:+.{d}f}" for v in values)
+    return mean, f"[{low}, {high}]", f"{row['win_rate']:.0%}{' †' if dagger else ''}"
+
+
+def shown_digits(values, metric: str, significant: bool) -> tuple[int, bool]:
+    """(decimals, dagger) of a paired difference whose mean and bounds are ``values``: the metric's
+    own decimals (:data:`DIGITS`) and no dagger where it is not ``significant``; else the fewest
+    decimals, up to :data:`EXTRA_DIGITS` more, at which all three print as numbers other than zero,
+    with the dagger, or the metric's own and no dagger where none does (see :func:`_difference`)."""
     d = DIGITS.get(metric, 3)
-    mark = ""
-    if row["significant"]:
+    if significant:
         shown = [k for k in range(d, d + EXTRA_DIGITS + 1) if not any(_printed_zero(v, k) for v in values)]
         if shown:
-            d, mark = shown[0], " †"
-    mean, low, high = (f"{v:+.{d}f}" for v in values)
-    return mean, f"[{low}, {high}]", f"{row['win_rate']:.0%}{mark}"
+            return shown[0], True
+    return d, False
 
 
 def _comparison_cells(cmp: pd.DataFrame, metric: str) -> dict[str, dict[str, tuple[str, str, str]]]:

@@ -63,7 +63,7 @@ def test_rows_per_resampler_columns_per_target_and_gain(results, tmp_path):
     assert t["bicubic"] == ["21.00 / 0.8100", "19.00 / 0.7000"]
     assert t["lmar"] == ["22.50 / 0.8400", "18.25 / 0.6900"]
     assert t["full_resolution (no resampling)"] == ["30.50 / 0.9600"] * 2
-    assert t["**lmar - bicubic**"] == ["+1.50 / +0.0300", "-0.75 / -0.0100"]
+    assert t["**lmar - bicubic**"] == ["+1.50 [+1.00, +2.00] † / +0.0300 [+0.0200, +0.0400] †", "-0.75 [-1.00, -0.50] † / -0.0100 [-0.0100, -0.0100] †"]
     assert len(t) == 5
     combined = pd.read_csv(tmp_path / "t.csv")
     assert len(df) == len(combined) == 10
@@ -76,7 +76,8 @@ def test_rows_per_resampler_columns_per_target_and_gain(results, tmp_path):
 def test_gain_in_the_other_direction_flips_signs(results):
     df = pd.concat([pd.read_csv(p) for p in results])
     t = table_rows(markdown_table(df, ("bicubic", "lmar")))
-    assert t["**bicubic - lmar**"] == ["-1.50 / -0.0300", "+0.75 / +0.0100"]
+    assert t["**bicubic - lmar**"] == ["-1.50 [-2.00, -1.00] † / -0.0300 [-0.0400, -0.0200] †",
+                                    "+0.75 [+0.50, +1.00] † / +0.0100 [+0.0100, +0.0100] †"]
 
 
 def test_no_gain_row_without_both_resamplers(results):
@@ -94,7 +95,7 @@ def test_target_missing_for_one_resampler_shows_a_dash(results):
     t = table_rows(markdown_table(pd.concat([df, extra]), ("lmar", "bicubic")))
     assert t["resampler"] == ["x2", "x3", "x4"]
     assert t["bicubic"][2] == "-" and t["lmar"][2] == "17.00 / 0.6000"
-    assert t["**lmar - bicubic**"] == ["+1.50 / +0.0300", "-0.75 / -0.0100", "-"]
+    assert t["**lmar - bicubic**"] == ["+1.50 [+1.00, +2.00] † / +0.0300 [+0.0200, +0.0400] †", "-0.75 [-1.00, -0.50] † / -0.0100 [-0.0100, -0.0100] †", "-"]
 
 
 def test_one_table_per_dataset_and_backbone(results, tmp_path):
@@ -121,7 +122,7 @@ def test_table_verb(capsys, results, tmp_path):
                "--gain", "lmar", "bicubic", "--title", "CLI"])
     assert rc == 0, capsys.readouterr().err
     t = table_rows((tmp_path / "o.md").read_text())
-    assert t["**lmar - bicubic**"] == ["+1.50 / +0.0300", "-0.75 / -0.0100"]
+    assert t["**lmar - bicubic**"] == ["+1.50 [+1.00, +2.00] † / +0.0300 [+0.0200, +0.0400] †", "-0.75 [-1.00, -0.50] † / -0.0100 [-0.0100, -0.0100] †"]
 
 
 def test_results_missing_a_column_are_refused(tmp_path):

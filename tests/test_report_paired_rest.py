@@ -270,7 +270,7 @@ def test_gather_of_a_column_parquet_cannot_hold_is_one_error_line_and_writes_not
 # At x1.8 (so that the claims check compares them too), bicubic on a, b, c: 30, 32, 34 (mean 32.00). lmar: 31, 33 and, on c, an output identical to its
 # ground truth: PSNR inf, SSIM 1. Its PSNR mean is over a and b: (31 + 33) / 2 = 32.00, "2 of 3"; the
 # gain lmar - bicubic is +1 on a and b: +1.00 (2 of 3). SSIM stays: lmar (0.31 + 0.33 + 1) / 3 = 0.5467,
-# gain (0.01 + 0.01 + 0.66) / 3 = +0.2267.
+# gain (0.01 + 0.01 + 0.66) / 3 = +0.2267, its interval [+0.01, +0.66] (three draws all c: chance 1/27 > 2.5%).
 EXACT = {"bicubic": {"x1.8": {(0, "a"): 30.0, (0, "b"): 32.0, (0, "c"): 34.0}},
          "lmar": {"x1.8": {(0, "a"): 31.0, (0, "b"): 33.0, (0, "c"): math.inf}}}
 
@@ -292,7 +292,7 @@ def test_an_infinite_psnr_is_kept_out_of_every_mean_with_a_note(tmp_path):
     assert f"**Left out:** {notes[0]}." in md
     assert cells(md, "lmar") == ["32.00 (2 of 3) / 0.5467"]
     assert cells(md, "bicubic") == ["32.00 / 0.3200"]
-    assert cells(md, "**lmar - bicubic**") == ["+1.00 (2 of 3) / +0.2267"]
+    assert cells(md, "**lmar - bicubic**") == ["+1.00 [+1.00, +1.00] † (2 of 3) / +0.2267 [+0.0100, +0.6600] †"]
     detailed = md.split("## Every metric")[1].split("## Claims")[0]
     lmar_psnr = cells(detailed, "lmar")[0]
     assert lmar_psnr.startswith("32.00 [") and lmar_psnr.endswith("(2 of 3)")

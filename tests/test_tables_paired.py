@@ -67,7 +67,7 @@ def test_mixed_image_sets_are_averaged_over_the_images_all_rows_share(tmp_path):
     assert "### mini / unet: PSNR (dB) / SSIM, mean over 2 test images, seed 0" in md
     t = overview(md)
     assert t["area"] == ["31.00 / 0.3100"] and t["bicubic"] == ["31.00 / 0.3100"] and t["lmar"] == ["32.00 / 0.3200"]
-    assert t["**area - bicubic**"] == ["+0.00 / +0.0000"]
+    assert t["**area - bicubic**"] == ["+0.00 [+0.00, +0.00] within noise / +0.0000 [+0.0000, +0.0000] within noise"]
     # the detailed tables: the same means, over the same 2 images
     d = detail(md, "mini / unet: PSNR (dB) ↑, mean [95% interval] over 2 test images, seed 0")
     assert d["bicubic"][0].strip("*").startswith("31.00") and d["area"][0].strip("*").startswith("31.00")
@@ -89,7 +89,7 @@ def test_the_table_verb_exits_3_when_image_sets_differ_and_0_when_they_agree(tmp
     outs = ["--out-md", str(tmp_path / "t.md"), "--gain", "area", "bicubic"]
     assert main(["table", *map(str, paths), *outs]) == 3
     assert "1 thing(s) left out" in capsys.readouterr().err
-    assert overview((tmp_path / "t.md").read_text())["**area - bicubic**"] == ["+0.00 / +0.0000"]
+    assert overview((tmp_path / "t.md").read_text())["**area - bicubic**"] == ["+0.00 [+0.00, +0.00] within noise / +0.0000 [+0.0000, +0.0000] within noise"]
     assert main(["table", *map(str, paths), *outs, "--out-left-out", str(tmp_path / "l.md")]) == 0
     assert main(["left-out", str(tmp_path / "l.md")]) == 3
     assert "bicubic, lmar on 3 images x 1 seed" in capsys.readouterr().err
@@ -119,7 +119,7 @@ def test_a_row_dropped_from_one_csv_reduces_the_whole_block(tmp_path):
     # Unpaired, lmar x2 would be (30 + 28 + 26) / 3 = 28.00 against bicubic 29.00: a gain of -1.00
     assert t["lmar"] == ["29.00 / 0.2900", "24.00 / 0.2400"] and t["bicubic"] == t["lmar"]
     assert t["area"] == ["28.00 / 0.2800", "23.00 / 0.2300"]
-    assert t["**lmar - bicubic**"] == ["+0.00 / +0.0000", "+0.00 / +0.0000"]
+    assert t["**lmar - bicubic**"] == ["+0.00 [+0.00, +0.00] within noise / +0.0000 [+0.0000, +0.0000] within noise"] * 2
     assert len(notes) == 1
     assert "bicubic on 2 images x 1 seed at x2, 3 images x 1 seed at x4" in notes[0]
     assert "every row was reduced to the 2 images x 1 seed all share" in notes[0]
@@ -185,7 +185,7 @@ def test_an_image_missing_at_one_seed_leaves_for_every_seed():
     md, _, tidy = render(df, ["psnr"], learned=["lmar"], n_boot=200)
     notes = unequal_images(df)
     assert "mean over 2 test images x 2 seeds (0, 1)" in text and "| bicubic | 29.50 / 0.2950 |" in text
-    assert "| **lmar - bicubic** | +2.00 / +0.0200 |" in text
+    assert "| **lmar - bicubic** | +2.00 [+2.00, +2.00] † / +0.0200 [+0.0200, +0.0200] † |" in text
     assert "over 2 test images x 2 seeds (0, 1)" in md
     paired = tidy[tidy.kind == "paired"].iloc[0]
     assert (paired["n_images"], paired["n_seeds"], paired["mean_diff"]) == (2, 2, 2.0)
@@ -203,7 +203,7 @@ def test_a_row_sharing_no_image_with_the_rest_is_left_out(tmp_path):
     df.to_csv(path, index=False)
     _, notes = write_table([path], tmp_path / "t.md", gain=("lmar", "bicubic"))
     t = overview((tmp_path / "t.md").read_text())
-    assert "area" not in t and t["bicubic"] == ["31.00 / 0.3100"] and t["**lmar - bicubic**"] == ["+1.00 / +0.0100"]
+    assert "area" not in t and t["bicubic"] == ["31.00 / 0.3100"] and t["**lmar - bicubic**"] == ["+1.00 [+1.00, +1.00] † / +0.0100 [+0.0100, +0.0100] †"]
     assert len(notes) == 1 and notes[0].endswith("left out as sharing no image with the rest: area at x2")
 
 
@@ -214,4 +214,4 @@ def test_the_gain_row_pairs_units_where_a_value_is_missing():
                 "lmar": {"x2": {"a": 31.0, "b": 33.0, "c": 21.0}}})
     df.loc[(df.resampler == "bicubic") & (df.image == "c"), "psnr"] = float("nan")
     t = overview(markdown_table(df, gain=("lmar", "bicubic")))
-    assert t["**lmar - bicubic**"] == ["+1.00 (2 of 3) / +0.0100"]
+    assert t["**lmar - bicubic**"] == ["+1.00 [+1.00, +1.00] † (2 of 3) / +0.0100 [+0.0100, +0.0100] †"]

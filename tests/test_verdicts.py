@@ -1,0 +1,251 @@
+"""The verdicts table.md states where a table cannot show a method's effect (lmar.verdicts): backbone
+convergence (from its validation curve), a resampler beating full resolution (it changes what the
+backbone sees), a gain within noise, and whether DEU costs less than enhancing at full resolution;
+each from a crafted curve or results store with the expectation computed by hand."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import pandas as pd
+import pytest
+from conftest import CPU, LABELS
+
+from lmar.cli import main
+from lmar.curves import curve_path, write_curve
+from lmar.report import markdown_table, write_table
+from lmar.verdicts import (
+    backbone_convergence,
+    beats_full_resolution,
+    block_notes,
+    break_even,
+    compute_verdicts,
+    convergence,
+    gain_text,
+)
+
+# ---------------------------------------------------------------- convergence
+
+
+def curve(val_psnr, **extra) -> pd.DataFrame:
+    """A training curve with one epoch per value of ``val_psnr``."""
+    n = len(val_psnr)
+    return pd.DataFrame({"epoch": range(n), "lr": [1e-3] * n, "seconds": [1.0] * n, "l1": [0.1] * n,
+                         "val_psnr": val_psnr, **extra})
+
+
+# 10 epochs: a fifth is 2 epochs. The last fifth against the fifth before (epochs 6, 7 against 8, 9)
+EARLY = [15.0, 17.0, 18.0, 19.0, 19.5, 19.8]
+
+
+def test_converged_when_the_last_fifth_is_within_0_1_db_of_the_fifth_before():
+    # (20.05 + 20.05) / 2 - (20.0 + 20.0) / 2 = +0.05 dB
+    verdict, why = convergence(curve(EARLY + [20.0, 20.0, 20.05, 20.05]))
+    assert verdict == "yes" and "+0.05 dB" in why
+
+
+def test_a_rise_of_0_2_db_is_not_converged():
+    verdict, why = convergence(curve(EARLY + [20.0, 20.0, 20.2, 20.2]))
+    assert verdict == "no" and "still rising: +0.20 dB" in why
+
+
+def test_exactly_0_1_db_counts_as_converged():
+    # "within 0.1 dB" is inclusive: 20.1 - 20.0 is 0.10000000000000142 in floating point, still 0.1
+    assert convergence(curve(EARLY + [20.0, 20.0, 20.1, 20.1]))[0] == "yes"
+    assert convergence(curve(EARLY + [20.0, 20.0, 20.1001, 20.1001]))[0] == "no"
+
+
+def test_a_fall_of_more_than_0_1_db_is_not_converged_either():
+    verdict, why = convergence(curve(EARLY + [20.0, 20.0, 19.8, 19.8]))
+    assert verdict == "no" and "still falling: -0.20 dB" in why
+
+
+def test_the_epochs_are_taken_in_order_of_epoch_not_of_the_file():
+    # the rising curve written last epoch first: still the last fifth (epochs 8, 9) against 6, 7
+    rising = curve(EARLY + [20.0, 20.0, 20.2, 20.2]).iloc[::-1]
+    assert convergence(rising)[0] == "no" and "rising" in convergence(rising)[1]
+
+
+def test_fewer_than_10_validated_epochs_cannot_show_convergence():
+    verdict, why = convergence(curve([20.0] * 9))
+    assert verdict == "no" and "9 validated epochs" in why
+
+
+def test_the_evaluation_columns_from_the_curve_beside_the_checkpoint(tmp_path):
+    ckpt = tmp_path / "backbone.pt"
+    assert backbone_convergence(ckpt) == {"backbone_converged": "no", "backbone_convergence": "curve missing"}
+    write_curve([{"epoch": 0, "lr": 1e-3, "seconds": 1.0, "l1": 0.3}], curve_path(ckpt))  # trained, no validation
+    assert backbone_convergence(ckpt) == {"backbone_converged": "no", "backbone_convergence": "no validation curve"}
+    curve(EARLY + [20.0, 20.0, 20.05, 20.05]).to_csv(curve_path(ckpt), index=False)
+    assert backbone_convergence(ckpt)["backbone_converged"] == "yes"
+    # the authors' release: not trained here, whatever the curve says
+    assert backbone_convergence(ckpt, "authors' unet.pth (sha256 0123456789ab)")["backbone_converged"] == "unknown"
+    write_curve([], curve_path(ckpt))  # header only: converted from released weights
+    assert backbone_convergence(ckpt)["backbone_converged"] == "unknown"
+    curve_path(ckpt).write_bytes(b"\xff\xfe\x00garbage\x00")
+    assert backbone_convergence(ckpt)["backbone_converged"] == "no"
+
+
+def test_a_real_evaluation_records_the_verdict(mini_data, backbone_ckpt, tmp_path):
+    from lmar.evaluate import evaluate
+
+    settings = {"scales": [2], "save_outputs": 0}
+    # the session's backbone was trained here without a validation split: its curve has no val_psnr
+    df = evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, settings, tmp_path / "a.csv", tmp_path / "a",
+                  CPU, dict(LABELS))
+    assert set(df["backbone_converged"]) == {"no"} and set(df["backbone_convergence"]) == {"no validation curve"}
+    # the same weights beside a validation curve that has settled
+    ckpt = tmp_path / "settled" / "backbone.pt"
+    ckpt.parent.mkdir()
+    shutil.copy(backbone_ckpt, ckpt)
+    curve(EARLY + [20.0, 20.0, 20.05, 20.05]).to_csv(curve_path(ckpt), index=False)
+    df = evaluate(mini_data, ckpt, {"type": "bicubic"}, None, settings, tmp_path / "b.csv", tmp_path / "b", CPU,
+                  dict(LABELS))
+    assert set(df["backbone_converged"]) == {"yes"}
+    assert set(pd.read_csv(tmp_path / "b.csv")["backbone_converged"]) == {"yes"}  # and in the file
+
+
+# ---------------------------------------------------------------- crafted stores
+
+
+def store(psnr: dict, converged=None, cost=None) -> pd.DataFrame:
+    """Rows from {resampler: {target: [psnr per image]}} (images i0, i1, ...), SSIM = PSNR / 100;
+    ``converged``: (backbone_converged, backbone_convergence) on every row; ``cost``: {(resampler,
+    target): (h, w, resample, enhance, upsample GFLOPs, time_s)}."""
+    rows = []
+    for name, targets in psnr.items():
+        for target, values in targets.items():
+            for k, v in enumerate(values):
+                row = {"dataset": "d", "backbone": "b", "resampler": name, "target": target,
+                       "scale": 1.0 if target == "full" else float(target[1:]), "image": f"i{k}", "seed": 0,
+                       "psnr": v, "ssim": v / 100, "resampler_weights": "none"}
+                if converged:
+                    row.update(backbone_converged=converged[0], backbone_convergence=converged[1])
+                if cost:
+                    h, w, r, e, u, t = cost[(name, target)]
+                    row.update(target_h=h, target_w=w, resample_gflops=r, enhance_gflops=e, upsample_gflops=u,
+                               time_s=t)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def overview_cells(md: str, first: str) -> list[str]:
+    for line in md.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first:
+            return cells[1:]
+    raise AssertionError(f"no row {first!r} in\n{md}")
+
+
+def test_convergence_notes_under_the_block():
+    one = {"bicubic": {"x2": [30.0, 31.0]}}
+    old = markdown_table(store(one), None, notes=block_notes(store(one)))
+    assert "Backbone b: convergence not recorded" in old
+    no = store(one, ("no", "no validation curve"))
+    assert ("Backbone b not converged (no validation curve): the gains above may move as it trains on."
+            in markdown_table(no, None, notes=block_notes(no)))
+    released = store(one, ("unknown", "the authors' released weights, not trained here"))
+    assert "Backbone b: convergence unknown (the authors' released weights" in str(block_notes(released))
+    assert block_notes(store(one, ("yes", "validation PSNR +0.05 dB ...")))[("d", "b")] == []
+
+
+# ---------------------------------------------------------------- within noise
+
+
+def test_the_gain_row_says_within_noise_where_the_interval_includes_0_and_a_dagger_where_it_excludes_it():
+    # x2: lmar - bicubic +1 on each of 4 images: mean +1, interval [+1, +1], a dagger.
+    # x3: +1, -1, +1, -1: mean 0; a bootstrap draw of 4 all -1 (or all +1) has chance 1/16 > 2.5%,
+    # so the 95% interval is [-1, +1]: within noise. SSIM is PSNR / 100: the same by a hundredth.
+    df = store({"bicubic": {"x2": [30.0, 31.0, 32.0, 33.0], "x3": [30.0, 31.0, 32.0, 33.0]},
+                "lmar": {"x2": [31.0, 32.0, 33.0, 34.0], "x3": [31.0, 30.0, 33.0, 32.0]}})
+    cells = overview_cells(markdown_table(df, ("lmar", "bicubic")), "**lmar - bicubic**")
+    assert cells == ["+1.00 [+1.00, +1.00] † / +0.0100 [+0.0100, +0.0100] †",
+                     "+0.00 [-1.00, +1.00] within noise / +0.0000 [-0.0100, +0.0100] within noise"]
+
+
+def test_no_dagger_on_a_printed_zero_and_more_decimals_where_they_show_the_interval():
+    assert gain_text(0.0004, 0.0001, 0.0007, "psnr") == "+0.0004 [+0.0001, +0.0007] †"
+    assert gain_text(1e-7, 1e-7, 1e-7, "psnr") == "+0.00 [+0.00, +0.00]"  # significant, but not shown: no mark
+    assert gain_text(0.02, -0.01, 0.05, "psnr") == "+0.02 [-0.01, +0.05] within noise"
+
+
+# ---------------------------------------------------------------- changes what the backbone sees
+
+FULL = [30.0, 31.0, 32.0, 33.0]
+# tone: +2 dB on every image above full resolution, interval [+2, +2]; close: +1.5, -0.5, +1.5, -0.5
+# (mean +0.5, interval [-0.5, +1.5], which includes 0)
+BEATS = {"full_resolution": {"full": FULL},
+         "tone": {"x2": [v + 2 for v in FULL]},
+         "close": {"x2": [v + d for v, d in zip(FULL, (1.5, -0.5, 1.5, -0.5))]},
+         "bicubic": {"x2": [v - 1 for v in FULL]}}
+
+
+def test_a_resampler_beating_full_resolution_beyond_its_interval_is_marked_and_one_within_it_is_not():
+    beats = beats_full_resolution(store(BEATS))
+    assert list(beats["a"]) == ["tone"] and list(beats["b"]) == ["full_resolution"]
+    assert (beats.iloc[0]["mean_diff"], beats.iloc[0]["ci_low"], beats.iloc[0]["ci_high"]) == (2.0, 2.0, 2.0)
+    lines = block_notes(store(BEATS, ("yes", "settled")))[("d", "b")]
+    assert lines == [("tone beats full resolution in PSNR by more than its paired interval at x2 (+2.00 dB "
+                     "[+2.00, +2.00]): it changes what the backbone sees (e.g. its tone), not only how the image "
+                     "is sampled.")]
+
+
+def test_the_verdicts_are_in_table_md_and_nothing_is_left_out(tmp_path, capsys):
+    path = tmp_path / "r.csv"
+    store(BEATS, ("no", "no validation curve")).to_csv(path, index=False)
+    rc = main(["table", str(path), "--out-md", str(tmp_path / "t.md"), "--gain", "tone", "bicubic"])
+    assert rc == 0, capsys.readouterr().err  # exit 3 would say that something was left out
+    md = (tmp_path / "t.md").read_text()
+    assert "tone beats full resolution in PSNR" in md and "close beats" not in md
+    assert "Backbone b not converged (no validation curve)" in md and "Left out" not in md
+    _, notes = write_table([path], tmp_path / "u.md", gain=("tone", "bicubic"))
+    assert notes == []
+
+
+# ---------------------------------------------------------------- compute
+
+# full image 100 x 100, backbone 10 FLOP/pixel: 1e5 FLOPs = 1e-4 GFLOPs, 10 ms.
+# cheap at x2 (50 x 50): resample 2e4, upsample 1e4, enhance 2.5e4 FLOPs: 5.5e4, 0.55x; 4 ms, 0.40x;
+#   break-even: 3e4 + c * 2500 = c * 1e4 -> c = 4 FLOP/pixel = 0.004 kFLOP/pixel.
+# cheap at x1.25 (80 x 80): 2e4 + 1e4 + 6.4e4 = 9.4e4, 0.94x; 9 ms, 0.90x; c = 3e4 / 3600 = 8.33 FLOP/pixel.
+# heavy at x2: resample 1e5: 1.35e5, 1.35x; 15 ms, 1.50x; c = 1.1e5 / 7500 = 14.67 FLOP/pixel.
+COST = {("full_resolution", "full"): (100, 100, 0.0, 1e-4, 0.0, 0.010),
+        ("cheap", "x2"): (50, 50, 2e-5, 2.5e-5, 1e-5, 0.004),
+        ("cheap", "x1.25"): (80, 80, 2e-5, 6.4e-5, 1e-5, 0.009),
+        ("heavy", "x2"): (50, 50, 1e-4, 2.5e-5, 1e-5, 0.015)}
+QUALITY = {"full_resolution": {"full": [30.0]}, "cheap": {"x2": [29.0], "x1.25": [29.5]}, "heavy": {"x2": [29.0]}}
+
+
+def test_the_compute_ratios_and_break_even_by_hand():
+    v = compute_verdicts(store(QUALITY, cost=COST)).set_index(["resampler", "target"])
+    assert v.loc[("cheap", "x2"), "flops_ratio"] == pytest.approx(0.55)
+    assert v.loc[("cheap", "x2"), "time_ratio"] == pytest.approx(0.40)
+    assert v.loc[("cheap", "x2"), "break_even_kflop_per_pixel"] == pytest.approx(0.004)
+    assert v.loc[("cheap", "x1.25"), "flops_ratio"] == pytest.approx(0.94)
+    assert v.loc[("cheap", "x1.25"), "break_even_kflop_per_pixel"] == pytest.approx(3e4 / 3600 / 1e3)
+    assert v.loc[("heavy", "x2"), "flops_ratio"] == pytest.approx(1.35)
+    assert v.loc[("heavy", "x2"), "break_even_kflop_per_pixel"] == pytest.approx(1.1e5 / 7500 / 1e3)
+    assert list(v["backbone_kflop_per_pixel"]) == pytest.approx([0.01] * 3)
+    assert break_even(1e-5, 1e-5, 100 * 100, 100 * 100) == math.inf  # a target no smaller: never
+
+
+def test_one_compute_note_per_resampler_says_more_or_less_and_the_break_even():
+    lines = [n for n in block_notes(store(QUALITY, ("yes", ""), COST))[("d", "b")] if n.startswith("Compute")]
+    assert lines == [
+        ("Compute: with backbone b (0.01 kFLOP/pixel at full resolution), DEU with cheap costs, against enhancing "
+        "at full resolution, fewer FLOPs at every target, and less time at every target (x1.25: 0.94x the FLOPs, "
+        "0.90x the time; x2: 0.55x the FLOPs, 0.40x the time); it saves FLOPs only with a backbone above 0.004 "
+        "kFLOP/pixel at x2 (above 0.0083 at x1.25)."),
+        ("Compute: with backbone b (0.01 kFLOP/pixel at full resolution), DEU with heavy costs, against enhancing "
+        "at full resolution, more FLOPs at every target, and more time at every target (x2: 1.35x the FLOPs, "
+        "1.50x the time); it saves FLOPs only with a backbone above 0.015 kFLOP/pixel at x2.")]
+
+
+def test_no_full_resolution_row_no_compute_verdict_but_a_line_saying_so():
+    cost = {k: v for k, v in COST.items() if k[0] != "full_resolution"}
+    quality = {k: v for k, v in QUALITY.items() if k != "full_resolution"}
+    assert compute_verdicts(store(quality, cost=cost)).empty
+    lines = block_notes(store(quality, ("yes", ""), cost))[("d", "b")]
+    assert lines == [("Compute: no full-resolution row here, so no verdict on whether DEU saves compute (add a "
+                     "resampler of type full_resolution).")]
