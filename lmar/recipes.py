@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from lmar.params import PositiveFloat, PositiveInt, Range
+from lmar.params import NonNegativeInt, PositiveFloat, PositiveInt, Range
 
 Decay = Annotated[float, Range(0, 1, open_min=True)]  # a learning-rate factor in (0, 1]
 
@@ -39,10 +39,13 @@ class Schedule(SpeedOptions):
 
 @dataclass(frozen=True)
 class BackboneRecipe(Schedule):
-    """L1 to ground truth on whole training images resized to ``size`` = [h, w]."""
+    """L1 to ground truth on whole training images resized to ``size`` = [h, w]. ``val_pairs``
+    training pairs (the same ones for every seed) are held out from fitting: after each epoch their
+    mean PSNR at full resolution is the curve's ``val_psnr``, by which the tables judge convergence."""
 
     batch_size: PositiveInt = 2
     size: tuple[PositiveInt, PositiveInt] = (256, 256)
+    val_pairs: NonNegativeInt = 0
 
 
 @dataclass(frozen=True)

@@ -78,11 +78,12 @@ def pair_loader(pairs, transform=lambda t: t):
 
 
 def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order: int, steps: int, step_fn,
-            saver: Saver, run: str, total_key: str) -> tuple[dict, float, list[dict]]:
+            saver: Saver, run: str, total_key: str, validate=None) -> tuple[dict, float, list[dict]]:
     """The epoch loop both trainers share, kill-safe (:mod:`lmar.resume`): per epoch a random order of
     ``n_order`` samples, then ``steps`` calls ``step_fn(order, i, epoch) -> (loss, parts)``, each followed
     by the optimiser's step; the sums of ``{total_key: loss, **parts}`` are averaged per epoch into
-    the curve. A loss that is not finite stops training with one line naming the step. Returns the
+    the curve, with ``validate() -> {name: value}`` (held-out scores, e.g. ``val_psnr``) where given.
+    A loss that is not finite stops training with one line naming the step. Returns the
     last epoch's means, the seconds spent training (across attempts) and the curve's rows."""
     epochs = int(cfg["epochs"])
     log.info("=== %s: attempt started %s (pid %d)", name, time.strftime("%Y-%m-%d %H:%M:%S %Z"), os.getpid())
@@ -129,6 +130,8 @@ def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order
                                 "seconds": time.perf_counter() - t0})
             sched.step()
             means = {k: v / steps for k, v in sums.items()}
+            if validate is not None:
+                means.update(validate())
             bar.set_postfix({total_key: f"{means[total_key]:.4f}"}, refresh=False)
             log.info("epoch %d %s lr %.2e", epoch, " ".join(f"{k} {v:.5f}" for k, v in means.items()),
                      sched.get_last_lr()[0])
@@ -169,6 +172,39 @@ def _saver(out: Path, save: dict | None, facts: tuple, data: Path, pairs, module
     return Saver(out, identity, int(save.get("every_steps", 0)), float(save.get("every_minutes", 0)))
 
 
+VAL_SPLIT_SEED = 0  # which training pairs are held out: the same for every training seed
+
+
+def validation_split(pairs: list, n_val: int, where: str) -> tuple[list, list]:
+    """(fitted, held out): ``n_val`` of the training ``pairs`` drawn once by :data:`VAL_SPLIT_SEED`
+    (not the training seed: every seed is judged on the same pairs), the rest fitted, in name order."""
+    if n_val >= len(pairs):
+        raise LmarError(f"{where}.train.val_pairs is {n_val}, but the training split has {len(pairs)} pairs: "
+                        "hold out fewer, so that some are left to fit")
+    held = set(torch.randperm(len(pairs), generator=torch.Generator().manual_seed(VAL_SPLIT_SEED))[:n_val].tolist())
+    return [p for i, p in enumerate(pairs) if i not in held], [p for i, p in enumerate(pairs) if i in held]
+
+
+def _validation(net, pairs: list, device: torch.device):
+    """``validate() -> {"val_psnr": mean PSNR (dB)}`` of ``net`` on the held-out ``pairs`` at full resolution
+    (output clipped to [0, 1], PSNR per image from its mean squared error, then the mean over images),
+    in eval mode and without gradients; the net is put back in training mode."""
+    load = pair_loader(pairs)
+
+    def validate() -> dict[str, float]:
+        net.eval()
+        scores = []
+        with torch.no_grad():
+            for i in range(len(pairs)):
+                x, y = load(i)
+                mse = F.mse_loss(net(x[None].to(device)).float().clamp(0, 1), y[None].to(device)).item()
+                scores.append(10 * math.log10(1 / max(mse, 1e-12)))
+        net.train()
+        return {"val_psnr": sum(scores) / len(scores)}
+
+    return validate
+
+
 def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "backbone",
                       save: dict | None = None) -> dict:
     """``save``: ``{every_steps, every_minutes}``, how often to save the resume state (lmar.resume)."""
@@ -176,7 +212,8 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
     cfg = recipe(BACKBONES.get(spec.get("type"), f"{where}.type"), spec, where)
     net = BACKBONES.build(spec, where).to(device).train()
     size = tuple(int(s) for s in cfg["size"])
-    pairs = list_pairs(data, "train")
+    every = list_pairs(data, "train")
+    pairs, held_out = validation_split(every, int(cfg.get("val_pairs", 0)), where)
     # whole training images resized to the training size (docs/method.md section 5)
     load = pair_loader(pairs, lambda t: resize(t[None], size, "bicubic", True)[0])
     opt, sched = _optimiser(net.parameters(), cfg)
@@ -194,12 +231,13 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
             return F.l1_loss(net(x.to(device, memory_format=fmt)).float(), y.to(device)), {}
 
     # the device's type, not its index: a resumed attempt may hold another GPU (lmar.gpus)
-    saver = _saver(out, save, ("backbone", spec, cfg, seed, [p.name for p in pairs], device.type), data, pairs,
+    saver = _saver(out, save, ("backbone", spec, cfg, seed, [p.name for p in every], device.type), data, every,
                    ["lmar.train", *part_modules(type(net), spec.get("params"))])
     means, seconds, rows = _epochs(f"pretrain {name}", cfg, net, opt, sched, gen, len(pairs), steps, step, saver,
-                                   f"{name}/seed{seed}", "l1")
+                                   f"{name}/seed{seed}", "l1", _validation(net, held_out, device) if held_out else None)
     rate = _throughput(steps * int(cfg["epochs"]), seconds, f"pretrain {name}")
     meta = {"train": cfg, "final_l1": means["l1"], "seed": seed, "n_train": len(pairs),
+            "validation": sorted(p.name for p in held_out), "final_val_psnr": means.get("val_psnr"),
             "steps_per_second": rate, "parameters": sum(p.numel() for p in net.parameters())}
     write_curve(rows, curve_path(out))
     checkpoint.save(out, "backbone", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
