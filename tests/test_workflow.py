@@ -128,7 +128,7 @@ def test_tiny_workflow_end_to_end(tmp_path):
     html = (tmp_path / "report.html").read_text(errors="replace")
     for shown in ("psnr_vs_scale.png", "table.md", "config.resolved.yaml", "environment.txt", "job_costs.md"):
         assert shown in html, shown
-    assert "Two targets at the same factor" in html  # a caption
+    assert "paired difference to the" in html  # a caption (workflow/report/plot.rst)
     costs = pd.read_csv(out / "job_costs.csv")
     assert set(costs["step"]) == {"pretrain_backbone", "train_resampler", "evaluate"} and len(costs) == 2 + 2 + 2 * 3
     for col in ("dataset", "backbone", "scale", "target_h", "target_w", "image", "psnr", "ssim",
