@@ -360,12 +360,22 @@ def curves_figure(curves, root: Path):
         _loss_axis(ax, df[[column for _, column in lines]].to_numpy(dtype=float))
         ax.set_xlabel("epoch", fontsize="small")
         ax.set_ylabel("loss (mean per epoch)", fontsize="small")
+        if VALIDATION in df.columns:  # a score in dB, not a loss: its own axis on the right
+            right = ax.twinx()
+            right.plot(df["epoch"], df[VALIDATION], ls="--", lw=1.2, color="black")
+            right.set_ylabel("held-out PSNR (dB), dashed", fontsize="small")
+            right.tick_params(labelsize="x-small")
     for ax in axes.flat[len(jobs):]:
         ax.remove()
+    handles = [Line2D([], [], ms=4, **style[label]) for label in labels]
+    if any(VALIDATION in df.columns for _, df, _ in jobs):
+        handles, labels = handles + [Line2D([], [], ls="--", color="black")], labels + ["held-out PSNR (right axis)"]
     if labels:
-        fig.legend([Line2D([], [], ms=4, **style[label]) for label in labels], labels, title="loss part",
-                   loc="outside right upper", fontsize="small")
+        fig.legend(handles, labels, title="loss part", loc="outside right upper", fontsize="small")
     return fig
+
+
+VALIDATION = "val_psnr"  # a curve's held-out score (lmar.train's validation split), drawn on a right-hand axis
 
 
 def _read_curve(path: Path, root: Path) -> tuple[str, pd.DataFrame, list[tuple[str, str]]]:
@@ -379,7 +389,7 @@ def _read_curve(path: Path, root: Path) -> tuple[str, pd.DataFrame, list[tuple[s
         raise LmarError(f"training curve {path} has no 'epoch' column (it has {list(df.columns)}); "
                         "give the .curve.csv files written beside the checkpoints")
     job = str(path.relative_to(root) if path.is_relative_to(root) else path).removesuffix(".curve.csv")
-    parts = [c for c in df.columns if c not in ("epoch", "lr", "seconds")]
+    parts = [c for c in df.columns if c not in ("epoch", "lr", "seconds", VALIDATION)]
     return job, df, _same_lines(df, parts)
 
 

@@ -127,3 +127,18 @@ def test_the_png_is_written_and_a_curve_without_epochs_is_refused(jobs, tmp_path
     with pytest.raises(LmarError, match="bad.curve.csv has no 'epoch' column"):
         training_curves([bad], tmp_path, tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
+
+
+def test_the_held_out_psnr_is_on_its_own_axis_not_among_the_losses(tmp_path):
+    """A backbone curve with val_psnr (dB, rising) beside l1 (a loss, falling): the loss axis holds the
+    l1 line alone (values by hand: 0.4, 0.2, 0.1), the PSNR (10, 12, 13 dB) is on a twin axis on the right."""
+    path = tmp_path / "unet" / "backbone.curve.csv"
+    path.parent.mkdir()
+    path.write_text("epoch,lr,seconds,l1,val_psnr\n0,0.001,1.0,0.4,10.0\n1,0.001,1.0,0.2,12.0\n2,0.001,1.0,0.1,13.0\n")
+    fig = curves_figure([path], tmp_path)
+    loss_ax, twin = [a for a in fig.axes if a.get_lines()]
+    assert [list(line.get_ydata()) for line in loss_ax.get_lines()] == [[0.4, 0.2, 0.1]]
+    assert [list(line.get_ydata()) for line in twin.get_lines()] == [[10.0, 12.0, 13.0]]
+    assert "PSNR" in twin.get_ylabel() and twin.yaxis.get_label_position() == "right"
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "val_psnr" not in legend and any("held-out PSNR" in t for t in legend)
