@@ -32,7 +32,7 @@ from lmar.metrics import Scorer
 from lmar.paths import path_component
 from lmar.pipeline import STAGES, check_target, deu_staged
 from lmar.provenance import code_version, device_name
-from lmar.runtime import check_precision, noting_nondeterminism, precision_mode, synchronize
+from lmar.runtime import check_precision, noting_nondeterminism, precision_mode, synchronize, usable_cpus
 from lmar.targets import FULL, Target, figure_target, parse_targets
 from lmar.verdicts import backbone_convergence
 
@@ -55,15 +55,6 @@ def load_1m() -> float:
         return os.getloadavg()[0]
     except (AttributeError, OSError):
         return math.nan
-
-
-def usable_cpus() -> int:
-    """The logical CPUs this process may run on: its affinity set where the system has one (a
-    cluster job's share of the node), else every CPU of the machine."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _schedule(meta) -> str:

@@ -105,7 +105,7 @@ def _load_text(df: pd.DataFrame) -> str:
     low, high = recorded["load_1m"].min(), recorded["load_1m"].max()
     text = f"load {low:.2f}" + (f"-{high:.2f}" if high > low else "")
     text += f" on {_span(recorded['cpus'], 'CPU')}, {_span(recorded['threads'], 'own thread')}"
-    if (recorded["load_1m"] > recorded["threads"] + recorded["cpus"]).any():
+    if load_under(df)["under load"].any():  # the cost table's rule, so the title and the table agree
         text += f"; {LOAD_MARK} timed under load"
     if len(recorded) < len(df):
         text += f"\nload not recorded for {len(df) - len(recorded)} of {len(df)} rows"

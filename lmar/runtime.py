@@ -45,6 +45,15 @@ def positive_env(name: str, unit: str, default: int) -> int:
     return value
 
 
+def usable_cpus() -> int:
+    """The logical CPUs this process may run on: its affinity set where the system has one (a
+    cluster job's share of the node), else every CPU of the machine."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def setup(seed: int | None = None, threads: int | None = None) -> None:
     """Seed every generator and bound intra-op threads (deterministic on CPU for a fixed thread count):
     ``threads`` at least 1 (else LmarError), at most the machine's cores (more are not used)."""

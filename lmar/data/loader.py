@@ -9,7 +9,6 @@ process (not a worker's traceback).
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from lmar.data.images import read_image_array, to_float
 from lmar.data.pairs import Pair
 from lmar.errors import LmarError
+from lmar.runtime import usable_cpus
 
 PREFETCH = 4  # pairs each worker decodes ahead
 
@@ -76,7 +76,7 @@ def resolve_workers(workers, device: torch.device, threads: int | None = None) -
         if device.type != "cuda":
             return 1
         if not threads:
-            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            threads = usable_cpus()
         return max(1, int(threads) - 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise LmarError(f"config key evaluation.workers must be 'auto' or a whole number >= 0, got {workers!r}")
