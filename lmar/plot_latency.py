@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lmar.errors import LmarError
-from lmar.tables import LOAD_MARK, _span, load_under
+from lmar.cost_tables import LOAD_MARK, counted_span, load_under
 
 MARKER_AREA = 60  # the points' size (seaborn's ``s``: points squared)
 PAD_PX = 1.5  # the least room, in pixels, between two labels or a label and a marker
@@ -28,7 +28,7 @@ def quality_latency(df: pd.DataFrame):
     """PSNR against end-to-end milliseconds per image (mean over images and seeds), one point per
     resampler and target size, one panel per table block (:func:`lmar.plots.panels`): what speed
     buys what quality. The title names the device(s), the load and the newest time the times were
-    taken at (:func:`timing_title`); a target timed under load has :data:`lmar.tables.LOAD_MARK`.
+    taken at (:func:`timing_title`); a target timed under load has :data:`lmar.cost_tables.LOAD_MARK`.
     Returns the seaborn grid (its ``.figure`` is what :func:`lmar.plots.write_plots` saves)."""
     import matplotlib
 
@@ -79,7 +79,7 @@ def _log_time(ax, ms: pd.Series) -> None:
 
 def _under_load(d: pd.DataFrame) -> set:
     """The (panel, resampler, target) of ``d`` (rows of :func:`lmar.plots.panels`) timed under load
-    (:func:`lmar.tables.load_under`)."""
+    (:func:`lmar.cost_tables.load_under`)."""
     loads = load_under(d.assign(dataset=d["panel"]))
     return {(r["dataset"], r["resampler"], r["target"]) for _, r in loads.iterrows() if r["under load"]}
 
@@ -104,7 +104,7 @@ def _load_text(df: pd.DataFrame) -> str:
         return "load not recorded"
     low, high = recorded["load_1m"].min(), recorded["load_1m"].max()
     text = f"load {low:.2f}" + (f"-{high:.2f}" if high > low else "")
-    text += f" on {_span(recorded['cpus'], 'CPU')}, {_span(recorded['threads'], 'own thread')}"
+    text += f" on {counted_span(recorded['cpus'], 'CPU')}, {counted_span(recorded['threads'], 'own thread')}"
     if load_under(df)["under load"].any():  # the cost table's rule, so the title and the table agree
         text += f"; {LOAD_MARK} timed under load"
     if len(recorded) < len(df):

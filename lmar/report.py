@@ -419,7 +419,8 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     from lmar import left_out as record
     from lmar.claims import claims_table
     from lmar.store import mixed_configs
-    from lmar.tables import cost_latex, cost_markdown, render
+    from lmar.cost_tables import cost_latex, cost_markdown
+    from lmar.tables import render
     from lmar.verdicts import block_notes
 
     notes = [n for p in left_out_in for n in record.read(p)]

@@ -18,7 +18,7 @@ from conftest import run_cli
 
 from lmar.errors import LmarError
 from lmar.report import load_results
-from lmar.tables import cost_frame, cost_latex, cost_markdown
+from lmar.cost_tables import cost_frame, cost_latex, cost_markdown
 
 # (resampler, load average): with 1 own thread on 2 CPUs, a load above 3.0 is more than this job's
 CASES = (("lanczos3", 5.0), ("bicubic", 2.5), ("area", 3.0))

@@ -101,7 +101,7 @@ def test_latex_escapes_what_latex_would_read_as_commands():
 
 
 def test_the_cost_table_sums_stages_and_puts_the_full_resolution_row_first():
-    from lmar.tables import cost_frame, cost_markdown
+    from lmar.cost_tables import cost_frame, cost_markdown
 
     rows = []
     for name, target, scale, times in (("bicubic", "x2", 2.0, (1.0, 10.0, 2.0)), ("lmar", "x2", 2.0, (5.0, 10.0, 2.0)),
