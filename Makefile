@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # rules call `python -m lmar ...`: the venv's python must come first
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup run test bench lint clean zoo
 
 setup: $(STAMP)
 
@@ -25,6 +25,12 @@ run: $(STAMP)
 	snakemake --cores $(CORES) all
 	snakemake --report results/mini-default/report.html
 	python -m lmar left-out results/mini-default/left_out.md
+
+# the backbone zoo (lmar/zoo): the default's backbones trained to a plateau (about 30-45 minutes each on
+# 2 CPU cores), then copied into the package; resumable. `rm -rf results/zoo` first to retrain from scratch.
+zoo: $(STAMP)
+	snakemake --cores $(CORES) zoo --configfile workflow/configs/zoo.yaml
+	cp results/zoo/zoo/*/*/seed*/*-seed* lmar/zoo/
 
 test: $(STAMP)
 	python -m pytest

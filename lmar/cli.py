@@ -111,8 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="backbone")
     p.add_argument("--out", type=Path, required=True)
     _released(p)
+    p.add_argument("--from-zoo", type=Path, default=None, metavar="FILE",
+                   help="a zoo checkpoint (lmar/zoo) whose entry matches this backbone: copy it and its curve "
+                        "(sha256 checked) instead of training")
     _resume(p)
     _common(p)
+
+    p = sub.add_parser("zoo-entry", help="publish a trained backbone as a zoo entry (checkpoint, curve, record)")
+    p.add_argument("--ckpt", type=Path, required=True, help="the trained backbone checkpoint")
+    p.add_argument("--dataset", required=True, help="the dataset's config name")
+    p.add_argument("--dataset-spec", type=_json("--dataset-spec"), required=True, help="its config entry as JSON")
+    p.add_argument("--backbone", required=True, help="the backbone's config name")
+    p.add_argument("--spec", type=_json("--spec"), required=True, help="the backbone's config entry as JSON")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
 
     p = sub.add_parser("train-resampler", help="train a resampler against a frozen backbone")
     p.add_argument("--data", type=Path, required=True)
@@ -294,10 +306,23 @@ def run(args: argparse.Namespace) -> int:
             import_released("backbone", args.spec, args.released, args.out, f"config key backbones.{args.name}")
             _no_curve(args.out)
             return 0
+        if args.from_zoo:
+            from lmar.curves import curve_path
+            from lmar.zoo import take
+
+            record = take(args.from_zoo, args.out, curve_path(args.out))
+            print(f"{args.out}: the zoo's {record['name']} (sha256 {record['sha256'][:12]}), not trained here")
+            return 0
         from lmar.train import pretrain_backbone
 
         pretrain_backbone(args.data, args.spec, args.out, runtime.resolve_device(args.device), args.seed, args.name,
                           _save(args))
+    elif args.verb == "zoo-entry":
+        from lmar.curves import curve_path
+        from lmar.zoo import write_entry
+
+        print(write_entry(args.ckpt, curve_path(args.ckpt), args.dataset, args.dataset_spec, args.backbone, args.spec,
+                          args.seed, args.out_dir))
     elif args.verb == "train-resampler":
         if args.released:
             from lmar.released import import_released

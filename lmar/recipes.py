@@ -39,13 +39,17 @@ class Schedule(SpeedOptions):
 
 @dataclass(frozen=True)
 class BackboneRecipe(Schedule):
-    """L1 to ground truth on whole training images resized to ``size`` = [h, w]. ``val_pairs``
-    training pairs (the same ones for every seed) are held out from fitting: after each epoch their
-    mean PSNR at full resolution is the curve's ``val_psnr``, by which the tables judge convergence."""
+    """L1 to ground truth on whole training images resized to ``size`` = [h, w], one horizontal flip
+    drawn per batch; or, with ``crop`` set, on random ``crop`` x ``crop`` squares of the training
+    pairs at their own resolution (no resizing), each sample flipped left-right and upside down
+    with probability 1/2 each. ``val_pairs`` training pairs (the same ones for every seed) are held
+    out from fitting: after each epoch their mean PSNR at full resolution is the curve's
+    ``val_psnr``, by which the tables judge convergence."""
 
     batch_size: PositiveInt = 2
     size: tuple[PositiveInt, PositiveInt] = (256, 256)
     val_pairs: NonNegativeInt = 0
+    crop: PositiveInt | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from lmar.errors import LmarError
 from lmar.fingerprint import fingerprint, part_modules
 from lmar.interpolation import resize
 from lmar.params import bind_recipe
-from lmar.provenance import config_hash
+from lmar.provenance import config_hash, device_name
 from lmar.registry import BACKBONES, RESAMPLERS
 from lmar.resume import Saver, check_state, restore, rng_states
 from lmar.weights import sha256_hex
@@ -214,19 +214,31 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
     size = tuple(int(s) for s in cfg["size"])
     every = list_pairs(data, "train")
     pairs, held_out = validation_split(every, int(cfg.get("val_pairs", 0)), where)
-    # whole training images resized to the training size (docs/method.md section 5)
-    load = pair_loader(pairs, lambda t: resize(t[None], size, "bicubic", True)[0])
+    crop = cfg.get("crop")
+    # whole training images resized to the training size (docs/method.md section 5), or random crops
+    load = pair_loader(pairs, (lambda t: t) if crop else (lambda t: resize(t[None], size, "bicubic", True)[0]))
     opt, sched = _optimiser(net.parameters(), cfg)
     autocast, fmt = _speed(cfg, device, net)
     gen = torch.Generator().manual_seed(seed)
     bs = int(cfg["batch_size"])
     steps = math.ceil(len(pairs) / bs)
 
+    def sample(k: int) -> torch.Tensor:
+        """Pair ``k`` as one (6, crop, crop) tensor, input then ground truth: a random square, flipped."""
+        both = _random_crop(torch.cat(load(k)), int(crop), gen)
+        for dim in (-1, -2):  # left-right, upside down
+            if torch.rand(1, generator=gen).item() < 0.5:
+                both = both.flip(dim)
+        return both
+
     def step(order, i, epoch):
         idx = order[i * bs : (i + 1) * bs]
-        x, y = (torch.stack(t) for t in zip(*(load(int(i)) for i in idx)))
-        if torch.rand(1, generator=gen).item() < 0.5:  # a horizontal flip
-            x, y = x.flip(-1), y.flip(-1)
+        if crop:
+            x, y = torch.stack([sample(int(k)) for k in idx]).split(3, dim=1)
+        else:
+            x, y = (torch.stack(t) for t in zip(*(load(int(i)) for i in idx)))
+            if torch.rand(1, generator=gen).item() < 0.5:  # a horizontal flip
+                x, y = x.flip(-1), y.flip(-1)
         with autocast():
             return F.l1_loss(net(x.to(device, memory_format=fmt)).float(), y.to(device)), {}
 
@@ -238,7 +250,8 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
     rate = _throughput(steps * int(cfg["epochs"]), seconds, f"pretrain {name}")
     meta = {"train": cfg, "final_l1": means["l1"], "seed": seed, "n_train": len(pairs),
             "validation": sorted(p.name for p in held_out), "final_val_psnr": means.get("val_psnr"),
-            "steps_per_second": rate, "parameters": sum(p.numel() for p in net.parameters())}
+            "steps_per_second": rate, "parameters": sum(p.numel() for p in net.parameters()),
+            "device": device_name(device)}
     write_curve(rows, curve_path(out))
     checkpoint.save(out, "backbone", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
     saver.done()

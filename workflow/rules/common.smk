@@ -1,11 +1,13 @@
 # Targets, wildcard constraints and helpers shared by the rules.
 import json
+import os
 from functools import cache
 from pathlib import Path
 
 from snakemake.logging import logger
 
-from lmar.config import check_parts, grid, needs_download, released_path, resolve_bases, trainable, trusted_modules
+from lmar.config import (check_parts, grid, needs_download, released_path, resolve_bases, seeds, trainable,
+                         trusted_modules)
 from lmar.data.identity import dataset_key
 from lmar.errors import LmarError
 from lmar.fingerprint import fingerprint, part_modules
@@ -130,6 +132,34 @@ def run_hash(w):
             "seed": int(w.seed),
         }
     )
+
+
+@cache  # decided once per backbone, dataset and seed, and said once in the plan
+def zoo_checkpoint(dataset, backbone, seed):
+    """The zoo checkpoint (lmar/zoo) that stands in for this pretraining, or None: only where the config
+    allows it (zoo: true), the backbone is not converted from released weights, and a zoo entry matches
+    its dataset, params, recipe and seed exactly (lmar.zoo.find); the plan says which and why."""
+    if not config["zoo"] or released_path(config, "backbones", backbone):
+        return None
+    from lmar.zoo import find
+
+    try:
+        path, why = find(config["datasets"][dataset], config["backbones"][backbone], int(seed),
+                         f"config key backbones.{backbone}")
+    except LmarError as exc:
+        raise WorkflowError(f"zoo: {exc}") from None
+    logger.info(f"zoo: backbones.{backbone} on {dataset}, seed {seed}: {why}")
+    return os.path.relpath(path) if path else None
+
+
+def zoo_input(w):
+    path = zoo_checkpoint(w.dataset, w.backbone, w.seed)
+    return [path] if path else []
+
+
+def zoo_option(w):
+    path = zoo_checkpoint(w.dataset, w.backbone, w.seed)
+    return ["--from-zoo", path] if path else []
 
 
 def released_input(section, name):

@@ -4,19 +4,22 @@
 # attempt's log is kept above the resumed one's.
 # Each training job also writes its curve beside the checkpoint (lmar.curves: per epoch the learning
 # rate, wall time and loss parts); a part converted from released weights was not trained, and its
-# curve is the header alone.
+# curve is the header alone. A backbone that a zoo entry matches (lmar/zoo, config key zoo) is copied
+# from it with its curve instead of trained.
 
 
 rule pretrain_backbone:
     input:
         data=lambda w: data_dir(w.dataset),
         released=lambda w: released_input("backbones", w.backbone),
+        zoo=zoo_input,
     output:
         ckpt=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.pt",
         curve=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.curve.csv",
     params:
         spec=lambda w: spec_json("backbones", w.backbone),
         released=lambda w: released_option("backbones", w.backbone),
+        zoo=zoo_option,
         device=config["device"],
         code=lambda w: code("lmar.train", ("backbones", w.backbone)),
     threads: JOB_THREADS
@@ -32,7 +35,7 @@ rule pretrain_backbone:
     benchmark:
         f"{BENCH}/pretrain_backbone/{{dataset}}/{{backbone}}/seed{{seed}}.tsv"
     shell:
-        "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone:q} {params.released:q}"
+        "python -m lmar pretrain-backbone --data {input.data:q} --spec {params.spec:q} --name {wildcards.backbone:q} {params.released:q} {params.zoo:q}"
         " --out {output.ckpt:q} --device {params.device:q} --seed {wildcards.seed:q} --threads {threads}"
         " --save-every-steps {resources.save_every_steps:q} --save-every-minutes {resources.save_every_minutes:q}"
         " >> {log:q} 2>&1"

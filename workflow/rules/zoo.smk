@@ -1,0 +1,33 @@
+# The backbone zoo (lmar/zoo): `make zoo` trains every backbone of workflow/configs/zoo.yaml (the
+# default experiment's backbones, with zoo: false so that nothing is copied from the zoo it
+# regenerates), publishes each as an entry under results/zoo/zoo/ (checkpoint, curve, record with
+# sha256 and match), then copies the entries into lmar/zoo.
+
+
+rule zoo_entry:
+    input:
+        ckpt=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.pt",
+        curve=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.curve.csv",
+    output:
+        multiext(f"{RES}/zoo/{{dataset}}/{{backbone}}/seed{{seed}}/{{dataset}}-{{backbone}}-seed{{seed}}", ".pt",
+                 ".curve.csv", ".json"),
+    params:
+        dataset=lambda w: spec_json("datasets", w.dataset),
+        spec=lambda w: spec_json("backbones", w.backbone),
+    log:
+        f"{LOGS}/zoo_entry/{{dataset}}/{{backbone}}/seed{{seed}}.log",
+    shell:
+        "python -m lmar zoo-entry --ckpt {input.ckpt:q} --dataset {wildcards.dataset:q} --dataset-spec {params.dataset:q}"
+        " --backbone {wildcards.backbone:q} --spec {params.spec:q} --seed {wildcards.seed:q}"
+        " --out-dir $(dirname {output[0]:q}) > {log:q} 2>&1"
+
+
+rule zoo:
+    input:
+        [f"{RES}/zoo/{d}/{b}/seed{s}/{d}-{b}-seed{s}.json" for d in config["datasets"] for b in config["backbones"]
+         for s in seeds(config)],
+
+
+localrules:
+    zoo,
+    zoo_entry,
