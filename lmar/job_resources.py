@@ -60,11 +60,14 @@ def prepare(shape, attempt: int = 1) -> dict:
 
 
 def pretrain(train: dict, shape, gpu: bool, attempt: int = 1) -> dict:
-    """A backbone's pretraining: whole training images resized to ``train.size``, in batches."""
+    """A backbone's pretraining: whole training images resized to ``train.size``, or random
+    ``train.crop`` squares of them, in batches."""
     H, W, n_train, _ = shape
-    h, w = train.get("size", (H, W))
+    crop = train.get("crop")
+    h, w = (crop, crop) if crop else train.get("size", (H, W))
     batch, epochs = int(train.get("batch_size", 1)), int(train.get("epochs", 1))
-    preload = n_train * h * w * 3 * 4 * 2 if n_train <= PRELOAD_MAX else batch * H * W * 3 * 4 * 2
+    kept = H * W if crop else h * w  # pairs are kept at full resolution when cropped, else at the training size
+    preload = n_train * kept * 3 * 4 * 2 if n_train <= PRELOAD_MAX else batch * H * W * 3 * 4 * 2
     seconds = epochs * n_train * h * w / 1e6 * SECONDS_PER_MP["gpu" if gpu else "cpu"]["train"]
     return {"mem_mb": _mb(preload + batch * h * w * TRAIN_BYTES_PER_PIXEL, attempt),
             "runtime": _minutes(seconds, attempt)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+from lmar.interpolation import METHODS
 from lmar.params import NonNegativeInt, PositiveFloat, PositiveInt, Range
 
 Decay = Annotated[float, Range(0, 1, open_min=True)]  # a learning-rate factor in (0, 1]
@@ -62,7 +63,13 @@ class ResamplerRecipe(Schedule):
     random one (clipped to the crop as a random one is; target_min/max/step are then unused), for
     a one-scale model, e.g. an ablation of the multi-scale training. The generic trainer
     (:func:`lmar.train.train_resampler`) reads it, so it is declared here for every trainable
-    resampler."""
+    resampler.
+
+    ``val_pairs``: training pairs held out from fitting (the same ones a backbone with as many
+    holds out). Their Downsample -> Enhance -> Upsample PSNR at each of ``val_scales`` (whole images,
+    upsampled by ``val_upsampler``) is taken before training and after each epoch, and the weights
+    of the best of these are the ones saved: early stopping that keeps the initialisation when no
+    epoch beats it (the checkpoint's meta says which: ``kept_epoch``, -1 for the initialisation)."""
 
     epochs: PositiveInt = 12
     lr: PositiveFloat = 4e-4
@@ -73,6 +80,9 @@ class ResamplerRecipe(Schedule):
     target_step: PositiveInt = 8
     repeats: PositiveInt = 1
     fixed_target: PositiveInt | None = None
+    val_pairs: NonNegativeInt = 0
+    val_scales: tuple[PositiveFloat, ...] = (2.0, 4.0)
+    val_upsampler: Literal[METHODS] = "lanczos3"
 
     def __post_init__(self):
         if not self.target_min < self.target_max:

@@ -173,11 +173,25 @@ def _optim_misfit(opt: torch.optim.Optimizer, saved: dict) -> str | None:
     return None
 
 
+def _best_misfit(net: torch.nn.Module, state: dict) -> str | None:
+    """Why the optional ``best`` of a state (early stopping's kept weights, :func:`lmar.train._epochs`)
+    cannot be used, or None: a mapping of the weights, an epoch (-1: the initialisation) and scores."""
+    if "best" not in state:
+        return None
+    best = state["best"]
+    if not isinstance(best, dict) or not isinstance(best.get("model"), dict) or not isinstance(best.get("epoch"), int):
+        return "its kept best weights are not a mapping of weights, epoch and scores"
+    if not all(isinstance(best.get(k), float) for k in ("val_psnr", "val_psnr_init")):
+        return "its kept best weights lack their held-out scores"
+    reason = _weights_misfit(net, best["model"])
+    return f"{reason} (the kept best weights)" if reason else None
+
+
 def check_state(state: dict, net: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,
                 n_order: int, epochs: int, steps: int) -> str | None:
     """Why ``state`` (complete, of the right identity) cannot be resumed into ``net`` and ``opt``
     training ``epochs`` epochs of ``steps`` steps over orders of ``n_order`` samples, or None."""
-    reason = _weights_misfit(net, state["model"]) or _optim_misfit(opt, state["optim"])
+    reason = _weights_misfit(net, state["model"]) or _optim_misfit(opt, state["optim"]) or _best_misfit(net, state)
     if reason:
         return reason
     rng = state["rng"]

@@ -28,7 +28,7 @@ from lmar.errors import LmarError
 from lmar.fingerprint import fingerprint, part_modules
 from lmar.interpolation import resize
 from lmar.params import bind_recipe
-from lmar.provenance import config_hash, device_name
+from lmar.provenance import code_version, config_hash, device_name
 from lmar.registry import BACKBONES, RESAMPLERS
 from lmar.resume import Saver, check_state, restore, rng_states
 from lmar.weights import sha256_hex
@@ -77,14 +77,25 @@ def pair_loader(pairs, transform=lambda t: t):
     return lru_cache(maxsize=None)(load) if len(pairs) <= PRELOAD_MAX else load
 
 
+def _snapshot(net: torch.nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
 def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order: int, steps: int, step_fn,
-            saver: Saver, run: str, total_key: str, validate=None) -> tuple[dict, float, list[dict]]:
+            saver: Saver, run: str, total_key: str, validate=None,
+            keep_best: bool = False) -> tuple[dict, float, list[dict], dict | None]:
     """The epoch loop both trainers share, kill-safe (:mod:`lmar.resume`): per epoch a random order of
     ``n_order`` samples, then ``steps`` calls ``step_fn(order, i, epoch) -> (loss, parts)``, each followed
     by the optimiser's step; the sums of ``{total_key: loss, **parts}`` are averaged per epoch into
     the curve, with ``validate() -> {name: value}`` (held-out scores, e.g. ``val_psnr``) where given.
-    A loss that is not finite stops training with one line naming the step. Returns the
-    last epoch's means, the seconds spent training (across attempts) and the curve's rows."""
+    A loss that is not finite stops training with one line naming the step.
+
+    ``keep_best`` (with ``validate``): early stopping that may keep the initialisation. The held-out
+    ``val_psnr`` is taken before the first step too; the weights of the best of the initialisation
+    and every epoch (the first of equals) are kept (in the resume state as well) and loaded into
+    ``net`` at the end. Returns the last epoch's means, the seconds spent training (across
+    attempts), the curve's rows and, with ``keep_best``, ``{"epoch": best epoch (-1: the
+    initialisation), "val_psnr": its score, "val_psnr_init": the initialisation's}``."""
     epochs = int(cfg["epochs"])
     log.info("=== %s: attempt started %s (pid %d)", name, time.strftime("%Y-%m-%d %H:%M:%S %Z"), os.getpid())
     state = saver.load(lambda s: check_state(s, net, opt, gen, n_order, epochs, steps))
@@ -98,6 +109,11 @@ def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order
                             "and has been set aside; rerun to start over") from None
         epoch, start, rows, spent = state["epoch"], state["step"], state["curve"], state["seconds"]
         order, sums = state["order"], state["sums"]
+    best = state.get("best") if state is not None else None
+    if keep_best and best is None:  # the initialisation is the first candidate
+        score = validate()["val_psnr"]
+        best = {"model": _snapshot(net), "epoch": -1, "val_psnr": score, "val_psnr_init": score}
+        log.info("%s: held-out PSNR before training %.4f dB", name, score)
     t0 = time.perf_counter() - spent
     with CurveRecorder(run) as curve:  # before the bar: a bad TensorBoard folder is one error on a line of its own
         bar = tqdm(range(epoch, epochs), desc=f"{'resume' if state else 'train'} {name}", unit="epoch", mininterval=5)
@@ -127,17 +143,25 @@ def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order
                                 "rng": rng_states(gen), "epoch": epoch, "step": i + 1, "global_step": global_step,
                                 "order": order, "sums": sums, "curve": curve.rows,
                                 "epoch_seconds": time.perf_counter() - t_epoch,
-                                "seconds": time.perf_counter() - t0})
+                                "seconds": time.perf_counter() - t0, **({"best": best} if keep_best else {})})
             sched.step()
             means = {k: v / steps for k, v in sums.items()}
             if validate is not None:
                 means.update(validate())
+            if keep_best and means["val_psnr"] > best["val_psnr"]:
+                best = {**best, "model": _snapshot(net), "epoch": epoch, "val_psnr": means["val_psnr"]}
             bar.set_postfix({total_key: f"{means[total_key]:.4f}"}, refresh=False)
             log.info("epoch %d %s lr %.2e", epoch, " ".join(f"{k} {v:.5f}" for k, v in means.items()),
                      sched.get_last_lr()[0])
             curve.add(epoch, lr, time.perf_counter() - t_epoch, means)
         rows = curve.rows
-    return means, time.perf_counter() - t0, rows
+    if keep_best:
+        net.load_state_dict(best["model"])
+        log.info("%s: kept the weights of %s (held-out PSNR %.4f dB; %.4f before training)", name,
+                 "the initialisation" if best["epoch"] < 0 else f"epoch {best['epoch']}", best["val_psnr"],
+                 best["val_psnr_init"])
+    kept = {k: v for k, v in best.items() if k != "model"} if keep_best else None
+    return means, time.perf_counter() - t0, rows, kept
 
 
 def _code(*modules: str) -> str:
@@ -185,11 +209,18 @@ def validation_split(pairs: list, n_val: int, where: str) -> tuple[list, list]:
     return [p for i, p in enumerate(pairs) if i not in held], [p for i, p in enumerate(pairs) if i in held]
 
 
-def _validation(net, pairs: list, device: torch.device):
-    """``validate() -> {"val_psnr": mean PSNR (dB)}`` of ``net`` on the held-out ``pairs`` at full resolution
-    (output clipped to [0, 1], PSNR per image from its mean squared error, then the mean over images),
-    in eval mode and without gradients; the net is put back in training mode."""
+def _psnr(out: torch.Tensor, gt: torch.Tensor) -> float:
+    """PSNR (dB) of ``out`` clipped to [0, 1] against ``gt``, from their mean squared error."""
+    mse = F.mse_loss(out.float().clamp(0, 1), gt.float()).item()
+    return 10 * math.log10(1 / max(mse, 1e-12))
+
+
+def _validation(net, pairs: list, device: torch.device, run=None):
+    """``validate() -> {"val_psnr": mean PSNR (dB)}`` on the held-out ``pairs``: ``run(x) -> output`` of each
+    input at full resolution (default: ``net(x)``), PSNR per image (:func:`_psnr`), then the mean over
+    images; in eval mode and without gradients; the net is put back in training mode."""
     load = pair_loader(pairs)
+    run = run or net
 
     def validate() -> dict[str, float]:
         net.eval()
@@ -197,12 +228,26 @@ def _validation(net, pairs: list, device: torch.device):
         with torch.no_grad():
             for i in range(len(pairs)):
                 x, y = load(i)
-                mse = F.mse_loss(net(x[None].to(device)).float().clamp(0, 1), y[None].to(device)).item()
-                scores.append(10 * math.log10(1 / max(mse, 1e-12)))
+                scores.extend(_psnr(out, y[None].to(device)) for out in run(x[None].to(device)))
         net.train()
         return {"val_psnr": sum(scores) / len(scores)}
 
     return validate
+
+
+def _deu_runs(resampler, backbone, cfg: dict):
+    """``run(x)``: the Downsample -> Enhance -> Upsample outputs of ``x`` at each of ``cfg["val_scales"]``
+    (target = each side / scale, rounded as the evaluation rounds it), upsampled by ``cfg["val_upsampler"]``."""
+    from lmar.pipeline import deu
+    from lmar.targets import Target
+
+    targets = [Target(f"x{s:g}", scale=float(s)) for s in cfg["val_scales"]]
+
+    def run(x: torch.Tensor) -> list[torch.Tensor]:
+        hw = tuple(x.shape[-2:])
+        return [deu(x, t.resolve(hw), resampler, backbone, cfg["val_upsampler"]) for t in targets]
+
+    return run
 
 
 def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, seed: int, name: str = "backbone",
@@ -245,13 +290,13 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
     # the device's type, not its index: a resumed attempt may hold another GPU (lmar.gpus)
     saver = _saver(out, save, ("backbone", spec, cfg, seed, [p.name for p in every], device.type), data, every,
                    ["lmar.train", *part_modules(type(net), spec.get("params"))])
-    means, seconds, rows = _epochs(f"pretrain {name}", cfg, net, opt, sched, gen, len(pairs), steps, step, saver,
+    means, seconds, rows, _ = _epochs(f"pretrain {name}", cfg, net, opt, sched, gen, len(pairs), steps, step, saver,
                                    f"{name}/seed{seed}", "l1", _validation(net, held_out, device) if held_out else None)
     rate = _throughput(steps * int(cfg["epochs"]), seconds, f"pretrain {name}")
     meta = {"train": cfg, "final_l1": means["l1"], "seed": seed, "n_train": len(pairs),
             "validation": sorted(p.name for p in held_out), "final_val_psnr": means.get("val_psnr"),
             "steps_per_second": rate, "parameters": sum(p.numel() for p in net.parameters()),
-            "device": device_name(device)}
+            "device": device_name(device), "code_version": code_version()}
     write_curve(rows, curve_path(out))
     checkpoint.save(out, "backbone", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)
     saver.done()
@@ -288,7 +333,8 @@ def train_resampler(
     lo, hi, step_px = int(cfg["target_min"]), int(cfg["target_max"]), int(cfg["target_step"])
     sizes = list(range(lo, hi, step_px))
     fixed = cfg.get("fixed_target")  # None: a random target per sample
-    pairs = list_pairs(data, "train")
+    every = list_pairs(data, "train")
+    pairs, held_out = validation_split(every, int(cfg.get("val_pairs", 0)), where)
     load = pair_loader(pairs)
     opt, sched = _optimiser([p for p in net.parameters() if p.requires_grad], cfg)
     autocast, fmt = _speed(cfg, device, net, [backbone])
@@ -305,15 +351,19 @@ def train_resampler(
             return loss_fn(x.to(device, memory_format=fmt), gt.to(device), (s, s), epoch)
 
     backbone_sha = sha256_hex(backbone_ckpt)
-    saver = _saver(out, save, ("resampler", spec, cfg, seed, [p.name for p in pairs], device.type), data, pairs,
+    saver = _saver(out, save, ("resampler", spec, cfg, seed, [p.name for p in every], device.type), data, every,
                    ["lmar.train", *part_modules(type(net), spec.get("params")),
                     *part_modules(type(backbone), (backbone_meta.get("spec") or {}).get("params"))],
                    backbone=backbone_sha)
 
-    means, seconds, rows = _epochs(f"train {name}", cfg, net, opt, sched, gen, n, n, step, saver,
-                                   f"{name}/seed{seed}", "total")
+    validate = _validation(net, held_out, device, _deu_runs(net, backbone, cfg)) if held_out else None
+    means, seconds, rows, kept = _epochs(f"train {name}", cfg, net, opt, sched, gen, n, n, step, saver,
+                                         f"{name}/seed{seed}", "total", validate, keep_best=bool(held_out))
     rate = _throughput(n * int(cfg["epochs"]), seconds, f"train {name}")
     meta = {"train": cfg, "final_losses": means, "seed": seed, "steps_per_second": rate, **info,
+            "validation": sorted(p.name for p in held_out),
+            **({"kept_epoch": kept["epoch"], "val_psnr_kept": kept["val_psnr"],
+                "val_psnr_init": kept["val_psnr_init"]} if kept else {}),
             **trained_against(backbone_ckpt, backbone_meta, backbone_sha)}
     write_curve(rows, curve_path(out))
     checkpoint.save(out, "resampler", {"type": spec["type"], "params": spec.get("params") or {}}, net, meta)

@@ -24,6 +24,14 @@ def test_pretraining_by_hand():
     assert jr.pretrain({"size": [1000, 2000], "batch_size": 2, "epochs": 100}, SHAPE, gpu=True)["runtime"] < long["runtime"]
 
 
+def test_pretraining_on_random_crops_by_hand():
+    # crop 300: each sample is 300 x 300 of a pair kept at full resolution, whatever size says
+    got = jr.pretrain({"size": [100, 200], "crop": 300, "batch_size": 4, "epochs": 50}, SHAPE, gpu=False)
+    preload = 10 * 1000 * 2000 * 3 * 4 * 2
+    assert got["mem_mb"] == math.ceil(1.5 * (3000 + (preload + 4 * 300 * 300 * 4096) / 2**20))
+    assert got["runtime"] == math.ceil(2 * 50 * 10 * 0.09 * 12 / 60) + 5  # 50 x 10 x 0.09 MP x 12 s = 540 s
+
+
 def test_resampler_training_and_evaluation_grow_with_what_they_do():
     base = jr.train_resampler({"crop": 256, "epochs": 10, "repeats": 1}, SHAPE, gpu=False)
     assert jr.train_resampler({"crop": 512, "epochs": 10, "repeats": 1}, SHAPE, gpu=False)["mem_mb"] > base["mem_mb"]

@@ -170,7 +170,9 @@ def write_entry(ckpt: Path, curve: Path, dataset: str, dataset_spec: dict, backb
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {
         "name": name, "file": f"{name}.pt", "curve": f"{name}.curve.csv", "sha256": sha256_hex(ckpt),
-        "match": match, "config_hash": config_hash(match), "code_version": code_version(),
+        "match": match, "config_hash": config_hash(match),
+        # the code that trained it, as its checkpoint recorded it; else the code that published it
+        "code_version": meta.get("code_version") or code_version(),
         "trained_on": {"machine": _machine(), "device": meta.get("device")},
         "minutes": round(float(rows["seconds"].sum()) / 60, 1) if len(rows) else 0.0,
         "epochs": len(rows), "validation": meta.get("validation"), "final_val_psnr": meta.get("final_val_psnr"),
