@@ -119,6 +119,8 @@ def evaluate(
         # whether the backbone had converged, from the curve beside its checkpoint (lmar.verdicts)
         **backbone_convergence(backbone_ckpt, backbone_ckpt_content.get("meta", {}).get("weights", "trained")),
         "resampler_weights": train_meta.get("weights", "trained") if resampler.trainable else "none",
+        # early stopping's choice (train.val_pairs): the epoch whose weights were kept, -1 the initial ones
+        "resampler_kept_epoch": train_meta.get("kept_epoch", "") if resampler.trainable else "",
         # the training budget of each part (its `train` block as run), reported under the table
         "backbone_train": _schedule(backbone_ckpt_content.get("meta")),
         "resampler_train": _schedule(train_meta) if resampler.trainable else "",

@@ -23,7 +23,8 @@ METRICS = ("psnr", "ssim", "lpips")  # the metric columns a results file may hol
 TEXT = ["dataset", "backbone", "resampler", "target", "image", "config_hash", "code_version", "device",
         "torch_version", "backbone_type", "resampler_type", "upsampler", "precision", "resize_loss",
         "backbone_weights", "resampler_weights", "backbone_params", "backbone_train", "resampler_params",
-        "resampler_train", "missing_metrics", "nondeterministic_ops", "backbone_converged", "backbone_convergence"]
+        "resampler_train", "missing_metrics", "nondeterministic_ops", "backbone_converged", "backbone_convergence",
+        "resampler_kept_epoch"]
 
 
 def load_results(paths, left_out: list[str] | None = None) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Verdicts the tables state beside their numbers: where a table cannot show a method's effect.
 
-Four, each a small function over a curve or the results rows:
+Five, each a small function over a curve or the results rows:
 
 - convergence (:func:`convergence`, stored per row by :func:`lmar.evaluate.evaluate` as
   ``backbone_converged``: yes, no or unknown, and ``backbone_convergence``: why). A backbone has
@@ -17,6 +17,10 @@ Four, each a small function over a curve or the results rows:
 - within noise (:func:`gain_text`): a gain whose paired interval includes 0 says so beside it; †
   where the interval excludes 0 (printed as the paired tables print it, so that † never sits on a
   printed zero: :func:`lmar.tables.shown_digits`).
+- kept its initialisation (:func:`kept_initialisation_note`): a trainable resampler trained with
+  early stopping (``train.val_pairs``) whose held-out PSNR no epoch improved keeps its initial
+  weights (column ``resampler_kept_epoch``: -1); its rows are then those of the untrained part, and
+  the table says so instead of crediting its training.
 - compute (:func:`compute_verdicts`): per (dataset, backbone, resampler, target), DEU's GFLOPs in all
   and its mean time against enhancing at full resolution (the block's full-resolution row), and the
   break-even backbone cost per pixel above which DEU saves FLOPs. Computed when the table is made,
@@ -196,6 +200,26 @@ def repair_note(beats: pd.DataFrame, resampler: str, metric: str = "psnr") -> st
             "sampled.")
 
 
+# ---------------------------------------------------------------- kept its initialisation
+
+
+def kept_initialisation_note(rows: pd.DataFrame, resampler: str) -> str | None:
+    """The line saying that ``resampler`` kept its initial weights (``resampler_kept_epoch`` -1) at
+    every seed, or at which seeds; None where it never did or the column is absent."""
+    if "resampler_kept_epoch" not in rows:
+        return None
+    mine = rows[rows["resampler"] == resampler]
+    kept = pd.to_numeric(mine["resampler_kept_epoch"], errors="coerce")
+    seeds = mine["seed"] if "seed" in mine else pd.Series(0, index=mine.index)
+    at = sorted(set(seeds[kept == -1]))
+    if not at:
+        return None
+    every = sorted(set(seeds))
+    where = "" if at == every else f" at seed{'s' if len(at) > 1 else ''} {', '.join(map(str, at))} of {len(every)}"
+    return (f"{resampler} kept its initial weights{where}: no epoch of its training beat them on the held-out "
+            f"training pairs' PSNR (early stopping), so its rows there are those of the untrained {resampler}.")
+
+
 # ---------------------------------------------------------------- compute
 
 COMPUTE_COLUMNS = ["dataset", "backbone", "resampler", "target", "scale", "deu_gflops", "full_gflops", "flops_ratio",
@@ -318,7 +342,7 @@ def compute_note(rows: pd.DataFrame) -> str:
 def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """{(dataset, backbone): the verdict lines under its tables}: convergence (unless converged),
     each resampler that beats full resolution by more than its paired interval (in each table block
-    where it first does), and one compute line per resampler (where the rows carry GFLOPs and a
+    where it first does), each that kept its initial weights, and one compute line per resampler (where the rows carry GFLOPs and a
     full-resolution row)."""
     notes: dict = {}
     for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
@@ -332,6 +356,11 @@ def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, se
             for name in [n for n in names if (dataset, backbone, n) not in done]:
                 done.add((dataset, backbone, name))
                 notes[(dataset, backbone)].append(repair_note(beats, name, metric))
+    for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
+        for name in dict.fromkeys(rows["resampler"]):
+            line = kept_initialisation_note(rows, name)
+            if line:
+                notes[(dataset, backbone)].append(line)
     costs = compute_verdicts(df)
     for (dataset, backbone, _), rows in costs.groupby(["dataset", "backbone", "resampler"], sort=False):
         notes[(dataset, backbone)].append(compute_note(rows.sort_values("scale", kind="stable")))

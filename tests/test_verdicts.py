@@ -23,6 +23,7 @@ from lmar.verdicts import (
     compute_verdicts,
     convergence,
     gain_text,
+    kept_initialisation_note,
 )
 
 # ---------------------------------------------------------------- convergence
@@ -249,3 +250,24 @@ def test_no_full_resolution_row_no_compute_verdict_but_a_line_saying_so():
     lines = block_notes(store(quality, ("yes", ""), cost))[("d", "b")]
     assert lines == [("Compute: no full-resolution row here, so no verdict on whether DEU saves compute (add a "
                      "resampler of type full_resolution).")]
+
+
+# ---------------------------------------------------------------- kept its initialisation
+
+
+def test_a_resampler_that_kept_its_initial_weights_is_named_under_the_block():
+    df = store({"bicubic": {"x2": [30.0, 31.0]}, "resizer": {"x2": [30.0, 31.0]}, "lmar": {"x2": [31.0, 32.0]}})
+    df["resampler_kept_epoch"] = df["resampler"].map({"bicubic": "", "resizer": -1, "lmar": 3})
+    lines = block_notes(df)[("d", "b")]
+    assert [line for line in lines if "initial weights" in line] == [
+        "resizer kept its initial weights: no epoch of its training beat them on the held-out training pairs' PSNR "
+        "(early stopping), so its rows there are those of the untrained resizer."]
+    md = markdown_table(df, None, notes=block_notes(df))
+    assert "resizer kept its initial weights" in md and "lmar kept" not in md
+
+
+def test_kept_at_some_seeds_names_them():
+    one = store({"resizer": {"x2": [30.0, 31.0]}})
+    df = pd.concat([one.assign(seed=s, resampler_kept_epoch=k) for s, k in ((0, -1), (1, 2), (2, -1))])
+    assert kept_initialisation_note(df, "resizer").startswith("resizer kept its initial weights at seeds 0, 2 of 3:")
+    assert kept_initialisation_note(store({"resizer": {"x2": [1.0]}}), "resizer") is None  # no column: no verdict

@@ -100,7 +100,7 @@ def find(dataset_spec: dict, backbone_spec: dict, seed: int, where: str = "confi
     for name, record in records(folder).items():
         theirs = record["match"]
         if theirs == key:
-            return Path(folder) / record["file"], f"starts from the zoo's {name}"
+            return Path(folder) / f"{name}.pt", f"starts from the zoo's {name}"  # named by the record, not by its text
         if (theirs.get("dataset", {}).get("type"), theirs.get("backbone", {}).get("type")) == (
                 key["dataset"]["type"], key["backbone"]["type"]):
             near.append((len(differences(key, theirs)), name, differences(key, theirs)))
@@ -123,7 +123,8 @@ def _record_of(ckpt: Path, folder: Path) -> tuple[dict, str]:
 def take(ckpt: Path, out: Path, curve_out: Path) -> dict:
     """Copy the zoo checkpoint ``ckpt`` to ``out`` and its curve to ``curve_out``, after checking the
     checkpoint's sha256 against its record and that it reads as a backbone checkpoint (no code
-    unpickled). Nothing is written when a check fails. Returns the record."""
+    unpickled). Nothing is written when a check fails. The files are named by the entry (the
+    checkpoint's name), never by a path read from its record. Returns the record."""
     from lmar import checkpoint
 
     ckpt = Path(ckpt)
@@ -134,7 +135,7 @@ def take(ckpt: Path, out: Path, curve_out: Path) -> dict:
         raise LmarError(f"zoo checkpoint {ckpt} has sha256 {digest}, its record says {record.get('sha256')}: the file "
                         "changed. Restore it (git checkout lmar/zoo), regenerate the zoo (make zoo), or set zoo: false")
     checkpoint.load(ckpt, "backbone")
-    curve = folder / record["curve"]
+    curve = folder / f"{name}.curve.csv"
     if not curve.is_file():
         raise LmarError(f"zoo entry {name}: its curve {curve} is missing; restore it (git checkout lmar/zoo)")
     with atomic_path(out) as tmp_ckpt, atomic_path(curve_out) as tmp_curve:

@@ -1,0 +1,177 @@
+"""The backbone zoo (lmar/zoo): the default config's backbones start from shipped weights whose
+sha256, recipe and curve are on record; anything that differs from an entry trains its own, and
+says why; a changed zoo file is refused before it is copied."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from lmar.errors import LmarError
+from lmar.zoo import ZOO_DIR, find, match_key, records, take, write_entry
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
+BACKBONES = sorted(DEFAULT["backbones"])
+
+
+def default(backbone: str) -> tuple[dict, dict]:
+    return copy.deepcopy(DEFAULT["datasets"]["mini"]), copy.deepcopy(DEFAULT["backbones"][backbone])
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_every_default_backbone_starts_from_a_shipped_entry_whose_file_has_its_recorded_sha256(backbone):
+    path, why = find(*default(backbone), DEFAULT["seed"])
+    assert path is not None, why
+    assert why == f"starts from the zoo's mini-{backbone}-seed0"
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert sha256(path) == record["sha256"]  # hashlib here, independent of lmar.weights
+    assert (ZOO_DIR / record["curve"]).is_file()
+    for key in ("code_version", "config_hash", "trained_on", "minutes", "converged", "final_val_psnr"):
+        assert record[key] not in (None, ""), key
+
+
+def test_a_default_written_out_still_matches():
+    dataset, spec = default("nafnet")
+    spec["train"]["amp"] = False  # the recipe's default, now explicit
+    spec["params"]["width"] = spec["params"]["width"]
+    assert find(dataset, spec, 0)[0] is not None
+
+
+CHANGES = {
+    "train.lr": (lambda d, s: s["train"].update(lr=0.002), "train.lr is 0.002 here, 0.001 in the zoo"),
+    "params": (lambda d, s: s["params"].update(width=16), "backbone.params.width is 16 here, 8 in the zoo"),
+    "dataset views": (lambda d, s: d["params"].update(views=3), "dataset.params.views is 3 here"),
+    "dataset size": (lambda d, s: d["params"].update(size=[180, 270]), "dataset.params.size is [180, 270] here"),
+}
+
+
+@pytest.mark.parametrize("case", list(CHANGES))
+def test_a_backbone_that_differs_from_the_zoo_trains_its_own_and_says_which_key(case):
+    dataset, spec = default("nafnet")
+    change, words = CHANGES[case]
+    change(dataset, spec)
+    path, why = find(dataset, spec, 0)
+    assert path is None
+    assert why.startswith("trains its own: unlike the zoo's mini-nafnet-seed0, ")
+    assert words in why
+
+
+def test_another_seed_trains_its_own():
+    path, why = find(*default("unet"), 1)
+    assert path is None and "seed is 1 here, 0 in the zoo" in why
+
+
+def test_a_backbone_type_the_zoo_lacks_trains_its_own():
+    dataset, _ = default("unet")
+    path, why = find(dataset, {"type": "unet_lite", "params": {"width": 8}}, 0)
+    assert path is None
+    assert why == "trains its own: the zoo has no unet_lite backbone trained on a mini dataset"
+
+
+def _zoo_copy(tmp_path: Path, backbone: str) -> Path:
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    for suffix in (".pt", ".json", ".curve.csv"):
+        shutil.copyfile(ZOO_DIR / f"mini-{backbone}-seed0{suffix}", folder / f"mini-{backbone}-seed0{suffix}")
+    return folder / f"mini-{backbone}-seed0.pt"
+
+
+def test_take_copies_the_checkpoint_and_its_curve_byte_for_byte(tmp_path):
+    src = _zoo_copy(tmp_path, "nafnet")
+    out = tmp_path / "run" / "backbone.pt"
+    record = take(src, out, tmp_path / "run" / "backbone.curve.csv")
+    assert sha256(out) == record["sha256"] == sha256(src)
+    assert (tmp_path / "run" / "backbone.curve.csv").read_bytes() == src.with_suffix("").with_suffix(
+        ".curve.csv").read_bytes()
+
+
+def test_a_changed_zoo_file_is_refused_and_nothing_is_written(tmp_path):
+    src = _zoo_copy(tmp_path, "nafnet")
+    data = bytearray(src.read_bytes())
+    data[-100] ^= 0xFF
+    src.write_bytes(bytes(data))
+    out = tmp_path / "run" / "backbone.pt"
+    with pytest.raises(LmarError, match=r"has sha256 [0-9a-f]{64}, its record says .*the file changed"):
+        take(src, out, tmp_path / "run" / "backbone.curve.csv")
+    assert not out.exists() and not (tmp_path / "run" / "backbone.curve.csv").exists()
+
+
+def test_a_zoo_file_without_its_record_is_refused(tmp_path):
+    src = _zoo_copy(tmp_path, "unet")
+    src.with_suffix(".json").unlink()
+    with pytest.raises(LmarError, match="has no zoo record mini-unet-seed0.json beside it"):
+        take(src, tmp_path / "b.pt", tmp_path / "b.curve.csv")
+
+
+def test_an_unreadable_record_is_one_error_naming_it(tmp_path):
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(LmarError, match=r"zoo record .*bad\.json cannot be read"):
+        records(tmp_path)
+
+
+def test_write_entry_records_the_files_sha256_the_match_and_the_tables_verdict(backbone_ckpt, tmp_path):
+    from lmar import checkpoint
+
+    spec = checkpoint.load(backbone_ckpt, "backbone")
+    entry_spec = {"type": spec["spec"]["type"], "params": spec["spec"]["params"], "train": spec["meta"]["train"]}
+    dataset = {"type": "mini", "params": {"size": [48, 72], "test": ["astronaut"]}}
+    path = write_entry(backbone_ckpt, backbone_ckpt.with_suffix("").with_suffix(".curve.csv"), "mini", dataset,
+                       "b", entry_spec, 0, tmp_path / "out")
+    record = json.loads(path.read_text())
+    assert record["name"] == "mini-b-seed0" and path.name == "mini-b-seed0.json"
+    assert record["sha256"] == sha256(backbone_ckpt) == sha256(tmp_path / "out" / "mini-b-seed0.pt")
+    assert record["match"] == match_key(dataset, entry_spec, 0)
+    assert record["match"]["dataset"]["params"]["views"] == 1  # defaults filled in
+    curve = pd.read_csv(tmp_path / "out" / "mini-b-seed0.curve.csv")
+    assert record["epochs"] == len(curve)
+    assert record["converged"][0] in ("yes", "no")
+    # the entry stands in for exactly this backbone, and only for it
+    assert find(dataset, entry_spec, 0, folder=tmp_path / "out")[0] == tmp_path / "out" / "mini-b-seed0.pt"
+    assert find(dataset, entry_spec, 1, folder=tmp_path / "out")[0] is None
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def _plan(tmp_path: Path, *config_files: Path) -> str:
+    from test_workflow import snakemake
+
+    res = snakemake("-n", "-p", "--cores", "2", "all", "--directory", str(tmp_path / "run"), "--configfile",
+                    *map(str, config_files))
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_the_default_plan_copies_both_backbones_from_the_zoo_and_a_changed_recipe_trains_its_own(tmp_path):
+    out = _plan(tmp_path, ROOT / "config.yaml")
+    copies = [line for line in out.splitlines() if "pretrain-backbone" in line and "--from-zoo" in line]
+    assert len(copies) == 2, out[-3000:]
+    assert any("mini-unet-seed0.pt" in line for line in copies) and any("mini-nafnet-seed0.pt" in line for line in copies)
+    assert "zoo: backbones.unet on mini, seed 0: starts from the zoo's mini-unet-seed0" in out
+
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump({"extends": str(ROOT / "config.yaml"),
+                                       "backbones": {"unet": {"train": {"lr": 0.002}}}}))
+    out = _plan(tmp_path, changed)
+    trains = [line for line in out.splitlines() if "pretrain-backbone" in line]
+    assert [("--from-zoo" in line, "--name unet" in line) for line in sorted(trains, key=lambda t: "unet" in t)] == [
+        (True, False), (False, True)]
+    assert ("zoo: backbones.unet on mini, seed 0: trains its own: unlike the zoo's mini-unet-seed0, train.lr is "
+            "0.002 here, 0.001 in the zoo") in out
+
+    off = tmp_path / "off.yaml"
+    off.write_text(yaml.safe_dump({"extends": str(ROOT / "config.yaml"), "zoo": False}))
+    assert "--from-zoo" not in _plan(tmp_path, off)
