@@ -43,7 +43,9 @@ class BackboneRecipe(Schedule):
     """L1 to ground truth on whole training images resized to ``size`` = [h, w], one horizontal flip
     drawn per batch; or, with ``crop`` set, on random ``crop`` x ``crop`` squares of the training
     pairs at their own resolution (no resizing), each sample flipped left-right and upside down
-    with probability 1/2 each. ``val_pairs`` training pairs (the same ones for every seed) are held
+    with probability 1/2 each; ``transpose`` (with ``crop``) also swaps its rows and columns with
+    probability 1/2 (with the flips: all eight rotations and reflections), ``shuffle_channels`` puts
+    its colour channels, input and ground truth alike, in a random order. ``val_pairs`` training pairs (the same ones for every seed) are held
     out from fitting: after each epoch their mean PSNR at full resolution is the curve's
     ``val_psnr``, by which the tables judge convergence."""
 
@@ -51,6 +53,8 @@ class BackboneRecipe(Schedule):
     size: tuple[PositiveInt, PositiveInt] = (256, 256)
     val_pairs: NonNegativeInt = 0
     crop: PositiveInt | None = None
+    transpose: bool = False
+    shuffle_channels: bool = False
 
 
 @dataclass(frozen=True)

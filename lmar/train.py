@@ -274,6 +274,11 @@ def pretrain_backbone(data: Path, spec: dict, out: Path, device: torch.device, s
         for dim in (-1, -2):  # left-right, upside down
             if torch.rand(1, generator=gen).item() < 0.5:
                 both = both.flip(dim)
+        if cfg.get("transpose") and torch.rand(1, generator=gen).item() < 0.5:
+            both = both.transpose(-1, -2)
+        if cfg.get("shuffle_channels"):
+            order = torch.randperm(3, generator=gen)
+            both = torch.cat([both[:3][order], both[3:][order]])
         return both
 
     def step(order, i, epoch):

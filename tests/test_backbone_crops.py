@@ -4,6 +4,8 @@ and over many samples both flips occur; without ``crop`` the whole images are re
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -17,56 +19,91 @@ SPEC = {"type": "unet_lite", "params": {"width": 8},
         "train": {"epochs": 4, "batch_size": 2, "crop": CROP, "val_pairs": 0}}
 
 
-def _where(sample: np.ndarray, images: dict) -> list[tuple]:
-    """Every (name, top, left, flip_lr, flip_ud) at which ``sample`` (c, h, w) is a crop of one of ``images``."""
-    found = []
+PERMS = list(itertools.permutations(range(3)))
+
+
+def _undo(sample: np.ndarray, lr: bool, ud: bool, tr: bool) -> np.ndarray:
+    s = sample[..., ::-1] if lr else sample  # undo the flips, then the transposition
+    s = s[..., ::-1, :] if ud else s
+    return np.swapaxes(s, -1, -2) if tr else s
+
+
+def _where(sample: np.ndarray, images: dict) -> set[tuple]:
+    """Every (name, top, left, flip_lr, flip_ud, transposed, channel order) by which ``sample`` (c, h, w)
+    is a crop of one of ``images``: the crop's channels put in that order, transposed, then flipped.
+    Found on the channels' sum (which no channel order changes), then checked channel by channel."""
+    found = set()
     for name, im in images.items():
-        for lr in (False, True):
-            for ud in (False, True):
-                s = sample[:, :, ::-1] if lr else sample
-                s = s[:, ::-1, :] if ud else s
-                H, W = im.shape[1:]
-                for top in range(H - CROP + 1):
-                    for left in range(W - CROP + 1):
-                        if np.allclose(im[:, top:top + CROP, left:left + CROP], s, atol=1e-6):
-                            found.append((name, top, left, lr, ud))
+        windows = np.lib.stride_tricks.sliding_window_view(im.sum(0), (CROP, CROP))  # (top, left, CROP, CROP)
+        for lr, ud, tr in itertools.product((False, True), repeat=3):
+            s = _undo(sample, lr, ud, tr)
+            for t, l in np.argwhere(np.all(np.abs(windows - s.sum(0)) < 1e-5, axis=(-2, -1))):
+                crop = im[:, t:t + CROP, l:l + CROP]
+                found |= {(name, int(t), int(l), lr, ud, tr, perm) for perm in PERMS
+                          if np.allclose(crop[list(perm)], s, atol=1e-6)}
     return found
 
 
-def test_samples_are_matching_crops_of_input_and_ground_truth_flipped_alike(mini_data, tmp_path, monkeypatch):
-    seen = []
+def _is(sample: np.ndarray, images: dict, where: tuple) -> bool:
+    """Whether ``sample`` is the crop of ``images`` that ``where`` (as :func:`_where` gives it) describes."""
+    name, t, l, lr, ud, tr, perm = where
+    return np.allclose(images[name][list(perm), t:t + CROP, l:l + CROP], _undo(sample, lr, ud, tr), atol=1e-6)
+
+
+def _samples(mini_data, tmp_path, monkeypatch, train: dict) -> list[tuple[set, set]]:
+    """Train with ``train`` and return, per sample, (where its input was cut from among the places its
+    ground truth was cut from, where its ground truth was cut from)."""
+    seen, inputs = [], []
     real = lmar.train.F.l1_loss
 
     def recording(pred, gt, *a, **k):
         seen.append(gt.detach().numpy().copy())
         return real(pred, gt, *a, **k)
 
-    inputs = []
     monkeypatch.setattr(lmar.train.F, "l1_loss", recording)
-    real_forward = lmar.train.BACKBONES.build
+    real_build = lmar.train.BACKBONES.build
 
     def build(spec, where=""):
-        net = real_forward(spec, where)
+        net = real_build(spec, where)
         net.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach().numpy().copy()) if m.training
                                       else None)
         return net
 
     monkeypatch.setattr(lmar.train.BACKBONES, "build", build)
     torch.manual_seed(0)
-    pretrain_backbone(mini_data, SPEC, tmp_path / "b.pt", CPU, seed=0, name="b")
+    pretrain_backbone(mini_data, {**SPEC, "train": train}, tmp_path / "b.pt", CPU, seed=0, name="b")
     names = sorted(p.stem for p in (mini_data / "train" / "gt").glob("*.png"))
     gts = {n: load_png(mini_data / "train" / "gt" / f"{n}.png").transpose(2, 0, 1) for n in names}
     ins = {n: load_png(mini_data / "train" / "input" / f"{n}.png").transpose(2, 0, 1) for n in names}
-    assert len(seen) == len(inputs) == 4 * 3  # 4 epochs of ceil(5 / 2) batches
-    flips = set()
+    assert len(seen) == len(inputs) == train["epochs"] * 3  # ceil(5 pairs / batches of 2) steps an epoch
+    out = []
     for x_batch, y_batch in zip(inputs, seen):
         assert x_batch.shape[1:] == y_batch.shape[1:] == (3, CROP, CROP)
         for x, y in zip(x_batch, y_batch):
-            at_gt = set(_where(y, gts))
-            at_in = set(_where(x, ins))
-            assert at_gt & at_in, "the input and its ground truth are not the same crop of one pair"
-            flips |= {(lr, ud) for (_, _, _, lr, ud) in at_gt & at_in}
+            at_gt = _where(y, gts)
+            out.append(({w for w in at_gt if _is(x, ins, w)}, at_gt))
+    return out
+
+
+def test_samples_are_matching_crops_of_input_and_ground_truth_flipped_alike(mini_data, tmp_path, monkeypatch):
+    flips = set()
+    for at_in, at_gt in _samples(mini_data, tmp_path, monkeypatch, SPEC["train"]):
+        both = at_in & at_gt
+        assert both, "the input and its ground truth are not the same crop of one pair"
+        assert any(not tr and perm == (0, 1, 2) for (*_, tr, perm) in both)  # neither transposed nor reordered
+        flips |= {(lr, ud) for (_, _, _, lr, ud, tr, perm) in both if not tr and perm == (0, 1, 2)}
     assert {lr for lr, _ in flips} == {False, True} and {ud for _, ud in flips} == {False, True}
+
+
+def test_transposition_and_channel_order_are_drawn_and_applied_to_both(mini_data, tmp_path, monkeypatch):
+    train = {**SPEC["train"], "epochs": 6, "transpose": True, "shuffle_channels": True}
+    transposed, orders = set(), set()
+    for at_in, at_gt in _samples(mini_data, tmp_path, monkeypatch, train):
+        both = at_in & at_gt
+        assert both, "the input and its ground truth were not cut, flipped, transposed and reordered alike"
+        transposed |= {tr for (*_, tr, _) in both}
+        orders |= {perm for (*_, perm) in both}
+    assert transposed == {False, True} and len(orders) >= 3
 
 
 def test_without_crop_the_whole_images_are_resized_to_size(mini_data, tmp_path, monkeypatch):
