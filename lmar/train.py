@@ -216,11 +216,11 @@ def _psnr(out: torch.Tensor, gt: torch.Tensor) -> float:
 
 
 def _validation(net, pairs: list, device: torch.device, run=None):
-    """``validate() -> {"val_psnr": mean PSNR (dB)}`` on the held-out ``pairs``: ``run(x) -> output`` of each
-    input at full resolution (default: ``net(x)``), PSNR per image (:func:`_psnr`), then the mean over
-    images; in eval mode and without gradients; the net is put back in training mode."""
+    """``validate() -> {"val_psnr": mean PSNR (dB)}`` on the held-out ``pairs``: ``run(x) -> [outputs]`` of
+    each input (a batch of one) at full resolution (default: ``[net(x)]``), the PSNR of each output
+    (:func:`_psnr`), then the mean over them; in eval mode and without gradients; the net is put back in training mode."""
     load = pair_loader(pairs)
-    run = run or net
+    run = run or (lambda x: [net(x)])
 
     def validate() -> dict[str, float]:
         net.eval()
