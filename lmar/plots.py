@@ -13,6 +13,7 @@ from lmar.atomic import atomic_path
 from lmar.errors import LmarError
 from lmar.plot_latency import quality_latency
 from lmar.report import finite_scores, load_results, table_blocks
+from lmar.tables import N_BOOT
 from lmar.targets import FULL
 
 
@@ -127,7 +128,6 @@ def _first_blocks_with(df: pd.DataFrame, names: set) -> list[pd.DataFrame]:
 
 
 DIFFERENCE, ABSOLUTE = "difference", "absolute"  # the two rows of the scale figure
-SCALE_N_BOOT = 10000  # bootstrap replicates of each paired interval of the scale figure (seed 0: reproducible)
 SAME_FACTOR = 0.02  # targets whose factors differ by less than this (log2) are at one factor ...
 SPREAD = 0.12  # ... and are drawn this far apart (log2) around it, so that each stays a point of its own
 DODGE = 0.02  # log2 step between the resamplers' intervals at one target (difference row), so none hides another
@@ -251,7 +251,7 @@ def _difference_panel(ax, rows: pd.DataFrame, positions: pd.Series, baseline: st
         ax.text(0.5, 0.5, f"no paired difference:\n{why}", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return
-    stats = compare(rows, ["psnr"], [(n, baseline) for n in others], n_boot=SCALE_N_BOOT, seed=0)
+    stats = compare(rows, ["psnr"], [(n, baseline) for n in others], n_boot=N_BOOT, seed=0)  # as table_stats.csv
     stats = stats[stats["mean_diff"].notna()].assign(x=lambda s: s["target"].map(positions)).sort_values("x")
     ax.axhline(0, color=colours[baseline], lw=1.5, zorder=1)  # the baseline itself
     for i, name in enumerate(others):

@@ -205,3 +205,23 @@ def test_a_block_with_only_the_full_resolution_row_draws_its_ceiling_alone():
     df = store()
     absolute = psnr_figure(df[df["resampler"] == "full_resolution"], "lanczos3").axes[1][0]
     assert [list(line.get_ydata()) for line in absolute.lines] == [[CEILING, CEILING]]
+
+
+def test_the_intervals_are_those_of_table_stats_csv():
+    """The figure's caption says its intervals are table_stats.csv's: the same bootstrap, same draws."""
+    from lmar.tables import render
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(12):  # enough pairs that intervals from other draws would differ
+        base = 20 + rng.normal()
+        rows += [row("lanczos3", "x2", 2.0, f"i{i}", 0, base), row("lmar", "x2", 2.0, f"i{i}", 0, base + rng.normal())]
+    df = pd.DataFrame(rows)
+    stats = render(df, ["psnr"], learned=("lmar",))[2]
+    want = stats[(stats["kind"] == "paired") & (stats["a"] == "lmar") & (stats["b"] == "lanczos3")].iloc[0]
+    diff = psnr_figure(df, "lanczos3").axes[0][0]
+    x, _ = drawn(diff, "lmar")
+    segments = [seg for coll in diff.collections for seg in coll.get_segments()
+                if np.allclose(seg[:, 0], seg[0, 0]) and np.isclose(seg[0, 0], x).any()]
+    assert len(segments) == 1
+    assert (min(segments[0][:, 1]), max(segments[0][:, 1])) == pytest.approx((want["ci_low"], want["ci_high"]), abs=1e-12)
