@@ -9,8 +9,9 @@ rule zoo_entry:
         ckpt=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.pt",
         curve=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.curve.csv",
     output:
-        multiext(f"{RES}/zoo/{{dataset}}/{{backbone}}/seed{{seed}}/{{dataset}}-{{backbone}}-seed{{seed}}", ".pt",
-                 ".curve.csv", ".json"),
+        ckpt=f"{RES}/zoo/{{dataset}}/{{backbone}}/seed{{seed}}/{{dataset}}-{{backbone}}-seed{{seed}}.pt",
+        curve=f"{RES}/zoo/{{dataset}}/{{backbone}}/seed{{seed}}/{{dataset}}-{{backbone}}-seed{{seed}}.curve.csv",
+        record=f"{RES}/zoo/{{dataset}}/{{backbone}}/seed{{seed}}/{{dataset}}-{{backbone}}-seed{{seed}}.json",
     params:
         dataset=lambda w: spec_json("datasets", w.dataset),
         spec=lambda w: spec_json("backbones", w.backbone),
@@ -19,7 +20,7 @@ rule zoo_entry:
     shell:
         "python -m lmar zoo-entry --ckpt {input.ckpt:q} --dataset {wildcards.dataset:q} --dataset-spec {params.dataset:q}"
         " --backbone {wildcards.backbone:q} --spec {params.spec:q} --seed {wildcards.seed:q}"
-        " --out-dir $(dirname {output[0]:q}) > {log:q} 2>&1"
+        " --out-dir $(dirname {output.record:q}) > {log:q} 2>&1"
 
 
 rule zoo:
