@@ -172,3 +172,26 @@ def planted_checkpoint(src: Path, dst: Path, spec: dict) -> Path:
     ckpt["spec"] = spec
     torch.save(ckpt, dst)
     return dst
+
+
+def kill_resampler_loss_at(monkeypatch, resampler_type: str, call: int) -> None:
+    """Make the training loss of registered resampler ``resampler_type`` raise RuntimeError("killed
+    midway") on its ``call``-th call: a job killed midway, for the resume tests."""
+    from lmar.registry import RESAMPLERS
+
+    cls = RESAMPLERS.get(resampler_type)
+    real = cls.make_loss
+
+    def make_loss(self, backbone, cfg, device):
+        loss_fn, info = real(self, backbone, cfg, device)
+        calls = []
+
+        def failing(x, gt, size, epoch):
+            calls.append(1)
+            if len(calls) == call:
+                raise RuntimeError("killed midway")
+            return loss_fn(x, gt, size, epoch)
+
+        return failing, info
+
+    monkeypatch.setattr(cls, "make_loss", make_loss)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import CPU, load_png
+from conftest import CPU, kill_resampler_loss_at, load_png
 
 import lmar.train
 from lmar import checkpoint
@@ -103,23 +103,8 @@ def test_a_job_killed_after_a_kept_epoch_resumes_to_the_same_choice(mini_data, b
     spec = {**SPEC, "train": {**SPEC["train"], "lr": 0.05}}  # large steps: the epochs' scores differ
     torch.manual_seed(0)
     whole = train_resampler(mini_data, backbone_ckpt, spec, tmp_path / "whole.pt", CPU, seed=0, name="r")
-    cls = RESAMPLERS.get("learned_resizer")
-    real = cls.make_loss
-
-    def make_loss(self, backbone, cfg, device):
-        loss_fn, info = real(self, backbone, cfg, device)
-        calls = []
-
-        def failing(x, gt, size, epoch):
-            calls.append(1)
-            if len(calls) == 3 + 2:  # the second step of epoch 1 (3 fitted pairs an epoch)
-                raise RuntimeError("killed midway")
-            return loss_fn(x, gt, size, epoch)
-
-        return failing, info
-
     with monkeypatch.context() as m:
-        m.setattr(cls, "make_loss", make_loss)
+        kill_resampler_loss_at(m, "learned_resizer", 3 + 2)  # the second step of epoch 1 (3 fitted pairs an epoch)
         with pytest.raises(RuntimeError, match="killed midway"):
             torch.manual_seed(0)
             train_resampler(mini_data, backbone_ckpt, spec, tmp_path / "r.pt", CPU, seed=0, name="r",

@@ -14,13 +14,12 @@ import time
 import pandas as pd
 import pytest
 import torch
-from conftest import BACKBONE_SPEC, CPU, LABELS, LMAR_SPEC, N_TRAIN, entries
+from conftest import BACKBONE_SPEC, CPU, LABELS, LMAR_SPEC, N_TRAIN, entries, kill_resampler_loss_at
 
 import lmar.train
 from lmar import checkpoint
 from lmar.errors import LmarError
 from lmar.evaluate import evaluate
-from lmar.registry import RESAMPLERS
 from lmar.resume import resume_path
 from lmar.train import pretrain_backbone, train_resampler
 
@@ -78,23 +77,8 @@ def test_a_backbone_stopped_midway_resumes_to_the_same_weights(mini_data, tmp_pa
 def test_a_resampler_stopped_midway_resumes_to_the_same_weights(mini_data, backbone_ckpt, tmp_path, monkeypatch):
     torch.manual_seed(0)  # the initial weights
     train_resampler(mini_data, backbone_ckpt, LMAR_2, tmp_path / "whole.pt", CPU, seed=0, name="lmar")
-    cls = RESAMPLERS.get("lmar")
-    real = cls.make_loss
-
-    def make_loss(self, backbone, cfg, device):
-        loss_fn, info = real(self, backbone, cfg, device)
-        calls = []
-
-        def failing(x, gt, size, epoch):
-            calls.append(1)
-            if len(calls) == N_TRAIN + 3:  # in epoch 1, where the resize term's weight changes
-                raise RuntimeError("killed midway")
-            return loss_fn(x, gt, size, epoch)
-
-        return failing, info
-
     with monkeypatch.context() as m:
-        m.setattr(cls, "make_loss", make_loss)
+        kill_resampler_loss_at(m, "lmar", N_TRAIN + 3)  # in epoch 1, where the resize term's weight changes
         with pytest.raises(RuntimeError, match="killed midway"):
             torch.manual_seed(0)  # the initial weights
             train_resampler(mini_data, backbone_ckpt, LMAR_2, tmp_path / "r.pt", CPU, seed=0, name="lmar", save=EVERY_STEP)
