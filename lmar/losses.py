@@ -1,12 +1,15 @@
 """LMAR's training losses (docs/method.md section 4); the ground truth is never used.
 
 total = feature + edge + w(epoch) * resize, by default; in general (the recipe's keys, for ablations)
-total = feature_weight * feature + edge_weight * edge + resize_scale * w(epoch) * resize, where a term
+total = feature_weight * feature + edge_weight * edge + resize_scale * w(epoch) * resize
+        + task_weight * task, where a term
 whose weight is 0 is not computed at all (nor the backbone or VGG passes only it needs).
 - feature: SmoothL1(up(phi(x_lr)), phi(x)), phi = the backbone's tapped encoder feature;
 - edge:    mean(|up(phi(x_lr)) - phi(x)| * M), M = Scharr magnitude of mean_c(x) at phi's size;
 - resize:  L1 between VGG16 relu4_3 features of x_lr and x0 when the weights are present,
-           else the weight-free fallback the config names ("l1": pixel L1).
+           else the weight-free fallback the config names ("l1": pixel L1);
+- task:    L1(resize(backbone(x_lr), (H, W), task_upsampler), gt): not part of the method (weight 0 by
+           default); a diagnostic that trains on the ground truth, as the learned resizer does.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmar.errors import LmarError
+from lmar.interpolation import resize as resize_image
 from lmar.weights import load_state_dict, missing_reason, weight_path
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,8 @@ class LMARLoss:
         self.feature_weight = float(spec.get("feature_weight", 1.0))
         self.edge_weight = float(spec.get("edge_weight", 1.0))
         self.resize_scale = float(spec.get("resize_scale", 1.0))
+        self.task_weight = float(spec.get("task_weight", 0.0))
+        self.task_upsampler = spec.get("task_upsampler", "lanczos3")
         if self.resize_scale == 0 or not any(self.weights):
             used, reason = "none", "the resize loss's weight is 0 (resize_scale * resize_weights)"
         else:
@@ -90,7 +96,8 @@ class LMARLoss:
             if used != spec.get("resize_loss", "vgg16"):
                 log.warning("resize loss: using fallback %r because %s", used, reason)
         self.vgg = VGGRelu43().to(device) if used == "vgg16" else None
-        self.info = {"resize_loss": used, "resize_loss_reason": reason, "feature_tap": backbone.feature_tap}
+        self.info = {"resize_loss": used, "resize_loss_reason": reason, "feature_tap": backbone.feature_tap,
+                     **({"task_loss": "l1", "task_upsampler": self.task_upsampler} if self.task_weight else {})}
 
     def resize_weight(self, epoch: int) -> float:
         """``resize_scale * w(epoch)``; exactly 0 when either factor is."""
@@ -122,10 +129,14 @@ class LMARLoss:
             else:
                 resize = F.l1_loss(x_lr, x0)
             terms["resize"] = (w * resize, resize)
+        if self.task_weight:
+            out = resize_image(self.backbone(x_lr), tuple(gt.shape[-2:]), self.task_upsampler)
+            task = F.l1_loss(out.float(), gt.float())
+            terms["task"] = (task if self.task_weight == 1 else self.task_weight * task, task)
         if not terms:
             raise LmarError(f"lmar loss: every loss weight is 0 in epoch {epoch} (feature_weight, edge_weight, "
-                            "resize_scale * resize_weights): nothing to train on")
-        weighted = [t for t, _ in terms.values()]  # in the order feature, edge, resize: the method's sum
+                            "resize_scale * resize_weights, task_weight): nothing to train on")
+        weighted = [t for t, _ in terms.values()]  # in the order feature, edge, resize, task: the method's sum
         total = weighted[0]
         for t in weighted[1:]:
             total = total + t

@@ -151,14 +151,20 @@ def _identity_taps(n: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
 @dataclass(frozen=True)
 class LMARRecipe(ResamplerRecipe):
     """LMAR's training: the generic resampler schedule plus its losses (:mod:`lmar.losses`),
-    ``total = feature_weight * feature + edge_weight * edge + resize_scale * w(epoch) * resize``.
+    ``total = feature_weight * feature + edge_weight * edge + resize_scale * w(epoch) * resize
+    + task_weight * task``.
 
     The resize loss is VGG16 relu4_3 features when their weights are present, else
     ``resize_loss_fallback``; ``w(epoch)`` is ``resize_weights[0]`` in the first epoch and
     ``resize_weights[1]`` after. A term whose weight is 0 is not computed at all (a zero resize
     weight skips the VGG forward; with ``resize_scale: 0`` VGG16 is not even loaded), so "each loss
     removed in turn" and "feature loss only" are overrides such as ``edge_weight: 0``. A recipe that
-    leaves some epoch with no loss at all is refused."""
+    leaves some epoch with no loss at all is refused.
+
+    ``task_weight`` (0 in the method as published, which never uses the ground truth): the
+    learned resizer's task loss, L1 between the frozen backbone's output on the small image brought
+    back to full size by ``task_upsampler`` and the ground truth; a diagnostic that trains LMAR's
+    network on the score the tables report instead of (or beside) its feature losses."""
 
     resize_loss: Literal[("vgg16", *FALLBACKS)] = "vgg16"
     resize_loss_fallback: Literal[FALLBACKS] = "l1"
@@ -166,16 +172,18 @@ class LMARRecipe(ResamplerRecipe):
     feature_weight: NonNegativeFloat = 1.0
     edge_weight: NonNegativeFloat = 1.0
     resize_scale: NonNegativeFloat = 1.0  # multiplies w(epoch)
+    task_weight: NonNegativeFloat = 0.0
+    task_upsampler: Literal[METHODS] = "lanczos3"
 
     def __post_init__(self):
         super().__post_init__()
-        if self.feature_weight or self.edge_weight:
+        if self.feature_weight or self.edge_weight or self.task_weight:
             return
         epochs = ("the first epoch", "the epochs after the first")[: 1 if self.epochs == 1 else 2]
         empty = [when for when, w in zip(epochs, self.resize_weights) if not (self.resize_scale and w)]
         if empty:
             raise ValueError(
-                f"every loss weight is 0 in {' and '.join(empty)}: feature_weight and edge_weight are 0, and so is "
+                f"every loss weight is 0 in {' and '.join(empty)}: feature_weight, edge_weight and task_weight are 0, and so is "
                 f"the resize loss's weight resize_scale * resize_weights = {self.resize_scale:g} * "
                 f"{list(self.resize_weights)}; give at least one loss a positive weight"
             )

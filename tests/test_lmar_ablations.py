@@ -367,6 +367,37 @@ def test_zero_weighted_terms_are_not_computed(frozen_backbone, monkeypatch):
     assert set(parts) == {"feature", "edge"}
 
 
+def test_task_weight_adds_the_ground_truth_loss(frozen_backbone):
+    """The diagnostic task term: L1 of the frozen backbone's output on x_lr, brought back by
+    task_upsampler (here bicubic, as PyTorch computes it), to the ground truth; 0 by default, so the
+    method as published never reads the ground truth."""
+    net = small()
+    with torch.no_grad():
+        net.fuse.weight[:, 3:].normal_(0.0, 0.3)
+    x, gt = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    _, plain = LMARLoss(frozen_backbone, net, {"resize_loss": "l1"}, CPU)(x, gt, (16, 16), 1)
+    assert "task" not in plain
+    _, nan_gt = LMARLoss(frozen_backbone, net, {"resize_loss": "l1"}, CPU)(x, torch.full_like(gt, math.nan), (16, 16), 1)
+    assert nan_gt == plain  # the ground truth is never read
+
+    loss = LMARLoss(frozen_backbone, net, {"resize_loss": "l1", "task_weight": 2.5, "task_upsampler": "bicubic"}, CPU)
+    assert loss.info["task_loss"] == "l1" and loss.info["task_upsampler"] == "bicubic"
+    total, parts = loss(x, gt, (16, 16), 1)
+    with torch.no_grad():
+        expected = (bicubic(frozen_backbone(net(x, (16, 16))), (32, 32)) - gt).abs().mean().item()
+    assert parts["task"] == pytest.approx(expected, rel=1e-5)
+    assert total.item() == pytest.approx(parts_sum({k: v for k, v in parts.items() if k != "task"}, resize=1e-3)
+                                         + 2.5 * expected, rel=1e-5)
+    total.backward()
+    assert net.mlp[0].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in frozen_backbone.parameters())  # the backbone stays frozen
+
+    only = LMARLoss(frozen_backbone, net, {"resize_loss": "l1", "feature_weight": 0, "edge_weight": 0,
+                                           "resize_scale": 0, "task_weight": 1}, CPU)
+    assert set(only(x, gt, (16, 16), 0)[1]) == {"task"}
+    LMARRecipe(feature_weight=0, edge_weight=0, resize_scale=0, task_weight=1)  # a loss is left: accepted
+
+
 def test_a_resize_loss_never_used_loads_no_vgg(frozen_backbone, monkeypatch):
     import lmar.losses
 
