@@ -11,16 +11,16 @@ import logging
 import sys
 from pathlib import Path
 
-from lmar.errors import LmarError
+from lmar.core.errors import LmarError
 
 log = logging.getLogger("lmar")
-# lmar.runtime.PRECISIONS, repeated so that --help imports no torch (tested)
+# lmar.core.runtime.PRECISIONS, repeated so that --help imports no torch (tested)
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 
 
 def _no_curve(ckpt: Path) -> None:
     """A part converted from released weights was not trained: its curve has the header alone."""
-    from lmar.curves import curve_path, write_curve
+    from lmar.run.curves import curve_path, write_curve
 
     write_curve([], curve_path(ckpt))
 
@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune-kernel", help="time and check the fused LMAR kernel's launch candidates on a GPU, to JSON")
     p.add_argument("--out", type=Path, required=True)
-    # the fused kernel's compute modes (lmar.kernels.lmar_triton.COMPUTES): every precision but fp16
+    # the fused kernel's compute modes (lmar.parts.lmar.fused.lmar_triton.COMPUTES): every precision but fp16
     p.add_argument("--computes", nargs="+", choices=[c for c in PRECISIONS if c != "fp16"], default=["tf32", "bf16"])
     p.add_argument("--size", type=int, nargs=2, default=[2160, 3840], metavar=("H", "W"))
 
@@ -268,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lmar import runtime
+    from lmar.core import runtime
 
     runtime.setup(getattr(args, "seed", None), getattr(args, "threads", None))
     if args.verb == "fetch-data":
@@ -278,7 +278,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.verb == "prepare-data":
         from tqdm import tqdm
 
-        from lmar.registry import DATASETS
+        from lmar.core.registry import DATASETS
 
         spec = args.spec
         if args.download_dir is not None:
@@ -293,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
         raise_if_problems(problems, str(args.root))
         print(f"{args.root}: ok")
     elif args.verb == "seed-weights":
-        from lmar.weights import seed_weights, write_status
+        from lmar.parts.weights import seed_weights, write_status
 
         status = seed_weights(args.dir, args.names, args.required)
         write_status(status, args.status)
@@ -301,52 +301,52 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: {'ok ' + st['path'] if st['ok'] else 'MISSING: ' + st['reason']}")
     elif args.verb == "pretrain-backbone":
         if args.released:
-            from lmar.released import import_released
+            from lmar.run.checkpoint import import_released
 
             import_released("backbone", args.spec, args.released, args.out, f"config key backbones.{args.name}")
             _no_curve(args.out)
             return 0
         if args.from_zoo:
-            from lmar.curves import curve_path
-            from lmar.zoo import take
+            from lmar.run.curves import curve_path
+            from lmar.run.zoo import take
 
             record = take(args.from_zoo, args.out, curve_path(args.out))
             print(f"{args.out}: the zoo's {record['name']} (sha256 {record['sha256'][:12]}), not trained here")
             return 0
-        from lmar.train import pretrain_backbone
+        from lmar.run.train import pretrain_backbone
 
         pretrain_backbone(args.data, args.spec, args.out, runtime.resolve_device(args.device), args.seed, args.name,
                           _save(args))
     elif args.verb == "zoo-entry":
-        from lmar.curves import curve_path
-        from lmar.zoo import write_entry
+        from lmar.run.curves import curve_path
+        from lmar.run.zoo import write_entry
 
         print(write_entry(args.ckpt, curve_path(args.ckpt), args.dataset, args.dataset_spec, args.backbone, args.spec,
                           args.seed, args.out_dir))
     elif args.verb == "train-resampler":
         if args.released:
-            from lmar.released import import_released
+            from lmar.run.checkpoint import import_released
 
             import_released("resampler", args.spec, args.released, args.out, f"config key resamplers.{args.name}")
             _no_curve(args.out)
             return 0
-        from lmar.train import train_resampler
+        from lmar.run.train import train_resampler
 
         train_resampler(args.data, args.backbone, args.spec, args.out, runtime.resolve_device(args.device), args.seed,
                         args.name, args.allow_module, _save(args))
     elif args.verb == "evaluate":
-        from lmar.evaluate import evaluate
+        from lmar.run.evaluate import evaluate
 
         labels = {**args.labels, "seed": args.seed}
         evaluate(args.data, args.backbone, args.resampler_spec, args.resampler_ckpt, args.evaluation,
                  args.out, args.images, runtime.resolve_device(args.device), labels, args.allow_module,
                  dataset_spec=args.dataset_spec)
     elif args.verb == "gather":
-        from lmar.store import gather
+        from lmar.report.store import gather
 
         gather(args.results, args.out, args.out_csv, args.out_left_out)
     elif args.verb == "record":
-        from lmar import run_record
+        from lmar.run import run_record
 
         if args.out_config:
             run_record.write_config(args.config or {}, args.out_config)
@@ -356,9 +356,8 @@ def run(args: argparse.Namespace) -> int:
             root = args.benchmark_root or _shared_folder(args.benchmarks)
             run_record.write_job_costs(args.benchmarks, root, args.out_costs, args.out_costs.with_suffix(".csv"))
     elif args.verb == "table":
-        from lmar.report import write_table
-
-        from lmar.left_out import LEFT_OUT
+        from lmar.report.left_out import LEFT_OUT
+        from lmar.report.write import write_table
 
         _, notes = write_table(args.results, args.out_md, args.out_csv, tuple(args.gain), args.title, args.out_tex,
                                args.out_stats, args.left_out, args.out_left_out)
@@ -366,7 +365,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{len(notes)} thing(s) left out of the tables (listed at the top of {args.out_md})", file=sys.stderr)
             return LEFT_OUT
     elif args.verb == "left-out":
-        from lmar.left_out import check
+        from lmar.report.left_out import check
 
         status, notes = check(args.records)
         for note in notes:
@@ -375,20 +374,20 @@ def run(args: argparse.Namespace) -> int:
               else "nothing was left out of the tables")
         return status
     elif args.verb == "plot":
-        from lmar.plots import write_plots
+        from lmar.report.plots import write_plots
 
         write_plots(args.results, args.out, args.out_gain, args.out_latency, tuple(args.gain))
     elif args.verb == "plot-curves":
-        from lmar.plots import training_curves
+        from lmar.report.plots import training_curves
 
         training_curves(args.curves, args.root or _shared_folder(args.curves), args.out)
     elif args.verb == "figures":
-        from lmar.figures import write_figures
+        from lmar.report.figures import write_figures
 
         write_figures(args.data, args.outputs, args.evaluation, args.resamplers, args.out_crops, args.lmar_ckpt,
                       args.out_lmar, args.image)
     elif args.verb == "enhance":
-        from lmar.enhance import enhance_file, enhance_folder
+        from lmar.run.enhance import enhance_file, enhance_folder
 
         how = (args.backbone, args.resampler, args.scale, args.upsampler, runtime.resolve_device(args.device),
                args.precision, args.quality, args.allow_module, args.force)
@@ -399,8 +398,8 @@ def run(args: argparse.Namespace) -> int:
                             "names its format")
         print(enhance_file(args.input, args.output, *how))
     elif args.verb == "bench":
-        from lmar.atomic import write_json
-        from lmar.benchmarks import SECTIONS, run_suite
+        from lmar.bench.benchmarks import SECTIONS, run_suite
+        from lmar.core.atomic import write_json
 
         # written after every case too, so a run cut short keeps what it measured
         result = run_suite(args.device, args.backbones, tuple(args.size), args.threads, args.repeats,
@@ -417,8 +416,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
     elif args.verb == "bench-eval":
-        from lmar import scale_bench
-        from lmar.atomic import atomic_path, write_json
+        from lmar.bench import scale_bench
+        from lmar.core.atomic import atomic_path, write_json
 
         device = runtime.resolve_device(args.device)
         gpu = device.type == "cuda"
@@ -436,8 +435,8 @@ def run(args: argparse.Namespace) -> int:
             t.write_text(scale_bench.markdown(result))
         print(scale_bench.markdown(result))
     elif args.verb == "tune-kernel":
-        from lmar.atomic import write_json
-        from lmar.kernels.tuning import tune
+        from lmar.bench.tuning import tune
+        from lmar.core.atomic import write_json
 
         H, W = args.size
         result = tune((H, W), (round(H / 1.8), round(W / 1.8)), computes=tuple(args.computes),
@@ -445,11 +444,11 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.out, result)
         print(f"fastest correct launch per mode: export LMAR_FUSED_LAUNCH='{json.dumps(result['best'])}'")
     elif args.verb == "fetch-released":
-        from lmar.released import fetch
+        from lmar.parts.lmar.released import fetch
 
         fetch(args.name, args.out)
     elif args.verb == "list":
-        from lmar.listing import list_parts
+        from lmar.run.listing import list_parts
 
         print("\n".join(list_parts()))
     return 0

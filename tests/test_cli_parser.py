@@ -13,6 +13,7 @@ def test_parser_imports_no_torch():
 
 
 def test_cli_precisions_are_the_runtime_ones():
-    from lmar import cli, runtime
+    from lmar import cli
+    from lmar.core import runtime
 
     assert cli.PRECISIONS == runtime.PRECISIONS

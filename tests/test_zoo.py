@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from lmar.errors import LmarError
-from lmar.zoo import ZOO_DIR, find, match_key, records, take, write_entry
+from lmar.core.errors import LmarError
+from lmar.run.zoo import ZOO_DIR, find, match_key, records, take, write_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -36,7 +36,7 @@ def test_every_default_backbone_starts_from_a_shipped_entry_whose_file_has_its_r
     assert path is not None, why
     assert why == f"starts from the zoo's mini-{backbone}-seed0"
     record = json.loads(path.with_suffix(".json").read_text())
-    assert sha256(path) == record["sha256"]  # hashlib here, independent of lmar.weights
+    assert sha256(path) == record["sha256"]  # hashlib here, independent of lmar.parts.weights
     assert (ZOO_DIR / record["curve"]).is_file()
     for key in ("code_version", "config_hash", "trained_on", "minutes", "converged", "final_val_psnr"):
         assert record[key] not in (None, ""), key
@@ -122,7 +122,7 @@ def test_an_unreadable_record_is_one_error_naming_it(tmp_path):
 
 
 def test_write_entry_records_the_files_sha256_the_match_and_the_tables_verdict(backbone_ckpt, tmp_path):
-    from lmar import checkpoint
+    from lmar.run import checkpoint
 
     spec = checkpoint.load(backbone_ckpt, "backbone")
     entry_spec = {"type": spec["spec"]["type"], "params": spec["spec"]["params"], "train": spec["meta"]["train"]}

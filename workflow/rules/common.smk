@@ -6,13 +6,13 @@ from pathlib import Path
 
 from snakemake.logging import logger
 
-from lmar.config import (check_parts, grid, needs_download, released_path, resolve_bases, seeds, trainable,
-                         trusted_modules)
+from lmar.core.errors import LmarError
+from lmar.core.fingerprint import fingerprint, part_modules
+from lmar.core.provenance import config_hash
+from lmar.core.registry import BACKBONES, DATASETS, RESAMPLERS
 from lmar.data.identity import dataset_key
-from lmar.errors import LmarError
-from lmar.fingerprint import fingerprint, part_modules
-from lmar.provenance import config_hash
-from lmar.registry import BACKBONES, DATASETS, RESAMPLERS
+from lmar.run.config import (check_parts, grid, needs_download, released_path, resolve_bases, seeds, trainable,
+                             trusted_modules)
 
 try:
     config.update(resolve_bases(config))  # ablations: `base: lmar` plus the keys that change
@@ -23,7 +23,7 @@ except LmarError as exc:
 EXP = config["experiment"]
 # Every backbone is pretrained, every trainable resampler trained and every resampler evaluated
 # once per seed (paths and rows carry it): `seeds: [0, 1, 2]`, or the single `seed`; a resampler's
-# `only:` narrows its share of the grid (lmar.config.grid).
+# `only:` narrows its share of the grid (lmar.run.config.grid).
 RES = f"results/{EXP}"
 LOGS = f"logs/{EXP}"
 BENCH = f"benchmarks/{EXP}"
@@ -68,18 +68,18 @@ REGISTRIES = {"datasets": DATASETS, "backbones": BACKBONES, "resamplers": RESAMP
 
 @cache  # asked once per job and resource; the config does not change while the DAG is built
 def plan_shape(dataset):
-    """(H, W, n_train, n_test) of a dataset, estimated before it exists (lmar.job_resources)."""
+    """(H, W, n_train, n_test) of a dataset, estimated before it exists (lmar.run.job_resources)."""
     return DATASETS.build(config["datasets"][dataset], f"config key datasets.{dataset}").plan_shape()
 
 
 def sized(kind):
     """Memory and wall time of a job of `kind` (prepare | pretrain | train | evaluate), from the config and the
-    attempt (lmar.job_resources): one callable per resource, as Snakemake's resources take them."""
-    from lmar import job_resources
+    attempt (lmar.run.job_resources): one callable per resource, as Snakemake's resources take them."""
     import torch
 
     from lmar.data.loader import resolve_workers
-    from lmar.targets import parse_targets
+    from lmar.run import job_resources
+    from lmar.run.targets import parse_targets
 
     def estimate(w, attempt):
         shape = plan_shape(w.dataset)
@@ -111,7 +111,7 @@ CAP_NOTES = set()
 
 @cache  # the same harness and parts recur across seeds and targets: their files are read once
 def code(harness, *parts):
-    """The fingerprint of the code a job runs (lmar.fingerprint), among its params: the harness
+    """The fingerprint of the code a job runs (lmar.core.fingerprint), among its params: the harness
     module and each part's module, named as (config section, entry name), with what they import."""
     modules = [harness]
     for section, name in parts:
@@ -138,10 +138,10 @@ def run_hash(w):
 def zoo_checkpoint(dataset, backbone, seed):
     """The zoo checkpoint (lmar/zoo) that stands in for this pretraining, or None: only where the config
     allows it (zoo: true), the backbone is not converted from released weights, and a zoo entry matches
-    its dataset, params, recipe and seed exactly (lmar.zoo.find); the plan says which and why."""
+    its dataset, params, recipe and seed exactly (lmar.run.zoo.find); the plan says which and why."""
     if not config["zoo"] or released_path(config, "backbones", backbone):
         return None
-    from lmar.zoo import find
+    from lmar.run.zoo import find
 
     try:
         path, why = find(config["datasets"][dataset], config["backbones"][backbone], int(seed),
@@ -230,7 +230,7 @@ def evaluate_inputs(w):
 
 
 def metrics_csvs():
-    """One results file per evaluation of the grid (lmar.config.grid: every resampler on every
+    """One results file per evaluation of the grid (lmar.run.config.grid: every resampler on every
     dataset, backbone and seed, or those its `only:` names)."""
     return [f"{RES}/metrics/{d}/{b}/seed{s}/{r}.csv" for d, b, s, r in grid(config)]
 

@@ -19,7 +19,7 @@ rule evaluate:
         device=config["device"],
         torch_home=WEIGHTS_DIR,
         allow=ALLOW_MODULES,
-        code=lambda w: code("lmar.evaluate", ("resamplers", w.resampler), ("backbones", w.backbone)),
+        code=lambda w: code("lmar.run.evaluate", ("resamplers", w.resampler), ("backbones", w.backbone)),
     threads: JOB_THREADS
     resources:
         gpu=GPU,
