@@ -77,6 +77,7 @@ class LearnedResizerRecipe(ResamplerRecipe):
 class LearnedResizer(Resampler):
     trainable = True
     train_recipe = LearnedResizerRecipe
+    example_params = {"n": 4}
 
     def __init__(self, n: PositiveInt = 16, r: NonNegativeInt = 1, antialias: bool = False):
         """``n``: feature channels; ``r``: residual blocks at the target size; ``antialias``: of the

@@ -120,6 +120,7 @@ class LMARUNet(Backbone):
     min_size = 8  # instance norm in training needs more than one value per channel at 1/4 resolution
     feature_tap = "skip2"
     tap_stride = 4
+    example_params = {"model_channel": 4}
     released = "backbone"  # the authors' base_model.bin (lmar.parts.lmar.released), through authors_state_dict
 
     def __init__(self, model_channel: Annotated[int, Range(2), Check(_even, "and even")] = 8):

@@ -114,6 +114,7 @@ class NAFNet(Backbone):
     feature_tap = f"enc{TAP_LEVEL}"
     tap_stride = 2**TAP_LEVEL
     min_size = 1  # layer norm is per pixel: any padded size works
+    example_params = {"width": 4}
 
     def __init__(
         self,

@@ -120,6 +120,7 @@ class RestormerLite(Backbone):
     feature_tap = f"enc{TAP_LEVEL}"
     tap_stride = 2**TAP_LEVEL
     min_size = 1  # layer norm is per pixel: any padded size works
+    example_params = {"dim": 8}
 
     def __init__(
         self,

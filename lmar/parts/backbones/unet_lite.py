@@ -93,6 +93,7 @@ class UNetLite(Backbone):
     min_size = 8  # instance norm needs more than one value per channel at 1/4 resolution
     feature_tap = "enc2"
     tap_stride = 4
+    example_params = {"width": 4}
 
     def __init__(self, width: Annotated[int, Range(2), Check(lambda w: w % 2 == 0, "and even")] = 16):
         super().__init__()

@@ -32,6 +32,10 @@ OUT = "__output__"  # the network's output, kept beside the tapped feature
 
 @BACKBONES.register("wrapped")
 class Wrapped(Backbone):
+    # this project's own U-Net as the wrapped network, tapped after its second downsampling
+    example_params = {"network": "lmar.parts.backbones.unet_lite:UNetLite", "kwargs": {"width": 4}, "tap": "down.1",
+                      "tap_stride": 4, "multiple": 4, "min_size": 8}
+
     def __init__(self, network: ImportName, tap: str, tap_stride: PositiveInt = 4, multiple: PositiveInt = 1,
                  min_size: PositiveInt = 1, kwargs: dict[str, Any] | None = None):
         """``network``: "module:Class"; ``kwargs``: its constructor arguments; ``tap``: the name of

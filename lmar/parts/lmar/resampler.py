@@ -187,6 +187,7 @@ class LMAR(Resampler):
     train_recipe = LMARRecipe
     released = "lmar"  # the authors' LMAR_model.bin converts into LMAR(interpolation="lanczos3")
     released_state = staticmethod(lmar_state_dict)
+    example_params = {"hidden": 16, "depth": 2}
 
     def __init__(
         self,
