@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from lmar.core.errors import LmarError
-from lmar.report.stats import HIGHER_IS_BETTER, better, bootstrap_mean_ci, compare, learned_pairs, paired, win_rate
+from lmar.report.stats import better, bootstrap_mean_ci, compare, learned_pairs, paired, win_rate
 
 N_BOOT = 2000  # small: the tests stay fast
 
@@ -40,7 +40,6 @@ def diffs(values, seeds=None) -> pd.DataFrame:
 
 
 def test_directions():
-    assert HIGHER_IS_BETTER == {"psnr": True, "ssim": True, "lpips": False}
     assert better("psnr") and better("ssim") and not better("lpips")
 
 

@@ -14,7 +14,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from lmar.report.store import METRICS
+from lmar.core.metric_table import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,13 @@ def seed_groups(df: pd.DataFrame, left_out: list[str] | None = None) -> list[tup
         if len(kept):
             out.append((chosen, kept))
     return out
+
+
+def by_scale(rows: pd.DataFrame, column: str = "scale") -> pd.Series:
+    """The mean ``column`` (the downscaling factor by height) of each target of ``rows``, ordered by it;
+    targets at one factor in the order they first appear. Every table's columns and every figure's
+    targets follow this order."""
+    return rows.groupby("target", sort=False)[column].mean().sort_values(kind="stable")
 
 
 def counted(n: int, word: str) -> str:

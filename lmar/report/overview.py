@@ -8,10 +8,13 @@ import logging
 
 import pandas as pd
 
+from lmar.core.metric_table import METRICS
 from lmar.report.blocks import over_units, seed_groups
 from lmar.run.targets import FULL
 
 log = logging.getLogger(__name__)
+
+SHOWN = ("psnr", "ssim")  # the overview's metrics, in the order of its cells
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -19,17 +22,17 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["dataset", "backbone", "resampler", "target"]
     return (
         df.groupby(keys, sort=False)
-        .agg(scale=("scale", "first"), psnr=("psnr", "mean"), ssim=("ssim", "mean"), n=("image", "count"),
-             n_psnr=("psnr", "count"), n_ssim=("ssim", "count"))
+        .agg(scale=("scale", "first"), **{m: (m, "mean") for m in SHOWN}, n=("image", "count"),
+             **{f"n_{m}": (m, "count") for m in SHOWN})
         .reset_index()
     )
 
 
 def _cell(row) -> str:
     """PSNR / SSIM of one summary row; a mean over fewer rows than the cell has says so: "(2 of 3)"."""
-    return " / ".join(f"{getattr(row, m):.{d}f}" + (f" ({getattr(row, 'n_' + m)} of {row.n})"
-                                                    if getattr(row, "n_" + m) < row.n else "")
-                      for m, d in (("psnr", 2), ("ssim", 4)))
+    return " / ".join(f"{getattr(row, m):.{METRICS[m].digits}f}" + (f" ({getattr(row, 'n_' + m)} of {row.n})"
+                                                                    if getattr(row, "n_" + m) < row.n else "")
+                      for m in SHOWN)
 
 
 def markdown_table(df: pd.DataFrame, gain: tuple[str, str] | None = ("lmar", "bicubic"),
@@ -51,7 +54,7 @@ def _one_table(rows: pd.DataFrame, dataset: str, backbone: str, chosen: list, ga
     part = summary(rows)
     cols = list(dict.fromkeys(t for t in part["target"] if t != FULL))
     over = over_units(rows["image"].nunique(), chosen)
-    out.append(f"### {dataset} / {backbone}: PSNR (dB) / SSIM, mean over {over}\n")
+    out.append(f"### {dataset} / {backbone}: {' / '.join(METRICS[m].label for m in SHOWN)}, mean over {over}\n")
     out.append("| resampler | " + " | ".join(cols) + " |")
     out.append("|---" * (len(cols) + 1) + "|")
     for name, one in part.groupby("resampler", sort=False):
@@ -85,13 +88,13 @@ def _gain_cell(rows: pd.DataFrame, a: str, b: str, target: str) -> str:
     from lmar.report.verdicts import gain_text, paired_interval
 
     keys = [k for k in ("seed", "image") if k in rows]
-    sides = [rows.loc[(rows["resampler"] == name) & (rows["target"] == target), keys + ["psnr", "ssim"]]
+    sides = [rows.loc[(rows["resampler"] == name) & (rows["target"] == target), keys + list(SHOWN)]
              for name in (a, b)]
     both = sides[0].merge(sides[1], on=keys, how="inner", suffixes=("_a", "_b"))
     if both.empty:
         return "-"
     text = []
-    for metric in ("psnr", "ssim"):
+    for metric in SHOWN:
         diff = both.assign(diff=both[f"{metric}_a"].astype(float) - both[f"{metric}_b"].astype(float))
         diff = diff.dropna(subset=["diff"])
         text.append("n/a" if diff.empty else gain_text(*paired_interval(diff), metric)

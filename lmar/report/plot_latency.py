@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lmar.core.errors import LmarError
+from lmar.core.metric_table import METRICS
 from lmar.report.cost_tables import LOAD_MARK, counted_span, load_under
 from lmar.report.plot_style import panels, resampler_styles, styled
 
@@ -44,7 +45,7 @@ def quality_latency(df: pd.DataFrame):
     grid = sns.relplot(data=mean.reset_index(), x="ms", y="psnr", hue="resampler", style="resampler", col="panel",
                        s=MARKER_AREA, height=3.5, aspect=1.2, facet_kws={"sharex": False, "sharey": False},
                        **styled(*styles, d["resampler"]))
-    grid.set_axis_labels("end-to-end time per image (ms)", "PSNR (dB)")
+    grid.set_axis_labels("end-to-end time per image (ms)", METRICS["psnr"].label)
     for panel, ax in grid.axes_dict.items():
         _log_time(ax, mean.loc[panel, "ms"])
     grid.set_titles("{col_name}")

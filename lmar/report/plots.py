@@ -10,7 +10,7 @@ import pandas as pd
 
 from lmar.core.atomic import atomic_path
 from lmar.core.errors import LmarError
-from lmar.report.blocks import finite_scores, table_blocks
+from lmar.report.blocks import by_scale, finite_scores, table_blocks
 from lmar.report.plot_latency import quality_latency
 from lmar.report.plot_style import MARKERS, panels, resampler_styles, save_figure
 from lmar.report.store import load_results
@@ -58,7 +58,7 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
             ax.set_title(f"{dataset}: {a} or {b} did not run")
             ax.axis("off")
             continue
-        order = part.groupby("target")["scale_a"].mean().sort_values(kind="stable").index
+        order = by_scale(part, "scale_a").index
         table = part.pivot_table(index="backbone", columns="target", values="gain", aggfunc="mean")[order]
         # at least +-0.25 dB, so that hundredths of a dB stay pale rather than look like large gains
         limit = max(abs(table.min().min()), abs(table.max().max()), HEATMAP_MIN_DB)
@@ -168,7 +168,7 @@ def target_positions(rows: pd.DataFrame) -> pd.Series:
     """The x of each target of ``rows`` (its mean ``scale``: the downscaling factor by height), in
     order of factor. Targets at one factor (x1.8 at 1200x1600 and x1.8-aspect at 1200x2133) are drawn
     :data:`SPREAD` apart on the log2 axis around it, in the store's order: two points, not one."""
-    factor = rows.groupby("target", sort=False)["scale"].mean().sort_values(kind="stable")
+    factor = by_scale(rows)
     positions, group = {}, []
     for name, f in [*factor.items(), (None, None)]:
         if group and (name is None or np.log2(f) - np.log2(factor[group[0]]) >= SAME_FACTOR):

@@ -20,9 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lmar.core.errors import LmarError
-
-HIGHER_IS_BETTER: dict[str, bool] = {"psnr": True, "ssim": True, "lpips": False}
-"""Direction of each known metric: True where a higher value is better."""
+from lmar.core.metric_table import METRICS
 
 GROUP = ["dataset", "backbone", "target"]
 UNIT = GROUP + ["seed", "image"]
@@ -35,12 +33,12 @@ _CELLS_PER_CHUNK = 2_000_000  # bounds the memory of one block of bootstrap weig
 
 
 def better(metric: str) -> bool:
-    """True where a higher value of ``metric`` is better, False where lower is better."""
+    """True where a higher value of ``metric`` is better, False where lower is better (the metric table)."""
     try:
-        return HIGHER_IS_BETTER[metric]
+        return METRICS[metric].higher_is_better
     except KeyError:
         raise LmarError(
-            f"unknown metric {metric!r}: its direction is not known. Known metrics: {sorted(HIGHER_IS_BETTER)}."
+            f"unknown metric {metric!r}: its direction is not known. Known metrics: {sorted(METRICS)}."
         ) from None
 
 

@@ -23,13 +23,13 @@ import pandas as pd
 
 from lmar.core.atomic import atomic_path
 from lmar.core.errors import LmarError
+from lmar.core.metric_table import METRICS  # the metric columns a results file may hold (at least one)
 
 log = logging.getLogger(__name__)
 
 REQUIRED = ["dataset", "backbone", "resampler", "target", "scale", "image"]
 
 
-METRICS = ("psnr", "ssim", "lpips")  # the metric columns a results file may hold (at least one)
 
 
 # columns that are text whatever they look like: a hash or an image name of digits only ("0042",

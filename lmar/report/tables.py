@@ -27,20 +27,29 @@ import re
 import numpy as np
 import pandas as pd
 
-from lmar.report.blocks import counted, over_units, seed_groups
-from lmar.report.stats import HIGHER_IS_BETTER, bootstrap_mean_ci, compare, learned_pairs
+from lmar.core.metric_table import METRICS
+from lmar.report.blocks import by_scale, counted, over_units, seed_groups
+from lmar.report.stats import better, bootstrap_mean_ci, compare, learned_pairs
 from lmar.run.targets import FULL
 
-LABEL = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lpips": "LPIPS"}
-DIGITS = {"psnr": 2, "ssim": 4, "lpips": 4}
 LEVEL = 0.95
 N_BOOT = 2000
 SMALL_N = 10  # below this many paired units, the tables warn that the intervals are too narrow
-EXTRA_DIGITS = 4  # a significant difference gets at most this many decimals more than DIGITS (see _difference)
+EXTRA_DIGITS = 4  # a significant difference gets at most this many decimals more than its own (see _difference)
 
 
 def arrow(metric: str) -> str:
-    return "↑" if HIGHER_IS_BETTER[metric] else "↓"
+    return "↑" if better(metric) else "↓"
+
+
+def metric_digits(metric: str) -> int:
+    """The decimals ``metric`` is printed with (the metric table's; 3 for a column it lacks)."""
+    return METRICS[metric].digits if metric in METRICS else 3
+
+
+def metric_label(metric: str) -> str:
+    """The heading of ``metric`` (the metric table's; the column's name for one it lacks)."""
+    return METRICS[metric].label if metric in METRICS else metric
 
 
 STAT_COLUMNS = ["dataset", "backbone", "seeds", "resampler", "target", "scale", "metric", "n", "n_units", "n_images",
@@ -89,7 +98,7 @@ def _ranks(part: pd.DataFrame, metric: str) -> dict:
     full = resampled["n_units"].max() if len(resampled) else 0
     ranked = resampled[(resampled["n"] == full) & (resampled["n_units"] == full) & resampled["mean"].notna()]
     for target, col in ranked.groupby("target", sort=False):
-        order = col.sort_values("mean", ascending=not HIGHER_IS_BETTER[metric])
+        order = col.sort_values("mean", ascending=not better(metric))
         for rank, resampler in enumerate(order["resampler"][:2], start=1):
             out[(resampler, target)] = rank
     return out
@@ -98,7 +107,7 @@ def _ranks(part: pd.DataFrame, metric: str) -> dict:
 def _value_parts(row, metric: str) -> tuple[str, str]:
     """(mean, interval) of one cell as text: "31.00", "[30.00, 32.00]"; a mean over fewer units than
     the table's says so: "31.00 (2 of 3)"; "n/a" and "" where nothing was scored."""
-    d = DIGITS.get(metric, 3)
+    d = metric_digits(metric)
     if row["n"] == 0:
         return "n/a", ""
     mean = f"{row['mean']:.{d}f}"
@@ -119,7 +128,7 @@ def _value(row, metric: str) -> str:
 def metric_frame(part: pd.DataFrame, metric: str, cell=_value) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cells of one table as ``cell`` makes them from a row of :func:`cell_stats` (text by default;
     rows resamplers, columns targets) and their ranks (0, 1, 2); "-" where a resampler has no row."""
-    cols = list(dict.fromkeys(part.loc[part["target"] != FULL].sort_values("scale", kind="stable")["target"]))
+    cols = list(by_scale(part.loc[part["target"] != FULL]).index)
     ranks = _ranks(part, metric)
     text, rank = {}, {}
     for resampler, rows in part.groupby("resampler", sort=False):
@@ -256,7 +265,7 @@ def _over(n_images: int, seeds: str) -> str:
 
 def _title(dataset, backbone, block: pd.DataFrame, seeds: str, metric: str) -> str:
     over = _over(int(block["n_images"].max()), seeds)
-    return f"{dataset} / {backbone}: {LABEL.get(metric, metric)} {arrow(metric)}, mean [95% interval] over {over}"
+    return f"{dataset} / {backbone}: {metric_label(metric)} {arrow(metric)}, mean [95% interval] over {over}"
 
 
 def comparisons(df: pd.DataFrame, metrics, learned, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
@@ -289,7 +298,7 @@ def _difference(row, metric: str) -> tuple[str, str, str]:
 
     The dagger marks an interval that excludes 0, and the reader must be able to see that it does.
     So a significant difference is printed with the fewest decimals, from the metric's own
-    (:data:`DIGITS`) up to :data:`EXTRA_DIGITS` more, at which its mean and both bounds print as
+    (:func:`metric_digits`) up to :data:`EXTRA_DIGITS` more, at which its mean and both bounds print as
     numbers other than zero: -0.0004 [-0.0007, -0.0001] of PSNR prints so (at 2 decimals it would be
     "-0.00 [-0.00, -0.00]", at 3 "[-0.001, -0.000]"). A difference still printed as zero at the
     cap (a gap below a millionth of a dB) gets no dagger: the table does not claim what it cannot
@@ -304,10 +313,10 @@ def _difference(row, metric: str) -> tuple[str, str, str]:
 
 def shown_digits(values, metric: str, significant: bool) -> tuple[int, bool]:
     """(decimals, dagger) of a paired difference whose mean and bounds are ``values``: the metric's
-    own decimals (:data:`DIGITS`) and no dagger where it is not ``significant``; else the fewest
+    own decimals (:func:`metric_digits`) and no dagger where it is not ``significant``; else the fewest
     decimals, up to :data:`EXTRA_DIGITS` more, at which all three print as numbers other than zero,
     with the dagger, or the metric's own and no dagger where none does (see :func:`_difference`)."""
-    d = DIGITS.get(metric, 3)
+    d = metric_digits(metric)
     if significant:
         shown = [k for k in range(d, d + EXTRA_DIGITS + 1) if not any(_printed_zero(v, k) for v in values)]
         if shown:
@@ -349,7 +358,7 @@ def render(df: pd.DataFrame, metrics, learned=(), n_boot: int = N_BOOT, seed: in
     """(Markdown, LaTeX, tidy CSV frame) of every table of ``df``: per metric, then the paired
     comparisons; every LaTeX table labelled "tab:" dataset-backbone-metric (-paired for a comparison;
     the seeds too for a block other than a dataset and backbone's first: :func:`_labels`)."""
-    metrics = [m for m in metrics if m in HIGHER_IS_BETTER]
+    metrics = [m for m in metrics if m in METRICS]
     stats = cell_stats(df, metrics, n_boot, seed)
     md, tex = [], []
     label = _labels()
@@ -371,9 +380,9 @@ def render(df: pd.DataFrame, metrics, learned=(), n_boot: int = N_BOOT, seed: in
             for metric in metrics:
                 if (part["metric"] == metric).any():
                     over = _over(int(part["n_images"].max()), seeds)
-                    title = f"{dataset} / {backbone}: {LABEL.get(metric, metric)} {arrow(metric)} (over {over})"
+                    title = f"{dataset} / {backbone}: {metric_label(metric)} {arrow(metric)} (over {over})"
                     md += [f"### {title}\n", _comparison_markdown(part, metric), ""]
-                    caption = (f"{dataset} / {backbone}, paired differences: {LABEL.get(metric, metric)} "
+                    caption = (f"{dataset} / {backbone}, paired differences: {metric_label(metric)} "
                                f"{arrow(metric)}, mean a - b per image, win rate, † the interval excludes 0 "
                                f"(below: 95% interval), over {over}")
                     tex += [_comparison_latex(part, metric, caption,

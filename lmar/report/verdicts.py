@@ -33,8 +33,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from lmar.core.metric_table import METRICS
 from lmar.report.blocks import table_blocks
-from lmar.report.stats import HIGHER_IS_BETTER, bootstrap_mean_ci, compare
+from lmar.report.stats import better, bootstrap_mean_ci, compare
 from lmar.report.tables import LEVEL, N_BOOT, shown_digits
 from lmar.run.targets import FULL
 
@@ -132,13 +133,13 @@ def beats_full_resolution(block: pd.DataFrame, metric: str = "psnr", n_boot: int
     cmp = against_full_resolution(block, metric, n_boot, seed)
     if cmp.empty:
         return cmp
-    beyond = cmp["ci_low"] > 0 if HIGHER_IS_BETTER[metric] else cmp["ci_high"] < 0
+    beyond = cmp["ci_low"] > 0 if better(metric) else cmp["ci_high"] < 0
     return cmp[beyond]
 
 
 def repair_note(beats: pd.DataFrame, resampler: str, metric: str = "psnr") -> str:
     """The line saying that ``resampler`` beat full resolution (its rows of :func:`beats_full_resolution`)."""
-    unit = " dB" if metric == "psnr" else ""
+    unit = f" {METRICS[metric].unit}" if METRICS[metric].unit else ""
     each = []
     for r in beats[beats["a"] == resampler].itertuples():
         d, _ = shown_digits((r.mean_diff, r.ci_low, r.ci_high), metric, True)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from lmar.core.atomic import atomic_path
+from lmar.core.metric_table import METRICS
 from lmar.report.blocks import finite_scores, unequal_images
-from lmar.report.overview import markdown_table
-from lmar.report.store import METRICS, load_results
+from lmar.report.overview import SHOWN, markdown_table
+from lmar.report.store import load_results
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     notes += missing + infinite
     verdicts = block_notes(df)  # under each block's overview; a verdict leaves nothing out (not in notes)
     body = ""
-    if {"psnr", "ssim"} <= set(metrics):
+    if set(SHOWN) <= set(metrics):
         body += "## Overview\n\n" + markdown_table(df, gain, notes, verdicts) + "\n"
     elif any(verdicts.values()):
         body += "## Verdicts\n\n" + "".join(f"### {d} / {b}\n\n" + "".join(f"{line}\n\n" for line in lines)

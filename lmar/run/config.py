@@ -18,10 +18,11 @@ from lmar.core.atomic import atomic_path
 from lmar.core.errors import LmarError
 from lmar.core.params import bind_recipe, import_names
 from lmar.core.paths import path_component
+from lmar.core.provenance import config_hash
 from lmar.core.registry import BACKBONES, DATASETS, RESAMPLERS, Registry
 from lmar.parts.lmar.released import released_file
 from lmar.run.job_resources import check_config_memory, check_part_memory
-from lmar.run.targets import parse_targets
+from lmar.run.targets import Target, parse_targets
 
 SECTIONS: tuple[tuple[str, Registry], ...] = (
     ("datasets", DATASETS), ("backbones", BACKBONES), ("resamplers", RESAMPLERS),
@@ -205,9 +206,10 @@ def check_entry(section: str, registry: Registry, name: str, spec) -> None:
     _construct(section, cls, params, where)
 
 
-def check_parts(config: dict) -> None:
+def check_parts(config: dict) -> list[Target]:
     """Raise LmarError naming the config key of the first unknown or misconfigured part, or of a
-    name that cannot be a folder (the experiment's, a part's: :mod:`lmar.core.paths`)."""
+    name that cannot be a folder (the experiment's, a part's: :mod:`lmar.core.paths`). Returns the
+    evaluation's targets, parsed once here for the whole plan (the workflow carries them)."""
     if "experiment" in config:  # required by the schema; a partial config (a test's, a tool's) may omit it
         path_component(config["experiment"], "config key experiment")
     for section, registry in SECTIONS:
@@ -218,8 +220,27 @@ def check_parts(config: dict) -> None:
             path_component(name, f"config key {section}: the entry name {name!r}", part=True)
             check_entry(section, registry, name, spec)
             check_only(config, section, name, spec)
-    parse_targets(config.get("evaluation") or {"scales": [2]})
-    check_config_memory(config)  # every part at its planned sizes, under LMAR_MAX_PART_BYTES
+    targets = parse_targets(config.get("evaluation") or {"scales": [2]})
+    check_config_memory(config, targets)  # every part at its planned sizes, under LMAR_MAX_PART_BYTES
+    return targets
+
+
+def row_labels(config: dict, dataset: str, backbone: str, resampler: str, seed: int | str) -> dict:
+    """The labels that every row of one evaluation carries, made here only (the evaluate rule passes
+    them to ``lmar evaluate --labels``, which adds the seed it runs with): the config's names of its
+    dataset, backbone and resampler, the dataset's type, and the hash of every config slice the
+    evaluation depends on (those three entries, ``only:`` left out, the evaluation block and the seed)."""
+    return {
+        "dataset": dataset, "dataset_type": config["datasets"][dataset]["type"], "backbone": backbone,
+        "resampler": resampler,
+        "config_hash": config_hash({
+            "dataset": config["datasets"][dataset],
+            "backbone": config["backbones"][backbone],
+            "resampler": {k: v for k, v in config["resamplers"][resampler].items() if k != "only"},
+            "evaluation": config["evaluation"],
+            "seed": int(seed),
+        }),
+    }
 
 
 def seeds(config: dict) -> list[int]:

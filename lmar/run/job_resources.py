@@ -313,11 +313,9 @@ def check_part_memory(kind: str, spec: dict, where: str, allow: Collection[str] 
     return got
 
 
-def _largest_target(config: dict, hw: tuple[int, int]) -> tuple[tuple[int, int], str]:
-    """The evaluation's largest target (by pixels) for ``hw`` frames, and the config key that gives it."""
-    from lmar.run.targets import parse_targets
-
-    target = max(parse_targets(config.get("evaluation") or {"scales": [2]}), key=lambda t: math.prod(t.resolve(hw)))
+def _largest_target(targets: list, hw: tuple[int, int]) -> tuple[tuple[int, int], str]:
+    """The largest of ``targets`` (by pixels) for ``hw`` frames, and the config key that gives it."""
+    target = max(targets, key=lambda t: math.prod(t.resolve(hw)))
     return target.resolve(hw), (f"config key {target.where}" if target.where else f"target {target.label}")
 
 
@@ -336,18 +334,23 @@ def _training(kind: str, spec: dict, where: str) -> dict | None:
     return bind_recipe(recipe, spec.get("train") or {}, f"{where}.train")
 
 
-def check_config_memory(config: dict) -> None:
+def check_config_memory(config: dict, targets: list | None = None) -> None:
     """At plan time: every backbone and resampler of ``config`` at the sizes planned for each dataset
     (:meth:`lmar.data.base.Dataset.plan_shape`): a backbone at the largest size it runs at in the
     evaluation and at its training size and batch; a resampler from the frame to the largest target and
     (trained) from its training crop to the largest training target. Over LMAR_MAX_PART_BYTES: one
-    LmarError naming the config keys."""
+    LmarError naming the config keys. ``targets``: the evaluation's, parsed (:func:`lmar.run.targets.parse_targets`;
+    parsed here when not given)."""
     from lmar.core.registry import DATASETS
+    from lmar.run.targets import parse_targets
+
+    if targets is None:
+        targets = parse_targets(config.get("evaluation") or {"scales": [2]})
 
     for dname, dspec in (config.get("datasets") or {}).items():
         H, W = DATASETS.build(dspec, f"config key datasets.{dname}").plan_shape()[:2]
         on = f"on datasets.{dname} ({H}x{W} frames)"
-        (th, tw), tkey = _largest_target(config, (H, W))
+        (th, tw), tkey = _largest_target(targets, (H, W))
         (h, w), key = (th, tw), tkey  # where the backbones run: the largest target, or the full frame
         if any(_is_identity(s, f"config key resamplers.{n}") for n, s in (config.get("resamplers") or {}).items()):
             (h, w), key = max(((th, tw), tkey), ((H, W), "the full frame (the full-resolution row)"),

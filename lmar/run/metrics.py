@@ -22,17 +22,11 @@ import types
 import torch
 
 from lmar.core.errors import LmarError
+from lmar.core.metric_table import METRICS
 from lmar.parts.weights import WeightHashError, load_state_dict, missing_reason, weight_path
 
 log = logging.getLogger(__name__)
 
-# our name -> (pyiqa metric name, options). ssim is the authors' choice: pyiqa `ssimc`, downsample=True.
-PYIQA_METRICS = {
-    "psnr": ("psnr", {}),
-    "ssim": ("ssimc", {"downsample": True}),
-    "lpips": ("lpips", {}),
-}
-NEEDS_WEIGHTS = {"lpips": ("alexnet", "lpips_alex")}
 # pyiqa LPIPS options that load nothing: no linear layers from a file or URL, an AlexNet trunk without weights.
 LPIPS_NO_LOADING = {"pretrained": False, "pnet_rand": True}
 
@@ -223,23 +217,23 @@ class Scorer:
     """
 
     def __init__(self, names, device: torch.device, required=("psnr", "ssim")):
-        unknown = sorted(set(names) - set(PYIQA_METRICS))
+        unknown = sorted(set(names) - set(METRICS))
         if unknown:
-            raise LmarError(f"unknown metric(s) {unknown} in evaluation.metrics; known: {sorted(PYIQA_METRICS)}")
+            raise LmarError(f"unknown metric(s) {unknown} in evaluation.metrics; known: {sorted(METRICS)}")
         import pyiqa
 
         self.names, self.device, self.metrics, self.missing = list(names), device, {}, {}
         self._reference, self.kept = None, []  # the ground truth of the last call; LPIPS's kept features
         for n in names:
-            reason = missing_reason(NEEDS_WEIGHTS.get(n, ()))
+            reason = missing_reason(METRICS[n].weights)
             if not reason:
                 try:
                     if n == "lpips":
                         self.metrics[n] = build_lpips(device)
                         self.kept.append(keep_lpips_reference(self.metrics[n]))
                     else:
-                        pyiqa_name, options = PYIQA_METRICS[n]
-                        self.metrics[n] = pyiqa.create_metric(pyiqa_name, device=device, as_loss=False, **options)
+                        self.metrics[n] = pyiqa.create_metric(METRICS[n].pyiqa, device=device, as_loss=False,
+                                                              **METRICS[n].options)
                 except WeightHashError as exc:
                     reason = str(exc)
             if reason:

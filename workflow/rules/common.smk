@@ -8,15 +8,15 @@ from snakemake.logging import logger
 
 from lmar.core.errors import LmarError
 from lmar.core.fingerprint import fingerprint, part_modules
-from lmar.core.provenance import config_hash
+from lmar.core.metric_table import weights_needed
 from lmar.core.registry import BACKBONES, DATASETS, RESAMPLERS
 from lmar.data.identity import dataset_key
-from lmar.run.config import (check_parts, grid, needs_download, released_path, resolve_bases, seeds, trainable,
-                             trusted_modules)
+from lmar.run.config import (check_parts, grid, needs_download, released_path, resolve_bases, row_labels, seeds,
+                             trainable, trusted_modules)
 
 try:
     config.update(resolve_bases(config))  # ablations: `base: lmar` plus the keys that change
-    check_parts(config)
+    TARGETS = check_parts(config)  # the evaluation's targets, parsed once for the plan
 except LmarError as exc:
     raise WorkflowError(f"config error: {exc}") from None
 
@@ -79,7 +79,6 @@ def sized(kind):
 
     from lmar.data.loader import resolve_workers
     from lmar.run import job_resources
-    from lmar.run.targets import parse_targets
 
     def estimate(w, attempt):
         shape = plan_shape(w.dataset)
@@ -91,7 +90,7 @@ def sized(kind):
         if kind == "train":
             return job_resources.train_resampler(spec.get("train") or {}, shape, GPU, attempt)
         identity = RESAMPLERS.get(spec["type"], f"config key resamplers.{w.resampler}.type").is_identity
-        n = 1 if identity else len(parse_targets(EVALUATION))
+        n = 1 if identity else len(TARGETS)
         workers = resolve_workers(EVALUATION.get("workers", "auto"), torch.device("cuda" if GPU else "cpu"), JOB_THREADS)
         return job_resources.evaluate(n, shape, GPU, identity, attempt, workers)
 
@@ -119,19 +118,6 @@ def code(harness, *parts):
         cls = REGISTRIES[section].get(entry["type"], f"config key {section}.{name}.type")
         modules.extend(part_modules(cls, entry.get("params")))  # and the code its params name (a wrapped network)
     return fingerprint(modules)
-
-
-def run_hash(w):
-    """Hash of every config slice an evaluation depends on, recorded in each result row."""
-    return config_hash(
-        {
-            "dataset": config["datasets"][w.dataset],
-            "backbone": config["backbones"][w.backbone],
-            "resampler": {k: v for k, v in resampler_spec(w.resampler).items() if k != "only"},
-            "evaluation": EVALUATION,
-            "seed": int(w.seed),
-        }
-    )
 
 
 @cache  # decided once per backbone, dataset and seed, and said once in the plan
@@ -179,8 +165,8 @@ def weights_inputs(w=None):
 
 
 def required_weights():
-    need = {"lpips": ["alexnet", "lpips_alex"]}
-    return sorted({n for m in EVALUATION["required_metrics"] for n in need.get(m, [])})
+    """The weight files the required metrics need (lmar.core.metric_table): their absence stops the run."""
+    return weights_needed(EVALUATION["required_metrics"])
 
 
 def download_inputs(w):
