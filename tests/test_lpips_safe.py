@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from lmar.core.errors import LmarError
+from lmar.core.hashing import sha256_hex
 from lmar.parts import weights
 from lmar.parts.weights import weight_path
 from lmar.run.metrics import Scorer
@@ -69,14 +70,14 @@ def _real_lpips(home: Path) -> Path:
 
 def _accept(monkeypatch, name: str, path: Path) -> None:
     """Make ``path`` pass the sha256 check for ``name`` (test-only: stand-ins cannot have the real hash)."""
-    monkeypatch.setitem(weights.EXPECTED_SHA256, name, weights.sha256_hex(path))
+    monkeypatch.setitem(weights.EXPECTED_SHA256, name, sha256_hex(path))
 
 
 def test_the_real_lpips_file_has_the_expected_sha256():
     import lpips
 
     shipped = Path(lpips.__file__).parent / weights.LPIPS_PACKAGE_FILE
-    assert weights.sha256_hex(shipped) == weights.LPIPS_ALEX_SHA256 == weights.EXPECTED_SHA256["lpips_alex"]
+    assert sha256_hex(shipped) == weights.LPIPS_ALEX_SHA256 == weights.EXPECTED_SHA256["lpips_alex"]
     assert weights.EXPECTED_SHA256["alexnet"] == "7be5be79"
 
 
