@@ -381,6 +381,7 @@ def test_weights_that_are_a_fifo_dev_zero_or_5_gib_are_refused(tmp_path):
 
 
 def test_weights_are_hashed_as_they_are_read_and_those_bytes_loaded(tmp_path, monkeypatch):
+    import lmar.core.hashing
     import lmar.parts.weights
 
     buf = io.BytesIO()
@@ -398,10 +399,10 @@ def test_weights_are_hashed_as_they_are_read_and_those_bytes_loaded(tmp_path, mo
 
 def test_a_file_that_grows_past_the_limit_while_it_is_read_is_refused(tmp_path, monkeypatch):
     """As if the file grew after the size check: the read itself stops at the limit."""
-    import lmar.parts.weights
+    import lmar.core.hashing
 
     path = tmp_path / "w.pth"
     path.write_bytes(b"x" * 100)
-    monkeypatch.setattr(lmar.parts.weights, "_check_regular", lambda *args: None)
+    monkeypatch.setattr(lmar.core.hashing, "_check_regular", lambda *args: None)
     with pytest.raises(LmarError, match=rf"weights {path} grew past 50 bytes while it was read"):
         lmar.core.hashing.read_file_checked(path, 50, "weights")

@@ -108,10 +108,11 @@ def test_the_map_difference_is_signed_on_a_diverging_map_centred_at_zero(mini_da
 
 
 def test_both_figures_written_by_the_workflow_verb_name_the_cell(mini_data, outputs, lmar_ckpt, monkeypatch):
-    import lmar.report.plots
+    import lmar.report.plot_style
 
     saved = {}
-    monkeypatch.setattr(lmar.report.plots, "_save", lambda fig, out: saved.__setitem__(out.name, fig._suptitle.get_text()))
+    monkeypatch.setattr(lmar.report.plot_style, "save_figure",
+                        lambda fig, out: saved.__setitem__(out.name, fig._suptitle.get_text()))
     write_figures(mini_data, outputs, {"scales": [2]}, ["bicubic", "lmar", "full_resolution"],
                   outputs / "crops.png", lmar_ckpt, outputs / "lmar_map.png", IMAGE)
     assert set(saved) == {"crops.png", "lmar_map.png"}
