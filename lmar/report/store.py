@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 REQUIRED = ["dataset", "backbone", "resampler", "target", "scale", "image"]
 
 
-
-
 # columns that are text whatever they look like: a hash or an image name of digits only ("0042",
 # "123456789012", "1e5a...") would otherwise be read from CSV as a number, and differ by file
 TEXT = ["dataset", "backbone", "resampler", "target", "image", "config_hash", "code_version", "device",

@@ -2,7 +2,9 @@
 
 A checkpoint is data: it is read with ``weights_only=True`` (no code is unpickled), and the spec
 it carries may name only registered parts or code the user trusts (``allow``, see
-:mod:`lmar.core.registry`); its params are checked like a config's.
+:mod:`lmar.core.registry`); its params are checked like a config's. A part converted from the
+authors' released weights is written as one too (:func:`import_released`, with the converters of
+:mod:`lmar.parts.lmar.released`).
 """
 
 from __future__ import annotations

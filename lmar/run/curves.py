@@ -140,7 +140,6 @@ MIN_EPOCHS = 10  # fewer validated epochs than this cannot show convergence
 RELEASED = "authors'"  # how backbone_weights begins for weights converted from the authors' release
 
 
-
 def convergence(curve: pd.DataFrame) -> tuple[str, str]:
     """("yes" | "no" | "unknown", why) for a backbone's training curve, by the criterion of the module
     doc. A curve with a header and no epochs is that of weights converted from a release: "unknown"."""
@@ -163,7 +162,6 @@ def convergence(curve: pd.DataFrame) -> tuple[str, str]:
     moving = "rising" if change > 0 else "falling"
     return "no", (f"validation PSNR still {moving}: {change:+.2f} dB from the fifth of its epochs before the "
                   f"last ({before:.2f} to {last:.2f} dB), more than {CONVERGED_DB}")
-
 
 
 def backbone_convergence(ckpt: str | os.PathLike, weights: str = "trained") -> dict:
