@@ -1,4 +1,6 @@
-"""Image-quality metrics through pyiqa (imported lazily: it is slow to import).
+"""Image-quality metrics through pyiqa (imported lazily: it is slow to import). Which pyiqa metric and
+options each of our names stands for, and the weights it needs: the metric table,
+:mod:`lmar.core.metric_table`.
 
 LPIPS needs torchvision's ImageNet AlexNet and the LPIPS linear layers (lmar.parts.weights). When
 they are absent it is reported missing, with a one-line reason, unless it is required.
