@@ -2,8 +2,8 @@
 # Thin on purpose: the DAG is in workflow/rules/, the science in lmar/ and baselines/.
 from snakemake.utils import min_version, validate
 
-from lmar.config import apply_extends, schema_error
-from lmar.errors import LmarError
+from lmar.core.errors import LmarError
+from lmar.run.config import apply_extends, schema_error
 
 min_version("9.0")
 
@@ -16,7 +16,7 @@ if not workflow.overwrite_configfiles:
 
 
 
-# `extends: other.yaml`: this config is that one with the keys given here changed (lmar.config).
+# `extends: other.yaml`: this config is that one with the keys given here changed (lmar.run.config).
 if "extends" in config:
     try:
         _extended = apply_extends(config, workflow.overwrite_configfiles or ["config.yaml"])

@@ -1,2 +1,2 @@
 """Baseline resamplers, one small file each. Every module here registers itself when the
-resampler registry loads this package (lmar.registry): a new file needs no other edit."""
+resampler registry loads this package (lmar.core.registry): a new file needs no other edit."""

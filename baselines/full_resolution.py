@@ -1,7 +1,7 @@
 """Full-resolution enhancement, no resampling: the quality ceiling and the cost ceiling."""
 
-from lmar.registry import RESAMPLERS
-from lmar.resampler_base import Resampler
+from lmar.core.registry import RESAMPLERS
+from lmar.parts.resampler_base import Resampler
 
 
 @RESAMPLERS.register("full_resolution")

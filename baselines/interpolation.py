@@ -1,14 +1,14 @@
 """Fixed interpolation resamplers (no training): PyTorch's bicubic, bilinear, nearest and area, and
 the LMAR authors' resize, lanczos3 (their default) and cubic (Keys, a = -0.5), which read zero
-outside the image (:mod:`lmar.resize_kernels`)."""
+outside the image (:mod:`lmar.parts.authors_resize`)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from lmar.interpolation import METHODS, check_method, resize
-from lmar.registry import RESAMPLERS
-from lmar.resampler_base import Resampler
+from lmar.core.registry import RESAMPLERS
+from lmar.parts.resampler_base import Resampler
+from lmar.parts.resize import METHODS, check_method, resize
 
 
 @RESAMPLERS.register("interpolation")

@@ -10,13 +10,13 @@
     -> conv7x7(n -> 3)
 
 with LeakyReLU slope 0.2 (the paper's) and "same" zero padding. Both resizes use the same bilinear
-(pixel-centre aligned, ``antialias`` when downscaling) as :func:`lmar.interpolation.resize`.
+(pixel-centre aligned, ``antialias`` when downscaling) as :func:`lmar.parts.resize.resize`.
 
 Initialisation: the last conv7x7 starts at zero (weights and bias), so an untrained resizer is
 exactly the bilinear resize; training moves it away from there. Only that layer receives a gradient
 in the very first step; after it, all layers do.
 
-Training (:meth:`LearnedResizer.make_loss`, run by :func:`lmar.train.train_resampler`) is the
+Training (:meth:`LearnedResizer.make_loss`, run by :func:`lmar.run.train.train_resampler`) is the
 task loss against the frozen backbone: ``L1(resize(backbone(self(x, size)), (H, W), upsampler), gt)``;
 gradients flow through the backbone to the resizer, whose parameters alone are optimised.
 
@@ -38,12 +38,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmar.errors import LmarError
-from lmar.interpolation import METHODS, resize
-from lmar.params import NonNegativeInt, PositiveInt
-from lmar.recipes import ResamplerRecipe
-from lmar.registry import RESAMPLERS
-from lmar.resampler_base import Resampler
+from lmar.core.errors import LmarError
+from lmar.core.params import NonNegativeInt, PositiveInt
+from lmar.core.registry import RESAMPLERS
+from lmar.parts.recipes import ResamplerRecipe
+from lmar.parts.resampler_base import Resampler
+from lmar.parts.resize import METHODS, resize
 
 SLOPE = 0.2  # LeakyReLU negative slope
 
@@ -77,6 +77,7 @@ class LearnedResizerRecipe(ResamplerRecipe):
 class LearnedResizer(Resampler):
     trainable = True
     train_recipe = LearnedResizerRecipe
+    example_params = {"n": 4}
 
     def __init__(self, n: PositiveInt = 16, r: NonNegativeInt = 1, antialias: bool = False):
         """``n``: feature channels; ``r``: residual blocks at the target size; ``antialias``: of the

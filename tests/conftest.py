@@ -72,7 +72,7 @@ def data_copy(mini_data, tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def backbone_ckpt(mini_data, tmp_path_factory) -> Path:
-    from lmar.train import pretrain_backbone
+    from lmar.run.train import pretrain_backbone
 
     out = tmp_path_factory.mktemp("backbone") / "unet.pt"
     torch.manual_seed(0)
@@ -82,7 +82,7 @@ def backbone_ckpt(mini_data, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def lmar_ckpt(mini_data, backbone_ckpt, tmp_path_factory) -> Path:
-    from lmar.train import train_resampler
+    from lmar.run.train import train_resampler
 
     out = tmp_path_factory.mktemp("lmar") / "lmar.pt"
     torch.manual_seed(0)
@@ -92,7 +92,7 @@ def lmar_ckpt(mini_data, backbone_ckpt, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def frozen_backbone(backbone_ckpt):
-    from lmar.checkpoint import load_backbone
+    from lmar.run.checkpoint import load_backbone
 
     net, _ = load_backbone(backbone_ckpt, CPU)
     return net
@@ -101,7 +101,7 @@ def frozen_backbone(backbone_ckpt):
 @pytest.fixture(scope="session")
 def lmar_eval(mini_data, backbone_ckpt, lmar_ckpt, tmp_path_factory):
     """LMAR evaluated at x2 and x3 on the test split: (DataFrame, csv path, images dir)."""
-    from lmar.evaluate import evaluate
+    from lmar.run.evaluate import evaluate
 
     out = tmp_path_factory.mktemp("eval")
     csv, images = out / "lmar.csv", out / "images"
@@ -177,7 +177,7 @@ def planted_checkpoint(src: Path, dst: Path, spec: dict) -> Path:
 def kill_resampler_loss_at(monkeypatch, resampler_type: str, call: int) -> None:
     """Make the training loss of registered resampler ``resampler_type`` raise RuntimeError("killed
     midway") on its ``call``-th call: a job killed midway, for the resume tests."""
-    from lmar.registry import RESAMPLERS
+    from lmar.core.registry import RESAMPLERS
 
     cls = RESAMPLERS.get(resampler_type)
     real = cls.make_loss

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lmar import atomic
-from lmar.atomic import atomic_dir, atomic_path, parse_temp_name, temp_name, write_json
+from lmar.core import atomic
+from lmar.core.atomic import atomic_dir, atomic_path, parse_temp_name, temp_name, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "0123456789abcdef"
@@ -177,7 +177,7 @@ def test_dir_replaces_existing(tmp_path):
 CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from lmar.atomic import atomic_dir, atomic_path
+    from lmar.core.atomic import atomic_dir, atomic_path
     kind, target = sys.argv[1], sys.argv[2]
     with (atomic_path if kind == "file" else atomic_dir)(target) as tmp:
         if kind == "file":
@@ -235,7 +235,7 @@ def test_killed_writer_leaves_temp_that_next_write_removes(tmp_path, caplog, kin
         make_temp(tmp_path / temp_name(target, pid=dead, token=TOKEN).name[1:], kind),  # not hidden
     ]
 
-    with caplog.at_level(logging.INFO, logger="lmar.atomic"):
+    with caplog.at_level(logging.INFO, logger="lmar.core.atomic"):
         if kind == "file":
             with atomic_path(target) as tmp:
                 tmp.write_bytes(b"new")

@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from lmar import atomic
-from lmar.atomic import atomic_dir, atomic_path, parse_temp_name, remove_stale_temps, temp_name, write_json
 from lmar.cli import main
-from lmar.errors import LmarError
+from lmar.core import atomic
+from lmar.core.atomic import atomic_dir, atomic_path, parse_temp_name, remove_stale_temps, temp_name, write_json
+from lmar.core.errors import LmarError
 
 
 def test_a_file_where_the_folder_should_be(tmp_path):

@@ -16,7 +16,7 @@ import torch
 from local_http import LocalServer
 
 from lmar.cli import main
-from lmar.errors import LmarError
+from lmar.core.errors import LmarError
 
 AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "authors"
 pytestmark = pytest.mark.skipif(not (AUTHORS / "LMAR_model.bin").is_file(),
@@ -30,9 +30,9 @@ def ref(name: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def released():
-    from lmar.backbones.lmar_unet import from_released
-    from lmar.released import lmar_state_dict, read_released
-    from lmar.resampler import LMAR
+    from lmar.parts.backbones.lmar_unet import from_released
+    from lmar.parts.lmar.released import lmar_state_dict, read_released
+    from lmar.parts.lmar.resampler import LMAR
 
     net = LMAR(interpolation="lanczos3", fused="never")
     net.load_state_dict(lmar_state_dict(read_released(AUTHORS / "LMAR_model.bin", "lmar")))
@@ -61,7 +61,7 @@ def test_maps_and_small_images_match_the_authors(released, h, w):
 
 
 def test_the_whole_deu_matches_the_authors(released):
-    from lmar.pipeline import deu
+    from lmar.run.pipeline import deu
 
     net, backbone = released
     x = torch.from_numpy(ref("input.npy"))[None]
@@ -72,7 +72,7 @@ def test_the_whole_deu_matches_the_authors(released):
 
 
 def test_a_tampered_or_wrong_file_is_refused(tmp_path):
-    from lmar.released import read_released
+    from lmar.parts.lmar.released import read_released
 
     bad = tmp_path / "LMAR_model.bin"
     data = bytearray((AUTHORS / "LMAR_model.bin").read_bytes())
@@ -87,7 +87,7 @@ def test_a_tampered_or_wrong_file_is_refused(tmp_path):
 def test_fetched_copies_are_checked_and_converted_through_the_cli(capsys, tmp_path):
     """fetch-released over HTTP (a local server), then pretrain-backbone / train-resampler with
     --released convert instead of training; the checkpoints evaluate as the authors' models."""
-    from lmar import released as rel
+    from lmar.parts.lmar import released as rel
 
     files = tmp_path / "released"
     with LocalServer() as server:
@@ -108,7 +108,7 @@ def test_fetched_copies_are_checked_and_converted_through_the_cli(capsys, tmp_pa
     argv = ["train-resampler", "--data", tmp_path / "unused", "--backbone", out / "backbone.pt", "--spec",
             json.dumps(spec), "--name", "lmar", "--out", out / "lmar.pt", "--released", files / "LMAR_model.bin"]
     assert main([str(a) for a in argv]) == 0, capsys.readouterr().err
-    from lmar.checkpoint import build_resampler, load_backbone
+    from lmar.run.checkpoint import build_resampler, load_backbone
 
     backbone, ckpt = load_backbone(out / "backbone.pt", torch.device("cpu"))
     net, meta = build_resampler(spec, out / "lmar.pt", torch.device("cpu"))
@@ -127,7 +127,7 @@ def test_fetched_copies_are_checked_and_converted_through_the_cli(capsys, tmp_pa
 
 
 def test_weights_only_for_parts_that_have_released_weights():
-    from lmar.config import check_parts
+    from lmar.run.config import check_parts
 
     good = {"datasets": {"mini": {"type": "mini"}}, "backbones": {"unet": {"type": "lmar_unet", "weights": "authors"}},
             "resamplers": {"lmar": {"type": "lmar", "params": {"interpolation": "lanczos3"}, "weights": "authors"}}}

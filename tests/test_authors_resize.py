@@ -1,4 +1,4 @@
-"""The LMAR authors' resize (lmar.resize_kernels, as interpolation methods lanczos3 and cubic):
+"""The LMAR authors' resize (lmar.parts.authors_resize, as interpolation methods lanczos3 and cubic):
 against reference outputs of their code, against a slow reference written here from the kernel
 formulas, its border rule, its tap tables for the fused LMAR kernel, devices, shapes and dtypes."""
 
@@ -16,11 +16,11 @@ import pytest
 import torch
 import yaml
 
-from lmar.interpolation import AUTHORS_METHODS, METHODS, check_method, resize, resize_taps
-from lmar.kernels import triton_available
-from lmar.registry import RESAMPLERS
-from lmar.resampler import LMAR
-from lmar.resize_kernels import axis_matrix
+from lmar.core.registry import RESAMPLERS
+from lmar.parts.authors_resize import axis_matrix
+from lmar.parts.lmar.fused import triton_available
+from lmar.parts.lmar.resampler import LMAR
+from lmar.parts.resize import AUTHORS_METHODS, METHODS, check_method, resize, resize_taps
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "authors"
@@ -194,8 +194,8 @@ def test_lmar_with_lanczos3_falls_back_to_a_precomputed_resize():
 # kernel module is imported: in a subprocess of its own (see tests/test_lmar_triton.py)
 _INTERPRETED = """
 import json, torch
-from lmar.kernels.lmar_triton import INTERPRETED
-from lmar.resampler import LMAR
+from lmar.parts.lmar.fused.lmar_triton import INTERPRETED
+from lmar.parts.lmar.resampler import LMAR
 assert INTERPRETED
 torch.manual_seed(0)
 ref = LMAR(interpolation="lanczos3", hidden=16, depth=1, fused="never")

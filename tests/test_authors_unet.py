@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from lmar import checkpoint
-from lmar.backbones.lmar_unet import LMAR_FILE_PREFIX, LMARUNet, authors_state_dict, from_released
-from lmar.backbones.unet_lite import UNetLite
-from lmar.errors import LmarError
-from lmar.registry import BACKBONES
+from lmar.core.errors import LmarError
+from lmar.core.registry import BACKBONES
+from lmar.parts.backbones.lmar_unet import LMAR_FILE_PREFIX, LMARUNet, authors_state_dict, from_released
+from lmar.parts.backbones.unet_lite import UNetLite
+from lmar.run import checkpoint
 
 AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "authors"
 RELEASED_PARAMS = 264_460

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lmar.backbones.unet_lite import UNetLite
-from lmar.registry import BACKBONES
+from lmar.core.registry import BACKBONES
+from lmar.parts.backbones.unet_lite import UNetLite
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 import torch
 from conftest import CPU, load_png
 
-import lmar.train
-from lmar.train import pretrain_backbone
+import lmar.run.train
+from lmar.run.train import pretrain_backbone
 
 CROP = 16
 SPEC = {"type": "unet_lite", "params": {"width": 8},
@@ -54,14 +54,14 @@ def _samples(mini_data, tmp_path, monkeypatch, train: dict) -> list[tuple[set, s
     """Train with ``train`` and return, per sample, (where its input was cut from among the places its
     ground truth was cut from, where its ground truth was cut from)."""
     seen, inputs = [], []
-    real = lmar.train.F.l1_loss
+    real = lmar.run.train.F.l1_loss
 
     def recording(pred, gt, *a, **k):
         seen.append(gt.detach().numpy().copy())
         return real(pred, gt, *a, **k)
 
-    monkeypatch.setattr(lmar.train.F, "l1_loss", recording)
-    real_build = lmar.train.BACKBONES.build
+    monkeypatch.setattr(lmar.run.train.F, "l1_loss", recording)
+    real_build = lmar.run.train.BACKBONES.build
 
     def build(spec, where=""):
         net = real_build(spec, where)
@@ -69,7 +69,7 @@ def _samples(mini_data, tmp_path, monkeypatch, train: dict) -> list[tuple[set, s
                                       else None)
         return net
 
-    monkeypatch.setattr(lmar.train.BACKBONES, "build", build)
+    monkeypatch.setattr(lmar.run.train.BACKBONES, "build", build)
     torch.manual_seed(0)
     pretrain_backbone(mini_data, {**SPEC, "train": train}, tmp_path / "b.pt", CPU, seed=0, name="b")
     names = sorted(p.stem for p in (mini_data / "train" / "gt").glob("*.png"))
@@ -108,13 +108,13 @@ def test_transposition_and_channel_order_are_drawn_and_applied_to_both(mini_data
 
 def test_without_crop_the_whole_images_are_resized_to_size(mini_data, tmp_path, monkeypatch):
     shapes = []
-    real = lmar.train.F.l1_loss
+    real = lmar.run.train.F.l1_loss
 
     def recording(pred, gt, *a, **k):
         shapes.append(tuple(gt.shape))
         return real(pred, gt, *a, **k)
 
-    monkeypatch.setattr(lmar.train.F, "l1_loss", recording)
+    monkeypatch.setattr(lmar.run.train.F, "l1_loss", recording)
     spec = {**SPEC, "train": {"epochs": 1, "batch_size": 2, "size": [24, 36]}}
     pretrain_backbone(mini_data, spec, tmp_path / "b.pt", CPU, seed=0, name="b")
     assert shapes and all(s[1:] == (3, 24, 36) for s in shapes)
@@ -122,9 +122,9 @@ def test_without_crop_the_whole_images_are_resized_to_size(mini_data, tmp_path, 
 
 @pytest.mark.parametrize("crop", [0, -1, "16"])
 def test_a_bad_crop_is_refused_naming_the_key(crop):
-    from lmar.errors import LmarError
-    from lmar.train import recipe
+    from lmar.core.errors import LmarError
+    from lmar.run.train import recipe
 
     with pytest.raises(LmarError, match=r"config key backbones\.b\.train\.crop must be"):
-        recipe(lmar.train.BACKBONES.get("unet_lite"), {**SPEC, "train": {**SPEC["train"], "crop": crop}},
+        recipe(lmar.run.train.BACKBONES.get("unet_lite"), {**SPEC, "train": {**SPEC["train"], "crop": crop}},
                "config key backbones.b")

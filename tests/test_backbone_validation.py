@@ -1,6 +1,6 @@
 """A backbone's validation split (``train.val_pairs``): the held-out training pairs are never fitted,
 are the same for every seed, and their mean full-resolution PSNR after each epoch is the curve's
-``val_psnr``, the convergence verdict's input (lmar.verdicts)."""
+``val_psnr``, the convergence verdict's input (lmar.report.verdicts)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 import torch
 from conftest import CPU, N_TRAIN, load_png
 
-import lmar.train
-from lmar.checkpoint import load_backbone
+import lmar.run.train
+from lmar.core.errors import LmarError
 from lmar.data.pairs import list_pairs
-from lmar.errors import LmarError
-from lmar.train import pretrain_backbone, validation_split
+from lmar.run.checkpoint import load_backbone
+from lmar.run.train import pretrain_backbone, validation_split
 
 SPEC = {"type": "unet_lite", "params": {"width": 8},
         "train": {"epochs": 3, "batch_size": 2, "size": [24, 36], "val_pairs": 2}}
@@ -46,13 +46,13 @@ def test_held_out_pairs_are_read_only_without_gradients(mini_data, tmp_path, mon
     """Every image the fitting steps read is read with gradients on (the training step); the held-out
     pairs' images are read only under no_grad (validation): they never reach the loss."""
     reads = []
-    real = lmar.train.read_image
+    real = lmar.run.train.read_image
 
     def recording(path):
         reads.append((str(path), torch.is_grad_enabled()))
         return real(path)
 
-    monkeypatch.setattr(lmar.train, "read_image", recording)
+    monkeypatch.setattr(lmar.run.train, "read_image", recording)
     pretrain_backbone(mini_data, SPEC, tmp_path / "b.pt", CPU, seed=0, name="unet")
     held = {p.name for p in validation_split(list_pairs(mini_data, "train"), 2, "x")[1]}
     held_reads = [(p, g) for p, g in reads if any(f"/{n}." in p for n in held)]

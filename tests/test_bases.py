@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from test_plan_time import plan
 
-from lmar.config import check_parts, resolve_bases
-from lmar.errors import LmarError
+from lmar.core.errors import LmarError
+from lmar.run.config import check_parts, resolve_bases
 
 LMAR = {"type": "lmar", "params": {"hidden": 16, "depth": 2}, "train": {"epochs": 1, "crop": 32, "target_min": 8,
                                                                         "target_max": 32}}

@@ -12,9 +12,9 @@ import json
 import pytest
 import torch
 
-from lmar import benchmarks
+from lmar.bench import benchmarks
 from lmar.cli import main
-from lmar.errors import LmarError
+from lmar.core.errors import LmarError
 
 
 def _in_process(kind, **args):

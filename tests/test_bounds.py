@@ -4,7 +4,7 @@ their headers or specs, by one LmarError, before anything is decoded, allocated 
 - images: width x height x samples per pixel x bytes per sample from the header, against
   LMAR_MAX_IMAGE_BYTES (the pixel limit LMAR_MAX_IMAGE_PIXELS still applies);
 - parts: the memory a backbone or resampler needs, estimated on PyTorch's meta device at the planned
-  sizes (lmar.job_resources), against LMAR_MAX_PART_BYTES, at plan time and from a checkpoint's spec;
+  sizes (lmar.run.job_resources), against LMAR_MAX_PART_BYTES, at plan time and from a checkpoint's spec;
 - released and pretrained weights: regular files under a size limit only, hashed as they are read.
 
 Fixtures are written here by hand (struct/zlib), expected numbers computed by hand.
@@ -25,10 +25,10 @@ import tifffile
 import torch
 from PIL import Image
 
-from lmar import job_resources as jr
-from lmar.config import check_parts
+from lmar.core.errors import LmarError
 from lmar.data import images
-from lmar.errors import LmarError
+from lmar.run import job_resources as jr
+from lmar.run.config import check_parts
 
 GIB = 2**30
 
@@ -172,10 +172,10 @@ def test_the_small_config_passes(default_part_limit):
 
 
 def test_a_huge_hidden_width_is_refused_before_the_resampler_is_built(monkeypatch, default_part_limit):
-    import lmar.config
+    import lmar.run.config
 
     built = []
-    monkeypatch.setattr(lmar.config, "_construct", lambda *a: built.append(a))  # the real build, for real
+    monkeypatch.setattr(lmar.run.config, "_construct", lambda *a: built.append(a))  # the real build, for real
     cfg = small_config()
     cfg["resamplers"]["lmar"]["params"]["hidden"] = 10**9
     with pytest.raises(LmarError) as err:
@@ -196,7 +196,7 @@ def test_a_huge_backbone_width_is_refused_naming_its_key(default_part_limit):
 
 def test_the_estimate_is_the_real_parameter_bytes_and_the_limit_is_exact(monkeypatch):
     spec = {"type": "lmar", "params": {"hidden": 16, "depth": 3}}
-    from lmar.registry import RESAMPLERS
+    from lmar.core.registry import RESAMPLERS
 
     real = RESAMPLERS.build(spec, "test")  # on the CPU, for real
     nbytes = sum(t.numel() * t.element_size() for t in (*real.parameters(), *real.buffers()))
@@ -256,7 +256,7 @@ def test_a_huge_training_size_is_refused_at_plan_time(default_part_limit):
 
 
 def test_a_checkpoint_spec_over_the_limit_is_refused_before_it_is_built(tmp_path, default_part_limit):
-    from lmar.checkpoint import build_resampler, load_backbone
+    from lmar.run.checkpoint import build_resampler, load_backbone
 
     path = tmp_path / "b.pt"
     torch.save({"kind": "backbone", "spec": {"type": "lmar_unet", "params": {"model_channel": 10**6}},
@@ -312,7 +312,7 @@ def sparse(path, nbytes: int = 5 * GIB):
 
 
 def released_refusal(path):
-    from lmar.released import read_released
+    from lmar.parts.lmar.released import read_released
 
     done, exc = finishes(lambda: read_released(path, "backbone"))
     assert done, f"reading {path} did not finish"
@@ -339,21 +339,21 @@ def test_a_directory_as_a_released_file_is_refused(tmp_path):
 
 
 def test_a_released_file_is_hashed_and_the_same_bytes_loaded(tmp_path, monkeypatch):
-    import lmar.released
+    import lmar.parts.lmar.released
 
     buf = io.BytesIO()
     torch.save({"state_dict": {"w": torch.arange(5.0)}}, buf)
     path = tmp_path / "base_model.bin"
     path.write_bytes(buf.getvalue())
-    monkeypatch.setitem(lmar.released.FILES, "backbone", ("base_model.bin", hashlib.sha256(buf.getvalue()).hexdigest()))
-    assert torch.equal(lmar.released.read_released(path, "backbone")["state_dict"]["w"], torch.arange(5.0))
-    monkeypatch.setitem(lmar.released.FILES, "backbone", ("base_model.bin", "0" * 64))
+    monkeypatch.setitem(lmar.parts.lmar.released.FILES, "backbone", ("base_model.bin", hashlib.sha256(buf.getvalue()).hexdigest()))
+    assert torch.equal(lmar.parts.lmar.released.read_released(path, "backbone")["state_dict"]["w"], torch.arange(5.0))
+    monkeypatch.setitem(lmar.parts.lmar.released.FILES, "backbone", ("base_model.bin", "0" * 64))
     with pytest.raises(LmarError, match="is not the authors' base_model.bin"):
-        lmar.released.read_released(path, "backbone")
+        lmar.parts.lmar.released.read_released(path, "backbone")
 
 
 def weights_refusal(home):
-    from lmar.weights import load_state_dict
+    from lmar.parts.weights import load_state_dict
 
     done, exc = finishes(lambda: load_state_dict("lpips_alex", home))
     assert done, "loading the weights did not finish"
@@ -362,7 +362,7 @@ def weights_refusal(home):
 
 
 def test_weights_that_are_a_fifo_dev_zero_or_5_gib_are_refused(tmp_path):
-    from lmar.weights import weight_path
+    from lmar.parts.weights import weight_path
 
     target = weight_path("lpips_alex", tmp_path)
     target.parent.mkdir(parents=True)
@@ -381,27 +381,28 @@ def test_weights_that_are_a_fifo_dev_zero_or_5_gib_are_refused(tmp_path):
 
 
 def test_weights_are_hashed_as_they_are_read_and_those_bytes_loaded(tmp_path, monkeypatch):
-    import lmar.weights
+    import lmar.core.hashing
+    import lmar.parts.weights
 
     buf = io.BytesIO()
     torch.save({"w": torch.ones(3)}, buf)
-    target = lmar.weights.weight_path("lpips_alex", tmp_path)
+    target = lmar.parts.weights.weight_path("lpips_alex", tmp_path)
     target.parent.mkdir(parents=True)
     target.write_bytes(buf.getvalue())
-    monkeypatch.setitem(lmar.weights.EXPECTED_SHA256, "lpips_alex", hashlib.sha256(buf.getvalue()).hexdigest())
-    assert torch.equal(lmar.weights.load_state_dict("lpips_alex", tmp_path)["w"], torch.ones(3))
-    data, digest = lmar.weights.read_file_checked(target, len(buf.getvalue()), "weights")
+    monkeypatch.setitem(lmar.parts.weights.EXPECTED_SHA256, "lpips_alex", hashlib.sha256(buf.getvalue()).hexdigest())
+    assert torch.equal(lmar.parts.weights.load_state_dict("lpips_alex", tmp_path)["w"], torch.ones(3))
+    data, digest = lmar.core.hashing.read_file_checked(target, len(buf.getvalue()), "weights")
     assert data == buf.getvalue() and digest == hashlib.sha256(buf.getvalue()).hexdigest()
     with pytest.raises(LmarError, match=rf"is {len(data)} bytes, more than any real one \({len(data) - 1} bytes"):
-        lmar.weights.read_file_checked(target, len(data) - 1, "weights")
+        lmar.core.hashing.read_file_checked(target, len(data) - 1, "weights")
 
 
 def test_a_file_that_grows_past_the_limit_while_it_is_read_is_refused(tmp_path, monkeypatch):
     """As if the file grew after the size check: the read itself stops at the limit."""
-    import lmar.weights
+    import lmar.core.hashing
 
     path = tmp_path / "w.pth"
     path.write_bytes(b"x" * 100)
-    monkeypatch.setattr(lmar.weights, "_check_regular", lambda *args: None)
+    monkeypatch.setattr(lmar.core.hashing, "_check_regular", lambda *args: None)
     with pytest.raises(LmarError, match=rf"weights {path} grew past 50 bytes while it was read"):
-        lmar.weights.read_file_checked(path, 50, "weights")
+        lmar.core.hashing.read_file_checked(path, 50, "weights")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lmar import resampler as lmar_resampler
-from lmar.errors import LmarError
-from lmar.resampler import LMAR, auto_chunk_pixels
+from lmar.core.errors import LmarError
+from lmar.parts.lmar import resampler as lmar_resampler
+from lmar.parts.lmar.resampler import LMAR, auto_chunk_pixels
 
 
 def test_auto_chunk_fits_the_budget(monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lmar.claims import claims_table
+from lmar.report.claims import claims_table
 
 
 def rows(dataset_type, targets, psnr_by_resampler):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lmar import job_resources
+from lmar.run import job_resources
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lmar.config import apply_extends, schema_error
-from lmar.errors import LmarError
+from lmar.core.errors import LmarError
+from lmar.run.config import apply_extends, schema_error
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"

@@ -12,14 +12,14 @@ import torch
 from conftest import CPU, LMAR_PARAMS
 from torch import nn
 
+import lmar.parts.lmar.resampler
 from baselines.full_resolution import FullResolution
 from baselines.interpolation import Lanczos3
-from lmar import cost
-from lmar.backbones.unet_lite import UNetLite
-from lmar.cost import count_flops, param_count, resize_flops, stage_flops
-from lmar.pipeline import STAGES, deu, deu_staged
-import lmar.resampler
-from lmar.resampler import LMAR
+from lmar.parts import cost
+from lmar.parts.backbones.unet_lite import UNetLite
+from lmar.parts.cost import count_flops, param_count, resize_flops, stage_flops
+from lmar.parts.lmar.resampler import LMAR
+from lmar.run.pipeline import STAGES, deu, deu_staged
 
 HW, SIZE = (40, 60), (20, 30)
 MS = [f"{s}_ms" for s in STAGES]
@@ -108,7 +108,7 @@ def test_resize_flops_by_the_taps_convention():
 
 
 def test_resize_flops_refuses_what_resize_refuses():
-    from lmar.errors import LmarError
+    from lmar.core.errors import LmarError
 
     with pytest.raises(LmarError):
         resize_flops((40, 60), (20, 30), "area", True)
@@ -171,7 +171,7 @@ def test_the_fused_path_adds_back_the_map_the_counter_cannot_see(backbone, monke
         net.fused_inputs(x, size, x0)
         return torch.zeros_like(x)
 
-    monkeypatch.setattr(lmar.resampler, "use_fused", lambda *args: True)  # as if on CUDA
+    monkeypatch.setattr(lmar.parts.lmar.resampler, "use_fused", lambda *args: True)  # as if on CUDA
     monkeypatch.setattr(net, "compensatory_map", unseen_map)
     net.embedding = "add"  # x0 + R(C): the forward pass takes the map as it is
     assert stage_flops(net, backbone, "bicubic", HW, SIZE, CPU) == pytest.approx(reference_add, rel=1e-12)
@@ -179,9 +179,9 @@ def test_the_fused_path_adds_back_the_map_the_counter_cannot_see(backbone, monke
     # with the fusion, the kernel's epilogue mixes input and map (6 -> 3 per full-resolution pixel) and
     # the 1x1 convolution at the target size does not run: the count moves by exactly that
     net.embedding = "fusion"
-    monkeypatch.setattr(lmar.resampler, "fused_compute", lambda *args: "bf16")
-    monkeypatch.setattr(lmar.resampler, "fused_map", lambda mlp, compute: lambda x, *rest, mix: torch.zeros_like(x))
-    monkeypatch.setattr(lmar.resampler, "fused_resizer", lambda *args: None)  # PyTorch's resizes: counted the same
+    monkeypatch.setattr(lmar.parts.lmar.resampler, "fused_compute", lambda *args: "bf16")
+    monkeypatch.setattr(lmar.parts.lmar.resampler, "fused_map", lambda mlp, compute: lambda x, *rest, mix: torch.zeros_like(x))
+    monkeypatch.setattr(lmar.parts.lmar.resampler, "fused_resizer", lambda *args: None)  # PyTorch's resizes: counted the same
     moved = (2 * 6 * 3 * HW[0] * HW[1] - 2 * 6 * 3 * SIZE[0] * SIZE[1]) / 1e9
     expected = {**reference, "resample_gflops": reference["resample_gflops"] + moved}
     assert stage_flops(net, backbone, "bicubic", HW, SIZE, CPU) == pytest.approx(expected, rel=1e-12)
@@ -199,7 +199,7 @@ def test_lmar_map_flops_match_the_counted_reference_path():
 
 
 def test_evaluation_rows_carry_stage_costs(lmar_eval, frozen_backbone, lmar_ckpt):
-    from lmar.checkpoint import build_resampler
+    from lmar.run.checkpoint import build_resampler
 
     df, csv, _ = lmar_eval
     import pandas as pd

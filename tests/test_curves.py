@@ -1,4 +1,4 @@
-"""Training curves (lmar.curves): one CSV row per epoch beside each checkpoint, written all-or-nothing."""
+"""Training curves (lmar.run.curves): one CSV row per epoch beside each checkpoint, written all-or-nothing."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 import torch
 from conftest import BACKBONE_SPEC, CPU, LMAR_SPEC, N_TRAIN, entries
 
-import lmar.train
-from lmar.curves import TENSORBOARD_ENV, CurveRecorder, curve_path, write_curve
-from lmar.registry import RESAMPLERS
-from lmar.train import pretrain_backbone, train_resampler
+import lmar.run.train
+from lmar.core.registry import RESAMPLERS
+from lmar.run.curves import TENSORBOARD_ENV, CurveRecorder, curve_path, write_curve
+from lmar.run.train import pretrain_backbone, train_resampler
 
 # Adam at lr, StepLR(step_size=1, gamma): the rate of epoch e is lr * gamma**e, worked out by hand.
 BACKBONE_2 = {**BACKBONE_SPEC, "train": {**BACKBONE_SPEC["train"], "epochs": 2, "lr": 2e-3, "step_size": 1,
@@ -30,10 +30,10 @@ def read_curve(path):
 
 
 def logged_epochs(caplog) -> list[dict[str, str]]:
-    """The loss parts of each ``epoch N name value ...`` line of lmar.train, in order, as logged (text)."""
+    """The loss parts of each ``epoch N name value ...`` line of lmar.run.train, in order, as logged (text)."""
     out = []
     for rec in caplog.records:
-        m = re.fullmatch(r"epoch (\d+) (.*)", rec.getMessage()) if rec.name == "lmar.train" else None
+        m = re.fullmatch(r"epoch (\d+) (.*)", rec.getMessage()) if rec.name == "lmar.run.train" else None
         if m:
             words = m[2].split()
             assert int(m[1]) == len(out)
@@ -58,7 +58,7 @@ def test_curve_path():
 
 
 def test_pretrain_writes_the_curve(mini_data, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="lmar.train")
+    caplog.set_level(logging.INFO, logger="lmar.run.train")
     out = tmp_path / "backbone.pt"
     torch.manual_seed(0)
     meta = pretrain_backbone(mini_data, BACKBONE_2, out, CPU, seed=0, name="unet")
@@ -70,7 +70,7 @@ def test_pretrain_writes_the_curve(mini_data, tmp_path, caplog):
 
 
 def test_resampler_writes_the_curve(mini_data, backbone_ckpt, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="lmar.train")
+    caplog.set_level(logging.INFO, logger="lmar.run.train")
     out = tmp_path / "resampler_lmar.pt"
     torch.manual_seed(0)
     meta = train_resampler(mini_data, backbone_ckpt, LMAR_2, out, CPU, seed=0, name="lmar")
@@ -85,7 +85,7 @@ def test_resampler_writes_the_curve(mini_data, backbone_ckpt, tmp_path, caplog):
 def test_pretrain_failing_midway_writes_nothing(mini_data, tmp_path, monkeypatch):
     steps = -(-N_TRAIN // BACKBONE_2["train"]["batch_size"])
     calls = []
-    real = lmar.train.F.l1_loss
+    real = lmar.run.train.F.l1_loss
 
     def l1_loss(*a, **k):
         calls.append(1)
@@ -93,7 +93,7 @@ def test_pretrain_failing_midway_writes_nothing(mini_data, tmp_path, monkeypatch
             raise RuntimeError("boom in epoch 1")
         return real(*a, **k)
 
-    monkeypatch.setattr(lmar.train.F, "l1_loss", l1_loss)
+    monkeypatch.setattr(lmar.run.train.F, "l1_loss", l1_loss)
     with pytest.raises(RuntimeError, match="boom in epoch 1"):
         pretrain_backbone(mini_data, BACKBONE_2, tmp_path / "backbone.pt", CPU, seed=0, name="unet")
     assert entries(tmp_path) == []
@@ -163,7 +163,7 @@ def test_tensorboard_when_asked(tmp_path, monkeypatch):
 def test_the_curves_plot_has_one_panel_per_training_job(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
-    from lmar import plots
+    from lmar.report import plots
 
     root = tmp_path / "models"
     a = root / "mini" / "unet" / "seed0" / "backbone.curve.csv"

@@ -11,13 +11,13 @@ import torch
 from conftest import DATA_SIZE, TEST_NAMES, entries, load_png, write_rgb
 from PIL import Image
 
+from lmar.core.errors import LmarError
+from lmar.core.registry import DATASETS
 from lmar.data import mini
 from lmar.data.image_write import to_uint8, write_png
 from lmar.data.images import image_size, read_image
 from lmar.data.mini import MiniDataset
 from lmar.data.pairs import list_pairs
-from lmar.errors import LmarError
-from lmar.registry import DATASETS
 
 ALL_NAMES = sorted(p.rsplit(".", 1)[0] for p in mini.PHOTOS)
 

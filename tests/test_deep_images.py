@@ -15,7 +15,7 @@ from conftest import CPU, LABELS, entries
 from PIL import Image
 
 from lmar.cli import main
-from lmar.evaluate import evaluate
+from lmar.run.evaluate import evaluate
 
 
 def to_16bit(path):

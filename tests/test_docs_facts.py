@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lmar.cli import main
-from lmar.registry import BACKBONES, DATASETS, RESAMPLERS
+from lmar.core.registry import BACKBONES, DATASETS, RESAMPLERS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -13,8 +13,8 @@ import gdown
 import pytest
 from local_http import LocalServer, Payload, closed_port
 
+from lmar.core.errors import LmarError
 from lmar.data.download import download, gdrive_download, gdrive_folder_download, sha256_file, verify_or_record
-from lmar.errors import LmarError
 
 DATA = random.Random(0).randbytes(300_000)
 SHA = hashlib.sha256(DATA).hexdigest()

@@ -12,8 +12,8 @@ import torch
 from conftest import entries, write_rgb
 from PIL import Image
 
-from lmar import checkpoint
 from lmar.cli import main
+from lmar.run import checkpoint
 
 
 def enhance(capsys, inp, out, backbone, *extra) -> tuple[int, str, str]:

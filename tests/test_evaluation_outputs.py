@@ -15,11 +15,11 @@ import torch
 from conftest import CPU, LABELS, LMAR_PARAMS, TEST_NAMES, entries
 from test_deep_images import to_16bit
 
+from lmar.core.errors import LmarError
 from lmar.data import loader
 from lmar.data.images import read_image
-from lmar.errors import LmarError
-from lmar.evaluate import evaluate
-from lmar.metrics import Scorer
+from lmar.run.evaluate import evaluate
+from lmar.run.metrics import Scorer
 
 SCORES = ["psnr", "ssim"]
 FIRST = sorted(TEST_NAMES)[0]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lmar.core.errors import LmarError
 from lmar.data.extract import safe_extract
-from lmar.errors import LmarError
 
 FILES = {"ds/train/a.png": b"A" * 1000, "ds/test/b.png": b"B" * 10, "ds/README": b"hello"}
 TAR_MODES = {".tar": "w", ".tar.gz": "w:gz", ".tgz": "w:gz", ".tar.bz2": "w:bz2", ".tar.xz": "w:xz"}

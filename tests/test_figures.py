@@ -8,8 +8,8 @@ import pytest
 import torch
 from conftest import LMAR_SPEC, load_png
 
-from lmar.errors import LmarError
-from lmar.figures import _crop_box, crops_figure, lmar_figure
+from lmar.core.errors import LmarError
+from lmar.report.figures import _crop_box, crops_figure, lmar_figure
 
 
 def test_the_crops_are_the_saved_outputs_cut_in_the_middle(mini_data, tmp_path):
@@ -31,8 +31,8 @@ def test_the_crops_are_the_saved_outputs_cut_in_the_middle(mini_data, tmp_path):
 
 
 def test_the_lmar_figure_shows_what_the_resampler_computes(mini_data, lmar_ckpt):
-    from lmar.checkpoint import build_resampler
     from lmar.data.images import read_image
+    from lmar.run.checkpoint import build_resampler
 
     fig = lmar_figure(mini_data, "coffee", lmar_ckpt, (24, 36))
     assert [ax.get_title() for ax in fig.axes][3] == "x_lr (to the backbone)"

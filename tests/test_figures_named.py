@@ -17,7 +17,7 @@ import torch
 from conftest import LMAR_SPEC, load_png
 from PIL import Image
 
-from lmar.figures import cell_label, crops_figure, lmar_figure, write_figures
+from lmar.report.figures import cell_label, crops_figure, lmar_figure, write_figures
 
 IMAGE = "coffee"
 
@@ -90,8 +90,8 @@ def test_each_crop_panel_prints_its_whole_image_psnr_and_the_title_names_the_cel
 
 
 def test_the_map_difference_is_signed_on_a_diverging_map_centred_at_zero(mini_data, lmar_ckpt):
-    from lmar.checkpoint import build_resampler
     from lmar.data.images import read_image
+    from lmar.run.checkpoint import build_resampler
 
     fig = lmar_figure(mini_data, IMAGE, lmar_ckpt, (24, 36), "dataset mini, backbone unet, seed 0")
     assert "backbone unet" in fig._suptitle.get_text()
@@ -108,10 +108,11 @@ def test_the_map_difference_is_signed_on_a_diverging_map_centred_at_zero(mini_da
 
 
 def test_both_figures_written_by_the_workflow_verb_name_the_cell(mini_data, outputs, lmar_ckpt, monkeypatch):
-    import lmar.plots
+    import lmar.report.plot_style
 
     saved = {}
-    monkeypatch.setattr(lmar.plots, "_save", lambda fig, out: saved.__setitem__(out.name, fig._suptitle.get_text()))
+    monkeypatch.setattr(lmar.report.plot_style, "save_figure",
+                        lambda fig, out: saved.__setitem__(out.name, fig._suptitle.get_text()))
     write_figures(mini_data, outputs, {"scales": [2]}, ["bicubic", "lmar", "full_resolution"],
                   outputs / "crops.png", lmar_ckpt, outputs / "lmar_map.png", IMAGE)
     assert set(saved) == {"crops.png", "lmar_map.png"}
@@ -120,7 +121,7 @@ def test_both_figures_written_by_the_workflow_verb_name_the_cell(mini_data, outp
 
 
 def test_an_output_of_another_size_is_one_clear_error(mini_data, outputs):
-    from lmar.errors import LmarError
+    from lmar.core.errors import LmarError
 
     small = Image.open(outputs / "lmar" / "x2" / f"{IMAGE}.png").resize((36, 24))
     small.save(outputs / "lmar" / "x2" / f"{IMAGE}.png")

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from lmar import fingerprint as fp
-from lmar.errors import LmarError
+from lmar.core import fingerprint as fp
+from lmar.core.errors import LmarError
 
 
 def rel(paths) -> list[str]:
@@ -19,8 +19,8 @@ def tree(tmp_path, monkeypatch):
     """A small project of two packages (names of the real ones, which the fingerprint follows)."""
     for name, text in {
         "lmar/__init__.py": "",
-        "lmar/errors.py": "class E(Exception): ...\n",
-        "lmar/harness.py": "from lmar.errors import E\n\ndef run():\n    from lmar import helper\n",
+        "lmar/core/errors.py": "class E(Exception): ...\n",
+        "lmar/harness.py": "from lmar.core.errors import E\n\ndef run():\n    from lmar import helper\n",
         "lmar/helper.py": "import os\n",
         "lmar/typing_only.py": "",
         "lmar/part_base.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from lmar import typing_only\n",
@@ -38,7 +38,7 @@ def tree(tmp_path, monkeypatch):
 
 
 def test_imports_are_followed_at_any_depth_but_not_under_type_checking(tree):
-    assert rel(fp.module_files(["lmar.harness"])) == ["lmar/__init__.py", "lmar/errors.py", "lmar/harness.py",
+    assert rel(fp.module_files(["lmar.harness"])) == ["lmar/__init__.py", "lmar/core/errors.py", "lmar/harness.py",
                                                        "lmar/helper.py"]  # the function-level import too
     assert rel(fp.module_files(["baselines.two"])) == ["baselines/__init__.py", "baselines/two.py", "lmar/__init__.py",
                                                         "lmar/part_base.py"]  # not typing_only
@@ -69,7 +69,7 @@ def test_the_real_harness_names_no_part_module():
     """Parts are counted by the config entries that use them: the evaluation and training code must not
     import a baseline or a backbone module, or editing one would rerun every job."""
     fp._imports_of.cache_clear()
-    for harness in ("lmar.evaluate", "lmar.train", "lmar.data.base"):
+    for harness in ("lmar.run.evaluate", "lmar.run.train", "lmar.data.base"):
         files = rel(fp.module_files([harness]))
-        parts = [f for f in files if f.startswith(("baselines/", "lmar/backbones/")) or f == "lmar/resampler.py"]
+        parts = [f for f in files if f.startswith(("baselines/", "lmar/parts/backbones/")) or f == "lmar/parts/lmar/resampler.py"]
         assert parts == [], (harness, parts)

@@ -4,15 +4,15 @@ fingerprinted beside the wrapped class's, so editing that network changes its jo
 
 from __future__ import annotations
 
-from lmar.backbones.wrapped import Wrapped
-from lmar.fingerprint import fingerprint, part_modules
-from lmar.registry import RESAMPLERS
+from lmar.core.fingerprint import fingerprint, part_modules
+from lmar.core.registry import RESAMPLERS
+from lmar.parts.backbones.wrapped import Wrapped
 
 
 def test_a_wrapped_backbone_runs_its_network_module(make_module, tmp_path):
     name = make_module("lmar_test_fp_net", "import torch\nclass Net(torch.nn.Identity):\n    pass\n")
     modules = part_modules(Wrapped, {"network": f"{name}:Net", "tap": "x"})
-    assert modules == ["lmar.backbones.wrapped", name]
+    assert modules == ["lmar.parts.backbones.wrapped", name]
     before = fingerprint(modules)
     source = tmp_path / f"{name}.py"  # where make_module wrote it
     source.write_text(source.read_text() + "# an edit\n")

@@ -9,15 +9,15 @@ import pytest
 import torch
 from torch import nn
 
-from lmar.config import check_entry
-from lmar.errors import LmarError
-from lmar.pipeline import deu
-from lmar.registry import RESAMPLERS
+from lmar.core.errors import LmarError
+from lmar.core.registry import RESAMPLERS
+from lmar.run.config import check_entry
+from lmar.run.pipeline import deu
 
 NAN_RESAMPLER = """
 import torch
-from lmar.resampler_base import Resampler
-from lmar.interpolation import resize
+from lmar.parts.resampler_base import Resampler
+from lmar.parts.resize import resize
 
 class NaNs(Resampler):
     def forward(self, x, size):

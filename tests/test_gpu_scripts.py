@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -27,3 +28,8 @@ def test_the_deu_settings_script_times_every_backbone_case_and_setting():
     # the paper grid's two backbones x (x1.8, full resolution) x (the evaluation's settings, benchmark on)
     assert len(out["cases"]) == 8 and all(c["seconds"] > 0 for c in out["cases"].values())
     assert {k.split(" ")[0] for k in out["cases"]} == {"unet", "nafnet"}
+
+
+def test_the_resampler_script_finds_the_benchmark_it_times():
+    script = runpy.run_path(str(SCRIPTS / "resampler_4k.py"))  # not run as __main__: nothing is timed
+    assert script["measure"].__module__ == "lmar.bench.benchmarks"

@@ -1,4 +1,4 @@
-"""Concurrent GPU jobs on one machine each get a distinct device (lmar.gpus), with fake devices."""
+"""Concurrent GPU jobs on one machine each get a distinct device (lmar.core.gpus), with fake devices."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from lmar import gpus, runtime
+from lmar.core import gpus, runtime
 
 # A job as the CLI starts one: resolve_device("cuda") on a machine with 4 (fake) GPUs; it prints
 # the device it got and holds it for a while, as a job holds its device while it runs.
@@ -20,7 +20,7 @@ JOB = textwrap.dedent("""
     torch.cuda.is_available = lambda: True
     torch.cuda.device_count = lambda: 4
     torch.cuda.set_device = lambda index: None
-    from lmar.runtime import resolve_device
+    from lmar.core.runtime import resolve_device
     print(resolve_device(sys.argv[1]), flush=True)
     time.sleep(float(sys.argv[2]))
 """)

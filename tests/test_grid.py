@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from lmar.config import apply_extends, check_parts, grid
-from lmar.errors import LmarError
-from lmar.report import markdown_table
+from lmar.core.errors import LmarError
+from lmar.report.overview import markdown_table
+from lmar.run.config import apply_extends, check_parts, grid
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "workflow" / "configs"

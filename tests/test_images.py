@@ -16,9 +16,9 @@ import tifffile
 import torch
 from PIL import Image, ImageFile, ImageOps
 
+from lmar.core.errors import LmarError
 from lmar.data.image_write import OUTPUT_SUFFIXES, check_output_suffix, quantize, to_uint8, write_image, write_png
 from lmar.data.images import image_size, read_image, read_image_bits
-from lmar.errors import LmarError
 
 ENV = "LMAR_MAX_IMAGE_PIXELS"
 # values that are not multiples of 257, so keeping only the high byte would show

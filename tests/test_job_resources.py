@@ -1,14 +1,13 @@
-"""Job resources sized from the config (lmar.job_resources), and the cluster profiles that use them."""
+"""Job resources sized from the config (lmar.run.job_resources), and the cluster profiles that use them."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
-
 from test_workflow import dry_run_jobs, snakemake, write_config
 
-from lmar import job_resources as jr
+from lmar.run import job_resources as jr
 
 SHAPE = (1000, 2000, 10, 5)  # H, W, train pairs, test pairs
 

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from lmar.kernels import triton_available
+from lmar.parts.lmar.fused import triton_available
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
 import json
 from types import SimpleNamespace
-from lmar.kernels.lmar_triton import Launch
-from lmar.kernels.tuning import tune
+from lmar.parts.lmar.fused.lmar_triton import Launch
+from lmar.bench.tuning import tune
 broken = SimpleNamespace(block=16, num_warps=3, num_stages=1, unroll=False)  # fails inside its process
 partials = []
 result = tune((8, 40), (4, 20), hidden=32, depth=2, computes=("fp32", "bf16"), device="cpu", progress=lambda m: None,
@@ -60,7 +60,7 @@ def test_tune_checks_and_ranks_every_candidate():
 
 @pytest.mark.skipif(not triton_available(), reason="needs triton")
 def test_bf16_sweep_tries_pipelined_launches_first():
-    from lmar.kernels.tuning import candidates
+    from lmar.bench.tuning import candidates
 
     found = [(c.block, c.num_warps, c.num_stages, c.unroll) for c in candidates("bf16")]
     assert len(found) == len(set(found)) == 22

@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from baselines.learned_resizer import LearnedResizer, LearnedResizerRecipe
-from lmar.config import check_parts
-from lmar.errors import LmarError
-from lmar.evaluate import evaluate
-from lmar.registry import RESAMPLERS
-from lmar.train import train_resampler
+from lmar.core.errors import LmarError
+from lmar.core.registry import RESAMPLERS
+from lmar.run.config import check_parts
+from lmar.run.evaluate import evaluate
+from lmar.run.train import train_resampler
 from tests.conftest import CPU, LABELS, N_TRAIN, TEST_NAMES
 
 PARAMS = {"n": 8, "r": 1}
@@ -108,7 +108,7 @@ def test_loss_decreases_and_only_the_resizer_learns(frozen_backbone):
 
 
 def test_training_writes_a_checkpoint(trained):
-    from lmar.checkpoint import build_resampler
+    from lmar.run.checkpoint import build_resampler
 
     out, meta = trained
     assert out.is_file()
@@ -123,11 +123,11 @@ def test_training_writes_a_checkpoint(trained):
 def test_trainer_leaves_backbone_weights_bit_identical(mini_data, backbone_ckpt, tmp_path, monkeypatch):
     """Capture the very backbone the trainer uses: its weights after training equal those before,
     while the resizer's changed."""
-    import lmar.train
-    from lmar.checkpoint import load
+    import lmar.run.train
+    from lmar.run.checkpoint import load
 
     seen = {}
-    real = lmar.train.checkpoint.load_backbone
+    real = lmar.run.train.checkpoint.load_backbone
 
     def spy(*args, **kwargs):
         net, ckpt = real(*args, **kwargs)
@@ -140,7 +140,7 @@ def test_trainer_leaves_backbone_weights_bit_identical(mini_data, backbone_ckpt,
         seen["start"] = {k: v.clone() for k, v in self.state_dict().items()}
         return real_loss(self, *args, **kwargs)
 
-    monkeypatch.setattr(lmar.train.checkpoint, "load_backbone", spy)
+    monkeypatch.setattr(lmar.run.train.checkpoint, "load_backbone", spy)
     monkeypatch.setattr(LearnedResizer, "make_loss", loss_spy)
     spec = {**SPEC, "train": {**SPEC["train"], "epochs": 1}}
     torch.manual_seed(0)

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from test_report import rows
 
-from lmar import left_out
 from lmar.cli import main
-from lmar.errors import LmarError
-from lmar.report import write_table
-from lmar.store import gather
+from lmar.core.errors import LmarError
+from lmar.report import left_out
+from lmar.report.store import gather
+from lmar.report.write import write_table
 
 
 @pytest.fixture

@@ -11,14 +11,14 @@ import torch
 import torch.nn.functional as F
 from conftest import CPU, LMAR_SPEC, N_TRAIN
 
-import lmar.resampler as lmar_resampler
-from lmar.config import check_parts
-from lmar.errors import LmarError
-from lmar.interpolation import resize
-from lmar.losses import LMARLoss, scharr_magnitude
-from lmar.recipes import ResamplerRecipe
-from lmar.resampler import LMAR, LMARRecipe
-from lmar.train import train_resampler
+import lmar.parts.lmar.resampler as lmar_resampler
+from lmar.core.errors import LmarError
+from lmar.parts.lmar.losses import LMARLoss, scharr_magnitude
+from lmar.parts.lmar.resampler import LMAR, LMARRecipe
+from lmar.parts.recipes import ResamplerRecipe
+from lmar.parts.resize import resize
+from lmar.run.config import check_parts
+from lmar.run.train import train_resampler
 
 
 def small(seed: int = 0, **kw) -> LMAR:
@@ -399,9 +399,9 @@ def test_task_weight_adds_the_ground_truth_loss(frozen_backbone):
 
 
 def test_a_resize_loss_never_used_loads_no_vgg(frozen_backbone, monkeypatch):
-    import lmar.losses
+    import lmar.parts.lmar.losses
 
-    monkeypatch.setattr(lmar.losses, "VGGRelu43", lambda *a, **k: pytest.fail("VGG16 loaded"))
+    monkeypatch.setattr(lmar.parts.lmar.losses, "VGGRelu43", lambda *a, **k: pytest.fail("VGG16 loaded"))
     loss = LMARLoss(frozen_backbone, small(), {"resize_loss": "vgg16", "resize_scale": 0}, CPU)
     assert loss.vgg is None and loss.info["resize_loss"] == "none"
 

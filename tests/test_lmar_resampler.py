@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import lmar.resampler as lmar_resampler
-from lmar.errors import LmarError
-from lmar.interpolation import resize
-from lmar.resampler import LMAR, relative_coordinate
+import lmar.parts.lmar.resampler as lmar_resampler
+from lmar.core.errors import LmarError
+from lmar.parts.lmar.resampler import LMAR, relative_coordinate
+from lmar.parts.resize import resize
 
 
 def small_lmar(seed: int = 0, **kw) -> LMAR:

@@ -1,7 +1,7 @@
-"""The fused Triton kernel for LMAR's compensatory map (lmar.kernels) against the PyTorch reference.
+"""The fused Triton kernel for LMAR's compensatory map (lmar.parts.lmar.fused) against the PyTorch reference.
 
 Without a GPU the kernel runs in Triton's CPU interpreter, which must be switched on
-(TRITON_INTERPRET=1) before ``lmar.kernels.lmar_triton`` is imported: ``@triton.jit`` picks
+(TRITON_INTERPRET=1) before ``lmar.parts.lmar.fused.lmar_triton`` is imported: ``@triton.jit`` picks
 interpreter or compiler when it decorates. In a shared pytest process another test may have
 imported that module already, and a process-wide TRITON_INTERPRET would also send the CUDA
 test below to the interpreter. So the interpreter comparisons run once, in a subprocess that
@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmar.errors import LmarError
-from lmar.kernels import mlp_unsupported, triton_available, use_fused
-from lmar.resampler import LMAR, kernel_mlp
+from lmar.core.errors import LmarError
+from lmar.parts.lmar.fused import mlp_unsupported, triton_available, use_fused
+from lmar.parts.lmar.resampler import LMAR, kernel_mlp
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_triton = pytest.mark.skipif(not triton_available(), reason="needs triton")
@@ -65,7 +65,7 @@ CASES: dict[str, dict] = {
 
 def _run_case(spec: dict) -> dict:
     """Fused ("always") vs reference ("never") twins on one random input; runs under the interpreter."""
-    from lmar.kernels import lmar_triton
+    from lmar.parts.lmar.fused import lmar_triton
 
     torch.manual_seed(0)
     params = {"hidden": spec["hidden"], "depth": spec["depth"], "chunk_pixels": spec.get("chunk", 262144),
@@ -117,14 +117,14 @@ def _run_case(spec: dict) -> dict:
 
 def _bf16_band_diff(net: LMAR, x: torch.Tensor, size: tuple[int, int]) -> float:
     """max |fused_compensation(compute=bf16) - _band| over the whole image."""
-    from lmar.kernels.lmar_triton import fused_compensation
+    from lmar.parts.lmar.fused.lmar_triton import fused_compensation
 
     with torch.no_grad():
         fused = fused_compensation(*net.fused_inputs(x, size), net.mlp, compute="bf16")
         return (fused - net._band(*net.band_inputs(x, size))).abs().max().item()
 
 
-# The fused path's resize from tap tables (lmar.kernels.resize_triton) against lmar.interpolation.resize:
+# The fused path's resize from tap tables (lmar.parts.lmar.fused.resize_triton) against lmar.parts.resize.resize:
 # (method, antialias, in (H, W), out (h, w), channels-last input, with a bias).
 RESIZES = {
     "bicubic_down": ("bicubic", False, (21, 34), (9, 19), False, True),
@@ -137,8 +137,8 @@ RESIZES = {
 
 
 def _run_resize(method, antialias, hw, size, channels_last, with_bias) -> dict:
-    from lmar.interpolation import resize
-    from lmar.kernels.resize_triton import fused_resize, resize_tables
+    from lmar.parts.lmar.fused.resize_triton import fused_resize, resize_tables
+    from lmar.parts.resize import resize
 
     torch.manual_seed(0)
     x = torch.rand(2, 3, *hw)
@@ -155,7 +155,7 @@ def _run_resize(method, antialias, hw, size, channels_last, with_bias) -> dict:
 
 def _interpreter_worker() -> None:
     """Entry point of the subprocess: every case, as JSON on stdout."""
-    from lmar.kernels.lmar_triton import INTERPRETED
+    from lmar.parts.lmar.fused.lmar_triton import INTERPRETED
 
     assert INTERPRETED, "the worker must run with TRITON_INTERPRET=1"
     results = {}
@@ -288,7 +288,7 @@ def test_supported_shapes(hidden, depth, dtype):
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_hidden_is_limited_to_128(dtype):
     """Wider weight tiles would not fit a GPU's shared memory (test_wider_mlps_would_not_fit_the_default_launch)."""
-    from lmar.kernels.lmar_triton import pack_mlp
+    from lmar.parts.lmar.fused.lmar_triton import pack_mlp
 
     assert "[16, 128]" in mlp_unsupported(kernel_mlp(144, 2).to(getattr(torch, dtype)))
     with pytest.raises(LmarError, match=r"\[16, 128\]"):
@@ -319,7 +319,7 @@ def test_always_with_a_dtype_mismatch_raises():
 
 @needs_triton
 def test_always_on_cpu_without_the_interpreter_raises():
-    from lmar.kernels.lmar_triton import INTERPRETED
+    from lmar.parts.lmar.fused.lmar_triton import INTERPRETED
 
     if INTERPRETED:
         pytest.skip("this process runs Triton's interpreter")
@@ -331,7 +331,7 @@ def test_always_on_cpu_without_the_interpreter_raises():
 @needs_triton
 def test_compute_mode_follows_pytorch_settings():
     """bf16 weights or bf16 autocast -> bf16 dots; fp32 -> ieee products unless matmul precision allows TF32."""
-    from lmar.kernels import fused_compute
+    from lmar.parts.lmar.fused import fused_compute
 
     mlp, x = kernel_mlp(16, 2), torch.rand(1, 3, 4, 4)
     assert fused_compute(mlp, x) == "fp32"
@@ -356,7 +356,7 @@ def test_float16_autocast_is_refused_by_always():
 
 @needs_triton
 def test_launch_override_from_the_environment(monkeypatch):
-    from lmar.kernels.lmar_triton import LAUNCH, LAUNCH_ENV, Launch, launch_for
+    from lmar.parts.lmar.fused.lmar_triton import LAUNCH, LAUNCH_ENV, Launch, launch_for
 
     monkeypatch.setenv(LAUNCH_ENV, '{"bf16": [128, 8, 2, true]}')
     assert launch_for("bf16") == Launch(128, 8, 2, True)
@@ -369,7 +369,7 @@ def test_launch_override_from_the_environment(monkeypatch):
 
 @needs_triton
 def test_packed_weights_are_reused_until_a_parameter_changes():
-    from lmar.kernels import fused_map
+    from lmar.parts.lmar.fused import fused_map
 
     net = LMAR(hidden=16, depth=2)
     first = fused_map(net.mlp, "fp32").keywords["mlp"]
@@ -405,7 +405,14 @@ def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, mix, 
 
     The interpreter cannot catch compile-only errors (types, layouts, resources); this does.
     """
-    from lmar.kernels.lmar_triton import Launch, _compensation_kernel, compute_dtype, kernel_constants, launch_for, pack_mlp
+    from lmar.parts.lmar.fused.lmar_triton import (
+        Launch,
+        _compensation_kernel,
+        compute_dtype,
+        kernel_constants,
+        launch_for,
+        pack_mlp,
+    )
 
     _skip_unless_compiling()
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))  # a cold compile, and no files left behind
@@ -435,11 +442,17 @@ def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, mix, 
 @needs_triton
 def test_wider_mlps_would_not_fit_the_default_launch(tmp_path, monkeypatch):
     """Why MAX_HIDDEN is 128: at hidden 256 the bf16 launch's pipelined weights need 385 KiB of shared memory."""
-    from lmar.kernels.lmar_triton import MAX_HIDDEN, _compensation_kernel, kernel_constants, launch_for, pack_mlp
+    from lmar.parts.lmar.fused.lmar_triton import (
+        MAX_HIDDEN,
+        _compensation_kernel,
+        kernel_constants,
+        launch_for,
+        pack_mlp,
+    )
 
     _skip_unless_compiling()
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr("lmar.kernels.lmar_triton.MAX_HIDDEN", 256)  # pack it anyway, to compile it
+    monkeypatch.setattr("lmar.parts.lmar.fused.lmar_triton.MAX_HIDDEN", 256)  # pack it anyway, to compile it
     packed = pack_mlp(kernel_mlp(256, 3).bfloat16())
     launch = launch_for("bf16")
     compiled = _compile_as_launched(_compensation_kernel, {"w": "bf16", "iy": "i32", "ix": "i32"},
@@ -453,7 +466,7 @@ def test_wider_mlps_would_not_fit_the_default_launch(tmp_path, monkeypatch):
 def test_resize_kernel_compiles_for_h100(taps, dtype, bias, tmp_path, monkeypatch):
     """The fused path's resize kernel compiles to an sm_90 cubin (no GPU needed), specialised as for x0 = R(x)
     of a 4K input, as the map's kernel."""
-    from lmar.kernels.resize_triton import BLOCK, _resize_kernel
+    from lmar.parts.lmar.fused.resize_triton import BLOCK, _resize_kernel
 
     _skip_unless_compiling()
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
@@ -475,7 +488,7 @@ RESIZE_INTS = {"n_out": h * w, "out_w": w, "s_sb": 3 * H * W, "s_sc": H * W, "s_
 
 def _skip_unless_compiling():
     triton = pytest.importorskip("triton")
-    from lmar.kernels.lmar_triton import INTERPRETED
+    from lmar.parts.lmar.fused.lmar_triton import INTERPRETED
 
     if INTERPRETED:
         pytest.skip("this process runs Triton's interpreter")
@@ -533,7 +546,7 @@ needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CU
 
 def _gpu_twins(hw, size, batch=2, hidden=128, depth=5, mode="auto"):
     """(reference, fused) LMAR twins on CUDA, and an input; skips where Triton is interpreted."""
-    from lmar.kernels.lmar_triton import INTERPRETED
+    from lmar.parts.lmar.fused.lmar_triton import INTERPRETED
 
     if INTERPRETED:
         pytest.skip("this process runs Triton's interpreter")
@@ -578,7 +591,7 @@ def test_gpu_fused_fp32_matches_reference(hw, size, batch):
 @needs_gpu
 def test_gpu_launch_reports_what_the_compiler_used():
     """fused_compensation(compiled={}) reports registers, spills and shared memory (tune-kernel records them)."""
-    from lmar.kernels.lmar_triton import fused_compensation
+    from lmar.parts.lmar.fused.lmar_triton import fused_compensation
 
     _, fused, x = _gpu_twins((64, 96), (30, 50), batch=1)
     compiled: dict = {}

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from conftest import run_cli
 
-from lmar.errors import LmarError
-from lmar.report import load_results
-from lmar.cost_tables import cost_frame, cost_latex, cost_markdown
+from lmar.core.errors import LmarError
+from lmar.report.cost_tables import cost_frame, cost_latex, cost_markdown
+from lmar.report.store import load_results
 
 # (resampler, load average): with 1 own thread on 2 CPUs, a load above 3.0 is more than this job's
 CASES = (("lanczos3", 5.0), ("bicubic", 2.5), ("area", 3.0))
@@ -104,7 +104,7 @@ def counting_load(monkeypatch):
         value = 100.0 - calls["n"] if calls["falling"] else float(calls["n"])
         return value, 0.0, 0.0
 
-    monkeypatch.setattr("lmar.evaluate.os.getloadavg", fake)
+    monkeypatch.setattr("lmar.run.evaluate.os.getloadavg", fake)
     return calls
 
 
@@ -144,7 +144,7 @@ def test_each_row_holds_the_higher_load_of_just_before_and_just_after_its_timing
 
 
 def test_a_store_gathered_from_files_before_and_after_the_columns_keeps_them_and_renders(tmp_path):
-    from lmar.store import gather
+    from lmar.report.store import gather
 
     store((("lanczos3", 5.0),)).assign(config_hash="x").to_csv(tmp_path / "new.csv", index=False)
     store((("bicubic", 9.0),), recorded=False).assign(config_hash="x").to_csv(tmp_path / "old.csv", index=False)

@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 
-from lmar.errors import LmarError
-from lmar.losses import LMARLoss, resize_loss_choice, scharr_magnitude
-from lmar.resampler import LMAR
-from lmar.weights import weight_path
+from lmar.core.errors import LmarError
+from lmar.parts.lmar.losses import LMARLoss, resize_loss_choice, scharr_magnitude
+from lmar.parts.lmar.resampler import LMAR
+from lmar.parts.weights import weight_path
 
 CPU = torch.device("cpu")
 
@@ -104,7 +104,7 @@ def test_bad_resize_loss_names_are_errors(wanted, fallback, key, empty_torch_hom
 
 
 def test_loss_records_the_fallback_and_warns(frozen_backbone, empty_torch_home, caplog):
-    with caplog.at_level(logging.WARNING, logger="lmar.losses"):
+    with caplog.at_level(logging.WARNING, logger="lmar.parts.lmar.losses"):
         loss = LMARLoss(frozen_backbone, make_lmar(), {"resize_loss": "vgg16", "resize_loss_fallback": "l1"}, CPU)
     assert loss.vgg is None
     assert loss.info["resize_loss"] == "l1"

@@ -11,9 +11,9 @@ import torch
 from conftest import LABELS, N_TEST
 from test_lpips_safe import CPU, _accept, _stand_in_alexnet, _stand_in_lpips
 
-from lmar import metrics
-from lmar.evaluate import evaluate
-from lmar.metrics import KeptReference, Scorer
+from lmar.run import metrics
+from lmar.run.evaluate import evaluate
+from lmar.run.metrics import KeptReference, Scorer
 
 
 def test_scores_equal_pyiqas_to_the_last_bit_and_the_reference_is_computed_once(empty_torch_home, monkeypatch):

@@ -1,7 +1,7 @@
 """LPIPS weights are hash-checked and loaded with weights_only=True by LMAR, never unpickled by pyiqa/torchvision.
 
 Stand-in weight files (random tensors of the right shapes) cannot have the real sha256, so the tests that need
-them to pass the check monkeypatch ``lmar.weights.EXPECTED_SHA256`` (module level, read at call time) to the
+them to pass the check monkeypatch ``lmar.parts.weights.EXPECTED_SHA256`` (module level, read at call time) to the
 stand-in's own sha256. Everything is written under tmp_path (``empty_torch_home``); nothing is downloaded.
 """
 
@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmar import weights
-from lmar.errors import LmarError
-from lmar.metrics import Scorer
-from lmar.weights import weight_path
+from lmar.core.errors import LmarError
+from lmar.core.hashing import sha256_hex
+from lmar.parts import weights
+from lmar.parts.weights import weight_path
+from lmar.run.metrics import Scorer
 
 CPU = torch.device("cpu")
 
@@ -69,14 +70,14 @@ def _real_lpips(home: Path) -> Path:
 
 def _accept(monkeypatch, name: str, path: Path) -> None:
     """Make ``path`` pass the sha256 check for ``name`` (test-only: stand-ins cannot have the real hash)."""
-    monkeypatch.setitem(weights.EXPECTED_SHA256, name, weights.sha256_hex(path))
+    monkeypatch.setitem(weights.EXPECTED_SHA256, name, sha256_hex(path))
 
 
 def test_the_real_lpips_file_has_the_expected_sha256():
     import lpips
 
     shipped = Path(lpips.__file__).parent / weights.LPIPS_PACKAGE_FILE
-    assert weights.sha256_hex(shipped) == weights.LPIPS_ALEX_SHA256 == weights.EXPECTED_SHA256["lpips_alex"]
+    assert sha256_hex(shipped) == weights.LPIPS_ALEX_SHA256 == weights.EXPECTED_SHA256["lpips_alex"]
     assert weights.EXPECTED_SHA256["alexnet"] == "7be5be79"
 
 
@@ -187,7 +188,7 @@ def test_pyiqa_is_left_as_it_was(empty_torch_home, monkeypatch):
 def test_a_planted_vgg16_file_runs_no_code(empty_torch_home, monkeypatch, tmp_path, accepted):
     """LMAR's resize loss loads VGG16 through the same checked loader: refused by its hash prefix,
     and, with the hash made to match, refused by weights_only."""
-    from lmar.losses import VGGRelu43
+    from lmar.parts.lmar.losses import VGGRelu43
 
     marker = tmp_path / "vgg_marker"
     path = _plant(weight_path("vgg16"), marker)

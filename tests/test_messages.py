@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from lmar.errors import LmarError
-from lmar.pipeline import check_target
-from lmar.runtime import setup
+from lmar.core.errors import LmarError
+from lmar.core.runtime import setup
+from lmar.run.pipeline import check_target
 
 
 def backbone(min_size: int) -> SimpleNamespace:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lmar.metrics import Scorer, _separable_filter2
+from lmar.run.metrics import Scorer, _separable_filter2
 
 CPU = torch.device("cpu")
 

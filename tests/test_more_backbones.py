@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmar.backbones.nafnet import ChannelLayerNorm, NAFNet
-from lmar.backbones.restormer import RestormerLite
-from lmar.config import check_parts
-from lmar.errors import LmarError
-from lmar.registry import BACKBONES
-from lmar.resampler import LMAR
+from lmar.core.errors import LmarError
+from lmar.core.registry import BACKBONES
+from lmar.parts.backbones.nafnet import ChannelLayerNorm, NAFNet
+from lmar.parts.backbones.restormer import RestormerLite
+from lmar.parts.lmar.resampler import LMAR
+from lmar.run.config import check_parts
 
 CPU = torch.device("cpu")
 NAMES = {"nafnet": NAFNet, "restormer_lite": RestormerLite}

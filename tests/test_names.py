@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 import yaml
 
-from lmar import paths
-from lmar.config import check_parts
-from lmar.errors import LmarError
+from lmar.core import paths
+from lmar.core.errors import LmarError
+from lmar.run.config import check_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())

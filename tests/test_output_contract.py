@@ -11,16 +11,16 @@ import torch
 import torch.nn.functional as F
 from test_plan_time import plan
 
-from lmar.backbones.base import Backbone
-from lmar.config import check_parts
-from lmar.errors import LmarError
-from lmar.pipeline import deu
-from lmar.resampler_base import Resampler
+from lmar.core.errors import LmarError
+from lmar.parts.backbones.base import Backbone
+from lmar.parts.resampler_base import Resampler
+from lmar.run.config import check_parts
+from lmar.run.pipeline import deu
 
 BAD_PARTS = textwrap.dedent('''
     import torch
     import torch.nn.functional as F
-    from lmar.resampler_base import Resampler
+    from lmar.parts.resampler_base import Resampler
 
 
     class Ignores(Resampler):        # returns its input: ignores the size

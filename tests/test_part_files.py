@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lmar.errors import LmarError
-from lmar.registry import ENTRY_POINTS, Registry
+from lmar.core.errors import LmarError
+from lmar.core.registry import ENTRY_POINTS, Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def home(tmp_path, monkeypatch):
     pkg = tmp_path / "lmar_test_parts"
     pkg.mkdir()
     (pkg / "__init__.py").write_text(
-        'from lmar.registry import Registry\nREG = Registry("widget", "lmar_test_parts", "builtins:object")\n')
+        'from lmar.core.registry import Registry\nREG = Registry("widget", "lmar_test_parts", "builtins:object")\n')
     part = 'from lmar_test_parts import REG\n\n@REG.register("{name}")\nclass P{n}:\n    pass\n'
     (pkg / "a_good.py").write_text(part.format(name="good", n=0))
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -85,8 +85,8 @@ def test_a_broken_baseline_file_leaves_the_verbs_working(tmp_path):
 def test_a_plugin_taking_a_builtin_name_fails_naming_itself(tmp_path):
     copy = lmar_copy(tmp_path)
     (copy / "lmar_test_taker.py").write_text(textwrap.dedent('''
-        from lmar.registry import RESAMPLERS
-        from lmar.resampler_base import Resampler
+        from lmar.core.registry import RESAMPLERS
+        from lmar.parts.resampler_base import Resampler
 
         @RESAMPLERS.register("bicubic")  # imports no baselines module: only the load order protects the name
         class Mine(Resampler):

@@ -9,18 +9,30 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import BACKBONE_SPEC, CPU, DATA_SIZE, LABELS, LMAR_PARAMS, LMAR_SPEC, N_TEST, N_TRAIN, TEST_NAMES, entries, load_png
+from conftest import (
+    BACKBONE_SPEC,
+    CPU,
+    DATA_SIZE,
+    LABELS,
+    LMAR_PARAMS,
+    LMAR_SPEC,
+    N_TEST,
+    N_TRAIN,
+    TEST_NAMES,
+    entries,
+    load_png,
+)
 from PIL import Image
 
-from lmar import checkpoint
 from lmar.cli import main
+from lmar.core.runtime import VOLATILE_COLUMNS
 from lmar.data.image_write import to_uint8
 from lmar.data.images import read_image
 from lmar.data.mini import MiniDataset
-from lmar.evaluate import evaluate
-from lmar.interpolation import resize
-from lmar.runtime import VOLATILE_COLUMNS
-from lmar.train import train_resampler
+from lmar.parts.resize import resize
+from lmar.run import checkpoint
+from lmar.run.evaluate import evaluate
+from lmar.run.train import train_resampler
 
 # ---------------------------------------------------------------- checkpoints
 
@@ -80,7 +92,7 @@ def test_psnr_equals_an_independent_computation_from_the_saved_png(lmar_eval, mi
 
 
 def test_ssim_is_in_range_and_orders_like_quality(lmar_eval, mini_data):
-    from lmar.metrics import Scorer
+    from lmar.run.metrics import Scorer
 
     df, _, _ = lmar_eval
     assert ((df.ssim > 0) & (df.ssim <= 1)).all()

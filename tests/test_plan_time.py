@@ -9,7 +9,7 @@ import pytest
 import yaml
 from test_workflow import TINY, snakemake
 
-from lmar import paths
+from lmar.core import paths
 
 ROOT = Path(__file__).resolve().parents[1]
 

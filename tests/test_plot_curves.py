@@ -11,12 +11,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from lmar.errors import LmarError
-from lmar.plots import curves_figure, training_curves
+from lmar.core.errors import LmarError
+from lmar.report.plots import curves_figure, training_curves
 
 
 def curve(path, columns: list[str], rows: list[list[float]]):
-    """A curve CSV as lmar.curves writes it: ``epoch,lr,seconds`` then the loss parts."""
+    """A curve CSV as lmar.run.curves writes it: ``epoch,lr,seconds`` then the loss parts."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [",".join(["epoch", "lr", "seconds", *columns])]
     lines += [",".join(map(str, [epoch, 0.001, 1.0, *values])) for epoch, values in enumerate(rows)]

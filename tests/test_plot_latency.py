@@ -1,4 +1,4 @@
-"""The quality-against-latency figure (lmar.plot_latency): no two target labels overlap even where
+"""The quality-against-latency figure (lmar.report.plot_latency): no two target labels overlap even where
 points lie nearly on top of each other, every point is named (by a label or in a key), and the title
 says on which device, under what load and when the times were taken."""
 
@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from lmar.errors import LmarError
-from lmar.plot_latency import quality_latency
+from lmar.core.errors import LmarError
+from lmar.report.plot_latency import quality_latency
 
 TARGETS = (("x1.5", 1.5), ("x2", 2.0), ("x3", 3.0), ("x4", 4.0))
 

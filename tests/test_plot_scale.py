@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 
-from lmar.plots import psnr_figure
-from lmar.targets import FULL
+from lmar.report.plots import psnr_figure
+from lmar.run.targets import FULL
 
 # (target, factor) in the order the store lists them: not the order of their factors
 TARGETS = [("x3", 3.0), ("x1.5", 1.5), ("x2", 2.0)]
@@ -209,7 +209,7 @@ def test_a_block_with_only_the_full_resolution_row_draws_its_ceiling_alone():
 
 def test_the_intervals_are_those_of_table_stats_csv():
     """The figure's caption says its intervals are table_stats.csv's: the same bootstrap, same draws."""
-    from lmar.tables import render
+    from lmar.report.tables import render
 
     rng = np.random.default_rng(0)
     rows = []

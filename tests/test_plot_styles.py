@@ -1,6 +1,6 @@
 """One colour and one marker per resampler in every figure of a run: the scale figure (which leaves
 the full-resolution row out of its lines) and the latency figure (which shows it as a point) give
-each resampler the same colour and marker, those of :func:`lmar.plots.resampler_styles`."""
+each resampler the same colour and marker, those of :func:`lmar.report.plot_style.resampler_styles`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
-from lmar.plots import psnr_figure, quality_latency, resampler_styles  # noqa: E402
-from lmar.targets import FULL  # noqa: E402
+from lmar.report.plot_style import resampler_styles
+from lmar.report.plots import psnr_figure, quality_latency  # noqa: E402
+from lmar.run.targets import FULL  # noqa: E402
 
 # full_resolution first, as the store may list it: a figure that leaves it out would otherwise
 # shift every other resampler's colour by one

@@ -21,17 +21,18 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from lmar import atomic, checkpoint
-from lmar.atomic import atomic_path, remove_stale_temps, temp_name
-from lmar.config import check_entry
-from lmar.errors import LmarError
-from lmar.evaluate import evaluate
-from lmar.interpolation import resize
-from lmar.params import bind_recipe
-from lmar.recipes import BackboneRecipe, ResamplerRecipe
-from lmar.registry import BACKBONES, RESAMPLERS
-from lmar.released import mlp_state_dict
-from lmar.resampler import LMAR, kernel_mlp, relative_coordinate
+from lmar.core import atomic
+from lmar.core.atomic import atomic_path, remove_stale_temps, temp_name
+from lmar.core.errors import LmarError
+from lmar.core.params import bind_recipe
+from lmar.core.registry import BACKBONES, RESAMPLERS
+from lmar.parts.lmar.released import mlp_state_dict
+from lmar.parts.lmar.resampler import LMAR, kernel_mlp, relative_coordinate
+from lmar.parts.recipes import BackboneRecipe, ResamplerRecipe
+from lmar.parts.resize import resize
+from lmar.run import checkpoint
+from lmar.run.config import check_entry
+from lmar.run.evaluate import evaluate
 
 CPU = torch.device("cpu")
 SIZE = (24, 36)  # (H, W) of the test pairs below
@@ -91,7 +92,7 @@ def _psnr(levels: torch.Tensor, gt_path: Path) -> float:
 
 
 UPSAMPLERS = {
-    # the authors' lanczos3, the named interpolation of lmar.interpolation
+    # the authors' lanczos3, the named interpolation of lmar.parts.resize
     "lanczos3": lambda y, hw: resize(y, hw, "lanczos3"),
     # torch's area mode directly
     "area": lambda y, hw: F.interpolate(y, size=hw, mode="area"),

@@ -14,11 +14,11 @@ import torch
 from local_http import LocalServer, Payload
 from PIL import Image
 
+from lmar.core.errors import LmarError
+from lmar.core.registry import DATASETS
 from lmar.data.fetch import fetch
 from lmar.data.pairs import list_pairs
 from lmar.data.published import UHDLL
-from lmar.errors import LmarError
-from lmar.registry import DATASETS
 
 UHDLL_LAYOUT = ("training_set/input", "training_set/gt", "testing_set/input", "testing_set/gt")
 
@@ -136,7 +136,7 @@ def torch_home(tmp_path, monkeypatch):
 
 
 def test_seed_weights_copies_lpips_layers_and_reports_unfetchable_ones(torch_home):
-    from lmar.weights import seed_weights, weight_path
+    from lmar.parts.weights import seed_weights, weight_path
 
     with LocalServer() as server:
         base = server.url("/models/")  # serves nothing: every file answers 404
@@ -148,7 +148,7 @@ def test_seed_weights_copies_lpips_layers_and_reports_unfetchable_ones(torch_hom
 
 
 def test_seed_weights_rejects_a_file_whose_hash_does_not_match_its_name(torch_home):
-    from lmar.weights import seed_weights, weight_path
+    from lmar.parts.weights import seed_weights, weight_path
 
     with LocalServer() as server:
         server.add("/models/alexnet-owt-7be5be79.pth", b"not the real weights")
@@ -162,15 +162,15 @@ def test_lpips_through_pyiqa_with_local_weights(torch_home, monkeypatch):
     (the stand-in's own hash replaces torchvision's published prefix, which it cannot match)."""
     import torchvision
 
-    import lmar.weights
-    from lmar.metrics import Scorer
-    from lmar.weights import seed_weights, weight_path
+    import lmar.parts.weights
+    from lmar.parts.weights import seed_weights, weight_path
+    from lmar.run.metrics import Scorer
 
     seed_weights(torch_home, ["lpips_alex"])
     alex = weight_path("alexnet", torch_home)
     alex.parent.mkdir(parents=True)
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), alex)
-    monkeypatch.setitem(lmar.weights.EXPECTED_SHA256, "alexnet", lmar.weights.sha256_hex(alex.read_bytes()))
+    monkeypatch.setitem(lmar.parts.weights.EXPECTED_SHA256, "alexnet", lmar.core.hashing.sha256_hex(alex.read_bytes()))
     scorer = Scorer(["psnr", "lpips"], torch.device("cpu"), required=["psnr", "lpips"])
     a, b = torch.rand(3, 32, 32), torch.rand(3, 32, 32)
     scores = scorer(a, b)
@@ -179,7 +179,7 @@ def test_lpips_through_pyiqa_with_local_weights(torch_home, monkeypatch):
 
 
 def test_lpips_missing_is_reported_not_fatal_unless_required(torch_home):
-    from lmar.metrics import Scorer
+    from lmar.run.metrics import Scorer
 
     scorer = Scorer(["psnr", "lpips"], torch.device("cpu"))
     assert "alexnet-owt-7be5be79.pth" in scorer.missing["lpips"]

@@ -12,17 +12,17 @@ import torch
 from conftest import CPU, LABELS, N_TEST, TEST_NAMES, entries
 
 from lmar.cli import main
-from lmar.config import check_parts, trainable
-from lmar.errors import LmarError
-from lmar.evaluate import evaluate
-from lmar.registry import BACKBONES, DATASETS, RESAMPLERS, Registry
+from lmar.core.errors import LmarError
+from lmar.core.registry import BACKBONES, DATASETS, RESAMPLERS, Registry
+from lmar.run.config import check_parts, trainable
+from lmar.run.evaluate import evaluate
 
 USER_MODULE = textwrap.dedent(
     '''
     """A user's own resampler, outside the harness."""
     import torch.nn.functional as F
 
-    from lmar.resampler_base import Resampler
+    from lmar.parts.resampler_base import Resampler
 
 
     class BoxDown(Resampler):
@@ -108,7 +108,7 @@ def test_type_must_be_a_nonempty_string(bad):
 
 
 def test_double_registration_is_refused():
-    reg = Registry("widget", "lmar.errors", "lmar.resampler_base:Resampler")
+    reg = Registry("widget", "lmar.core.errors", "lmar.parts.resampler_base:Resampler")
     reg.register("w")(type("W1", (), {}))
     with pytest.raises(ValueError, match="registered twice"):
         reg.register("w")(type("W2", (), {}))

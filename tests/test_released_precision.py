@@ -20,7 +20,7 @@ rounding, which doubles the error (4.4e-3 and 3.0e-2 with the released weights).
 The fused kernel in fp32 also runs in Triton's CPU interpreter on the released weights: within
 1e-4 of the PyTorch path and of the authors' outputs (measured: at most 2.4e-7 and 4.3e-6, on
 the map at 64x85). The interpreter must be switched on (TRITON_INTERPRET=1) before
-``lmar.kernels.lmar_triton`` is imported, so, as in test_lmar_triton.py, it runs in a subprocess
+``lmar.parts.lmar.fused.lmar_triton`` is imported, so, as in test_lmar_triton.py, it runs in a subprocess
 that executes this file as a script. One large block per program (LMAR_FUSED_LAUNCH; the block
 only partitions the pixels, the arithmetic is the same) takes about 2 s per size there, the
 default fp32 launch about 40 s.
@@ -42,9 +42,9 @@ import numpy as np
 import pytest
 import torch
 
-from lmar.errors import LmarError
-from lmar.kernels import triton_available, use_fused
-from lmar.runtime import precision_mode
+from lmar.core.errors import LmarError
+from lmar.core.runtime import precision_mode
+from lmar.parts.lmar.fused import triton_available, use_fused
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "authors"
@@ -71,8 +71,8 @@ def ref(name: str) -> np.ndarray:
 
 
 def released_lmar(fused: str = "never"):
-    from lmar.released import lmar_state_dict, read_released
-    from lmar.resampler import LMAR
+    from lmar.parts.lmar.released import lmar_state_dict, read_released
+    from lmar.parts.lmar.resampler import LMAR
 
     net = LMAR(interpolation="lanczos3", fused=fused)
     net.load_state_dict(lmar_state_dict(read_released(AUTHORS / "LMAR_model.bin", "lmar")))
@@ -112,7 +112,7 @@ def test_an_autocast_that_declines_the_dtype_raises(monkeypatch):
 @needs_triton
 def test_fused_declines_fp16():
     """Under fp16 "auto" leaves LMAR to the PyTorch path (on every device); "always" refuses."""
-    from lmar.resampler import LMAR
+    from lmar.parts.lmar.resampler import LMAR
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net = LMAR(fused="auto").to(device).requires_grad_(False)
@@ -143,7 +143,7 @@ def test_reduced_precision_stays_near_the_authors_fp32(precision, h, w):
 def _interpreter_worker() -> None:
     """Entry point of the subprocess: per size, the fused kernel ("always") against the PyTorch
     path and the authors' outputs, as JSON on stdout."""
-    from lmar.kernels import lmar_triton
+    from lmar.parts.lmar.fused import lmar_triton
 
     assert lmar_triton.INTERPRETED, "the worker must run with TRITON_INTERPRET=1"
     launches = 0
@@ -205,7 +205,7 @@ def test_fused_kernel_takes_the_released_weights(interpreted):
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_gpu_released_weights_at_reduced_precision(precision):
     """bf16: the fused kernel; fp16: the PyTorch path ("auto" declines fp16). Both within TOLERANCE."""
-    from lmar.kernels.lmar_triton import INTERPRETED
+    from lmar.parts.lmar.fused.lmar_triton import INTERPRETED
 
     if INTERPRETED:
         pytest.skip("this process runs Triton's interpreter")

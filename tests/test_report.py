@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from lmar.cli import main
-from lmar.errors import LmarError
-from lmar.report import markdown_table, summary, write_table
+from lmar.core.errors import LmarError
+from lmar.report.overview import markdown_table, summary
+from lmar.report.write import write_table
 
 # (resampler, target, scale) -> per-image (psnr, ssim) for images a and b
 VALUES = {
@@ -149,7 +150,7 @@ def test_the_plot_keeps_two_targets_at_one_factor_apart():
     """x1.8 (1200x1600) and x1.8-aspect (1200x2133) both have factor 1.8: two points, not one mean."""
     import matplotlib.pyplot as plt
 
-    from lmar.plots import psnr_figure
+    from lmar.report.plots import psnr_figure
 
     rows = [{"dataset": "d", "backbone": "b", "resampler": "bicubic", "target": t, "scale": sc, "image": im,
              "psnr": p + k, "ssim": 0.5}
@@ -175,7 +176,7 @@ def test_a_gain_pair_naming_a_resampler_not_in_the_run_says_so(results, caplog):
 def test_the_gain_heatmap_shows_the_paired_mean_gain_per_backbone_and_target():
     import matplotlib.pyplot as plt
 
-    from lmar.plots import gain_heatmap
+    from lmar.report.plots import gain_heatmap
 
     rows = []
     for backbone, gain in (("unet", 1.0), ("naf", -0.5)):

@@ -10,10 +10,11 @@ import math
 
 import pandas as pd
 
-from lmar import left_out
-from lmar.claims import claims_table
 from lmar.cli import main
-from lmar.report import finite_scores, write_table
+from lmar.report import left_out
+from lmar.report.blocks import finite_scores
+from lmar.report.claims import claims_table
+from lmar.report.write import write_table
 
 TYPES = {"lmar": "lmar", "bicubic": "bicubic", "lanczos3": "lanczos3", "area": "area"}
 
@@ -128,7 +129,7 @@ def _lines(ax) -> set[tuple]:
 def test_the_psnr_figure_averages_every_resampler_over_the_images_all_share():
     import matplotlib.pyplot as plt
 
-    from lmar.plots import psnr_figure
+    from lmar.report.plots import psnr_figure
 
     grid = psnr_figure(frame(SHORT))
     lines = _lines(grid.axes[1][0])  # the mean PSNR row
@@ -140,7 +141,7 @@ def test_the_psnr_figure_averages_every_resampler_over_the_images_all_share():
 def test_the_psnr_figure_has_a_panel_per_set_of_seeds():
     import matplotlib.pyplot as plt
 
-    from lmar.plots import psnr_figure
+    from lmar.report.plots import psnr_figure
 
     # bicubic and lmar with seeds 0 and 1; area (an ablation) with seed 0 only: two tables, two panels.
     # Seeds 0, 1: bicubic x2 (30 + 31) / 2 = 30.5, lmar 31.5; seed 0: area 29, bicubic 30, lmar 31.
@@ -158,7 +159,7 @@ def test_the_psnr_figure_has_a_panel_per_set_of_seeds():
 def test_the_latency_plot_averages_over_the_images_all_share():
     import matplotlib.pyplot as plt
 
-    from lmar.plots import quality_latency
+    from lmar.report.plots import quality_latency
 
     grid = quality_latency(frame(SHORT))
     points = {tuple(round(float(v), 4) for v in p) for c in grid.axes.flat[0].collections for p in c.get_offsets()}
@@ -170,7 +171,7 @@ def test_the_latency_plot_averages_over_the_images_all_share():
 def test_the_gain_heatmap_is_over_the_units_of_the_tables_gain_row():
     import matplotlib.pyplot as plt
 
-    from lmar.plots import gain_heatmap
+    from lmar.report.plots import gain_heatmap
 
     # lmar - bicubic is +1 on a and b and +9 on c, which area lacks: the table's gain row is over a
     # and b (+1.00); over every image both have it would be (1 + 1 + 9) / 3 = +3.67
@@ -315,7 +316,7 @@ def test_finite_scores_names_every_row_and_keeps_the_rows():
 
 
 def test_the_plots_leave_an_infinite_psnr_out(tmp_path, monkeypatch):
-    from lmar import plots
+    from lmar.report import plots
 
     seen = {}
 

@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 from conftest import CPU, kill_resampler_loss_at, load_png
 
-import lmar.train
-from lmar import checkpoint
-from lmar.registry import RESAMPLERS
-from lmar.resume import check_state, resume_path
-from lmar.train import train_resampler
+import lmar.run.train
+from lmar.core.registry import RESAMPLERS
+from lmar.run import checkpoint
+from lmar.run.resume import check_state, resume_path
+from lmar.run.train import train_resampler
 
 SPEC = {
     "type": "learned_resizer",
@@ -40,7 +40,7 @@ def scripted(monkeypatch, scores):
 
         return validate
 
-    monkeypatch.setattr(lmar.train, "_validation", factory)
+    monkeypatch.setattr(lmar.run.train, "_validation", factory)
     return seen
 
 

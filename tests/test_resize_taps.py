@@ -1,4 +1,4 @@
-"""The resize as tap tables (lmar.interpolation.resize_taps), which the fused LMAR kernel uses to
+"""The resize as tap tables (lmar.parts.resize.resize_taps), which the fused LMAR kernel uses to
 form the residual x - R(x0, (H, W)) on chip, against the resize itself."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lmar.interpolation import resize, resize_taps
+from lmar.parts.resize import resize, resize_taps
 
 
 def apply_taps(x: torch.Tensor, taps_y, taps_x) -> torch.Tensor:

@@ -16,12 +16,12 @@ import pytest
 import torch
 from conftest import BACKBONE_SPEC, CPU, LABELS, LMAR_SPEC, N_TRAIN, entries, kill_resampler_loss_at
 
-import lmar.train
-from lmar import checkpoint
-from lmar.errors import LmarError
-from lmar.evaluate import evaluate
-from lmar.resume import resume_path
-from lmar.train import pretrain_backbone, train_resampler
+import lmar.run.train
+from lmar.core.errors import LmarError
+from lmar.run import checkpoint
+from lmar.run.evaluate import evaluate
+from lmar.run.resume import resume_path
+from lmar.run.train import pretrain_backbone, train_resampler
 
 BACKBONE_3 = {**BACKBONE_SPEC, "train": {**BACKBONE_SPEC["train"], "epochs": 3}}
 LMAR_2 = {**LMAR_SPEC, "train": {**LMAR_SPEC["train"], "epochs": 2}}
@@ -57,7 +57,7 @@ def test_a_backbone_stopped_midway_resumes_to_the_same_weights(mini_data, tmp_pa
     pretrain_backbone(mini_data, BACKBONE_3, tmp_path / "whole.pt", CPU, seed=0, name="unet")
     steps = -(-N_TRAIN // BACKBONE_3["train"]["batch_size"])
     with monkeypatch.context() as m:
-        fail_at(m, lmar.train.F, "l1_loss", steps + 2)  # the second step of epoch 1
+        fail_at(m, lmar.run.train.F, "l1_loss", steps + 2)  # the second step of epoch 1
         with pytest.raises(RuntimeError, match="killed midway"):
             torch.manual_seed(0)  # the initial weights
             pretrain_backbone(mini_data, BACKBONE_3, tmp_path / "b.pt", CPU, seed=0, name="unet", save=EVERY_STEP)
@@ -92,7 +92,7 @@ def test_a_resampler_stopped_midway_resumes_to_the_same_weights(mini_data, backb
 def test_a_state_of_another_config_is_not_resumed_from(mini_data, tmp_path, monkeypatch, caplog):
     steps = -(-N_TRAIN // BACKBONE_3["train"]["batch_size"])
     with monkeypatch.context() as m:
-        fail_at(m, lmar.train.F, "l1_loss", steps + 2)
+        fail_at(m, lmar.run.train.F, "l1_loss", steps + 2)
         with pytest.raises(RuntimeError):
             torch.manual_seed(0)  # the initial weights
             pretrain_backbone(mini_data, BACKBONE_3, tmp_path / "b.pt", CPU, seed=0, name="unet", save=EVERY_STEP)
@@ -106,14 +106,14 @@ def test_a_state_of_another_config_is_not_resumed_from(mini_data, tmp_path, monk
 
 
 def test_a_non_finite_loss_stops_training_naming_the_step(mini_data, tmp_path, monkeypatch):
-    real, calls = lmar.train.F.l1_loss, []
+    real, calls = lmar.run.train.F.l1_loss, []
 
     def nan_at_4(*a, **k):
         calls.append(1)
         out = real(*a, **k)
         return out * float("nan") if len(calls) == 4 else out
 
-    monkeypatch.setattr(lmar.train.F, "l1_loss", nan_at_4)
+    monkeypatch.setattr(lmar.run.train.F, "l1_loss", nan_at_4)
     steps = -(-N_TRAIN // BACKBONE_3["train"]["batch_size"])
     with pytest.raises(LmarError) as exc:
         torch.manual_seed(0)  # the initial weights

@@ -15,19 +15,19 @@ import torch
 from conftest import BACKBONE_SPEC, CPU, LMAR_SPEC, N_TRAIN
 from PIL import Image
 
-import lmar.resume
-import lmar.train
-from lmar import checkpoint
+import lmar.run.resume
+import lmar.run.train
+from lmar.core.errors import LmarError
 from lmar.data.identity import content_hash, pairs_hash
 from lmar.data.pairs import list_pairs
-from lmar.errors import LmarError
-from lmar.resume import Saver, check_state, resume_path
-from lmar.train import pretrain_backbone, train_resampler
+from lmar.run import checkpoint
+from lmar.run.resume import Saver, check_state, resume_path
+from lmar.run.train import pretrain_backbone, train_resampler
 
 BACKBONE_3 = {**BACKBONE_SPEC, "train": {**BACKBONE_SPEC["train"], "epochs": 3}}
 EVERY_STEP = {"every_steps": 1, "every_minutes": 0}
 STEPS = -(-N_TRAIN // BACKBONE_3["train"]["batch_size"])  # steps per epoch
-# what the training loop reads from a state (lmar/train.py, _epochs), written out by hand
+# what the training loop reads from a state (lmar/run/train.py, _epochs), written out by hand
 LOOP_KEYS = ["model", "optim", "sched", "rng", "epoch", "step", "global_step", "order", "sums", "curve",
              "epoch_seconds", "seconds"]
 
@@ -51,7 +51,7 @@ def train(data, spec, out, save=None):
 
 def killed(monkeypatch, data, spec, out):
     """Train with a state saved every step and stop at the second step of epoch 1 (a crash)."""
-    real, calls = lmar.train.F.l1_loss, []
+    real, calls = lmar.run.train.F.l1_loss, []
 
     def l1(*a, **k):
         calls.append(1)
@@ -60,7 +60,7 @@ def killed(monkeypatch, data, spec, out):
         return real(*a, **k)
 
     with monkeypatch.context() as m:
-        m.setattr(lmar.train.F, "l1_loss", l1)
+        m.setattr(lmar.run.train.F, "l1_loss", l1)
         with pytest.raises(RuntimeError, match="killed midway"):
             train(data, spec, out, EVERY_STEP)
     state = resume_path(out)
@@ -122,7 +122,7 @@ def _net_code(extra: str) -> str:
         import torch
         from torch import nn
 
-        from lmar.backbones.base import Backbone
+        from lmar.parts.backbones.base import Backbone
 
 
         class Net(Backbone):
@@ -221,7 +221,7 @@ def test_a_resampler_state_made_against_another_backbone_starts_over(mini_data, 
     other = tmp_path / "other_backbone.pt"
     torch.manual_seed(1)  # other initial weights: another backbone of the same spec
     pretrain_backbone(mini_data, BACKBONE_SPEC, other, CPU, seed=1, name="unet")
-    real, calls = lmar.train._random_crop, []
+    real, calls = lmar.run.train._random_crop, []
 
     def crop(*a, **k):
         calls.append(1)
@@ -230,7 +230,7 @@ def test_a_resampler_state_made_against_another_backbone_starts_over(mini_data, 
         return real(*a, **k)
 
     with monkeypatch.context() as m:
-        m.setattr(lmar.train, "_random_crop", crop)
+        m.setattr(lmar.run.train, "_random_crop", crop)
         with pytest.raises(RuntimeError, match="killed midway"):
             torch.manual_seed(0)
             train_resampler(mini_data, backbone_ckpt, LMAR_2, tmp_path / "r.pt", CPU, seed=0, name="lmar",
@@ -250,7 +250,7 @@ def test_a_resampler_state_made_against_another_backbone_starts_over(mini_data, 
 BROKEN_LOADER = textwrap.dedent('''
     from torch import nn
 
-    from lmar.backbones.base import Backbone
+    from lmar.parts.backbones.base import Backbone
 
 
     class Net(Backbone):
@@ -302,7 +302,7 @@ def test_an_unreadable_state_is_set_aside(mini_data, tmp_path, caplog):
 def saved_state(mini_data, tmp_path_factory):
     """A real state of the backbone job (saved at its first step), as a dict."""
     out = tmp_path_factory.mktemp("state") / "b.pt"
-    real = lmar.train.F.l1_loss
+    real = lmar.run.train.F.l1_loss
     calls = []
 
     def l1(*a, **k):
@@ -312,7 +312,7 @@ def saved_state(mini_data, tmp_path_factory):
         return real(*a, **k)
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(lmar.train.F, "l1_loss", l1)
+    mp.setattr(lmar.run.train.F, "l1_loss", l1)
     try:
         with pytest.raises(RuntimeError, match="killed midway"):
             train(mini_data, BACKBONE_3, out, EVERY_STEP)
@@ -362,7 +362,7 @@ def test_setting_aside_never_overwrites_an_earlier_one(tmp_path, monkeypatch):
         def now(tz=None):
             return datetime(2026, 1, 2, 3, 4, 5, tzinfo=tz)
 
-    monkeypatch.setattr(lmar.resume, "datetime", Clock)
+    monkeypatch.setattr(lmar.run.resume, "datetime", Clock)
     saver = Saver(tmp_path / "b.pt", dict)
     for content in (b"first", b"second", b"third"):
         saver.path.write_bytes(content)

@@ -7,8 +7,8 @@ import pytest
 import yaml
 from conftest import entries
 
-from lmar.errors import LmarError
-from lmar.run_record import job_costs, write_config, write_job_costs
+from lmar.core.errors import LmarError
+from lmar.run.run_record import job_costs, write_config, write_job_costs
 
 
 def bench(path, seconds, rss):

@@ -8,11 +8,11 @@ import json
 import pytest
 import torch
 
-from lmar import scale_bench
+from lmar.bench import scale_bench
 from lmar.cli import main
 from lmar.data.images import read_image
 from lmar.data.pairs import list_pairs
-from lmar.targets import parse_targets
+from lmar.run.targets import parse_targets
 
 
 def test_the_paper_grid_is_read_from_the_paper_config():

@@ -8,9 +8,9 @@ import pytest
 import torch
 from conftest import BACKBONE_SPEC, CPU, LMAR_SPEC
 
-from lmar import checkpoint
-from lmar.errors import LmarError
-from lmar.train import pretrain_backbone, train_resampler
+from lmar.core.errors import LmarError
+from lmar.run import checkpoint
+from lmar.run.train import pretrain_backbone, train_resampler
 
 
 @pytest.mark.parametrize("options", [{"amp": "bf16"}, {"channels_last": True}, {"amp": "bf16", "channels_last": True}])

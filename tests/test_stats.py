@@ -1,4 +1,4 @@
-"""Paired comparisons and bootstrap intervals (lmar.stats).
+"""Paired comparisons and bootstrap intervals (lmar.report.stats).
 
 Expected values come from hand computation on tiny tables, or from statistical properties that any
 correct percentile bootstrap of a mean must have (never from re-running the same algorithm).
@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmar.errors import LmarError
-from lmar.stats import HIGHER_IS_BETTER, better, bootstrap_mean_ci, compare, learned_pairs, paired, win_rate
+from lmar.core.errors import LmarError
+from lmar.report.stats import better, bootstrap_mean_ci, compare, learned_pairs, paired, win_rate
 
 N_BOOT = 2000  # small: the tests stay fast
 
@@ -40,7 +40,6 @@ def diffs(values, seeds=None) -> pd.DataFrame:
 
 
 def test_directions():
-    assert HIGHER_IS_BETTER == {"psnr": True, "ssim": True, "lpips": False}
     assert better("psnr") and better("ssim") and not better("lpips")
 
 

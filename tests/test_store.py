@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from conftest import entries
 
-from lmar.errors import LmarError
-from lmar.store import flatten, gather
+from lmar.core.errors import LmarError
+from lmar.report.store import flatten, gather
 
 
 def row(resampler="lmar", image="a", **extra):
@@ -69,7 +69,7 @@ def test_a_column_that_is_not_json_is_named(tmp_path):
 
 
 def test_rows_of_different_configs_are_flagged(tmp_path):
-    from lmar.report import write_table
+    from lmar.report.write import write_table
 
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     pd.DataFrame([row(image="a", resampler_params=json.dumps({"hidden": 128}))]).to_csv(a, index=False)
@@ -81,7 +81,7 @@ def test_rows_of_different_configs_are_flagged(tmp_path):
 
 
 def test_integers_stay_integers_where_some_rows_lack_the_key(tmp_path):
-    from lmar.report import write_table
+    from lmar.report.write import write_table
 
     a = tmp_path / "a.csv"
     pd.DataFrame([row(resampler_train=json.dumps({"epochs": 6, "lr": 0.0004})),

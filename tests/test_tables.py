@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lmar.report import write_table
-from lmar.tables import cell_stats, render
+from lmar.report.tables import cell_stats, render
+from lmar.report.write import write_table
 
 # psnr per image (i1, i2, i3) at x2 and x4; lpips lower is better
 PSNR = {"lmar": ([30.0, 31.0, 32.0], [25.0, 26.0, 27.0]),
@@ -101,7 +101,7 @@ def test_latex_escapes_what_latex_would_read_as_commands():
 
 
 def test_the_cost_table_sums_stages_and_puts_the_full_resolution_row_first():
-    from lmar.cost_tables import cost_frame, cost_markdown
+    from lmar.report.cost_tables import cost_frame, cost_markdown
 
     rows = []
     for name, target, scale, times in (("bicubic", "x2", 2.0, (1.0, 10.0, 2.0)), ("lmar", "x2", 2.0, (5.0, 10.0, 2.0)),

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lmar import left_out
 from lmar.cli import main
-from lmar.report import markdown_table, unequal_images, write_table
-from lmar.tables import metric_frame, render
+from lmar.report import left_out
+from lmar.report.blocks import unequal_images
+from lmar.report.overview import markdown_table
+from lmar.report.tables import metric_frame, render
+from lmar.report.write import write_table
 
 
 def frame(psnr: dict, seeds=(0,), dataset="mini", backbone="unet") -> pd.DataFrame:

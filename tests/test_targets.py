@@ -7,11 +7,11 @@ import re
 import pytest
 from conftest import CPU, LABELS, TEST_NAMES, entries
 
-from lmar.config import check_parts
-from lmar.errors import LmarError
-from lmar.evaluate import evaluate
-from lmar.interpolation import parse_scale, target_size
-from lmar.targets import Target, parse_targets
+from lmar.core.errors import LmarError
+from lmar.parts.resize import parse_scale, target_size
+from lmar.run.config import check_parts
+from lmar.run.evaluate import evaluate
+from lmar.run.targets import Target, parse_targets
 
 
 @pytest.mark.parametrize("hw, scale, expected", [((2160, 3840), 2, (1080, 1920)), ((2160, 3840), 1.5, (1440, 2560)),

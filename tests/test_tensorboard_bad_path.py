@@ -9,8 +9,8 @@ import pytest
 from conftest import BACKBONE_SPEC
 
 from lmar.cli import main
-from lmar.curves import TENSORBOARD_ENV, CurveRecorder
-from lmar.errors import LmarError
+from lmar.core.errors import LmarError
+from lmar.run.curves import TENSORBOARD_ENV, CurveRecorder
 
 
 @pytest.mark.parametrize("below", [False, True])

@@ -14,9 +14,9 @@ import pytest
 import torch
 from conftest import BACKBONE_SPEC, LMAR_PARAMS, entries, one_error, planted_checkpoint, run_cli, write_rgb
 
-from lmar.config import check_parts, trusted_modules
-from lmar.errors import LmarError
-from lmar.registry import DATASETS, RESAMPLERS
+from lmar.core.errors import LmarError
+from lmar.core.registry import DATASETS, RESAMPLERS
+from lmar.run.config import check_parts, trusted_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = json.dumps({"dataset": "mini", "backbone": "unet", "resampler": "bicubic", "config_hash": "x"})
@@ -32,7 +32,7 @@ def evil_module(tmp_path, monkeypatch):
     (pkg / f"{name}.py").write_text(textwrap.dedent(f'''
         from pathlib import Path
         Path({str(marker)!r}).touch()
-        from lmar.backbones.unet_lite import UNetLite
+        from lmar.parts.backbones.unet_lite import UNetLite
 
         class Net(UNetLite):
             pass
@@ -97,12 +97,12 @@ def test_untrusted_module_is_not_even_imported(capsys, backbone_ckpt, evil_modul
 
 
 def test_registered_specs_and_own_packages_need_no_permission(backbone_ckpt, tmp_path):
-    from lmar.checkpoint import load_backbone
+    from lmar.run.checkpoint import load_backbone
 
     net, _ = load_backbone(backbone_ckpt, torch.device("cpu"))  # registered name
     assert type(net).__name__ == "UNetLite"
     own = planted_checkpoint(backbone_ckpt, tmp_path / "own.pt",
-                             {"type": "lmar.backbones.unet_lite:UNetLite", "params": BACKBONE_SPEC["params"]})
+                             {"type": "lmar.parts.backbones.unet_lite:UNetLite", "params": BACKBONE_SPEC["params"]})
     assert type(load_backbone(own, torch.device("cpu"))[0]).__name__ == "UNetLite"
     # a prefix is not a package: "lmarx" is not inside "lmar"
     bad = planted_checkpoint(backbone_ckpt, tmp_path / "bad.pt", {"type": "lmarx.evil:Net", "params": {}})
@@ -111,7 +111,7 @@ def test_registered_specs_and_own_packages_need_no_permission(backbone_ckpt, tmp
 
 
 def test_checkpoint_params_are_checked_like_a_config(backbone_ckpt, tmp_path):
-    from lmar.checkpoint import load_backbone
+    from lmar.run.checkpoint import load_backbone
 
     bad = planted_checkpoint(backbone_ckpt, tmp_path / "b.pt", {"type": "unet_lite", "params": {"width": -8}})
     with pytest.raises(LmarError, match=r"b.pt: spec.params.width must be an integer >= 2"):
@@ -119,8 +119,8 @@ def test_checkpoint_params_are_checked_like_a_config(backbone_ckpt, tmp_path):
 
 
 PLUGIN = textwrap.dedent('''
-    from lmar.params import ImportName
-    from lmar.resampler_base import Resampler
+    from lmar.core.params import ImportName
+    from lmar.parts.resampler_base import Resampler
 
 
     class Wrap(Resampler):
@@ -154,7 +154,7 @@ def test_import_targets_in_params_follow_the_trust_rule(plugin):
 
 @pytest.mark.parametrize("section, type_name", [
     ("resamplers", "os:getcwd"), ("resamplers", "os:system"), ("resamplers", "builtins:eval"),
-    ("backbones", "torch.nn:Conv2d"), ("backbones", "lmar.resampler:LMAR"), ("datasets", "lmar.data.mini:fit"),
+    ("backbones", "torch.nn:Conv2d"), ("backbones", "lmar.parts.lmar.resampler:LMAR"), ("datasets", "lmar.data.mini:fit"),
     ("datasets", "pathlib:Path"),
 ])
 def test_config_types_must_be_classes_of_the_right_base(section, type_name):
@@ -194,8 +194,8 @@ def test_every_value_in_a_shell_command_is_quoted():
 # ------------------------------------------------------------ 4. no config name escapes the project
 
 def test_a_target_name_cannot_become_a_path_outside(tmp_path, mini_data, backbone_ckpt, monkeypatch):
-    from lmar.evaluate import evaluate
-    from lmar.targets import Target, parse_targets
+    from lmar.run.evaluate import evaluate
+    from lmar.run.targets import Target, parse_targets
 
     with pytest.raises(LmarError, match=r"evaluation.sizes\[0\].name must be a name"):
         parse_targets({"sizes": [{"name": "../../../../tmp/x", "size": [8, 8]}]})
@@ -203,7 +203,7 @@ def test_a_target_name_cannot_become_a_path_outside(tmp_path, mini_data, backbon
         parse_targets({"sizes": [{"name": "..", "size": [8, 8]}]})
     # the library checks again where the folder is made, whatever built the target
     out = tmp_path / "work" / "out"
-    monkeypatch.setattr("lmar.evaluate.parse_targets", lambda _: [Target("../../escaped", size=(16, 24))])
+    monkeypatch.setattr("lmar.run.evaluate.parse_targets", lambda _: [Target("../../escaped", size=(16, 24))])
     with pytest.raises(LmarError, match="target name must be a name"):
         evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, {"scales": [2]},
                  out / "m.csv", out / "img", torch.device("cpu"), json.loads(LABELS))

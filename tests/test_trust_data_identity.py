@@ -19,9 +19,9 @@ import yaml
 from PIL import Image
 
 from lmar.cli import main
+from lmar.core.errors import LmarError
 from lmar.data.identity import content_hash, dataset_key
 from lmar.data.validate import check_test_split
-from lmar.errors import LmarError
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"

@@ -19,12 +19,12 @@ import torch
 from conftest import LMAR_PARAMS, entries, one_error, planted_checkpoint, run_cli, write_rgb
 from local_http import LocalServer, Payload
 
-from lmar import registry
-from lmar.errors import LmarError
-from lmar.registry import BACKBONES, check_data_params, import_object, untrusted
+from lmar.core import registry
+from lmar.core.errors import LmarError
+from lmar.core.registry import BACKBONES, check_data_params, import_object, untrusted
 
 LABELS = json.dumps({"dataset": "mini", "backbone": "unet", "resampler": "bicubic", "config_hash": "x"})
-WRAPPED = "lmar.backbones.wrapped:Wrapped"  # this project's own class: a checkpoint may name it
+WRAPPED = "lmar.parts.backbones.wrapped:Wrapped"  # this project's own class: a checkpoint may name it
 CNNIQA = "pyiqa.archs.cnniqa_arch:CNNIQA"  # a third-party class that loads the file it is given
 
 

@@ -12,15 +12,17 @@ import subprocess
 import pandas as pd
 import pytest
 
-from lmar.claims import claims_table
-from lmar.report import common_rows, counted, markdown_table, write_table
-from lmar.tables import _comparison_markdown, render
+from lmar.report.blocks import common_rows, counted
+from lmar.report.claims import claims_table
+from lmar.report.overview import markdown_table
+from lmar.report.tables import _comparison_markdown, render
+from lmar.report.write import write_table
 
 # ---------------------------------------------------------------- 1. digits under a dagger
 
 
 def comparison(metric: str, mean: float, low: float, high: float, win: float, significant: bool) -> pd.DataFrame:
-    """One row of lmar.stats.compare, as the tables read it."""
+    """One row of lmar.report.stats.compare, as the tables read it."""
     return pd.DataFrame([{"dataset": "d", "backbone": "b", "target": "x2", "metric": metric, "a": "lmar",
                           "b": "bicubic", "mean_diff": mean, "ci_low": low, "ci_high": high, "win_rate": win,
                           "n_images": 6, "n_seeds": 1, "n_dropped": 0, "significant": significant,

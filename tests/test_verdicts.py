@@ -1,4 +1,4 @@
-"""The verdicts table.md states where a table cannot show a method's effect (lmar.verdicts): backbone
+"""The verdicts table.md states where a table cannot show a method's effect (lmar.report.verdicts): backbone
 convergence (from its validation curve), a resampler beating full resolution (it changes what the
 backbone sees), a gain within noise, and whether DEU costs less than enhancing at full resolution;
 each from a crafted curve or results store with the expectation computed by hand."""
@@ -13,18 +13,17 @@ import pytest
 from conftest import CPU, LABELS
 
 from lmar.cli import main
-from lmar.curves import curve_path, write_curve
-from lmar.report import markdown_table, write_table
-from lmar.verdicts import (
-    backbone_convergence,
+from lmar.report.overview import markdown_table
+from lmar.report.verdicts import (
     beats_full_resolution,
     block_notes,
     break_even,
     compute_verdicts,
-    convergence,
     gain_text,
     kept_initialisation_note,
 )
+from lmar.report.write import write_table
+from lmar.run.curves import backbone_convergence, convergence, curve_path, write_curve
 
 # ---------------------------------------------------------------- convergence
 
@@ -89,7 +88,7 @@ def test_the_evaluation_columns_from_the_curve_beside_the_checkpoint(tmp_path):
 
 
 def test_a_real_evaluation_records_the_verdict(mini_data, backbone_ckpt, tmp_path):
-    from lmar.evaluate import evaluate
+    from lmar.run.evaluate import evaluate
 
     settings = {"scales": [2], "save_outputs": 0}
     # the session's backbone was trained here without a validation split: its curve has no val_psnr

@@ -177,7 +177,7 @@ def test_a_metric_subset_with_lpips_missing_runs_through(tmp_path, monkeypatch):
 # changes: the evaluation jobs still check the hash and load with weights_only=True.
 _ACCEPT_STAND_IN = """import os
 if os.environ.get("STAND_IN_ALEXNET_SHA256"):
-    from lmar import weights
+    from lmar.parts import weights
     weights.EXPECTED_SHA256["alexnet"] = os.environ["STAND_IN_ALEXNET_SHA256"]
 """
 
@@ -192,8 +192,9 @@ def test_lpips_with_stand_in_weights_runs_through(tmp_path, monkeypatch):
     import torchvision
     from test_lpips_safe import _real_lpips
 
+    from lmar.core.hashing import sha256_hex
     from lmar.data.images import read_image
-    from lmar.weights import sha256_hex, weight_path
+    from lmar.parts.weights import weight_path
 
     home = tmp_path / "weights"
     alex = weight_path("alexnet", home)

@@ -12,16 +12,16 @@ import torch
 import yaml
 from test_workflow import TINY, snakemake
 
-from lmar.config import check_parts
-from lmar.errors import LmarError
-from lmar.registry import BACKBONES
+from lmar.core.errors import LmarError
+from lmar.core.registry import BACKBONES
+from lmar.run.config import check_parts
 
 USER_CODE = textwrap.dedent('''
     """A lab's own network and resampler, outside the harness."""
     import torch.nn.functional as F
     from torch import nn
 
-    from lmar.resampler_base import Resampler
+    from lmar.parts.resampler_base import Resampler
 
 
     class TinyNet(nn.Module):

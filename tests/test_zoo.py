@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from lmar.errors import LmarError
-from lmar.zoo import ZOO_DIR, find, match_key, records, take, write_entry
+from lmar.core.errors import LmarError
+from lmar.run.zoo import ZOO_DIR, find, match_key, records, take, write_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -36,7 +36,7 @@ def test_every_default_backbone_starts_from_a_shipped_entry_whose_file_has_its_r
     assert path is not None, why
     assert why == f"starts from the zoo's mini-{backbone}-seed0"
     record = json.loads(path.with_suffix(".json").read_text())
-    assert sha256(path) == record["sha256"]  # hashlib here, independent of lmar.weights
+    assert sha256(path) == record["sha256"]  # hashlib here, independent of lmar.parts.weights
     assert (ZOO_DIR / record["curve"]).is_file()
     for key in ("code_version", "config_hash", "trained_on", "minutes", "converged", "final_val_psnr"):
         assert record[key] not in (None, ""), key
@@ -122,7 +122,7 @@ def test_an_unreadable_record_is_one_error_naming_it(tmp_path):
 
 
 def test_write_entry_records_the_files_sha256_the_match_and_the_tables_verdict(backbone_ckpt, tmp_path):
-    from lmar import checkpoint
+    from lmar.run import checkpoint
 
     spec = checkpoint.load(backbone_ckpt, "backbone")
     entry_spec = {"type": spec["spec"]["type"], "params": spec["spec"]["params"], "train": spec["meta"]["train"]}
@@ -175,3 +175,31 @@ def test_the_default_plan_copies_both_backbones_from_the_zoo_and_a_changed_recip
     off = tmp_path / "off.yaml"
     off.write_text(yaml.safe_dump({"extends": str(ROOT / "config.yaml"), "zoo": False}))
     assert "--from-zoo" not in _plan(tmp_path, off)
+
+
+@pytest.mark.parametrize("name", sorted(records()))
+def test_a_shipped_checkpoint_written_before_the_rooms_still_loads_and_enhances(name):
+    """A checkpoint names its part by its registered type, never by the module that holds it, so the
+    zoo's files (written before lmar/ moved into rooms) load after any move of the code."""
+    import torch
+
+    from lmar.run import checkpoint
+
+    record = records()[name]
+    net, ckpt = checkpoint.load_backbone(ZOO_DIR / record["file"], torch.device("cpu"))
+    assert ckpt["spec"]["type"] == record["match"]["backbone"]["type"] and ":" not in ckpt["spec"]["type"]
+    assert type(net).registry_name == ckpt["spec"]["type"]
+    x = torch.rand(1, 3, 24, 36)
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+def test_the_package_ships_the_zoos_files():
+    """pyproject's package data names every file of lmar/zoo (relative to the package lmar)."""
+    import fnmatch
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["lmar"]
+    shipped = [p.relative_to(ROOT / "lmar").as_posix() for p in ZOO_DIR.iterdir()]
+    assert shipped and all(any(fnmatch.fnmatch(f, pattern) for pattern in data) for f in shipped), shipped

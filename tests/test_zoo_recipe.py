@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from lmar.data.mini import MiniDataset
-from lmar.zoo import ZOO_DIR
+from lmar.run.zoo import ZOO_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())

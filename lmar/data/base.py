@@ -22,7 +22,7 @@ class Dataset:
 
     def plan_shape(self) -> tuple[int, int, int, int]:
         """``(H, W, n_train, n_test)``, an estimate known before the data exists, that job resources
-        are sized from (:mod:`lmar.job_resources`)."""
+        are sized from (:mod:`lmar.run.job_resources`)."""
         return self.PLAN_SHAPE
 
     def declared_test(self) -> tuple[str, list[str] | int] | None:

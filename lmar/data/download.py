@@ -2,7 +2,7 @@
 
 A download streams into ``<dest>.part`` and resumes it with an HTTP Range request after a cut;
 the file appears under its final name only once complete and verified. Every failure the user
-can act on is an :class:`~lmar.errors.LmarError` naming the URL or file and what to do by hand.
+can act on is an :class:`~lmar.core.errors.LmarError` naming the URL or file and what to do by hand.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import requests
 import urllib3
 from tqdm import tqdm
 
-from lmar.atomic import write_json
-from lmar.errors import LmarError
+from lmar.core.atomic import write_json
+from lmar.core.errors import LmarError
 
 RETRIES = 4  # attempts in all, the first included
 BACKOFF = 0.5  # seconds before the 2nd attempt, doubled before each further one

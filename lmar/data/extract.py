@@ -21,8 +21,8 @@ from functools import partial
 from pathlib import Path
 from typing import IO
 
-from lmar.atomic import atomic_dir
-from lmar.errors import LmarError
+from lmar.core.atomic import atomic_dir
+from lmar.core.errors import LmarError
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 CHUNK = 1 << 20

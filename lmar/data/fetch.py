@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lmar.atomic import atomic_dir
+from lmar.core.atomic import atomic_dir
+from lmar.core.errors import LmarError
+from lmar.core.registry import DATASETS
 from lmar.data.download import download, gdrive_download, gdrive_folder_download, verify_or_record
 from lmar.data.extract import safe_extract
-from lmar.errors import LmarError
-from lmar.registry import DATASETS
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")
 

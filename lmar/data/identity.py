@@ -19,9 +19,9 @@ import os
 import stat
 from pathlib import Path
 
-from lmar.atomic import write_json
-from lmar.errors import LmarError
-from lmar.weights import sha256_hex
+from lmar.core.atomic import write_json
+from lmar.core.errors import LmarError
+from lmar.core.hashing import sha256_hex
 
 
 def _regular(path: Path) -> os.stat_result:
@@ -96,7 +96,7 @@ def dataset_key(spec: dict, cache: str | Path | None = None) -> str:
     shared); a linked folder with a file added, removed or changed gets a new key, and the same files
     elsewhere (a fresh clone, a copy with new modification times) keep it. A linked folder that does
     not exist yet is keyed as absent: preparing it then says what is missing."""
-    from lmar.provenance import config_hash
+    from lmar.core.provenance import config_hash
 
     folder = linked_folder(spec)
     if folder is None:

@@ -15,8 +15,8 @@ import tifffile
 import torch
 from PIL import Image
 
-from lmar.atomic import atomic_path
-from lmar.errors import LmarError
+from lmar.core.atomic import atomic_path
+from lmar.core.errors import LmarError
 
 # suffix -> (format, bit depths it can hold)
 _OUTPUT_FORMATS = {

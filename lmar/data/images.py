@@ -38,8 +38,8 @@ import tifffile
 import torch
 from PIL import Image
 
-from lmar.errors import LmarError
-from lmar.runtime import positive_env
+from lmar.core.errors import LmarError
+from lmar.core.runtime import positive_env
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 

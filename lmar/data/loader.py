@@ -15,12 +15,13 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from lmar.core.errors import LmarError
+from lmar.core.runtime import usable_cpus
 from lmar.data.images import read_image_array, to_float
 from lmar.data.pairs import Pair
-from lmar.errors import LmarError
-from lmar.runtime import usable_cpus
 
 PREFETCH = 4  # pairs each worker decodes ahead
+PRELOAD_MAX = 64  # datasets up to this many pairs are decoded once and kept in memory (lmar.run.train)
 
 
 @dataclass

@@ -25,11 +25,11 @@ from typing import Annotated
 import numpy as np
 from PIL import Image
 
-from lmar.atomic import atomic_dir
+from lmar.core.atomic import atomic_dir
+from lmar.core.errors import LmarError
+from lmar.core.params import Check, Range
+from lmar.core.registry import DATASETS
 from lmar.data.base import Dataset
-from lmar.errors import LmarError
-from lmar.params import Check, Range
-from lmar.registry import DATASETS
 
 Side = Annotated[int, Range(8)]  # pixels
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmar.core.errors import LmarError
 from lmar.data.images import EXTENSIONS, image_size
-from lmar.errors import LmarError
 
 SPLITS = ("train", "test")
 

@@ -15,12 +15,12 @@ from typing import Literal
 
 from tqdm import tqdm
 
-from lmar.atomic import atomic_dir
+from lmar.core.atomic import atomic_dir
+from lmar.core.errors import LmarError
+from lmar.core.params import NonNegativeInt
+from lmar.core.registry import DATASETS
 from lmar.data.base import Dataset
 from lmar.data.validate import raise_if_problems, split_problems
-from lmar.errors import LmarError
-from lmar.params import NonNegativeInt
-from lmar.registry import DATASETS
 
 OUR_LAYOUT = ("train/input", "train/gt", "test/input", "test/gt")
 

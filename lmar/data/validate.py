@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lmar.core.errors import LmarError
 from lmar.data.images import image_size, read_image
 from lmar.data.pairs import images_by_stem
-from lmar.errors import LmarError
 
 MAX_LISTED = 20
 
@@ -60,7 +60,7 @@ def check_test_split(folder: str | Path, names: list[str], spec: dict, name: str
     ``folder``: the prepared dataset; ``names``: its test images' names; ``spec``: the entry
     ``datasets.<name>`` (``{type, params}``), from the trusted config (as prepare-data builds it). A folder prepared for other params (or a linked folder
     changed since) would otherwise be evaluated and reported as if it were this config's."""
-    from lmar.registry import DATASETS
+    from lmar.core.registry import DATASETS
 
     declared = DATASETS.build(spec, f"config key datasets.{name}").declared_test()
     if declared is None:

@@ -11,9 +11,9 @@ import os
 import pytest
 import torch
 
-from lmar.backbones.unet_lite import UNetLite
-from lmar.pipeline import deu
-from lmar.registry import RESAMPLERS
+from lmar.core.registry import RESAMPLERS
+from lmar.parts.backbones.unet_lite import UNetLite
+from lmar.run.pipeline import deu
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 # 4K on a GPU; a 1080p frame on a CPU keeps a laptop run in minutes (override: LMAR_BENCH_HW=2160x3840)

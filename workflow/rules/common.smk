@@ -6,24 +6,24 @@ from pathlib import Path
 
 from snakemake.logging import logger
 
-from lmar.config import (check_parts, grid, needs_download, released_path, resolve_bases, seeds, trainable,
-                         trusted_modules)
+from lmar.core.errors import LmarError
+from lmar.core.fingerprint import fingerprint, part_modules
+from lmar.core.metric_table import weights_needed
+from lmar.core.registry import BACKBONES, DATASETS, RESAMPLERS
 from lmar.data.identity import dataset_key
-from lmar.errors import LmarError
-from lmar.fingerprint import fingerprint, part_modules
-from lmar.provenance import config_hash
-from lmar.registry import BACKBONES, DATASETS, RESAMPLERS
+from lmar.run.config import (check_parts, grid, needs_download, released_path, resolve_bases, row_labels, seeds,
+                             trainable, trusted_modules)
 
 try:
     config.update(resolve_bases(config))  # ablations: `base: lmar` plus the keys that change
-    check_parts(config)
+    TARGETS = check_parts(config)  # the evaluation's targets, parsed once for the plan
 except LmarError as exc:
     raise WorkflowError(f"config error: {exc}") from None
 
 EXP = config["experiment"]
 # Every backbone is pretrained, every trainable resampler trained and every resampler evaluated
 # once per seed (paths and rows carry it): `seeds: [0, 1, 2]`, or the single `seed`; a resampler's
-# `only:` narrows its share of the grid (lmar.config.grid).
+# `only:` narrows its share of the grid (lmar.run.config.grid).
 RES = f"results/{EXP}"
 LOGS = f"logs/{EXP}"
 BENCH = f"benchmarks/{EXP}"
@@ -68,18 +68,17 @@ REGISTRIES = {"datasets": DATASETS, "backbones": BACKBONES, "resamplers": RESAMP
 
 @cache  # asked once per job and resource; the config does not change while the DAG is built
 def plan_shape(dataset):
-    """(H, W, n_train, n_test) of a dataset, estimated before it exists (lmar.job_resources)."""
+    """(H, W, n_train, n_test) of a dataset, estimated before it exists (lmar.run.job_resources)."""
     return DATASETS.build(config["datasets"][dataset], f"config key datasets.{dataset}").plan_shape()
 
 
 def sized(kind):
     """Memory and wall time of a job of `kind` (prepare | pretrain | train | evaluate), from the config and the
-    attempt (lmar.job_resources): one callable per resource, as Snakemake's resources take them."""
-    from lmar import job_resources
+    attempt (lmar.run.job_resources): one callable per resource, as Snakemake's resources take them."""
     import torch
 
     from lmar.data.loader import resolve_workers
-    from lmar.targets import parse_targets
+    from lmar.run import job_resources
 
     def estimate(w, attempt):
         shape = plan_shape(w.dataset)
@@ -91,7 +90,7 @@ def sized(kind):
         if kind == "train":
             return job_resources.train_resampler(spec.get("train") or {}, shape, GPU, attempt)
         identity = RESAMPLERS.get(spec["type"], f"config key resamplers.{w.resampler}.type").is_identity
-        n = 1 if identity else len(parse_targets(EVALUATION))
+        n = 1 if identity else len(TARGETS)
         workers = resolve_workers(EVALUATION.get("workers", "auto"), torch.device("cuda" if GPU else "cpu"), JOB_THREADS)
         return job_resources.evaluate(n, shape, GPU, identity, attempt, workers)
 
@@ -111,7 +110,7 @@ CAP_NOTES = set()
 
 @cache  # the same harness and parts recur across seeds and targets: their files are read once
 def code(harness, *parts):
-    """The fingerprint of the code a job runs (lmar.fingerprint), among its params: the harness
+    """The fingerprint of the code a job runs (lmar.core.fingerprint), among its params: the harness
     module and each part's module, named as (config section, entry name), with what they import."""
     modules = [harness]
     for section, name in parts:
@@ -121,27 +120,14 @@ def code(harness, *parts):
     return fingerprint(modules)
 
 
-def run_hash(w):
-    """Hash of every config slice an evaluation depends on, recorded in each result row."""
-    return config_hash(
-        {
-            "dataset": config["datasets"][w.dataset],
-            "backbone": config["backbones"][w.backbone],
-            "resampler": {k: v for k, v in resampler_spec(w.resampler).items() if k != "only"},
-            "evaluation": EVALUATION,
-            "seed": int(w.seed),
-        }
-    )
-
-
 @cache  # decided once per backbone, dataset and seed, and said once in the plan
 def zoo_checkpoint(dataset, backbone, seed):
     """The zoo checkpoint (lmar/zoo) that stands in for this pretraining, or None: only where the config
     allows it (zoo: true), the backbone is not converted from released weights, and a zoo entry matches
-    its dataset, params, recipe and seed exactly (lmar.zoo.find); the plan says which and why."""
+    its dataset, params, recipe and seed exactly (lmar.run.zoo.find); the plan says which and why."""
     if not config["zoo"] or released_path(config, "backbones", backbone):
         return None
-    from lmar.zoo import find
+    from lmar.run.zoo import find
 
     try:
         path, why = find(config["datasets"][dataset], config["backbones"][backbone], int(seed),
@@ -179,8 +165,8 @@ def weights_inputs(w=None):
 
 
 def required_weights():
-    need = {"lpips": ["alexnet", "lpips_alex"]}
-    return sorted({n for m in EVALUATION["required_metrics"] for n in need.get(m, [])})
+    """The weight files the required metrics need (lmar.core.metric_table): their absence stops the run."""
+    return weights_needed(EVALUATION["required_metrics"])
 
 
 def download_inputs(w):
@@ -230,7 +216,7 @@ def evaluate_inputs(w):
 
 
 def metrics_csvs():
-    """One results file per evaluation of the grid (lmar.config.grid: every resampler on every
+    """One results file per evaluation of the grid (lmar.run.config.grid: every resampler on every
     dataset, backbone and seed, or those its `only:` names)."""
     return [f"{RES}/metrics/{d}/{b}/seed{s}/{r}.csv" for d, b, s, r in grid(config)]
 

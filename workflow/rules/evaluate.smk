@@ -12,14 +12,11 @@ rule evaluate:
         ckpt=lambda w, input: ["--resampler-ckpt", input.resampler] if "resampler" in input.keys() else [],
         evaluation=json.dumps(EVALUATION, sort_keys=True),
         dataset=lambda w: spec_json("datasets", w.dataset),
-        labels=lambda w: json.dumps(
-            {"dataset": w.dataset, "dataset_type": config["datasets"][w.dataset]["type"], "backbone": w.backbone,
-             "resampler": w.resampler, "config_hash": run_hash(w)}
-        ),
+        labels=lambda w: json.dumps(row_labels(config, w.dataset, w.backbone, w.resampler, w.seed)),
         device=config["device"],
         torch_home=WEIGHTS_DIR,
         allow=ALLOW_MODULES,
-        code=lambda w: code("lmar.evaluate", ("resamplers", w.resampler), ("backbones", w.backbone)),
+        code=lambda w: code("lmar.run.evaluate", ("resamplers", w.resampler), ("backbones", w.backbone)),
     threads: JOB_THREADS
     resources:
         gpu=GPU,

@@ -1,8 +1,8 @@
 # Training: backbones first (L1 to ground truth), then trainable resamplers against them, frozen.
-# Kill-safe: a job saves its resume state every `resume:` steps or minutes (lmar.resume) and a rerun
+# Kill-safe: a job saves its resume state every `resume:` steps or minutes (lmar.run.resume) and a rerun
 # of a killed job resumes from it; each attempt appends to the job's log (">>"), so the killed
 # attempt's log is kept above the resumed one's.
-# Each training job also writes its curve beside the checkpoint (lmar.curves: per epoch the learning
+# Each training job also writes its curve beside the checkpoint (lmar.run.curves: per epoch the learning
 # rate, wall time and loss parts); a part converted from released weights was not trained, and its
 # curve is the header alone. A backbone that a zoo entry matches (lmar/zoo, config key zoo) is copied
 # from it with its curve instead of trained.
@@ -21,7 +21,7 @@ rule pretrain_backbone:
         released=lambda w: released_option("backbones", w.backbone),
         zoo=zoo_option,
         device=config["device"],
-        code=lambda w: code("lmar.train", ("backbones", w.backbone)),
+        code=lambda w: code("lmar.run.train", ("backbones", w.backbone)),
     threads: JOB_THREADS
     resources:
         gpu=GPU,
@@ -56,7 +56,7 @@ rule train_resampler:
         device=config["device"],
         torch_home=WEIGHTS_DIR,
         allow=ALLOW_MODULES,
-        code=lambda w: code("lmar.train", ("resamplers", w.resampler), ("backbones", w.backbone)),
+        code=lambda w: code("lmar.run.train", ("resamplers", w.resampler), ("backbones", w.backbone)),
     threads: JOB_THREADS
     resources:
         gpu=GPU,

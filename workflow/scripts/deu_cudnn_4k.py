@@ -1,10 +1,10 @@
-"""Time one output through the evaluation's own DEU path (``lmar.pipeline.deu_staged``, as
-``lmar.evaluate`` calls it) for each backbone of the paper grid, at its x1.8-aspect size (1200x2133
+"""Time one output through the evaluation's own DEU path (``lmar.run.pipeline.deu_staged``, as
+``lmar.run.evaluate`` calls it) for each backbone of the paper grid, at its x1.8-aspect size (1200x2133
 of a 4K frame, bicubic) and at full resolution, in the paper config's precision and upsampler, with
 two cuDNN settings:
 
 - the evaluation's: benchmark mode off (PyTorch's default), deterministic algorithms on, warnings only
-  (``lmar.runtime.noting_nondeterminism``), which may keep cuDNN from its fastest kernels;
+  (``lmar.core.runtime.noting_nondeterminism``), which may keep cuDNN from its fastest kernels;
 - benchmark mode on, no determinism: what ``lmar bench``'s DEU section timed.
 
 If the second is much faster, the evaluation leaves speed on the table at the paper's scale. Untrained
@@ -20,11 +20,11 @@ import sys
 
 import torch
 
-from lmar.benchmarks import _timed, device_label
-from lmar.pipeline import deu_staged
-from lmar.registry import BACKBONES, RESAMPLERS
-from lmar.runtime import noting_nondeterminism, precision_mode
-from lmar.scale_bench import UHD, as_fractions, paper_grid
+from lmar.bench.benchmarks import _timed, device_label
+from lmar.bench.scale_bench import UHD, as_fractions, paper_grid
+from lmar.core.registry import BACKBONES, RESAMPLERS
+from lmar.core.runtime import noting_nondeterminism, precision_mode
+from lmar.run.pipeline import deu_staged
 
 SETTINGS = {"evaluation (benchmark off, deterministic)": (False, True), "benchmark on": (True, False)}
 SIZE = "x1.8-aspect"  # the paper config's target, taken as fractions of each side

@@ -5,8 +5,10 @@
 #   .prev/  the library of commit BASELINE (default: HEAD's parent), for a before/after timing.
 set -euo pipefail
 BASELINE=${1:-HEAD~1}
-grep -qx "/.whl/" .git/info/exclude 2>/dev/null || echo "/.whl/" >> .git/info/exclude
-grep -qx "/.prev/" .git/info/exclude || echo "/.prev/" >> .git/info/exclude
+EXCLUDE=$(git rev-parse --git-path info/exclude)  # .git/info/exclude, also from a worktree (where .git is a file)
+mkdir -p "$(dirname "$EXCLUDE")"
+grep -qx "/.whl/" "$EXCLUDE" 2>/dev/null || echo "/.whl/" >> "$EXCLUDE"
+grep -qx "/.prev/" "$EXCLUDE" || echo "/.prev/" >> "$EXCLUDE"
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux2014_x86_64 -d .whl "$(grep -i '^pyiqa==' requirements.lock)"
 rm -rf .prev && mkdir -p .prev

@@ -14,7 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lmar.benchmarks import measure
+try:
+    from lmar.bench.benchmarks import measure
+except ModuleNotFoundError:  # a baseline from before lmar/ had rooms (gpu_prepare.sh unpacks an earlier commit)
+    from lmar.benchmarks import measure
 
 CASES = {
     "bicubic": {"type": "bicubic"},

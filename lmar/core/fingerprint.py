@@ -1,0 +1,127 @@
+"""The code a job runs, as a short hash: the source files of the modules it starts from and of every
+project module they import, followed transitively.
+
+A Snakemake job is a ``shell:`` call, so Snakemake's own code trigger sees only the command line;
+the workflow puts :func:`fingerprint` of each job's modules among its params instead. Editing a
+method's file then reruns exactly the jobs whose modules import it (directly or through other
+project modules), and nothing else; a comment or whitespace change counts as an edit.
+
+What is followed: every ``import`` and ``from ... import`` statement of a module, at its top level
+or inside a function (not under ``if TYPE_CHECKING``), into the project's own packages
+(:data:`PACKAGES`), starting from the modules named, which may include a user's module named by a
+config's ``module:Class``. Importing ``a.b`` also counts ``a/__init__.py``. Parts found by the
+registries' discovery (every module of ``baselines/`` and ``lmar/parts/backbones/``) are not followed
+from there: a job counts the parts it uses, named by their config entries. So the harness code
+names no part module (a part declares what the harness needs of it, e.g. its resizes for the cost
+table, as a method), and editing one baseline reruns its jobs alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+from lmar.core.errors import LmarError
+from lmar.core.params import import_names
+
+ROOT = Path(__file__).resolve().parents[2]  # the project: lmar/core/fingerprint.py -> .
+PACKAGES = ("lmar", "baselines")
+
+
+def _project_file(name: str) -> Path | None:
+    """The source file of project module ``name`` (a package's ``__init__.py``), else None."""
+    if name.split(".")[0] not in PACKAGES:
+        return None
+    base = ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _module_file(name: str) -> Path | None:
+    """A project module's file, or an importable user module's (found without importing it)."""
+    found = _project_file(name)
+    if found or name.split(".")[0] in PACKAGES:
+        return found
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None  # a builtin, an extension module or a namespace: not source we can follow
+    return Path(spec.origin)
+
+
+def _imports(tree: ast.Module, package: str) -> set[str]:
+    """Dotted names a module of ``package`` imports anywhere in its body (functions included),
+    except under ``if TYPE_CHECKING``."""
+    names: set[str] = set()
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for n in ast.walk(node) if n is not node}
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: from the module's package, up level - 1
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            names.add(base)
+            names.update(f"{base}.{a.name}" for a in node.names)  # `from pkg import module`
+    return names
+
+
+@lru_cache(maxsize=None)
+def _imports_of(path: Path, name: str) -> frozenset[str]:
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except (OSError, SyntaxError) as exc:
+        raise LmarError(f"cannot read the source of module {name} ({path}): {exc}") from None
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    return frozenset(_imports(tree, package))
+
+
+def module_files(modules) -> list[Path]:
+    """Every source file the modules ``modules`` (dotted names) run at import, sorted."""
+    seen: dict[str, Path] = {}
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_file(name)
+        if path is None:
+            if name in modules:
+                raise LmarError(f"module {name!r} has no Python source to fingerprint")
+            continue
+        seen[name] = path
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parent packages' __init__
+        todo += [m for m in _imports_of(path, name) if m.split(".")[0] in PACKAGES]
+    return sorted(set(seen.values()))
+
+
+def fingerprint(modules) -> str:
+    """12 hex digits of sha256 over the files of :func:`module_files` (their paths relative to the
+    project, so that a copied project keeps its fingerprints, and their bytes)."""
+    h = hashlib.sha256()
+    for path in module_files(modules):
+        rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def part_modules(cls: type, params: dict | None) -> list[str]:
+    """The modules a part of class ``cls`` built with ``params`` runs: its class's, and those its
+    params name as code (``ImportName``, e.g. the network a ``wrapped`` backbone wraps), which the
+    class's own imports do not reach. The workflow's job params and a resume state's identity both
+    fingerprint these, so an edit to a wrapped network reruns (and does not resume) its jobs."""
+    named = import_names(cls, params or {}).values()
+    return [cls.__module__, *(str(n).partition(":")[0] for n in named)]

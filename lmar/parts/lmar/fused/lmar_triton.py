@@ -1,0 +1,471 @@
+"""A fused Triton kernel for LMAR's compensatory map (the hot loop of ``LMAR._band``).
+
+For each full-resolution pixel p of a band, the reference (``lmar.parts.lmar.resampler.LMAR._band``)
+builds 7 features (relative coordinate, relative cell, detail residual), runs the kernel MLP
+``7 -> hidden x depth -> 81`` on them, views the result as a 27x3 matrix K_p and computes
+``c_p[o] = sum_k patch_p[k] * K_p[k, o]`` with patch_p the 27 values of the zero-padded 3x3x3
+neighbourhood (``F.unfold`` order: ``c*9 + ky*3 + kx``). It materialises the features, every
+hidden activation, all 81 kernel values and the unfolded patches in global memory.
+
+Here one launch covers the whole image; one program handles BLOCK pixels of one batch item and
+keeps everything on chip:
+
+- the 27 patch values are read straight from the input, zero outside it (no padded copy, no
+  unfold);
+- features are gathered in-kernel: the coordinates from the 1-D ``rel_y``/``rel_x`` tables,
+  the cell from a 2-vector, and the residual ``x - R(x0, (H, W))`` computed on the spot from
+  x0 = R(x, size) and the resize's tap tables (at most 4 source rows and columns per pixel,
+  :func:`lmar.parts.resize.resize_taps`), so neither the upsampled x0 nor the residual is
+  written to memory; they fill a (BLOCK, 16) tile (the 7 inputs padded to 16 for ``tl.dot``,
+  the first-layer weight padded with zero rows to match);
+- the hidden activations stay in registers, layer after layer (``tl.dot`` + bias + LeakyReLU);
+- the last layer is split into three (hidden, 32) column blocks W_o (the 27 kernel entries
+  of output channel o, zero-padded to 32), so ``c_o = sum_k patch[k] * (h @ W_o + b_o)[k]``.
+
+Weights are packed for the kernel (:func:`pack_mlp`, cached by :func:`lmar.parts.lmar.fused.fused_map`
+until a parameter changes): transposed,
+padded to a power-of-two hidden size (Triton's block shapes must be powers of two; the zero
+rows and columns contribute exactly nothing) and cast to the dot dtype. Accumulation is
+fp32; the operands are fp32, TF32 or bf16 by the compute mode (:data:`COMPUTES`), which
+:mod:`lmar.parts.lmar.fused` picks from the model's dtype, autocast and PyTorch's float32 matmul precision.
+The launch (block shape, warps, pipelining) comes from :data:`LAUNCH`, measured with
+``lmar tune-kernel`` (:mod:`lmar.bench.tuning`).
+
+Triton's CPU interpreter (``TRITON_INTERPRET=1``) multiplies bf16 dot operands as raw bit
+patterns (triton-lang/triton#11584, "not supported yet"); under the interpreter the bf16 path
+therefore rounds the operands to bf16 and multiplies them as fp32 with fp32 accumulation, as on a
+GPU (a bf16 x bf16 product is exact in fp32). One difference remains: Triton 3.8's interpreter
+truncates an fp32 -> bf16 cast where a GPU rounds to nearest, so its bf16 results are about twice
+as far from fp32 as a GPU's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+import triton
+import triton.language as tl
+from torch import nn
+
+from lmar.core.errors import LmarError
+from lmar.parts.lmar.fused.resize_triton import taps_at
+
+N_FEATURES = 7  # rel. coordinate (2), rel. cell (2), residual (3): docs/method.md section 2
+FEATURES_PADDED = 16  # tl.dot needs every dimension >= 16
+N_TAPS = 27  # 3 channels x 3x3 neighbourhood
+TAPS_PADDED = 32
+N_KERNEL = N_TAPS * 3  # the MLP's output: K_p as a 27x3 matrix, row-major
+DOT_DTYPES = {torch.float32: tl.float32, torch.bfloat16: tl.bfloat16}
+COMPUTES = {"fp32": (torch.float32, "ieee"), "tf32": (torch.float32, "tf32"), "bf16": (torch.bfloat16, "tf32")}
+"""Compute mode -> (weight and dot-operand dtype, ``tl.dot`` input_precision); accumulation is fp32
+in all three. fp32: true fp32 products, like PyTorch's matmul at float32 precision "highest";
+tf32: fp32 operands through the tensor cores' TF32 mode (PyTorch's "high"); bf16: bf16 operands
+(bf16 weights, or a float32 model under bf16 autocast). ("tf32x3" would need 256 KiB of shared
+memory at hidden 128.)"""
+MAX_HIDDEN = 128
+"""The widest hidden layer the kernel takes, in either dot dtype; a wider MLP runs the PyTorch path
+under "auto". Compiled for sm_90 (H100) as Triton specialises a 3840x2160 launch (pointers and sizes
+divisible by 16, unit strides constant), the default launches then need 97 KiB (bf16: the hidden layers'
+weights pipelined through 3 buffers of hidden x hidden), 144 KiB (fp32) or 65 KiB (tf32) of shared
+memory, of the 227 KiB a block may use; bf16 at hidden 256 (or 144 to 240, padded to 256) would need
+385 KiB (tests/test_lmar_triton.py, compiled code)."""
+
+
+@triton.jit
+def _dot(a, w, DOT_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, EMULATE_BF16: tl.constexpr):
+    """``a @ w`` in fp32 with ``a`` rounded to DOT_DTYPE (``w`` is stored in DOT_DTYPE)."""
+    if EMULATE_BF16:
+        out = tl.dot(a.to(DOT_DTYPE).to(tl.float32), w.to(tl.float32), input_precision="ieee")
+    else:
+        out = tl.dot(a.to(DOT_DTYPE), w, input_precision=INPUT_PRECISION)
+    return out
+
+
+@triton.jit
+def _leaky_relu(h, negative_slope):
+    return tl.where(h > 0, h, h * negative_slope)
+
+
+@triton.jit
+def _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN: tl.constexpr,
+                  DOT_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, EMULATE_BF16: tl.constexpr):
+    """One hidden -> hidden layer: LeakyReLU(h @ W_layer + b_layer)."""
+    w_hid = tl.load(w_hid_ptr + layer * HIDDEN * HIDDEN + k_hid[:, None] * HIDDEN + k_hid[None, :])
+    h = _dot(h, w_hid, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_hid_ptr + layer * HIDDEN + k_hid)[None, :]
+    return _leaky_relu(h, negative_slope)
+
+
+@triton.jit
+def _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, channel, row, col, live, x_sc, x_sh, x_sw,
+              low_sc, low_sh, low_sw, UP_TAPS: tl.constexpr):
+    """x - R(x0, (H, W)) at BLOCK pixels (rows ``row``, columns ``col``), one channel: R(x0) is
+    sum_ij wy_i wx_j x0[iy_i, ix_j] over the tap tables of the pixels' rows (iy, wy) and columns
+    (ix, wx), each (H or W, UP_TAPS); ``x_ptr``, ``low_ptr`` point at the batch item."""
+    up = taps_at(low_ptr + channel * low_sc, iy_ptr, wy_ptr, ix_ptr, wx_ptr, row, col, live, low_sh, low_sw, UP_TAPS)
+    here = tl.load(x_ptr + channel * x_sc + row * x_sh + col * x_sw, mask=live, other=0.0).to(tl.float32)
+    return here - up
+
+
+@triton.jit
+def _map_channel(h, patch, w_out_ptr, b_out_ptr, o, k_hid, tap, HIDDEN: tl.constexpr, DOT_DTYPE: tl.constexpr,
+                 INPUT_PRECISION: tl.constexpr, EMULATE_BF16: tl.constexpr):
+    """Channel ``o`` of the map for a block of pixels: their kernels K_o = h @ W_o + b_o applied to their patches."""
+    w_o = tl.load(w_out_ptr + o * HIDDEN * 32 + k_hid[:, None] * 32 + tap[None, :])
+    kernel = _dot(h, w_o, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_out_ptr + o * 32 + tap)[None, :]
+    return tl.sum(patch * kernel, axis=1)
+
+
+@triton.jit
+def _compensation_kernel(
+    x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, rel_y_ptr, rel_x_ptr, cell_ptr, out_ptr, mix_ptr,
+    w_in_ptr, b_in_ptr, w_hid_ptr, b_hid_ptr, w_out_ptr, b_out_ptr,
+    n_pixels, height, width, negative_slope,
+    x_sb, x_sc, x_sh, x_sw,
+    low_sb, low_sc, low_sh, low_sw,
+    N_HIDDEN_LAYERS: tl.constexpr,
+    HIDDEN: tl.constexpr,
+    BLOCK: tl.constexpr,
+    UP_TAPS: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+    INPUT_PRECISION: tl.constexpr,
+    EMULATE_BF16: tl.constexpr,
+    UNROLL: tl.constexpr,
+    MIX: tl.constexpr,
+):  # fmt: skip
+    """One program: BLOCK pixels (row-major over the image) of batch item ``program_id(1)``.
+
+    x: the input (B, 3, H, W); low: x0 = R(x, (h, w)) (B, 3, h, w), brought back to (H, W) by the
+    tap tables iy, wy (H, UP_TAPS) and ix, wx (W, UP_TAPS) to form the residual; out: (B, 3, H, W),
+    contiguous: the map C, or with MIX the per-pixel mix ``M[:, :3] x + M[:, 3:] C`` of the input and
+    the map by mix (3, 6) float32, row-major (LMAR's 1x1 fusion moved before its resize: the
+    epilogue). Weight layouts: see :class:`PackedMLP`.
+    """
+    b = tl.program_id(1).to(tl.int64)
+    pix = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    live = pix < n_pixels
+    row = pix // width
+    col = pix % width
+    x_ptr += b * x_sb
+    low_ptr += b * low_sb
+
+    # Features (BLOCK, 16): rel_y, rel_x, cell_y, cell_x, residual r, g, b (x - R(x0, (H, W))), zeros.
+    res_r = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 0, row, col, live, x_sc, x_sh, x_sw,
+                      low_sc, low_sh, low_sw, UP_TAPS)
+    res_g = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 1, row, col, live, x_sc, x_sh, x_sw,
+                      low_sc, low_sh, low_sw, UP_TAPS)
+    res_b = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 2, row, col, live, x_sc, x_sh, x_sw,
+                      low_sc, low_sh, low_sw, UP_TAPS)
+    j = tl.arange(0, 16)[None, :]
+    rel_y = tl.load(rel_y_ptr + row, mask=live, other=0.0).to(tl.float32)[:, None]
+    rel_x = tl.load(rel_x_ptr + col, mask=live, other=0.0).to(tl.float32)[:, None]
+    cell_y = tl.load(cell_ptr).to(tl.float32)
+    cell_x = tl.load(cell_ptr + 1).to(tl.float32)
+    feats = tl.where(j == 0, rel_y, tl.where(j == 1, rel_x, tl.where(j == 2, cell_y, tl.where(j == 3, cell_x, 0.0))))
+    feats = tl.where(j == 4, res_r[:, None], tl.where(j == 5, res_g[:, None], tl.where(j == 6, res_b[:, None], feats)))
+
+    # Hidden layers: activations stay on chip.
+    k_in = tl.arange(0, 16)
+    k_hid = tl.arange(0, HIDDEN)
+    w_in = tl.load(w_in_ptr + k_in[:, None] * HIDDEN + k_hid[None, :])
+    h = _dot(feats, w_in, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_in_ptr + k_hid)[None, :]
+    h = _leaky_relu(h, negative_slope)
+    if UNROLL:  # straight-line code: the compiler may load layer l + 1's weights during layer l
+        for layer in tl.static_range(N_HIDDEN_LAYERS):
+            h = _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN, DOT_DTYPE,
+                              INPUT_PRECISION, EMULATE_BF16)
+    else:  # a loop: Triton software-pipelines the weight loads (num_stages buffers in shared memory)
+        for layer in range(N_HIDDEN_LAYERS):
+            h = _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN, DOT_DTYPE,
+                              INPUT_PRECISION, EMULATE_BF16)
+
+    # The 27 taps of each pixel's 3x3x3 neighbourhood, zero outside the image (unfold's padding), loaded
+    # after the MLP so that they do not hold registers during it.
+    tap = tl.arange(0, 32)
+    channel = tap // 9
+    y = row[:, None] + ((tap % 9) // 3)[None, :] - 1
+    x = col[:, None] + (tap % 3)[None, :] - 1
+    inside = live[:, None] & (tap < 27)[None, :] & (y >= 0) & (y < height) & (x >= 0) & (x < width)
+    patch = tl.load(x_ptr + channel[None, :] * x_sc + y * x_sh + x * x_sw, mask=inside, other=0.0).to(tl.float32)
+
+    # Last layer, one output channel at a time: K_o = h @ W_o + b_o, c_o = sum_k patch * K_o.
+    out_base = out_ptr + b * 3 * n_pixels + pix
+    if MIX:  # y_o = sum_c M[o, c] x_c + sum_c M[o, 3 + c] c_c (the input read after the map: fewer spills)
+        c0 = _map_channel(h, patch, w_out_ptr, b_out_ptr, 0, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
+                          EMULATE_BF16)
+        c1 = _map_channel(h, patch, w_out_ptr, b_out_ptr, 1, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
+                          EMULATE_BF16)
+        c2 = _map_channel(h, patch, w_out_ptr, b_out_ptr, 2, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
+                          EMULATE_BF16)
+        centre = x_ptr + row * x_sh + col * x_sw  # the pixel itself, each channel
+        x0 = tl.load(centre, mask=live, other=0.0).to(tl.float32)
+        x1 = tl.load(centre + x_sc, mask=live, other=0.0).to(tl.float32)
+        x2 = tl.load(centre + 2 * x_sc, mask=live, other=0.0).to(tl.float32)
+        for o in tl.static_range(3):
+            m = mix_ptr + o * 6
+            y = (tl.load(m) * x0 + tl.load(m + 1) * x1 + tl.load(m + 2) * x2
+                 + tl.load(m + 3) * c0 + tl.load(m + 4) * c1 + tl.load(m + 5) * c2)
+            tl.store(out_base + o * n_pixels, y.to(out_ptr.dtype.element_ty), mask=live)
+    else:
+        for o in tl.static_range(3):
+            c = _map_channel(h, patch, w_out_ptr, b_out_ptr, o, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
+                             EMULATE_BF16)
+            tl.store(out_base + o * n_pixels, c.to(out_ptr.dtype.element_ty), mask=live)
+
+
+INTERPRETED = not isinstance(_compensation_kernel, triton.JITFunction)
+"""Whether Triton's CPU interpreter runs the kernel (TRITON_INTERPRET=1 when this module was imported)."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How the kernel is launched: pixels per program (a power of two >= 16), warps per program,
+    software-pipelining depth, and whether the hidden-layer loop is unrolled."""
+
+    block: int
+    num_warps: int = 4
+    num_stages: int = 3
+    unroll: bool = False
+
+    def __post_init__(self):
+        if not (isinstance(self.block, int) and self.block >= 16 and not self.block & (self.block - 1)):
+            raise ValueError(f"block={self.block!r} is not a power of two >= 16")
+        if self.num_warps not in (1, 2, 4, 8, 16) or not (isinstance(self.num_stages, int) and self.num_stages >= 1):
+            raise ValueError(f"num_warps={self.num_warps!r} (1, 2, 4, 8 or 16), num_stages={self.num_stages!r} (>= 1)")
+
+
+LAUNCH = {
+    "fp32": Launch(32, 8, 3, False),
+    "tf32": Launch(128, 4, 1, True),
+    "bf16": Launch(128, 4, 3, False),
+}
+"""The launch per compute mode for the default MLP (hidden 128, depth 5): the fastest correct
+candidates of ``lmar tune-kernel`` for the compensatory map at 3840x2160 -> 1200x2133 (torch 2.11,
+Triton 3.6). bf16: NVIDIA H100 80GB HBM3, 2026-11-26, 3.18 ms (the previous default, (64, 4, 3),
+took 4.88 ms there); every bf16 candidate with num_stages=1 hit an illegal memory access in
+Triton 3.6 on both H100 and H200 (see README, Speed), so the sweep runs each candidate in its own
+process and keeps only those that match float64. fp32 (72 ms) and tf32 (15.8 ms): NVIDIA H200,
+same day."""
+LAUNCH_ENV = "LMAR_FUSED_LAUNCH"
+
+
+def launch_for(compute: str) -> Launch:
+    """LAUNCH[compute], unless the environment variable LMAR_FUSED_LAUNCH overrides it with JSON
+    such as ``{"bf16": [128, 8, 3, true]}`` (block, num_warps, num_stages, unroll) to tune on
+    another GPU (``lmar tune-kernel`` measures the candidates)."""
+    raw = os.environ.get(LAUNCH_ENV)
+    if raw:
+        try:
+            given = json.loads(raw)
+            if compute in given:
+                return Launch(*given[compute])
+        except (ValueError, TypeError) as exc:
+            raise LmarError(
+                f"environment variable {LAUNCH_ENV}={raw!r} is not valid: {exc}; "
+                'expected JSON like {"bf16": [128, 8, 3, true]} (block, num_warps, num_stages, unroll), or unset it'
+            ) from exc
+    return LAUNCH[compute]
+
+
+def compute_dtype(compute: str) -> torch.dtype:
+    if compute not in COMPUTES:
+        raise LmarError(f"lmar: compute={compute!r} is not one of {', '.join(COMPUTES)}")
+    return COMPUTES[compute][0]
+
+
+@dataclass(frozen=True)
+class PackedMLP:
+    """The kernel MLP's weights laid out for :func:`_compensation_kernel`.
+
+    ``hidden`` below is the MLP's hidden width rounded up to a power of two (zero padded);
+    weights are in the dot dtype, biases in fp32.
+    """
+
+    w_in: torch.Tensor  # (16, hidden): first layer, input-major, rows 7..15 zero
+    b_in: torch.Tensor  # (hidden,)
+    w_hidden: torch.Tensor  # (max(1, n_hidden_layers), hidden, hidden), input-major
+    b_hidden: torch.Tensor  # (max(1, n_hidden_layers), hidden)
+    w_out: torch.Tensor  # (3, hidden, 32): [o, i, k] = W_last[k * 3 + o, i], k >= 27 zero
+    b_out: torch.Tensor  # (3, 32)
+    n_hidden_layers: int  # depth - 1 (hidden -> hidden layers); w_hidden is a dummy when 0
+    negative_slope: float
+
+    @property
+    def hidden(self) -> int:
+        return self.w_in.shape[1]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.w_in.dtype
+
+
+def _layers(mlp: nn.Module) -> tuple[list[nn.Linear], list[nn.LeakyReLU]] | None:
+    """(linears, activations) of a Linear, LeakyReLU, ..., Linear stack; None for anything else."""
+    if not isinstance(mlp, nn.Sequential) or len(mlp) < 3 or len(mlp) % 2 == 0:
+        return None
+    linears, acts = list(mlp)[0::2], list(mlp)[1::2]
+    if not all(type(m) is nn.Linear for m in linears) or not all(type(m) is nn.LeakyReLU for m in acts):
+        return None
+    return linears, acts
+
+
+def mlp_unsupported(mlp: nn.Module) -> str | None:
+    """Why the fused kernel cannot run ``mlp`` (None: it can).
+
+    Supported: ``Linear(7, h), LeakyReLU, [Linear(h, h), LeakyReLU] x (depth - 1), Linear(h, 81)``
+    with biases, one LeakyReLU slope, depth >= 1, fp32 or bf16 parameters and h a multiple of 16
+    in [16, MAX_HIDDEN].
+    """
+    layers = _layers(mlp)
+    if layers is None:
+        return "the kernel MLP is not a Linear/LeakyReLU stack"
+    linears, acts = layers
+    hidden = linears[0].out_features
+    if linears[0].in_features != N_FEATURES or linears[-1].out_features != N_KERNEL:
+        return f"the kernel MLP maps {linears[0].in_features} -> {linears[-1].out_features}, not 7 -> 81"
+    if any(m.in_features != hidden for m in linears[1:]) or any(m.out_features != hidden for m in linears[:-1]):
+        return "the kernel MLP's hidden layers differ in width"
+    if any(m.bias is None for m in linears):
+        return "a kernel MLP layer has no bias"
+    if len({m.negative_slope for m in acts}) != 1:
+        return "the kernel MLP's LeakyReLU slopes differ"
+    dtypes = {p.dtype for p in mlp.parameters()}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in DOT_DTYPES:
+        return f"the kernel MLP's parameters are {sorted(map(str, dtypes))}, not all float32 or all bfloat16"
+    if hidden % 16 or not 16 <= hidden <= MAX_HIDDEN:
+        return f"hidden={hidden} is not a multiple of 16 in [16, {MAX_HIDDEN}]"
+    return None
+
+
+def _padded(t: torch.Tensor, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """``t`` in the top-left corner of a zero tensor of ``shape``."""
+    out = torch.zeros(shape, dtype=dtype, device=t.device)
+    out[tuple(slice(0, n) for n in t.shape)] = t
+    return out
+
+
+@torch.no_grad()
+def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
+    """Lay out ``mlp``'s weights for the kernel, in ``dtype`` (float32 or bfloat16; None: the parameters')."""
+    reason = mlp_unsupported(mlp)
+    if reason is not None:
+        raise LmarError(f"lmar: the fused kernel cannot run this MLP: {reason}")
+    linears, acts = _layers(mlp)
+    first, middle, last = linears[0], linears[1:-1], linears[-1]
+    dtype = first.weight.dtype if dtype is None else dtype
+    if dtype not in DOT_DTYPES:
+        raise LmarError(f"lmar: the fused kernel computes in float32 or bfloat16, not {dtype}")
+    hidden = triton.next_power_of_2(first.out_features)
+    f32 = torch.float32
+    if middle:
+        w_hidden = torch.stack([_padded(m.weight.t(), (hidden, hidden), dtype) for m in middle])
+        b_hidden = torch.stack([_padded(m.bias, (hidden,), f32) for m in middle])
+    else:  # never read (the layer loop runs zero times), but the kernel needs a valid pointer
+        w_hidden = torch.zeros(1, hidden, hidden, dtype=dtype, device=first.weight.device)
+        b_hidden = torch.zeros(1, hidden, dtype=f32, device=first.weight.device)
+    # W_last row k * 3 + o holds tap k of output channel o (K_p is a row-major 27x3 matrix).
+    w_last = last.weight.view(N_TAPS, 3, -1).permute(1, 2, 0)  # (3, hidden, 27)
+    return PackedMLP(
+        w_in=_padded(first.weight.t(), (FEATURES_PADDED, hidden), dtype),
+        b_in=_padded(first.bias, (hidden,), f32),
+        w_hidden=w_hidden,
+        b_hidden=b_hidden,
+        w_out=_padded(w_last, (3, hidden, TAPS_PADDED), dtype),
+        b_out=_padded(last.bias.view(N_TAPS, 3).t(), (3, TAPS_PADDED), f32),
+        n_hidden_layers=len(middle),
+        negative_slope=float(acts[0].negative_slope),
+    )
+
+
+def kernel_constants(packed: PackedMLP, compute: str, launch: Launch, up_taps: int = 4,
+                     mix: bool = False) -> dict[str, object]:
+    """The ``tl.constexpr`` arguments of :func:`_compensation_kernel` for ``packed`` weights,
+    ``up_taps`` taps per row and column in the residual's resize tables, and whether the kernel
+    writes the mix of the input and the map (``mix``) rather than the map."""
+    dtype, precision = COMPUTES[compute]
+    if packed.dtype != dtype:
+        raise ValueError(f"compute={compute!r} needs {dtype} weights, the packed MLP has {packed.dtype}")
+    return {
+        "N_HIDDEN_LAYERS": packed.n_hidden_layers,
+        "HIDDEN": packed.hidden,
+        "BLOCK": launch.block,
+        "UP_TAPS": up_taps,
+        "DOT_DTYPE": DOT_DTYPES[dtype],
+        "INPUT_PRECISION": precision,
+        "EMULATE_BF16": INTERPRETED and compute == "bf16",
+        "UNROLL": launch.unroll,
+        "MIX": mix,
+    }
+
+
+def fused_compensation(
+    x: torch.Tensor,
+    low: torch.Tensor,
+    taps_y: tuple[torch.Tensor, torch.Tensor],
+    taps_x: tuple[torch.Tensor, torch.Tensor],
+    rel_y: torch.Tensor,
+    rel_x: torch.Tensor,
+    cell: torch.Tensor,
+    mlp: nn.Sequential | PackedMLP,
+    *,
+    compute: str | None = None,
+    launch: Launch | None = None,
+    compiled: dict | None = None,
+    mix: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The compensatory map of a whole image, as ``LMAR._band`` over it (``LMAR.fused_inputs``
+    builds the arguments).
+
+    x: (B, 3, H, W), any strides; low: x0 = R(x, size) (B, 3, h, w), any strides; taps_y, taps_x:
+    ``(index, weight)`` tables (H, T) and (W, T), int32 and float32, of the resize from (h, w)
+    back to (H, W) (:func:`lmar.parts.resize.resize_taps`; T a power of two; every index
+    within ``low``): the residual is ``x - R(low, (H, W))``. rel_y: (H,); rel_x: (W,); cell:
+    (2,). Returns (B, 3, H, W) in x's dtype. ``mlp``: the kernel MLP, or :func:`pack_mlp` of it.
+    ``compute``: "fp32", "tf32" or "bf16" (see COMPUTES; None: "bf16" for bf16 weights, else
+    "fp32"). ``launch``: block shape and schedule (None: :func:`launch_for` ``compute``).
+    ``compiled``: a dict that receives what the compiler reports for this launch on a GPU
+    (registers, spills, shared memory per program). ``mix``: (3, 6), when given the result is
+    ``mix[:, :3] x + mix[:, 3:] C`` per pixel instead of the map C (computed in float32 on chip).
+    No autograd: call it without gradients.
+    """
+    B, channels, H, W = x.shape
+    (iy, wy), (ix, wx) = taps_y, taps_x
+    taps = iy.shape[-1]
+    if channels != 3 or low.dim() != 4 or tuple(low.shape[:2]) != (B, 3):
+        raise ValueError(f"x {tuple(x.shape)} and low {tuple(low.shape)} are not (B, 3, H, W) and (B, 3, h, w)")
+    if {iy.shape, wy.shape} != {(H, taps)} or {ix.shape, wx.shape} != {(W, taps)} or taps & (taps - 1):
+        raise ValueError(f"tap tables {tuple(iy.shape)}, {tuple(wy.shape)}, {tuple(ix.shape)}, {tuple(wx.shape)} "
+                         f"do not fit {H}x{W} with a power-of-two tap count")
+    if iy.dtype != torch.int32 or ix.dtype != torch.int32 or wy.dtype != torch.float32 or wx.dtype != torch.float32:
+        raise ValueError("tap indices must be int32 and tap weights float32")
+    if rel_y.shape != (H,) or rel_x.shape != (W,) or cell.shape != (2,):
+        raise ValueError(f"rel_y {tuple(rel_y.shape)}, rel_x {tuple(rel_x.shape)}, cell {tuple(cell.shape)} do not fit")
+    weights = mlp.dtype if isinstance(mlp, PackedMLP) else next(mlp.parameters()).dtype
+    compute = compute or ("bf16" if weights == torch.bfloat16 else "fp32")
+    packed = mlp if isinstance(mlp, PackedMLP) else pack_mlp(mlp, compute_dtype(compute))
+    launch = launch or launch_for(compute)
+    if mix is not None and tuple(mix.shape) != (3, 6):
+        raise ValueError(f"mix {tuple(mix.shape)} is not (3, 6)")
+    mix_arg = (mix.detach().to(device=x.device, dtype=torch.float32).contiguous() if mix is not None
+               else packed.b_out)  # never read without MIX
+    n = H * W
+    out = torch.empty(B, 3, H, W, dtype=x.dtype, device=x.device)
+    if n == 0 or B == 0:
+        return out
+    kernel = _compensation_kernel[(triton.cdiv(n, launch.block), B)](
+        x, low, iy.contiguous(), wy.contiguous(), ix.contiguous(), wx.contiguous(),
+        rel_y.contiguous(), rel_x.contiguous(), cell.contiguous(), out, mix_arg,
+        packed.w_in, packed.b_in, packed.w_hidden, packed.b_hidden, packed.w_out, packed.b_out,
+        n, H, W, packed.negative_slope,
+        *x.stride(),
+        *low.stride(),
+        **kernel_constants(packed, compute, launch, taps, mix is not None),
+        num_warps=launch.num_warps,
+        num_stages=launch.num_stages,
+    )  # fmt: skip
+    if compiled is not None and kernel is not None:  # the interpreter compiles nothing
+        compiled.update(registers=getattr(kernel, "n_regs", None), spills=getattr(kernel, "n_spills", None),
+                        shared_bytes=getattr(getattr(kernel, "metadata", None), "shared", None))
+    return out

@@ -1,0 +1,384 @@
+"""Seaborn plots from the results store only (PNG and PDF each)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lmar.core.atomic import atomic_path
+from lmar.core.errors import LmarError
+from lmar.report.blocks import by_scale, finite_scores, table_blocks
+from lmar.report.plot_latency import quality_latency
+from lmar.report.plot_style import MARKERS, panels, resampler_styles, save_figure
+from lmar.report.store import load_results
+from lmar.report.tables import N_BOOT
+from lmar.run.targets import FULL
+
+
+def write_plots(results: Path, out_psnr: Path, out_gain: Path | None = None, out_latency: Path | None = None,
+                gain: tuple[str, str] = ("lmar", "bicubic")) -> None:
+    """Every plot of a results file (the store), PNG and PDF each; infinite scores are left out of
+    them as out of the tables (:func:`lmar.report.blocks.finite_scores`, a warning in the log). ``gain`` is
+    the heatmap's pair; its second is the baseline of the scale figure's paired differences."""
+    df = finite_scores(load_results([results]))
+    save_figure(psnr_figure(df, gain[1]).figure, out_psnr)
+    if out_gain is not None:
+        save_figure(gain_heatmap(df, gain), out_gain)
+    if out_latency is not None:
+        save_figure(quality_latency(df).figure, out_latency)
+
+
+HEATMAP_MIN_DB = 0.25  # the colour scale of the gain heatmap spans at least this many dB each way
+
+
+def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
+    """Mean PSNR gain of ``gain[0]`` over ``gain[1]`` (paired per image and seed), backbone x target
+    size, one panel per dataset; each backbone's over the rows of the first table block holding both
+    (as the table's gain row is); a cell the pair did not both run is blank and says so in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    a, b = gain
+    keys = ["dataset", "backbone", "target", "seed", "image"]
+    # per dataset and backbone, the first table block holding both: the units of its table's gain row
+    blocks = _first_blocks_with(df, {a, b})
+    rows = pd.concat(blocks, ignore_index=True) if blocks else df.iloc[:0]
+    both = rows[rows["resampler"] == a].merge(rows[rows["resampler"] == b], on=keys, suffixes=("_a", "_b"))
+    datasets = list(dict.fromkeys(df["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.2), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        part = both[both["dataset"] == dataset].assign(gain=lambda d: d["psnr_a"] - d["psnr_b"])
+        if part.empty:
+            ax.set_title(f"{dataset}: {a} or {b} did not run")
+            ax.axis("off")
+            continue
+        order = by_scale(part, "scale_a").index
+        table = part.pivot_table(index="backbone", columns="target", values="gain", aggfunc="mean")[order]
+        # at least +-0.25 dB, so that hundredths of a dB stay pale rather than look like large gains
+        limit = max(abs(table.min().min()), abs(table.max().max()), HEATMAP_MIN_DB)
+        sns.heatmap(table, annot=True, fmt="+.2f", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax,
+                    cbar_kws={"label": "dB"})
+        ax.set_title(f"{dataset}: PSNR {a} - {b}")
+        ax.set_xlabel("target size")
+    fig.tight_layout()
+    return fig
+
+
+def _first_blocks_with(df: pd.DataFrame, names: set) -> list[pd.DataFrame]:
+    """Per dataset and backbone, the rows of the first table block (:func:`lmar.report.blocks.table_blocks`)
+    where every resampler of ``names`` has rows."""
+    out, seen = [], set()
+    for dataset, backbone, _, rows in table_blocks(df, []):
+        if (dataset, backbone) not in seen and names <= set(rows["resampler"]):
+            seen.add((dataset, backbone))
+            out.append(rows)
+    return out
+
+
+DIFFERENCE, ABSOLUTE = "difference", "absolute"  # the two rows of the scale figure
+SAME_FACTOR = 0.02  # targets whose factors differ by less than this (log2) are at one factor ...
+SPREAD = 0.12  # ... and are drawn this far apart (log2) around it, so that each stays a point of its own
+DODGE = 0.02  # log2 step between the resamplers' intervals at one target (difference row), so none hides another
+
+
+def psnr_figure(df: pd.DataFrame, baseline: str = "lanczos3"):
+    """PSNR against the target's downscaling factor (log2 axis, a tick per target named for it), one
+    column per table block (:func:`panels`: every resampler of it over the same images and seeds).
+
+    Top row: each resampler's paired difference to ``baseline`` (the gain pair's second, config
+    ``report.gain``): the mean over (image, seed) pairs of psnr(resampler) - psnr(baseline) at the
+    same target, with its 95% bootstrap interval (:func:`lmar.report.stats.compare`, as the table's
+    statistics: images and seeds resampled, seed 0; a pair only where both have the unit, an image
+    missing at one seed leaving that target's comparison); the baseline is the line at 0. Bottom row: each
+    resampler's mean PSNR (points and lines, no band: the spread over images is not the uncertainty
+    of a comparison), and the full-resolution ceiling as a dashed line labelled where no data is."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import seaborn as sns
+    from matplotlib.lines import Line2D
+
+    names, colours, markers = resampler_styles(df)
+    df = panels(df)
+    order = list(dict.fromkeys(df["panel"]))
+    facets = pd.DataFrame([(v, p) for v in (DIFFERENCE, ABSOLUTE) for p in order], columns=["view", "panel"])
+    grid = sns.FacetGrid(facets, row="view", col="panel", row_order=[DIFFERENCE, ABSOLUTE], col_order=order,
+                         sharex=False, sharey=False, height=3.0, aspect=1.35)
+    resampled = df[df["target"] != FULL]
+    ceilings = []
+    for panel in order:
+        rows = resampled[resampled["panel"] == panel]
+        shown = [n for n in names if n in set(rows["resampler"])]
+        positions = target_positions(rows)
+        top, bottom = grid.axes_dict[(DIFFERENCE, panel)], grid.axes_dict[(ABSOLUTE, panel)]
+        _difference_panel(top, rows, positions, baseline, [n for n in shown if n != baseline], colours, markers)
+        top.set_title(f"{panel}\nPSNR - {baseline}, paired, 95% CI", fontsize="medium")
+        full = df[(df["panel"] == panel) & (df["target"] == FULL)].groupby("resampler", sort=False)["psnr"].mean()
+        _absolute_panel(bottom, rows, positions, shown, colours, markers, full.to_dict())
+        bottom.set_title("mean PSNR", fontsize="medium")
+        bottom.set_xlabel("downscaling factor (log2 axis)")
+        ceilings += [(bottom, f"{name} (no resampling): {level:.2f} dB", level) for name, level in full.items()]
+    shown = [n for n in names if n in set(resampled["resampler"])]
+    grid.add_legend(legend_data={n: Line2D([], [], color=colours[n], marker=markers[n]) for n in shown},
+                    title="resampler")
+    grid.tight_layout()
+    if _names_overlap(grid):
+        for ax in grid.axes.flat:
+            ax.tick_params(axis="x", labelrotation=90)
+        grid.tight_layout()
+    _label_ceilings(grid, ceilings)
+    return grid
+
+
+def _names_overlap(grid) -> bool:
+    """Whether two target names side by side on the x axis of any panel overlap as drawn."""
+    grid.figure.canvas.draw()
+    renderer = grid.figure.canvas.get_renderer()
+    for ax in grid.axes.flat:
+        boxes = sorted((t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()),
+                       key=lambda box: box.x0)
+        if any(a.x1 + 2 > b.x0 for a, b in itertools.pairwise(boxes)):
+            return True
+    return False
+
+
+def _label_ceilings(grid, ceilings: list) -> None:
+    """Each ceiling's label, placed last (:func:`_label_clear_of_data`: by where the data ended up in
+    the figure); where one had to go to its panel's title, the layout is made again for the longer
+    title and the other labels placed anew."""
+    placed = [_label_clear_of_data(ax, text, level) for ax, text, level in ceilings]
+    if all(label is not None for label in placed):
+        return
+    for label in placed:
+        if label is not None:
+            label.remove()
+    grid.tight_layout()
+    for ax, text, level in ceilings:
+        if text not in ax.get_title():
+            _label_clear_of_data(ax, text, level)
+
+
+def target_positions(rows: pd.DataFrame) -> pd.Series:
+    """The x of each target of ``rows`` (its mean ``scale``: the downscaling factor by height), in
+    order of factor. Targets at one factor (x1.8 at 1200x1600 and x1.8-aspect at 1200x2133) are drawn
+    :data:`SPREAD` apart on the log2 axis around it, in the store's order: two points, not one."""
+    factor = by_scale(rows)
+    positions, group = {}, []
+    for name, f in [*factor.items(), (None, None)]:
+        if group and (name is None or np.log2(f) - np.log2(factor[group[0]]) >= SAME_FACTOR):
+            centre = np.log2(factor[group].to_numpy()).mean()
+            for j, member in enumerate(group):
+                positions[member] = 2.0 ** (centre + (j - (len(group) - 1) / 2) * SPREAD)
+            group = []
+        if name is not None:
+            group.append(name)
+    return pd.Series(positions, dtype=float)
+
+
+def _factor_axis(ax, positions: pd.Series) -> None:
+    """A log2 x axis with one tick per target, at its position, labelled with its name."""
+    from matplotlib.ticker import NullLocator
+
+    ax.set_xscale("log", base=2)
+    if positions.empty:  # only the full-resolution row ran here: its ceiling alone
+        ax.set_xticks([])
+        return
+    ax.set_xticks(positions.to_numpy(), labels=list(positions.index), fontsize="small")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlim(positions.min() / 2**0.15, positions.max() * 2**0.15)
+
+
+def _difference_panel(ax, rows: pd.DataFrame, positions: pd.Series, baseline: str, others: list, colours: dict,
+                      markers: dict) -> None:
+    """Each of ``others``' paired PSNR difference to ``baseline`` at each target, with its interval."""
+    from lmar.report.stats import compare
+
+    if baseline not in set(rows["resampler"]) or not others:
+        why = f"{baseline} (the gain baseline) did not run here" if baseline not in set(rows["resampler"]) \
+            else f"no resampler besides {baseline} ran here"
+        ax.text(0.5, 0.5, f"no paired difference:\n{why}", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    stats = compare(rows, ["psnr"], [(n, baseline) for n in others], n_boot=N_BOOT, seed=0)  # as table_stats.csv
+    stats = stats[stats["mean_diff"].notna()].assign(x=lambda s: s["target"].map(positions)).sort_values("x")
+    ax.axhline(0, color=colours[baseline], lw=1.5, zorder=1)  # the baseline itself
+    for i, name in enumerate(others):
+        s = stats[stats["a"] == name]
+        x = s["x"] * 2 ** ((i - (len(others) - 1) / 2) * DODGE)
+        ax.vlines(x, s["ci_low"], s["ci_high"], color=colours[name], lw=1.5)
+        ax.plot(x, s["mean_diff"], color=colours[name], marker=markers[name], ms=5, lw=1, label=name)
+    _factor_axis(ax, positions)
+    ax.set_ylabel(f"PSNR - {baseline} (dB)")
+
+
+def _absolute_panel(ax, rows: pd.DataFrame, positions: pd.Series, shown: list, colours: dict, markers: dict,
+                    ceilings: dict) -> None:
+    """Each resampler's mean PSNR at each target, at the target's position (points and lines only),
+    and each level of ``ceilings`` (full-resolution resampler: mean PSNR) as a dashed grey line."""
+    means = rows.groupby(["resampler", "target"], sort=False)["psnr"].mean()
+    for name in shown:
+        m = means[name].to_frame("psnr").assign(x=lambda t: t.index.map(positions)).sort_values("x")
+        ax.plot(m["x"], m["psnr"], color=colours[name], marker=markers[name], ms=5, lw=1.2, label=name)
+    for level in ceilings.values():
+        ax.axhline(level, ls="--", c="grey", lw=1, gid="ceiling")
+    _factor_axis(ax, positions)
+    ax.set_ylabel("mean PSNR (dB)")
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.12 * (high - low))  # room for the ceiling's label above it
+
+
+def _data_points(ax) -> np.ndarray:
+    """Display coordinates of the data lines of ``ax`` (not the ceiling), sampled along each segment."""
+    out = [np.empty((0, 2))]
+    for line in ax.lines:
+        if line.get_gid() == "ceiling":
+            continue
+        xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))
+        for a, b in itertools.pairwise(xy):
+            out.append(a + np.linspace(0, 1, 25)[:, None] * (b - a))
+        out.append(xy)
+    return np.concatenate(out)
+
+
+def _label_clear_of_data(ax, text: str, level: float):
+    """``text`` beside the dashed line at ``level``: at its right or left end, above or below it,
+    the first place where it stays inside the axes and covers no data (line or point); else the
+    line is named in the title. Call once the figure's layout is final."""
+    renderer = ax.figure.canvas.get_renderer()
+    points, frame = _data_points(ax), ax.get_window_extent(renderer)
+    for x, ha, dy, va in ((0.98, "right", 2, "bottom"), (0.02, "left", 2, "bottom"),
+                          (0.98, "right", -2, "top"), (0.02, "left", -2, "top")):
+        label = ax.annotate(text, (x, level), xycoords=("axes fraction", "data"), xytext=(0, dy),
+                            textcoords="offset points", ha=ha, va=va, fontsize="small", color="grey")
+        box = label.get_window_extent(renderer).padded(5)  # clear of a marker drawn about its point
+        inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        if inside and not box.count_contains(points):
+            return label
+        label.remove()
+    if text not in ax.get_title():
+        ax.set_title(f"{ax.get_title()}\ndashed: {text}", fontsize="medium")
+    return None
+
+
+RELEASED = "released weights:\nnot trained here"  # a header-only curve's panel
+
+
+def training_curves(curves, root: Path, out: Path) -> None:
+    """The training curves' figure (:func:`curves_figure`) as a PNG at ``out``, written whole or not at all."""
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(curves, root)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close("all")
+
+
+def curves_figure(curves, root: Path):
+    """One panel per training job (its curve CSV, :mod:`lmar.run.curves`): each loss part against the
+    epoch, labelled by the job's path under ``root``. Parts equal to each other at every epoch are one
+    line ("total (= l1)"); a part has one colour and marker in every panel, named in one legend beside
+    the panels (never over a curve); a loss spanning a decade or more is on a log axis with labelled
+    ticks, else on a linear one. A curve without rows (weights converted, not trained) gets a panel
+    that says so, without axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    jobs = [_read_curve(Path(path), root) for path in curves]
+    if not jobs:
+        raise LmarError("no training curves given")
+    labels = list(dict.fromkeys(label for _, df, lines in jobs for label, _ in lines))
+    colours = dict(zip(labels, _palette(len(labels))))
+    style = {label: {"color": colours[label], "marker": MARKERS[i % len(MARKERS)]} for i, label in enumerate(labels)}
+    ncols = min(4, len(jobs))
+    nrows = -(-len(jobs) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 1.6, 2.6 * nrows), squeeze=False,
+                             layout="constrained")
+    for ax, (job, df, lines) in zip(axes.flat, jobs):
+        ax.set_title(job, fontsize="small")
+        if df.empty or not lines:
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, RELEASED if df.empty else "no loss recorded", ha="center", va="center",
+                    transform=ax.transAxes)
+            continue
+        for label, column in lines:
+            ax.plot(df["epoch"], df[column], ms=3, lw=1.2, label=label, **style[label])
+        _loss_axis(ax, df[[column for _, column in lines]].to_numpy(dtype=float))
+        ax.set_xlabel("epoch", fontsize="small")
+        ax.set_ylabel("loss (mean per epoch)", fontsize="small")
+        if VALIDATION in df.columns:  # a score in dB, not a loss: its own axis on the right
+            right = ax.twinx()
+            right.plot(df["epoch"], df[VALIDATION], ls="--", lw=1.2, color="black")
+            right.set_ylabel("held-out PSNR (dB), dashed", fontsize="small")
+            right.tick_params(labelsize="x-small")
+    for ax in axes.flat[len(jobs):]:
+        ax.remove()
+    handles = [Line2D([], [], ms=4, **style[label]) for label in labels]
+    if any(VALIDATION in df.columns for _, df, _ in jobs):
+        handles, labels = handles + [Line2D([], [], ls="--", color="black")], labels + ["held-out PSNR (right axis)"]
+    if labels:
+        fig.legend(handles, labels, title="loss part", loc="outside right upper", fontsize="small")
+    return fig
+
+
+VALIDATION = "val_psnr"  # a curve's held-out score (lmar.run.train's validation split), drawn on a right-hand axis
+
+
+def _read_curve(path: Path, root: Path) -> tuple[str, pd.DataFrame, list[tuple[str, str]]]:
+    """(job label, rows, lines) of one curve CSV: the label is its path under ``root``; the lines are
+    (label, column) of its loss parts, one per set of parts equal at every epoch (:func:`_same_lines`)."""
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise LmarError(f"cannot read training curve {path}: {exc}") from None
+    if "epoch" not in df.columns:
+        raise LmarError(f"training curve {path} has no 'epoch' column (it has {list(df.columns)}); "
+                        "give the .curve.csv files written beside the checkpoints")
+    job = str(path.relative_to(root) if path.is_relative_to(root) else path).removesuffix(".curve.csv")
+    parts = [c for c in df.columns if c not in ("epoch", "lr", "seconds", VALIDATION)]
+    return job, df, _same_lines(df, parts)
+
+
+def _same_lines(df: pd.DataFrame, parts: list[str]) -> list[tuple[str, str]]:
+    """(label, column) per distinct loss curve: a part equal to an earlier one at every epoch (to
+    1e-9 relative, empty cells alike) is drawn once with it, labelled "total (= l1)"."""
+    groups: list[list[str]] = []
+    for part in parts:
+        values = pd.to_numeric(df[part], errors="coerce").to_numpy(dtype=float)
+        same = next((g for g in groups if np.allclose(pd.to_numeric(df[g[0]], errors="coerce").to_numpy(dtype=float),
+                                                      values, rtol=1e-9, atol=0, equal_nan=True)), None)
+        if same is None:
+            groups.append([part])
+        else:
+            same.append(part)
+    return [(g[0] + (f" (= {', '.join(g[1:])})" if len(g) > 1 else ""), g[0]) for g in groups]
+
+
+def _palette(n: int) -> list:
+    """``n`` distinguishable colours (tab10 up to ten)."""
+    import seaborn as sns
+
+    return sns.color_palette("tab10" if n <= 10 else "husl", n)
+
+
+def _loss_axis(ax, values: np.ndarray) -> None:
+    """A log y axis with ticks at 1, 2 and 5 times each power of ten, each labelled, where the positive
+    losses span a decade or more; a linear axis otherwise (a log axis would show one tick or none)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() >= 10:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(labelsize="x-small")

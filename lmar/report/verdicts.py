@@ -1,0 +1,321 @@
+"""Verdicts the tables state beside their numbers: where a table cannot show a method's effect.
+
+Five, each a small function over a curve or the results rows:
+
+- convergence (:func:`convergence_note`, from the columns ``backbone_converged`` and
+  ``backbone_convergence`` that the evaluation stores per row by the criterion of
+  :func:`lmar.run.curves.convergence`). A gain measured on a backbone still learning may move as it
+  trains on.
+- changes what the backbone sees (:func:`beats_full_resolution`): a resampler whose PSNR exceeds the
+  full-resolution row's by more than its paired interval (paired over the same images and seeds)
+  cannot be only resampling: the full image holds every pixel the small one does. It changes what
+  the backbone sees (its tone, its contrast), and its gain is not a gain of sampling.
+- within noise (:func:`gain_text`): a gain whose paired interval includes 0 says so beside it; †
+  where the interval excludes 0 (printed as the paired tables print it, so that † never sits on a
+  printed zero: :func:`lmar.report.tables.shown_digits`).
+- kept its initialisation (:func:`kept_initialisation_note`): a trainable resampler trained with
+  early stopping (``train.val_pairs``) whose held-out PSNR no epoch improved keeps its initial
+  weights (column ``resampler_kept_epoch``: -1); its rows are then those of the untrained part, and
+  the table says so instead of crediting its training.
+- compute (:func:`compute_verdicts`): per (dataset, backbone, resampler, target), DEU's GFLOPs in all
+  and its mean time against enhancing at full resolution (the block's full-resolution row), and the
+  break-even backbone cost per pixel above which DEU saves FLOPs. Computed when the table is made,
+  from the store's ``resample_gflops, enhance_gflops, upsample_gflops, time_s``, not stored.
+
+:func:`block_notes` turns them into the lines under each (dataset, backbone) block of ``table.md``.
+None of them is a left-out note: a table that states a verdict has left nothing out.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from lmar.core.metric_table import METRICS
+from lmar.report.blocks import table_blocks
+from lmar.report.stats import better, bootstrap_mean_ci, compare
+from lmar.report.tables import LEVEL, N_BOOT, shown_digits
+from lmar.run.targets import FULL
+
+GFLOPS = ("resample_gflops", "enhance_gflops", "upsample_gflops")
+
+
+# ---------------------------------------------------------------- convergence
+
+
+def convergence_note(rows: pd.DataFrame, backbone: str) -> str | None:
+    """The line under a block saying that backbone ``backbone`` is not shown converged, and why (per
+    seed where its seeds differ); None where every row says "yes". A store from before the verdict
+    was recorded says "convergence not recorded"."""
+    if "backbone_converged" not in rows or rows["backbone_converged"].isna().all():
+        return (f"Backbone {backbone}: convergence not recorded (results from before it was): the gains above "
+                "may move if it was still learning.")
+    why = rows["backbone_convergence"] if "backbone_convergence" in rows else pd.Series("", index=rows.index)
+    seeds = rows["seed"] if "seed" in rows else pd.Series("", index=rows.index)
+    found = pd.DataFrame({"seed": seeds, "converged": rows["backbone_converged"].fillna("not recorded"),
+                          "why": why.fillna("")}).drop_duplicates()
+    if (found["converged"] == "yes").all():
+        return None
+    each = list(dict.fromkeys((r.converged, r.why) for r in found.itertuples()))
+    if len(each) == 1:
+        converged, reason = each[0]
+        return _convergence_line(backbone, converged, reason)
+    per = "; ".join(f"seed {r.seed}: {r.converged}" + (f" ({r.why})" if r.why else "") for r in found.itertuples())
+    return f"Backbone {backbone} not shown converged at every seed ({per}): the gains above may move as it trains on."
+
+
+def _convergence_line(backbone: str, converged: str, reason: str) -> str:
+    """One backbone's convergence note for a verdict shared by all its rows."""
+    if converged == "unknown":
+        return f"Backbone {backbone}: convergence unknown ({reason})."
+    return f"Backbone {backbone} not converged ({reason}): the gains above may move as it trains on."
+
+
+# ---------------------------------------------------------------- within noise
+
+
+def paired_interval(diffs: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high) of the per-unit differences ``diffs`` (columns image, diff, and seed where
+    there are seeds): the two-way bootstrap of :func:`lmar.report.stats.bootstrap_mean_ci` over a full
+    seeds x images matrix, else the (seed, image) units resampled one way (as the tables' cells do)."""
+    units = diffs.assign(seed=diffs.get("seed", 0))[["seed", "image", "diff"]]
+    if len(units) != units["seed"].nunique() * units["image"].nunique():
+        units = units.assign(image=units["seed"].astype(str) + "/" + units["image"].astype(str), seed=0)
+    return bootstrap_mean_ci(units, n_boot=n_boot, level=LEVEL, seed=seed)
+
+
+def gain_text(mean: float, low: float, high: float, metric: str) -> str:
+    """A gain with its interval and verdict: "+0.83 [+0.50, +1.00] †" where the interval excludes 0,
+    "+0.02 [-0.01, +0.05] within noise" where it includes it; a significant gain that prints as zero
+    even at the most decimals the tables allow gets neither mark (:func:`lmar.report.tables.shown_digits`)."""
+    significant = bool(low > 0 or high < 0)
+    digits, dagger = shown_digits((mean, low, high), metric, significant)
+    mark = " †" if dagger else "" if significant else " within noise"
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]{mark}"
+
+
+# ---------------------------------------------------------------- changes what the backbone sees
+
+
+def full_resolution_name(block: pd.DataFrame) -> str | None:
+    """The first resampler of ``block`` whose rows are all at target ``full`` (no resampling), or None."""
+    for name, rows in block.groupby("resampler", sort=False):
+        if (rows["target"] == FULL).all():
+            return name
+    return None
+
+
+def against_full_resolution(block: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT,
+                            seed: int = 0) -> pd.DataFrame:
+    """Each resampled row's paired difference to the full-resolution row of one table block, per
+    target (rows of :func:`lmar.report.stats.compare`, ``b`` the full-resolution resampler): over the same
+    images and seeds, the full-resolution row standing at every target. Empty where the block has
+    no full-resolution row or no resampled one."""
+    full = full_resolution_name(block)
+    resampled = block[block["target"] != FULL]
+    if full is None or resampled.empty or metric not in block:
+        return pd.DataFrame()
+    if "seed" not in block:
+        block, resampled = block.assign(seed=0), resampled.assign(seed=0)
+    base = block[block["resampler"] == full]
+    targets = list(dict.fromkeys(resampled["target"]))
+    paired = pd.concat([resampled] + [base.assign(target=t) for t in targets], ignore_index=True)
+    names = [n for n in dict.fromkeys(resampled["resampler"]) if n != full]
+    return compare(paired, [metric], [(n, full) for n in names], n_boot=n_boot, seed=seed)
+
+
+def beats_full_resolution(block: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT,
+                          seed: int = 0) -> pd.DataFrame:
+    """The rows of :func:`against_full_resolution` where the resampler is better than full resolution
+    by more than its paired interval: the whole interval on the metric's good side of 0."""
+    cmp = against_full_resolution(block, metric, n_boot, seed)
+    if cmp.empty:
+        return cmp
+    beyond = cmp["ci_low"] > 0 if better(metric) else cmp["ci_high"] < 0
+    return cmp[beyond]
+
+
+def repair_note(beats: pd.DataFrame, resampler: str, metric: str = "psnr") -> str:
+    """The line saying that ``resampler`` beat full resolution (its rows of :func:`beats_full_resolution`)."""
+    unit = f" {METRICS[metric].unit}" if METRICS[metric].unit else ""
+    each = []
+    for r in beats[beats["a"] == resampler].itertuples():
+        d, _ = shown_digits((r.mean_diff, r.ci_low, r.ci_high), metric, True)
+        each.append(f"{r.target} ({r.mean_diff:+.{d}f}{unit} [{r.ci_low:+.{d}f}, {r.ci_high:+.{d}f}])")
+    return (f"{resampler} beats full resolution in {metric.upper()} by more than its paired interval at "
+            f"{', '.join(each)}: it changes what the backbone sees (e.g. its tone), not only how the image is "
+            "sampled.")
+
+
+# ---------------------------------------------------------------- kept its initialisation
+
+
+def kept_initialisation_note(rows: pd.DataFrame, resampler: str) -> str | None:
+    """The line saying that ``resampler`` kept its initial weights (``resampler_kept_epoch`` -1) at
+    every seed, or at which seeds; None where it never did or the column is absent."""
+    if "resampler_kept_epoch" not in rows:
+        return None
+    mine = rows[rows["resampler"] == resampler]
+    kept = pd.to_numeric(mine["resampler_kept_epoch"], errors="coerce")
+    seeds = mine["seed"] if "seed" in mine else pd.Series(0, index=mine.index)
+    at = sorted(set(seeds[kept == -1]))
+    if not at:
+        return None
+    every = sorted(set(seeds))
+    where = "" if at == every else f" at seed{'s' if len(at) > 1 else ''} {', '.join(map(str, at))} of {len(every)}"
+    return (f"{resampler} kept its initial weights{where}: no epoch of its training beat them on the held-out "
+            f"training pairs' PSNR (early stopping), so its rows there are those of the untrained {resampler}.")
+
+
+# ---------------------------------------------------------------- compute
+
+COMPUTE_COLUMNS = ["dataset", "backbone", "resampler", "target", "scale", "deu_gflops", "full_gflops", "flops_ratio",
+                   "time_ratio", "backbone_kflop_per_pixel", "break_even_kflop_per_pixel"]
+
+
+def break_even(resample_gflops: float, upsample_gflops: float, target_pixels: float, full_pixels: float) -> float:
+    """The backbone cost per pixel (kFLOP) at which DEU costs as many FLOPs as enhancing at full
+    resolution, for a backbone whose cost is proportional to its pixels (c FLOPs each): the c that
+    solves resample + upsample + c * target_pixels = c * full_pixels. Above it DEU saves FLOPs.
+    Infinite ("never") where the target has no fewer pixels than the full image."""
+    if target_pixels >= full_pixels:
+        return math.inf
+    return (resample_gflops + upsample_gflops) * 1e9 / (full_pixels - target_pixels) / 1e3
+
+
+def compute_verdicts(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, backbone, resampler, target) resampled: DEU's GFLOPs in all (``deu_gflops``)
+    against the full-resolution row's (``full_gflops``, its enhance stage), their ratio, the ratio of
+    their mean end-to-end times (``time_ratio``, NaN without ``time_s``), the backbone's own cost per
+    pixel at full resolution and the break-even cost of :func:`break_even`, both in kFLOP per pixel.
+    The GFLOPs are counted once per target on the first test image (:func:`lmar.run.evaluate.evaluate`),
+    so the pixels are that image's: each group's first row's ``target_h x target_w``. Empty where the
+    rows carry no GFLOPs; a block without a full-resolution row has no row here."""
+    if not set(GFLOPS) <= set(df) or not {"target_h", "target_w"} <= set(df):
+        return pd.DataFrame(columns=COMPUTE_COLUMNS)
+    out = []
+    for (dataset, backbone), block in df.groupby(["dataset", "backbone"], sort=False):
+        full = full_resolution_name(block)
+        if full is None:
+            continue
+        base = _cost_row(block[block["resampler"] == full])
+        full_pixels = base["target_h"] * base["target_w"]
+        per_pixel = base["enhance_gflops"] * 1e9 / full_pixels / 1e3
+        for (resampler, target), rows in block[block["target"] != FULL].groupby(["resampler", "target"], sort=False):
+            r = _cost_row(rows)
+            deu = r["resample_gflops"] + r["enhance_gflops"] + r["upsample_gflops"]
+            out.append({"dataset": dataset, "backbone": backbone, "resampler": resampler, "target": target,
+                        "scale": r["scale"], "deu_gflops": deu, "full_gflops": base["enhance_gflops"],
+                        "flops_ratio": deu / base["enhance_gflops"], "time_ratio": r["time_s"] / base["time_s"],
+                        "backbone_kflop_per_pixel": per_pixel,
+                        "break_even_kflop_per_pixel": break_even(r["resample_gflops"], r["upsample_gflops"],
+                                                                 r["target_h"] * r["target_w"], full_pixels)})
+    return pd.DataFrame(out, columns=COMPUTE_COLUMNS)
+
+
+def _cost_row(rows: pd.DataFrame) -> dict:
+    """One group's costs: the mean GFLOPs per stage and mean ``time_s`` (NaN where not recorded), its
+    mean scale, and its first row's size (the image its GFLOPs were counted on)."""
+    first = rows.iloc[0]
+    out = {c: float(rows[c].mean()) for c in GFLOPS}
+    out["time_s"] = float(rows["time_s"].mean()) if "time_s" in rows else math.nan
+    out["scale"] = float(rows["scale"].mean()) if "scale" in rows else math.nan
+    out.update(target_h=float(first["target_h"]), target_w=float(first["target_w"]))
+    return out
+
+
+def kflop(value: float) -> str:
+    """kFLOP per pixel as the notes print it: whole above 100, one decimal above 1, else two
+    significant digits ("101", "9.7", "0.19", "0.004"); "never" for an infinite break-even."""
+    if math.isinf(value):
+        return "never"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 1:
+        return f"{value:.1f}"
+    return f"{float(f'{value:.2g}'):g}"
+
+
+def _side(ratios: dict, more: str, fewer: str, same: str) -> str:
+    """Where DEU costs more and where less than full resolution by ``ratios`` {target: ratio} (NaN
+    not said): "more FLOPs at every target", "more FLOPs at x1.5 but fewer FLOPs at x3, x4"."""
+    groups: dict = {}
+    for target, ratio in ratios.items():
+        if not pd.isna(ratio):
+            groups.setdefault(more if ratio > 1 else fewer if ratio < 1 else same, []).append(str(target))
+    if len(groups) == 1 and len(next(iter(groups.values()))) == len(ratios):
+        return f"{next(iter(groups))} at every target"
+    return " but ".join(f"{word} at {', '.join(targets)}" for word, targets in groups.items())
+
+
+def _break_even_text(rows: pd.DataFrame) -> str:
+    """The break-even clause of :func:`compute_note`: the lowest over the targets, the highest, and
+    the targets where DEU never saves FLOPs."""
+    values = rows["break_even_kflop_per_pixel"]
+    finite = rows[np.isfinite(values)]
+    never = rows.loc[~np.isfinite(values), "target"]
+    if finite.empty:
+        return "no target has fewer pixels than the full image: DEU saves no FLOPs here"
+    low = finite.loc[finite["break_even_kflop_per_pixel"].idxmin()]
+    high = finite.loc[finite["break_even_kflop_per_pixel"].idxmax()]
+    text = f"it saves FLOPs only with a backbone above {kflop(low['break_even_kflop_per_pixel'])} kFLOP/pixel at {low['target']}"
+    if high["target"] != low["target"]:
+        text += f" (above {kflop(high['break_even_kflop_per_pixel'])} at {high['target']})"
+    if len(never):
+        text += f", never at {', '.join(map(str, never))} (no fewer pixels than the full image)"
+    return text
+
+
+def compute_note(rows: pd.DataFrame) -> str:
+    """The compute verdict of one (dataset, backbone, resampler) as one line, from its rows of
+    :func:`compute_verdicts` in target order."""
+    first = rows.iloc[0]
+    timed = rows["time_ratio"].notna().any()
+    each = "; ".join(f"{r.target}: {r.flops_ratio:.2f}x the FLOPs" + ("" if pd.isna(r.time_ratio) else
+                                                                        f", {r.time_ratio:.2f}x the time")
+                     for r in rows.itertuples())
+    costs = _side(dict(zip(rows["target"], rows["flops_ratio"])), "more FLOPs", "fewer FLOPs", "as many FLOPs")
+    if timed:
+        costs += ", and " + _side(dict(zip(rows["target"], rows["time_ratio"])), "more time", "less time",
+                                  "as much time")
+    return (f"Compute: with backbone {first['backbone']} ({kflop(first['backbone_kflop_per_pixel'])} kFLOP/pixel at "
+            f"full resolution), DEU with {first['resampler']} costs, against enhancing at full resolution, {costs} "
+            f"({each}{'' if timed else '; time not recorded'}); {_break_even_text(rows)}.")
+
+
+# ---------------------------------------------------------------- the notes of table.md
+
+
+def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """{(dataset, backbone): the verdict lines under its tables}: convergence (unless converged),
+    each resampler that beats full resolution by more than its paired interval (in each table block
+    where it first does), each that kept its initial weights, and one compute line per resampler (where the rows carry GFLOPs and a
+    full-resolution row)."""
+    notes: dict = {}
+    for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
+        line = convergence_note(rows, backbone)
+        notes[(dataset, backbone)] = [line] if line else []
+    if metric in df:
+        done: set = set()
+        for dataset, backbone, chosen, rows in table_blocks(df):
+            beats = beats_full_resolution(rows, metric, n_boot, seed)
+            names = list(dict.fromkeys(beats["a"])) if len(beats) else []
+            for name in [n for n in names if (dataset, backbone, n) not in done]:
+                done.add((dataset, backbone, name))
+                notes[(dataset, backbone)].append(repair_note(beats, name, metric))
+    for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
+        for name in dict.fromkeys(rows["resampler"]):
+            line = kept_initialisation_note(rows, name)
+            if line:
+                notes[(dataset, backbone)].append(line)
+    costs = compute_verdicts(df)
+    for (dataset, backbone, _), rows in costs.groupby(["dataset", "backbone", "resampler"], sort=False):
+        notes[(dataset, backbone)].append(compute_note(rows.sort_values("scale", kind="stable")))
+    if set(GFLOPS) <= set(df):
+        for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
+            if full_resolution_name(rows) is None:
+                notes[(dataset, backbone)].append("Compute: no full-resolution row here, so no verdict on whether "
+                                                  "DEU saves compute (add a resampler of type full_resolution).")
+    return notes
