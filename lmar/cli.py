@@ -324,6 +324,26 @@ def table(args):
         return LEFT_OUT
 
 
+@verb("compare-results", "are two results stores the same results? exit 0 if so, 1 if not",
+      flag("a", type=Path, help="a results store (results.parquet) or evaluation CSV"),
+      flag("b", type=Path, help="the one to compare it with"),
+      flag("--atol", type=float, default=0.0, help="numbers this close count as equal (default 0: to the last bit)"),
+      flag("--skip", nargs="*", default=[], metavar="COLUMN", help="columns not to compare, besides timings, "
+           "memory, the host and code_version"),
+      flag("--out-md", type=Path, default=None, help="also write the report here"))
+def compare_results(args):
+    from lmar.core.atomic import atomic_path
+    from lmar.report.compare import compare
+
+    result = compare(args.a, args.b, args.atol, tuple(args.skip))
+    text = result.markdown(args.a, args.b)
+    print(text, end="")
+    if args.out_md:
+        with atomic_path(args.out_md) as tmp:
+            tmp.write_text(text)
+    return 0 if result.same else 1
+
+
 @verb("left-out", "print what a run left out of its tables; exit 3 if anything, else 0",
       flag("records", nargs="+", type=Path, help="left_out.md files the table step wrote"))
 def left_out(args):

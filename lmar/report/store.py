@@ -28,6 +28,8 @@ from lmar.core.metric_table import METRICS  # the metric columns a results file 
 log = logging.getLogger(__name__)
 
 REQUIRED = ["dataset", "backbone", "resampler", "target", "scale", "image"]
+# what identifies a row: a store holds each combination once
+ROW_KEY = ["dataset", "backbone", "seed", "resampler", "target", "image"]
 
 
 # columns that are text whatever they look like: a hash or an image name of digits only ("0042",
@@ -145,7 +147,7 @@ def gather(paths, out_parquet: Path, out_csv: Path, out_left_out: Path | None = 
 
     notes = [] if out_left_out is not None else None
     df = flatten(load_results(paths, notes))
-    keys = ["dataset", "backbone", "seed", "resampler", "target", "image"]
+    keys = ROW_KEY
     dup = df[df.duplicated([k for k in keys if k in df], keep=False)]
     if len(dup):
         first = dup.iloc[0]
