@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
+
 from lmar.core import atomic
 from lmar.core.atomic import atomic_dir, atomic_path, parse_temp_name, temp_name, write_json
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "0123456789abcdef"
 
 

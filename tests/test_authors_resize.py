@@ -16,13 +16,14 @@ import pytest
 import torch
 import yaml
 
+from helpers import ROOT
+
 from lmar.core.registry import RESAMPLERS
 from lmar.parts.authors_resize import axis_matrix
 from lmar.parts.lmar.fused import triton_available
 from lmar.parts.lmar.resampler import LMAR
 from lmar.parts.resize import AUTHORS_METHODS, METHODS, check_method, resize, resize_taps
 
-ROOT = Path(__file__).resolve().parents[1]
 AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "authors"
 FIXTURE_SIZES = [(48, 64), (64, 85), (32, 43), (53, 71)]
 

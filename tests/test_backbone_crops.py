@@ -9,7 +9,8 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from conftest import CPU, load_png
+
+from helpers import CPU, load_png
 
 import lmar.run.train
 from lmar.run.train import pretrain_backbone

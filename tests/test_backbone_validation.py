@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import CPU, N_TRAIN, load_png
+
+from helpers import CPU, N_TRAIN, load_png
 
 import lmar.run.train
 from lmar.core.errors import LmarError

@@ -6,7 +6,8 @@ import json
 
 import pytest
 import torch
-from conftest import BACKBONE_SPEC, LMAR_PARAMS, LMAR_SPEC, entries, load_png, write_rgb
+
+from helpers import BACKBONE_SPEC, LMAR_PARAMS, LMAR_SPEC, entries, load_png, write_rgb
 
 from lmar.cli import main
 from lmar.data.images import image_size

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from test_plan_time import plan
+
+from helpers import ROOT, plan, snakemake
 
 from lmar.core.errors import LmarError
 from lmar.run.config import check_parts, resolve_bases
@@ -54,7 +55,6 @@ def test_an_ablation_entry_plans_one_more_training(tmp_path):
 
 @pytest.mark.slow
 def test_the_ablation_config_plans_one_training_per_ablation(tmp_path):
-    from test_workflow import ROOT, snakemake
 
     res = snakemake("-n", "--cores", "1", "all", "--directory", str(tmp_path),
                     "--configfile", str(ROOT / "workflow" / "configs" / "ablations.yaml"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -17,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import ROOT, SNAKEMAKE
+
 from lmar.run import job_resources
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
 PROFILE = ROOT / "workflow" / "profiles" / "slurm"
 FETCHING = {"prefetch", "download_dataset", "fetch_released", "seed_weights"}
 JOBS = {"prepare_data", "pretrain_backbone", "train_resampler", "evaluate"}  # the work a compute node does

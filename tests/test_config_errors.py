@@ -4,15 +4,15 @@ which quotes the whole schema, goes to logs/config-error.log), before any job ru
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
+from helpers import ROOT, snakemake
+
 from lmar.core.errors import LmarError
 from lmar.run.config import apply_extends, schema_error
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 TINY = yaml.safe_load((ROOT / "tests" / "data" / "tiny_workflow.yaml").read_text())
 
@@ -60,7 +60,6 @@ def test_a_schema_error_is_one_line_naming_the_key(tmp_path, case):
 
 @pytest.mark.slow
 def test_the_workflow_says_it_in_one_line_and_plans_nothing(tmp_path):
-    from test_workflow import snakemake
 
     cfg = yaml.safe_load(yaml.safe_dump(TINY))
     cfg.pop("experiment")

@@ -9,8 +9,9 @@ import time
 
 import pytest
 import torch
-from conftest import CPU, LMAR_PARAMS
 from torch import nn
+
+from helpers import CPU, LMAR_PARAMS
 
 import lmar.parts.lmar.resampler
 from baselines.full_resolution import FullResolution

@@ -8,7 +8,8 @@ import re
 
 import pytest
 import torch
-from conftest import BACKBONE_SPEC, CPU, LMAR_SPEC, N_TRAIN, entries
+
+from helpers import BACKBONE_SPEC, CPU, LMAR_SPEC, N_TRAIN, entries
 
 import lmar.run.train
 from lmar.core.registry import RESAMPLERS

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import DATA_SIZE, TEST_NAMES, entries, load_png, write_rgb
 from PIL import Image
+
+from helpers import DATA_SIZE, TEST_NAMES, entries, load_png, write_rgb
 
 from lmar.core.errors import LmarError
 from lmar.core.registry import DATASETS

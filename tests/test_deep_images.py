@@ -11,18 +11,12 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from conftest import CPU, LABELS, entries
 from PIL import Image
+
+from helpers import CPU, LABELS, entries, to_16bit
 
 from lmar.cli import main
 from lmar.run.evaluate import evaluate
-
-
-def to_16bit(path):
-    """Rewrite an 8-bit RGB PNG as the 16-bit PNG of the same values (v * 257 = v / 255 * 65535)."""
-    with Image.open(path) as im:
-        arr = np.asarray(im.convert("RGB"), dtype=np.uint16) * 257
-    cv2.imwrite(str(path), arr[..., ::-1])
 
 
 def run_eval(data, backbone_ckpt, out, save_outputs="all"):

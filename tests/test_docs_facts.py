@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ROOT, SNAKEMAKE
+
 from lmar.cli import main
 from lmar.core.registry import BACKBONES, DATASETS, RESAMPLERS
 
-ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 CONFIGS = ROOT / "workflow" / "configs"
-SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
 # files a command names that the docs have the user write: stand-ins with what the docs say they hold
 USER_FILES = {
     "my.yaml": (ROOT / "config.yaml").read_text(),  # "config files named here replace config.yaml": any config

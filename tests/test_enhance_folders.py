@@ -9,8 +9,9 @@ import hashlib
 import numpy as np
 import pytest
 import torch
-from conftest import entries, write_rgb
 from PIL import Image
+
+from helpers import entries, write_rgb
 
 from lmar.cli import main
 from lmar.run import checkpoint

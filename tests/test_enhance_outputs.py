@@ -9,8 +9,9 @@ import os
 import cv2
 import numpy as np
 import pytest
-from conftest import entries, write_rgb
 from PIL import Image
+
+from helpers import entries, write_rgb
 
 from lmar.cli import main
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
 import yaml
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
 CONDA = ROOT / "workflow" / "envs" / "lmar.yaml"
 APPTAINER = ROOT / "workflow" / "envs" / "Apptainer.def"

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import CPU, LABELS, LMAR_PARAMS, TEST_NAMES, entries
-from test_deep_images import to_16bit
+
+from helpers import CPU, LABELS, LMAR_PARAMS, TEST_NAMES, entries, to_16bit
 
 from lmar.core.errors import LmarError
 from lmar.data import loader

@@ -6,7 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from conftest import LMAR_SPEC, load_png
+
+from helpers import LMAR_SPEC, load_png
 
 from lmar.core.errors import LmarError
 from lmar.report.figures import _crop_box, crops_figure, lmar_figure

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import matplotlib
+from helpers import LMAR_SPEC, load_png
 
 matplotlib.use("Agg")
 
@@ -14,7 +15,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from conftest import LMAR_SPEC, load_png
 from PIL import Image
 
 from lmar.report.figures import cell_label, crops_figure, lmar_figure, write_figures

@@ -7,9 +7,8 @@ import os
 import runpy
 import subprocess
 import sys
-from pathlib import Path
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
 
 

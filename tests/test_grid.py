@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from helpers import ROOT, snakemake
+
 from lmar.core.errors import LmarError
 from lmar.report.overview import markdown_table
 from lmar.run.config import apply_extends, check_parts, grid
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "workflow" / "configs"
 
 
@@ -120,7 +121,6 @@ def test_resamplers_run_with_fewer_seeds_get_their_own_paired_table():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["uhd_ll", "uhd_lol4k"])
 def test_each_paper_config_plans_its_grid_once(tmp_path, name):
-    from test_workflow import snakemake
 
     res = snakemake("-n", "--cores", "1", "all", "--directory", str(tmp_path),
                     "--configfile", str(CONFIGS / f"{name}.yaml"))

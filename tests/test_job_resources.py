@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from test_workflow import dry_run_jobs, snakemake, write_config
+
+from helpers import dry_run_jobs, snakemake, write_config
 
 from lmar.run import job_resources as jr
 

@@ -10,13 +10,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
+
 from lmar.parts.lmar.fused import triton_available
 
-ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
 import json

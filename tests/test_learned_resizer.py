@@ -10,12 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from baselines.learned_resizer import LearnedResizer, LearnedResizerRecipe
+from helpers import CPU, LABELS, N_TRAIN, TEST_NAMES
+
 from lmar.core.errors import LmarError
 from lmar.core.registry import RESAMPLERS
 from lmar.run.config import check_parts
 from lmar.run.evaluate import evaluate
 from lmar.run.train import train_resampler
-from tests.conftest import CPU, LABELS, N_TRAIN, TEST_NAMES
 
 PARAMS = {"n": 8, "r": 1}
 SPEC = {

@@ -6,7 +6,8 @@ import json
 
 import pandas as pd
 import pytest
-from test_report import rows
+
+from helpers import result_rows
 
 from lmar.cli import main
 from lmar.core.errors import LmarError
@@ -20,14 +21,14 @@ def good(tmp_path):
     paths = []
     for name in ("bicubic", "lmar"):
         paths.append(tmp_path / f"{name}.csv")
-        pd.DataFrame(rows(name)).to_csv(paths[-1], index=False)
+        pd.DataFrame(result_rows(name)).to_csv(paths[-1], index=False)
     return paths
 
 
 @pytest.fixture
 def lacking(tmp_path):
     path = tmp_path / "area.csv"
-    pd.DataFrame(rows("area", only="bicubic")).drop(columns=["target"]).to_csv(path, index=False)
+    pd.DataFrame(result_rows("area", only="bicubic")).drop(columns=["target"]).to_csv(path, index=False)
     return path
 
 
@@ -56,7 +57,7 @@ def test_the_store_leaves_a_bad_file_out_only_when_asked_to_note_it(tmp_path, go
         gather([*good, lacking], tmp_path / "r.parquet", tmp_path / "r.csv")
     assert not (tmp_path / "r.parquet").exists()
     df, notes = gather([*good, lacking], tmp_path / "r.parquet", tmp_path / "r.csv", tmp_path / "g.md")
-    assert len(df) == len(rows("bicubic")) + len(rows("lmar")) and left_out.read(tmp_path / "g.md") == notes
+    assert len(df) == len(result_rows("bicubic")) + len(result_rows("lmar")) and left_out.read(tmp_path / "g.md") == notes
     # the table step carries the store's notes into its own record
     _, table_notes = write_table([tmp_path / "r.parquet"], tmp_path / "t.md", left_out_in=[tmp_path / "g.md"],
                                  out_left_out=tmp_path / "left_out.md")
@@ -72,7 +73,7 @@ def test_a_metric_missing_for_some_rows_is_counted_with_its_reason(tmp_path, goo
     df["lpips"] = 0.25
     df.to_csv(good[0], index=False)
     _, notes = write_table(good, tmp_path / "t.md")
-    n = len(rows("lmar"))
+    n = len(result_rows("lmar"))
     assert notes == [f"LPIPS not computed for {n} of {2 * n} rows (resamplers lmar): no weights here"]
 
 

@@ -9,7 +9,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import CPU, LMAR_SPEC, N_TRAIN
+
+from helpers import CPU, LMAR_SPEC, N_TRAIN
 
 import lmar.parts.lmar.resampler as lmar_resampler
 from lmar.core.errors import LmarError

@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers import ROOT
+
 from lmar.core.errors import LmarError
 from lmar.parts.lmar.fused import mlp_unsupported, triton_available, use_fused
 from lmar.parts.lmar.resampler import LMAR, kernel_mlp
 
-ROOT = Path(__file__).resolve().parents[1]
 needs_triton = pytest.mark.skipif(not triton_available(), reason="needs triton")
 
 FP32_RTOL = 1e-4  # max |fused - reference| over max |reference|

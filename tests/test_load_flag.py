@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+
+from helpers import run_cli
 
 from lmar.core.errors import LmarError
 from lmar.report.cost_tables import cost_frame, cost_latex, cost_markdown

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
-from conftest import LABELS, N_TEST
-from test_lpips_safe import CPU, _accept, _stand_in_alexnet, _stand_in_lpips
+
+from helpers import CPU, LABELS, N_TEST, accept_weight, stand_in_alexnet, stand_in_lpips
 
 from lmar.run import metrics
 from lmar.run.evaluate import evaluate
@@ -19,9 +19,9 @@ from lmar.run.metrics import KeptReference, Scorer
 def test_scores_equal_pyiqas_to_the_last_bit_and_the_reference_is_computed_once(empty_torch_home, monkeypatch):
     import pyiqa
 
-    alex, lin = _stand_in_alexnet(empty_torch_home), _stand_in_lpips(empty_torch_home)
-    _accept(monkeypatch, "alexnet", alex)
-    _accept(monkeypatch, "lpips_alex", lin)
+    alex, lin = stand_in_alexnet(empty_torch_home), stand_in_lpips(empty_torch_home)
+    accept_weight(monkeypatch, "alexnet", alex)
+    accept_weight(monkeypatch, "lpips_alex", lin)
     scorer = Scorer(["psnr", "lpips"], CPU, required=["psnr", "lpips"])
     theirs = pyiqa.create_metric("lpips", device=CPU, as_loss=False, pretrained_model_path=str(lin))
     trunk_calls = []
@@ -72,8 +72,8 @@ def test_kept_outputs_serve_only_an_input_equal_to_the_kept_one():
 
 def test_an_evaluation_computes_each_ground_truths_features_once(mini_data, backbone_ckpt, empty_torch_home, tmp_path,
                                                                   monkeypatch):
-    _accept(monkeypatch, "alexnet", _stand_in_alexnet(empty_torch_home))
-    _accept(monkeypatch, "lpips_alex", _stand_in_lpips(empty_torch_home))
+    accept_weight(monkeypatch, "alexnet", stand_in_alexnet(empty_torch_home))
+    accept_weight(monkeypatch, "lpips_alex", stand_in_lpips(empty_torch_home))
     made, keep = [], metrics.keep_lpips_reference
     monkeypatch.setattr(metrics, "keep_lpips_reference", lambda metric: made.append(keep(metric)) or made[-1])
     evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None,

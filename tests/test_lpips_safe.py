@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import pathlib
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
+
+from helpers import accept_weight, real_lpips, stand_in_alexnet, stand_in_lpips
 
 from lmar.core.errors import LmarError
 from lmar.core.hashing import sha256_hex
@@ -40,38 +41,6 @@ def _plant(path: Path, marker: Path) -> Path:
     return path
 
 
-def _stand_in_alexnet(home: Path, seed: int = 0) -> Path:
-    import torchvision
-
-    torch.manual_seed(seed)
-    path = weight_path("alexnet", home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(torchvision.models.alexnet(weights=None).state_dict(), path)  # every key torchvision has
-    return path
-
-
-def _stand_in_lpips(home: Path, seed: int = 1) -> Path:
-    gen = torch.Generator().manual_seed(seed)
-    path = weight_path("lpips_alex", home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    chns = (64, 192, 384, 256, 256)
-    torch.save({f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=gen) for i, c in enumerate(chns)}, path)
-    return path
-
-
-def _real_lpips(home: Path) -> Path:
-    import lpips
-
-    path = weight_path("lpips_alex", home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(lpips.__file__).parent / weights.LPIPS_PACKAGE_FILE, path)
-    return path
-
-
-def _accept(monkeypatch, name: str, path: Path) -> None:
-    """Make ``path`` pass the sha256 check for ``name`` (test-only: stand-ins cannot have the real hash)."""
-    monkeypatch.setitem(weights.EXPECTED_SHA256, name, sha256_hex(path))
-
 
 def test_the_real_lpips_file_has_the_expected_sha256():
     import lpips
@@ -93,9 +62,9 @@ def test_the_planted_file_does_run_code_when_unpickled_unsafely(tmp_path):
 def test_a_planted_file_with_the_wrong_hash_is_never_unpickled(empty_torch_home, tmp_path, monkeypatch, planted):
     marker = tmp_path / "pwned"
     if planted == "lpips_alex":
-        _accept(monkeypatch, "alexnet", _stand_in_alexnet(empty_torch_home))
+        accept_weight(monkeypatch, "alexnet", stand_in_alexnet(empty_torch_home))
     else:
-        _real_lpips(empty_torch_home)  # the real file with the real hash
+        real_lpips(empty_torch_home)  # the real file with the real hash
     path = _plant(weight_path(planted, empty_torch_home), marker)
 
     scorer = Scorer(["psnr", "lpips"], CPU)  # not required: reported missing, the run goes on
@@ -120,9 +89,9 @@ def test_a_planted_file_with_a_matching_hash_is_refused_by_weights_only(
     """Even if the expected hash were the planted file's, torch.load(weights_only=True) refuses it: an error."""
     marker = tmp_path / "pwned"
     other = "alexnet" if planted == "lpips_alex" else "lpips_alex"
-    _accept(monkeypatch, other, (_stand_in_alexnet if other == "alexnet" else _stand_in_lpips)(empty_torch_home))
+    accept_weight(monkeypatch, other, (stand_in_alexnet if other == "alexnet" else stand_in_lpips)(empty_torch_home))
     path = _plant(weight_path(planted, empty_torch_home), marker)
-    _accept(monkeypatch, planted, path)
+    accept_weight(monkeypatch, planted, path)
 
     with pytest.raises(LmarError) as err:
         Scorer(["psnr", "lpips"], CPU, required=required)
@@ -135,9 +104,9 @@ def test_a_planted_file_with_a_matching_hash_is_refused_by_weights_only(
 def test_lpips_with_stand_in_weights_equals_pyiqas_own_loading(empty_torch_home, tmp_path, monkeypatch):
     import pyiqa
 
-    alex, lin = _stand_in_alexnet(empty_torch_home), _stand_in_lpips(empty_torch_home)
-    _accept(monkeypatch, "alexnet", alex)
-    _accept(monkeypatch, "lpips_alex", lin)
+    alex, lin = stand_in_alexnet(empty_torch_home), stand_in_lpips(empty_torch_home)
+    accept_weight(monkeypatch, "alexnet", alex)
+    accept_weight(monkeypatch, "lpips_alex", lin)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
 
     scorer = Scorer(["psnr", "lpips"], CPU, required=["psnr", "lpips"])
@@ -158,17 +127,17 @@ def test_lpips_with_stand_in_weights_equals_pyiqas_own_loading(empty_torch_home,
 
 
 def test_weights_with_missing_or_foreign_tensors_are_an_error_naming_the_file(empty_torch_home, monkeypatch):
-    alex = _stand_in_alexnet(empty_torch_home)
-    _accept(monkeypatch, "alexnet", alex)
+    alex = stand_in_alexnet(empty_torch_home)
+    accept_weight(monkeypatch, "alexnet", alex)
     lin = weight_path("lpips_alex", empty_torch_home)
     lin.parent.mkdir(parents=True)
     torch.save({f"lin{i}.model.1.weight": torch.rand(1, 64, 1, 1) for i in range(4)}, lin)  # no lin4, bad shapes
-    _accept(monkeypatch, "lpips_alex", lin)
+    accept_weight(monkeypatch, "lpips_alex", lin)
     with pytest.raises(LmarError, match=f"weights {lin}: 'lin1.model.1.weight' has shape"):
         Scorer(["lpips"], CPU, required=[])
 
     torch.save({f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate((64, 192, 384, 256))}, lin)
-    _accept(monkeypatch, "lpips_alex", lin)
+    accept_weight(monkeypatch, "lpips_alex", lin)
     with pytest.raises(LmarError, match=f"weights {lin} have no 'lin4.model.1.weight'"):
         Scorer(["lpips"], CPU, required=[])
 
@@ -177,8 +146,8 @@ def test_pyiqa_is_left_as_it_was(empty_torch_home, monkeypatch):
     from pyiqa.archs import lpips_arch
     from torchvision import models
 
-    _accept(monkeypatch, "alexnet", _stand_in_alexnet(empty_torch_home))
-    _accept(monkeypatch, "lpips_alex", _stand_in_lpips(empty_torch_home))
+    accept_weight(monkeypatch, "alexnet", stand_in_alexnet(empty_torch_home))
+    accept_weight(monkeypatch, "lpips_alex", stand_in_lpips(empty_torch_home))
     Scorer(["lpips"], CPU, required=["lpips"])
     assert lpips_arch.models is models
     assert lpips_arch.load_pretrained_network.__module__ == "pyiqa.archs.arch_util"
@@ -193,7 +162,7 @@ def test_a_planted_vgg16_file_runs_no_code(empty_torch_home, monkeypatch, tmp_pa
     marker = tmp_path / "vgg_marker"
     path = _plant(weight_path("vgg16"), marker)
     if accepted:
-        _accept(monkeypatch, "vgg16", path)
+        accept_weight(monkeypatch, "vgg16", path)
     with pytest.raises(LmarError, match="refused to load" if accepted else "sha256 mismatch"):
         VGGRelu43()
     assert not marker.exists()

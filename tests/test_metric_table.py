@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import pytest
 import yaml
+
+from helpers import ROOT
 
 from lmar.core.errors import LmarError
 from lmar.core.metric_table import METRICS, metric, weights_needed
 from lmar.parts.weights import NAMES as WEIGHT_NAMES
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
 
 

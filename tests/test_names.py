@@ -5,17 +5,17 @@ the library where the path is made."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
 
+from helpers import ROOT
+
 from lmar.core import paths
 from lmar.core.errors import LmarError
 from lmar.run.config import check_parts
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
 BAD = ["cfgx\n", "cfgx\n\n", "\ncfgx", "a" * 65, ".hidden", "a/b", "a b", "", "é"]
 GOOD = ["cfgx", "a" * 64, "9", "x_1-2"]

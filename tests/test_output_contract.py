@@ -9,7 +9,8 @@ import textwrap
 import pytest
 import torch
 import torch.nn.functional as F
-from test_plan_time import plan
+
+from helpers import plan
 
 from lmar.core.errors import LmarError
 from lmar.parts.backbones.base import Backbone

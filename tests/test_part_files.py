@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from lmar.core.errors import LmarError
-from lmar.core.registry import ENTRY_POINTS, Registry
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+from lmar.core.errors import LmarError
+from lmar.core.registry import ENTRY_POINTS
+
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import (
+from helpers import (
     BACKBONE_SPEC,
     CPU,
     DATA_SIZE,

@@ -3,24 +3,14 @@ any job runs; nothing is created outside the test's folder."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow import TINY, snakemake
+
+from helpers import ROOT, plan
 
 from lmar.core import paths
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def plan(tmp_path: Path, change) -> tuple[int, str]:
-    cfg = yaml.safe_load(TINY.read_text())
-    change(cfg)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    res = snakemake("-n", "--cores", "1", "all", "--directory", str(tmp_path / "run"), "--configfile", str(path))
-    return res.returncode, res.stdout + res.stderr
 
 
 def lmar_train(**kw):

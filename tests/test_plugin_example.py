@@ -20,10 +20,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from helpers import ROOT, TINY
 
-ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-TINY = ROOT / "tests" / "data" / "tiny_workflow.yaml"
 BIN = Path(sys.executable).parent
 SNAKEMAKE = shutil.which("snakemake", path=str(BIN)) or "snakemake"
 SECTION = "## Add a method with one config entry"

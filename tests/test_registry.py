@@ -9,7 +9,8 @@ import textwrap
 import pandas as pd
 import pytest
 import torch
-from conftest import CPU, LABELS, N_TEST, TEST_NAMES, entries
+
+from helpers import CPU, LABELS, N_TEST, TEST_NAMES, entries
 
 from lmar.cli import main
 from lmar.core.errors import LmarError

@@ -42,11 +42,12 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import ROOT
+
 from lmar.core.errors import LmarError
 from lmar.core.runtime import precision_mode
 from lmar.parts.lmar.fused import triton_available, use_fused
 
-ROOT = Path(__file__).resolve().parents[1]
 AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "authors"
 needs_authors = pytest.mark.skipif(
     not (AUTHORS / "LMAR_model.bin").is_file(),

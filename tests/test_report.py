@@ -5,32 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from helpers import result_rows
+
 from lmar.cli import main
 from lmar.core.errors import LmarError
 from lmar.report.overview import markdown_table, summary
 from lmar.report.write import write_table
-
-# (resampler, target, scale) -> per-image (psnr, ssim) for images a and b
-VALUES = {
-    ("bicubic", "x2", 2.0): [(20.0, 0.80), (22.0, 0.82)],
-    ("bicubic", "x3", 3.0): [(19.0, 0.70), (19.0, 0.70)],
-    ("lmar", "x2", 2.0): [(22.0, 0.84), (23.0, 0.84)],
-    ("lmar", "x3", 3.0): [(18.0, 0.69), (18.5, 0.69)],
-    ("full_resolution", "full", 1.0): [(30.0, 0.95), (31.0, 0.97)],
-}
-
-
-def rows(resampler, backbone="unet", dataset="mini", only=None):
-    out = []
-    for (name, target, scale), vals in VALUES.items():
-        if name != (only or resampler):
-            continue
-        for image, (psnr, ssim) in zip("ab", vals):
-            out.append({"dataset": dataset, "backbone": backbone, "resampler": resampler, "target": target,
-                        "scale": scale, "target_h": 10, "target_w": 10, "image": image, "psnr": psnr, "ssim": ssim,
-                        "code_version": "abc1234", "device": "cpu:test", "seed": 0,
-                        "resize_loss": "l1" if resampler == "lmar" else ""})
-    return out
 
 
 @pytest.fixture
@@ -38,7 +18,7 @@ def results(tmp_path):
     paths = []
     for name in ("bicubic", "lmar", "full_resolution"):
         path = tmp_path / f"{name}.csv"
-        pd.DataFrame(rows(name)).to_csv(path, index=False)
+        pd.DataFrame(result_rows(name)).to_csv(path, index=False)
         paths.append(path)
     return paths
 
@@ -92,7 +72,7 @@ def test_no_gain_row_without_both_resamplers(results):
 def test_target_missing_for_one_resampler_shows_a_dash(results):
     df = pd.concat([pd.read_csv(p) for p in results])
     extra = pd.DataFrame([{**r, "target": "x4", "scale": 4.0, "psnr": 17.0, "ssim": 0.6}
-                          for r in rows("lmar") if r["target"] == "x2"])
+                          for r in result_rows("lmar") if r["target"] == "x2"])
     t = table_rows(markdown_table(pd.concat([df, extra]), ("lmar", "bicubic")))
     assert t["resampler"] == ["x2", "x3", "x4"]
     assert t["bicubic"][2] == "-" and t["lmar"][2] == "17.00 / 0.6000"
@@ -101,7 +81,7 @@ def test_target_missing_for_one_resampler_shows_a_dash(results):
 
 def test_one_table_per_dataset_and_backbone(results, tmp_path):
     other = tmp_path / "other.csv"
-    pd.DataFrame(rows("bicubic", backbone="unet_wide")).to_csv(other, index=False)
+    pd.DataFrame(result_rows("bicubic", backbone="unet_wide")).to_csv(other, index=False)
     write_table([*results, other], tmp_path / "t.md", tmp_path / "t.csv")
     text = (tmp_path / "t.md").read_text().split("## Every metric")[0]
     assert text.count("### ") == 2 and "### mini / unet_wide" in text
@@ -128,7 +108,7 @@ def test_table_verb(capsys, results, tmp_path):
 
 def test_results_missing_a_column_are_refused(tmp_path):
     bad = tmp_path / "bad.csv"
-    pd.DataFrame(rows("bicubic")).drop(columns=["target"]).to_csv(bad, index=False)
+    pd.DataFrame(result_rows("bicubic")).drop(columns=["target"]).to_csv(bad, index=False)
     with pytest.raises(LmarError, match="lacks column") as exc:
         write_table([bad], tmp_path / "t.md", tmp_path / "t.csv")
     assert str(bad) in str(exc.value) and "target" in str(exc.value)
@@ -138,7 +118,7 @@ def test_results_missing_a_column_are_refused(tmp_path):
 
 
 def test_rows_of_several_seeds_are_counted_as_images_times_seeds():
-    seed0 = pd.DataFrame(rows("bicubic"))
+    seed0 = pd.DataFrame(result_rows("bicubic"))
     seed1 = seed0.assign(seed=1, psnr=seed0["psnr"] + 1.0)
     text = markdown_table(pd.concat([seed0, seed1]), gain=None)
     assert "mean over 2 test images x 2 seeds" in text

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_workflow import ROOT, SNAKEMAKE, dry_run_jobs
+from helpers import ROOT, SNAKEMAKE, dry_run_jobs
 
 
 def copy_project(dst: Path) -> Path:

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import CPU, kill_resampler_loss_at, load_png
+
+from helpers import CPU, kill_resampler_loss_at, load_png
 
 import lmar.run.train
 from lmar.core.registry import RESAMPLERS

@@ -14,7 +14,8 @@ import time
 import pandas as pd
 import pytest
 import torch
-from conftest import BACKBONE_SPEC, CPU, LABELS, LMAR_SPEC, N_TRAIN, entries, kill_resampler_loss_at
+
+from helpers import BACKBONE_SPEC, CPU, LABELS, LMAR_SPEC, N_TRAIN, entries, kill_resampler_loss_at
 
 import lmar.run.train
 from lmar.core.errors import LmarError

@@ -12,8 +12,9 @@ from datetime import datetime
 import numpy as np
 import pytest
 import torch
-from conftest import BACKBONE_SPEC, CPU, LMAR_SPEC, N_TRAIN
 from PIL import Image
+
+from helpers import BACKBONE_SPEC, CPU, LMAR_SPEC, N_TRAIN
 
 import lmar.run.resume
 import lmar.run.train

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
+
 import lmar
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("lmar", "baselines")
 BASELINES_ROOM = "parts"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
-from conftest import entries
+
+from helpers import entries
 
 from lmar.core.errors import LmarError
 from lmar.run.run_record import job_costs, write_config, write_job_costs

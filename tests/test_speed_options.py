@@ -6,7 +6,8 @@ import math
 
 import pytest
 import torch
-from conftest import BACKBONE_SPEC, CPU, LMAR_SPEC
+
+from helpers import BACKBONE_SPEC, CPU, LMAR_SPEC
 
 from lmar.core.errors import LmarError
 from lmar.run import checkpoint

@@ -7,7 +7,8 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import entries
+
+from helpers import entries
 
 from lmar.core.errors import LmarError
 from lmar.report.store import flatten, gather

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import CPU, LABELS, TEST_NAMES, entries
+
+from helpers import CPU, LABELS, TEST_NAMES, entries
 
 from lmar.core.errors import LmarError
 from lmar.parts.resize import parse_scale, target_size

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import BACKBONE_SPEC
+
+from helpers import BACKBONE_SPEC
 
 from lmar.cli import main
 from lmar.core.errors import LmarError

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import BACKBONE_SPEC, LMAR_PARAMS, entries, one_error, planted_checkpoint, run_cli, write_rgb
+
+from helpers import BACKBONE_SPEC, LMAR_PARAMS, ROOT, entries, one_error, planted_checkpoint, run_cli, write_rgb
 
 from lmar.core.errors import LmarError
 from lmar.core.registry import DATASETS, RESAMPLERS
 from lmar.run.config import check_parts, trusted_modules
 
-ROOT = Path(__file__).resolve().parents[1]
 LABELS = json.dumps({"dataset": "mini", "backbone": "unet", "resampler": "bicubic", "config_hash": "x"})
 
 

@@ -18,13 +18,13 @@ import pytest
 import yaml
 from PIL import Image
 
+from helpers import ROOT, SNAKEMAKE
+
 from lmar.cli import main
 from lmar.core.errors import LmarError
 from lmar.data.identity import content_hash, dataset_key
 from lmar.data.validate import check_test_split
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
 
 # a small experiment: fixed (untrained) resamplers, a tiny backbone trained one epoch, small images
 BACKBONE = {"type": "unet_lite", "params": {"width": 4}, "train": {"epochs": 1, "batch_size": 2, "size": [16, 24]}}

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import LMAR_PARAMS, entries, one_error, planted_checkpoint, run_cli, write_rgb
 from local_http import LocalServer, Payload
+
+from helpers import LMAR_PARAMS, entries, one_error, planted_checkpoint, run_cli, write_rgb
 
 from lmar.core import registry
 from lmar.core.errors import LmarError

@@ -10,7 +10,8 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import CPU, LABELS
+
+from helpers import CPU, LABELS
 
 from lmar.cli import main
 from lmar.report.overview import markdown_table

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,45 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
+from helpers import ROOT, real_lpips, snakemake, write_config
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "tests" / "data" / "tiny_workflow.yaml"
-SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
-
-
-def snakemake(*args: str, cwd: Path = ROOT, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run(
-        [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), *args], cwd=cwd, env=env, capture_output=True, text=True,
-        check=kw.pop("check", False), **kw,  # callers read returncode
-    )
-
-
-def dry_run_jobs(stdout: str) -> list[tuple[str, str, dict]]:
-    """``(rule, wildcards, resources)`` of each job in a dry run's output (``snakemake -n``)."""
-    jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule )", stdout):
-        m = re.match(r"(?:local)?rule (\w+):", block)
-        if m:
-            w, r = re.search(r"wildcards: (.*)", block), re.search(r"resources: (.*)", block)
-            resources = dict(kv.split("=", 1) for kv in r.group(1).split(", ")) if r else {}
-            jobs.append((m.group(1), w.group(1) if w else "", resources))
-    return jobs
-
-
-def write_config(tmp_path: Path, **changes) -> Path:
-    cfg = yaml.safe_load(TINY.read_text())
-    for dotted, value in changes.items():
-        node = cfg
-        *parents, last = dotted.split(".")
-        for key in parents:
-            node = node[key]
-        node[last] = value
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 def test_lint_passes():
@@ -190,7 +152,6 @@ def test_lpips_with_stand_in_weights_runs_through(tmp_path, monkeypatch):
     import pyiqa
     import torch
     import torchvision
-    from test_lpips_safe import _real_lpips
 
     from lmar.core.hashing import sha256_hex
     from lmar.data.images import read_image
@@ -201,7 +162,7 @@ def test_lpips_with_stand_in_weights_runs_through(tmp_path, monkeypatch):
     alex.parent.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), alex)
-    lin = _real_lpips(home)
+    lin = real_lpips(home)
     shim = tmp_path / "shim"
     shim.mkdir()
     (shim / "sitecustomize.py").write_text(_ACCEPT_STAND_IN)

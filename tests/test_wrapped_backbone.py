@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from test_workflow import TINY, snakemake
+
+from helpers import TINY, snakemake
 
 from lmar.core.errors import LmarError
 from lmar.core.registry import BACKBONES

@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from helpers import ROOT, snakemake
+
 from lmar.core.errors import LmarError
 from lmar.run.zoo import ZOO_DIR, find, match_key, records, take, write_entry
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
 BACKBONES = sorted(DEFAULT["backbones"])
 
@@ -146,7 +147,6 @@ def test_write_entry_records_the_files_sha256_the_match_and_the_tables_verdict(b
 
 
 def _plan(tmp_path: Path, *config_files: Path) -> str:
-    from test_workflow import snakemake
 
     res = snakemake("-n", "-p", "--cores", "2", "all", "--directory", str(tmp_path / "run"), "--configfile",
                     *map(str, config_files))

@@ -18,10 +18,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from helpers import ROOT
+
 from lmar.data.mini import MiniDataset
 from lmar.run.zoo import ZOO_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
 L1_REL, PSNR_DB = 0.005, 0.05
 

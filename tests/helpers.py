@@ -1,0 +1,232 @@
+"""What the tests share besides fixtures (``conftest.py`` holds those): where the project is, the
+tiny specs the session's models are trained with, images written and read, the CLI and Snakemake run
+from a test, synthetic table rows and stand-in weight files.
+
+Test modules import shared code from here only, never from ``conftest`` or from one another
+(``tests/test_rooms.py`` checks).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]  # the project
+TINY = ROOT / "tests" / "data" / "tiny_workflow.yaml"  # the smallest config a workflow test runs
+SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
+
+# the session's tiny models and data (conftest.py's fixtures build them)
+CPU = torch.device("cpu")
+DATA_SIZE = (48, 72)  # (H, W) of the session's mini dataset
+# MiniDataset's default test split
+TEST_NAMES = ["astronaut", "chelsea", "coffee", "grace_hopper", "hubble_deep_field", "rocket"]
+N_TEST, N_TRAIN = len(TEST_NAMES), 5  # its pairs (one view of each photograph)
+BACKBONE_SPEC = {
+    "type": "unet_lite",
+    "params": {"width": 8},
+    "train": {"epochs": 1, "batch_size": 2, "size": [24, 36]},
+}
+LMAR_PARAMS = {"hidden": 16, "depth": 2}
+LMAR_SPEC = {
+    "type": "lmar",
+    "params": LMAR_PARAMS,
+    "train": {"epochs": 1, "crop": 32, "target_min": 8, "target_max": 32, "repeats": 1, "resize_loss": "l1"},
+}
+LABELS = {"dataset": "mini", "backbone": "unet", "resampler": "lmar", "config_hash": "abc123", "seed": 0}
+
+
+# images
+def write_rgb(path: Path, h: int, w: int, seed: int = 0) -> Path:
+    """A random RGB PNG of (h, w)."""
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def load_png(path: Path) -> np.ndarray:
+    """(H, W, 3) float64 in [0, 1]."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
+
+
+def to_16bit(path):
+    """Rewrite an 8-bit RGB PNG as the 16-bit PNG of the same values (v * 257 = v / 255 * 65535)."""
+    with Image.open(path) as im:
+        arr = np.asarray(im.convert("RGB"), dtype=np.uint16) * 257
+    cv2.imwrite(str(path), arr[..., ::-1])
+
+
+def entries(folder: Path) -> list[str]:
+    """Every name under ``folder`` (recursively), relative, sorted: to show nothing was left behind."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+# the CLI, in this process
+def run_cli(capsys, *argv) -> tuple[int, str]:
+    """``lmar`` run in this process: (exit status, what it wrote to stderr)."""
+    from lmar.cli import main
+
+    capsys.readouterr()
+    rc = main([str(a) for a in argv])
+    return rc, capsys.readouterr().err
+
+
+def one_error(rc: int, err: str) -> str:
+    """The single ``error:`` line of a refused command (exit 2, no traceback)."""
+    assert rc == 2, err
+    lines = [ln for ln in err.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+# checkpoints and training
+def planted_checkpoint(src: Path, dst: Path, spec: dict) -> Path:
+    """A copy of a real checkpoint whose spec is replaced by ``spec``."""
+    ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    ckpt["spec"] = spec
+    torch.save(ckpt, dst)
+    return dst
+
+
+def kill_resampler_loss_at(monkeypatch, resampler_type: str, call: int) -> None:
+    """Make the training loss of registered resampler ``resampler_type`` raise RuntimeError("killed
+    midway") on its ``call``-th call: a job killed midway, for the resume tests."""
+    from lmar.core.registry import RESAMPLERS
+
+    cls = RESAMPLERS.get(resampler_type)
+    real = cls.make_loss
+
+    def make_loss(self, backbone, cfg, device):
+        loss_fn, info = real(self, backbone, cfg, device)
+        calls = []
+
+        def failing(x, gt, size, epoch):
+            calls.append(1)
+            if len(calls) == call:
+                raise RuntimeError("killed midway")
+            return loss_fn(x, gt, size, epoch)
+
+        return failing, info
+
+    monkeypatch.setattr(cls, "make_loss", make_loss)
+
+
+# Snakemake, in a subprocess
+def snakemake(*args: str, cwd: Path = ROOT, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(
+        [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), *args], cwd=cwd, env=env, capture_output=True, text=True,
+        check=kw.pop("check", False), **kw,  # callers read returncode
+    )
+
+
+def dry_run_jobs(stdout: str) -> list[tuple[str, str, dict]]:
+    """``(rule, wildcards, resources)`` of each job in a dry run's output (``snakemake -n``)."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule )", stdout):
+        m = re.match(r"(?:local)?rule (\w+):", block)
+        if m:
+            w, r = re.search(r"wildcards: (.*)", block), re.search(r"resources: (.*)", block)
+            resources = dict(kv.split("=", 1) for kv in r.group(1).split(", ")) if r else {}
+            jobs.append((m.group(1), w.group(1) if w else "", resources))
+    return jobs
+
+
+def write_config(tmp_path: Path, **changes) -> Path:
+    cfg = yaml.safe_load(TINY.read_text())
+    for dotted, value in changes.items():
+        node = cfg
+        *parents, last = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def plan(tmp_path: Path, change) -> tuple[int, str]:
+    cfg = yaml.safe_load(TINY.read_text())
+    change(cfg)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = snakemake("-n", "--cores", "1", "all", "--directory", str(tmp_path / "run"), "--configfile", str(path))
+    return res.returncode, res.stdout + res.stderr
+
+
+# rows of a results table: (resampler, target, scale) -> per-image (psnr, ssim) for images a and b
+RESULT_VALUES = {
+    ("bicubic", "x2", 2.0): [(20.0, 0.80), (22.0, 0.82)],
+    ("bicubic", "x3", 3.0): [(19.0, 0.70), (19.0, 0.70)],
+    ("lmar", "x2", 2.0): [(22.0, 0.84), (23.0, 0.84)],
+    ("lmar", "x3", 3.0): [(18.0, 0.69), (18.5, 0.69)],
+    ("full_resolution", "full", 1.0): [(30.0, 0.95), (31.0, 0.97)],
+}
+
+
+def result_rows(resampler, backbone="unet", dataset="mini", only=None):
+    out = []
+    for (name, target, scale), vals in RESULT_VALUES.items():
+        if name != (only or resampler):
+            continue
+        for image, (psnr, ssim) in zip("ab", vals):
+            out.append({"dataset": dataset, "backbone": backbone, "resampler": resampler, "target": target,
+                        "scale": scale, "target_h": 10, "target_w": 10, "image": image, "psnr": psnr, "ssim": ssim,
+                        "code_version": "abc1234", "device": "cpu:test", "seed": 0,
+                        "resize_loss": "l1" if resampler == "lmar" else ""})
+    return out
+
+
+# stand-ins for weight files that cannot be downloaded here
+def stand_in_alexnet(home: Path, seed: int = 0) -> Path:
+    import torchvision
+
+    from lmar.parts import weights
+
+    torch.manual_seed(seed)
+    path = weights.weight_path("alexnet", home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(torchvision.models.alexnet(weights=None).state_dict(), path)  # every key torchvision has
+    return path
+
+
+def stand_in_lpips(home: Path, seed: int = 1) -> Path:
+    from lmar.parts import weights
+
+    gen = torch.Generator().manual_seed(seed)
+    path = weights.weight_path("lpips_alex", home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    chns = (64, 192, 384, 256, 256)
+    torch.save({f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=gen) for i, c in enumerate(chns)}, path)
+    return path
+
+
+def accept_weight(monkeypatch, name: str, path: Path) -> None:
+    """Make ``path`` pass the sha256 check for ``name`` (test-only: stand-ins cannot have the real hash)."""
+    from lmar.core.hashing import sha256_hex
+    from lmar.parts import weights
+
+    monkeypatch.setitem(weights.EXPECTED_SHA256, name, sha256_hex(path))
+
+
+def real_lpips(home: Path) -> Path:
+    """The LPIPS linear layers the PyPI package lpips ships, where pyiqa looks for them."""
+    import lpips
+
+    from lmar.parts import weights
+
+    path = weights.weight_path("lpips_alex", home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(lpips.__file__).parent / weights.LPIPS_PACKAGE_FILE, path)
+    return path
