@@ -37,7 +37,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	snakemake --cores 1 bench
-	python -m pytest tests/benchmarks --benchmark-only --benchmark-group-by=group
+	python -m pytest tests/bench --benchmark-only --benchmark-group-by=group
 
 lint: $(STAMP)
 	snakemake --lint

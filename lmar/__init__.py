@@ -4,7 +4,7 @@ The library is usable without Snakemake: every workflow rule calls one verb of
 ``python -m lmar`` (see :mod:`lmar.cli`).
 
 The library lives in rooms, each a package; a module imports only from its own room and the rooms
-below it (:data:`ROOMS`, lowest first; tests/test_rooms.py checks every import, inside functions
+below it (:data:`ROOMS`, lowest first; tests/project/test_rooms.py checks every import, inside functions
 too, and that no modules import each other in a circle):
 
 - ``core/``    errors, atomic writes, paths, params, registries, runtime, provenance, fingerprints,

@@ -5,7 +5,7 @@ metric and the options it is created with (:class:`lmar.run.metrics.Scorer`), th
 needs (:mod:`lmar.parts.weights`; the workflow seeds them for a required metric), its direction
 (whether a higher value is better: ranks, arrows and paired comparisons, :mod:`lmar.report.stats`),
 its label and unit in the tables and plots, and the decimals it is printed with. The config schema's
-metric lists are this table's names (tests/test_metric_table.py). Adding a metric is one entry here
+metric lists are this table's names (tests/core/test_metric_table.py). Adding a metric is one entry here
 (and one in the schema's lists).
 """
 

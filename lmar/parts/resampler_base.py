@@ -25,7 +25,7 @@ class Resampler(nn.Module):
     train_recipe: type | None = None  # a trainable resampler's recipe: a lmar.parts.recipes.ResamplerRecipe dataclass
     is_identity: bool = False  # the full-resolution "resampler": enhancement without resampling
     # small params it builds with, for the contract every registered part is tested against
-    # (tests/test_part_contract.py); a part whose constructor needs arguments declares them
+    # (tests/parts/test_part_contract.py); a part whose constructor needs arguments declares them
     example_params: dict = {}
 
     def __call__(self, x: torch.Tensor, size: tuple[int, int], *args, **kwargs) -> torch.Tensor:

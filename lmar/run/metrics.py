@@ -155,7 +155,7 @@ def build_lpips(device: torch.device):
 
 # A window that is an outer product to this relative tolerance is filtered in two 1D passes. pyiqa's
 # Gaussian is made in float64 and rounded to float32 (relative error up to 6e-8), so it is rank one
-# to about that; the two passes then agree with the 2D filter to about 1e-9 (tests/test_metrics_fast.py).
+# to about that; the two passes then agree with the 2D filter to about 1e-9 (tests/run/test_metrics_fast.py).
 SEPARABLE_RTOL = 1e-6
 
 

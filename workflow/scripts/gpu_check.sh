@@ -38,7 +38,7 @@ fi
     nproc
 } 2>&1 | tee "$LOG"
 
-timeout 75 $PY -m pytest -q -p no:cacheprovider tests/test_lmar_triton.py -k gpu 2>&1 | tee -a "$LOG"
+timeout 75 $PY -m pytest -q -p no:cacheprovider tests/parts/test_lmar_triton.py -k gpu 2>&1 | tee -a "$LOG"
 
 if [ -d .prev/lmar ]; then
     echo "baseline: $(cat .prev/COMMIT 2>/dev/null)" | tee -a "$LOG"

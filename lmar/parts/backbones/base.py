@@ -24,7 +24,7 @@ class Backbone(nn.Module):
     feature_tap: str = ""
     tap_stride: int = 1  # the tapped feature's downsampling factor
     # small params it builds with, for the contract every registered part is tested against
-    # (tests/test_part_contract.py); a part whose constructor needs arguments declares them
+    # (tests/parts/test_part_contract.py); a part whose constructor needs arguments declares them
     example_params: dict = {}
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:

@@ -71,7 +71,7 @@ under "auto". Compiled for sm_90 (H100) as Triton specialises a 3840x2160 launch
 divisible by 16, unit strides constant), the default launches then need 97 KiB (bf16: the hidden layers'
 weights pipelined through 3 buffers of hidden x hidden), 144 KiB (fp32) or 65 KiB (tf32) of shared
 memory, of the 227 KiB a block may use; bf16 at hidden 256 (or 144 to 240, padded to 256) would need
-385 KiB (tests/test_lmar_triton.py, compiled code)."""
+385 KiB (tests/parts/test_lmar_triton.py, compiled code)."""
 
 
 @triton.jit

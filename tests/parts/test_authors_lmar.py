@@ -8,17 +8,17 @@ are absent."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from local_http import LocalServer
+from helpers.local_http import LocalServer
+
+from helpers import AUTHORS
 
 from lmar.cli import main
 from lmar.core.errors import LmarError
 
-AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "authors"
 pytestmark = pytest.mark.skipif(not (AUTHORS / "LMAR_model.bin").is_file(),
                                 reason=f"the authors' released files and reference outputs are not at {AUTHORS}")
 SIZES = [(48, 64), (64, 85), (32, 43), (53, 71)]  # 64x85 is x1.5: every third row ties

@@ -3,11 +3,12 @@ reproduces their code's outputs; checkpoints of the network that used to carry t
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from helpers import AUTHORS
 
 from lmar.core.errors import LmarError
 from lmar.core.registry import BACKBONES
@@ -15,7 +16,6 @@ from lmar.parts.backbones.lmar_unet import LMAR_FILE_PREFIX, LMARUNet, authors_s
 from lmar.parts.backbones.unet_lite import UNetLite
 from lmar.run import checkpoint
 
-AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "authors"
 RELEASED_PARAMS = 264_460
 RELEASED_TENSORS = 199
 RETRAIN = (r"was made by an older lmar_unet \(a different network\); "

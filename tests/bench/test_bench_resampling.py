@@ -1,6 +1,6 @@
 """pytest-benchmark benchmarks (skipped by the test run; `make bench` runs them).
 
-Compare within one run: `pytest tests/benchmarks --benchmark-only --benchmark-group-by=group`.
+Compare within one run: `pytest tests/bench --benchmark-only --benchmark-group-by=group`.
 Peak memory and the full 4K suite are in `lmar bench` (JSON under results/benchmarks/).
 """
 

@@ -8,13 +8,13 @@ import re
 import pytest
 import yaml
 
-from helpers import ROOT, snakemake
+from helpers import ROOT, TINY, snakemake
 
 from lmar.core.errors import LmarError
 from lmar.run.config import apply_extends, schema_error
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-TINY = yaml.safe_load((ROOT / "tests" / "data" / "tiny_workflow.yaml").read_text())
+TINY_CONFIG = yaml.safe_load(TINY.read_text())
 
 
 @pytest.mark.parametrize("value", [5, ["../a.yaml"], "", None, {"a": 1}])
@@ -49,7 +49,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_schema_error_is_one_line_naming_the_key(tmp_path, case):
     change, expected = CASES[case]
-    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    cfg = yaml.safe_load(yaml.safe_dump(TINY_CONFIG))
     change(cfg)
     log = tmp_path / "logs" / "config-error.log"
     line = schema_error(cfg, SCHEMA, "the schema's whole report\nline 2", log)
@@ -61,7 +61,7 @@ def test_a_schema_error_is_one_line_naming_the_key(tmp_path, case):
 @pytest.mark.slow
 def test_the_workflow_says_it_in_one_line_and_plans_nothing(tmp_path):
 
-    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    cfg = yaml.safe_load(yaml.safe_dump(TINY_CONFIG))
     cfg.pop("experiment")
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))

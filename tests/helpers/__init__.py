@@ -3,11 +3,12 @@ tiny specs the session's models are trained with, images written and read, the C
 from a test, synthetic table rows and stand-in weight files.
 
 Test modules import shared code from here only, never from ``conftest`` or from one another
-(``tests/test_rooms.py`` checks).
+(``tests/project/test_tests_layout.py`` checks).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,8 +22,10 @@ import torch
 import yaml
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]  # the project
-TINY = ROOT / "tests" / "data" / "tiny_workflow.yaml"  # the smallest config a workflow test runs
+ROOT = Path(__file__).resolve().parents[2]  # the project
+TINY = ROOT / "tests" / "workflow" / "tiny_workflow.yaml"  # the smallest config a workflow test runs
+# the authors' released models and reference outputs, where this checkout has them (tests skip without)
+AUTHORS = ROOT.parent / "shared" / "authors"
 SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
 
 # the session's tiny models and data (conftest.py's fixtures build them)
@@ -120,6 +123,18 @@ def kill_resampler_loss_at(monkeypatch, resampler_type: str, call: int) -> None:
         return failing, info
 
     monkeypatch.setattr(cls, "make_loss", make_loss)
+
+
+def run_interpreted(script: str, timeout: float, **env: str) -> dict:
+    """Run the test module ``script`` as a program under Triton's CPU interpreter (``TRITON_INTERPRET=1``,
+    which must be set before Triton is imported: hence a process of its own), with ``env`` added; the
+    JSON object its last line of output prints."""
+    paths = [str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH")]
+    full = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=os.pathsep.join(filter(None, paths)), **env)
+    proc = subprocess.run([sys.executable, script], cwd=ROOT, env=full, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    assert proc.returncode == 0, f"interpreter worker failed:\n{proc.stderr[-4000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # Snakemake, in a subprocess

@@ -11,17 +11,15 @@ executes this file as a script (``_interpreter_worker``), and the tests read its
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from helpers import ROOT
+from helpers import run_interpreted
 
 from lmar.core.errors import LmarError
 from lmar.parts.lmar.fused import mlp_unsupported, triton_available, use_fused
@@ -170,16 +168,7 @@ def _interpreter_worker() -> None:
 @pytest.fixture(scope="module")
 def interpreted() -> dict[str, dict]:
     """The interpreter worker's results, per case (run once per module)."""
-    env = dict(
-        os.environ,
-        TRITON_INTERPRET="1",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    )
-    proc = subprocess.run(
-        [sys.executable, __file__], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert proc.returncode == 0, f"interpreter worker failed:\n{proc.stderr[-4000:]}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_interpreted(__file__, timeout=300)
 
 
 # ---------------------------------------------------------------- fused == reference (interpreter)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from local_http import LocalServer, Payload
+from helpers.local_http import LocalServer, Payload
 from PIL import Image
 
 from lmar.core.errors import LmarError

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, SNAKEMAKE, dry_run_jobs
+from helpers import ROOT, SNAKEMAKE, TINY, dry_run_jobs
 
 
 def copy_project(dst: Path) -> Path:
@@ -22,7 +22,7 @@ def copy_project(dst: Path) -> Path:
             shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, dst / name)
-    shutil.copy2(ROOT / "tests" / "data" / "tiny_workflow.yaml", dst / "config.yaml")
+    shutil.copy2(TINY, dst / "config.yaml")
     return dst
 
 

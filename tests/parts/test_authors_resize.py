@@ -9,14 +9,13 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
 
-from helpers import ROOT
+from helpers import AUTHORS, ROOT
 
 from lmar.core.registry import RESAMPLERS
 from lmar.parts.authors_resize import axis_matrix
@@ -24,7 +23,6 @@ from lmar.parts.lmar.fused import triton_available
 from lmar.parts.lmar.resampler import LMAR
 from lmar.parts.resize import AUTHORS_METHODS, METHODS, check_method, resize, resize_taps
 
-AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "authors"
 FIXTURE_SIZES = [(48, 64), (64, 85), (32, 43), (53, 71)]
 
 
@@ -192,7 +190,7 @@ def test_lmar_with_lanczos3_falls_back_to_a_precomputed_resize():
 
 
 # the fused kernel with lanczos3 in Triton's CPU interpreter, which must be switched on before the
-# kernel module is imported: in a subprocess of its own (see tests/test_lmar_triton.py)
+# kernel module is imported: in a subprocess of its own (see tests/parts/test_lmar_triton.py)
 _INTERPRETED = """
 import json, torch
 from lmar.parts.lmar.fused.lmar_triton import INTERPRETED

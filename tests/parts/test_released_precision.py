@@ -32,23 +32,18 @@ they are absent.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import ROOT
+from helpers import AUTHORS, run_interpreted
 
 from lmar.core.errors import LmarError
 from lmar.core.runtime import precision_mode
 from lmar.parts.lmar.fused import triton_available, use_fused
 
-AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "authors"
 needs_authors = pytest.mark.skipif(
     not (AUTHORS / "LMAR_model.bin").is_file(),
     reason=f"the authors' released files and reference outputs are not at {AUTHORS}",
@@ -175,17 +170,7 @@ def _interpreter_worker() -> None:
 
 @pytest.fixture(scope="module")
 def interpreted() -> dict:
-    env = dict(
-        os.environ,
-        TRITON_INTERPRET="1",
-        LMAR_FUSED_LAUNCH=json.dumps({"fp32": INTERPRETER_LAUNCH}),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    )
-    proc = subprocess.run(
-        [sys.executable, __file__], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-    assert proc.returncode == 0, f"interpreter worker failed:\n{proc.stderr[-4000:]}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_interpreted(__file__, timeout=600, LMAR_FUSED_LAUNCH=json.dumps({"fp32": INTERPRETER_LAUNCH}))
 
 
 @needs_authors

@@ -97,7 +97,7 @@ def test_tiny_workflow_end_to_end(tmp_path):
                 "seed", "config_hash", "code_version", "device"):
         assert df[col].notna().all(), col
     assert set(df.loc[df.resampler == "lmar", "resize_loss"]) == {"l1"}
-    # every part's parameters in columns of their own (values from tests/data/tiny_workflow.yaml)
+    # every part's parameters in columns of their own (values from tests/workflow/tiny_workflow.yaml)
     assert set(df["backbone.width"]) == {8} and set(df["backbone.train.epochs"]) == {2}
     assert set(df.loc[df.resampler == "lmar", "resampler.hidden"]) == {16}
     assert pd.read_csv(out / "results.csv").shape == df.shape

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from helpers import ROOT
+
 
 def test_parser_imports_no_torch():
     code = "import sys, lmar.cli; lmar.cli.build_parser(); print('torch' in sys.modules)"
@@ -23,11 +25,10 @@ def test_every_verb_the_workflow_calls_is_in_the_table_and_every_verb_is_called_
     """The rules, the Makefile and the GPU scripts call verbs of ``lmar.cli.VERBS`` only; a verb no
     rule calls is one a user types, shown in the README."""
     import re
-    from pathlib import Path
 
     from lmar import cli
 
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     files = [root / "Snakefile", root / "Makefile", *sorted((root / "workflow").rglob("*.smk")),
              *sorted((root / "workflow" / "scripts").glob("*.sh"))]
     called = {m for f in files for m in re.findall(r"-m lmar ([a-z][a-z-]*)", f.read_text())}

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import gdown
 import pytest
-from local_http import LocalServer, Payload, closed_port
+from helpers.local_http import LocalServer, Payload, closed_port
 
 from lmar.core.errors import LmarError
 from lmar.data.download import download, gdrive_download, gdrive_folder_download, sha256_file, verify_or_record
