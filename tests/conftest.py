@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from helpers import BACKBONE_SPEC, CPU, DATA_SIZE, LABELS, LMAR_PARAMS, LMAR_SPEC
 
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import gdown
 import pytest
+
 from helpers.local_http import LocalServer, Payload, closed_port
 
 from lmar.core.errors import LmarError

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from helpers.local_http import LocalServer, Payload
 from PIL import Image
 

@@ -16,11 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
-import yaml
 from PIL import Image
+
+# only what conftest.py needs is imported here at the top (numpy, torch, PIL): the GPU machine runs the
+# fused-kernel tests with little else installed; OpenCV and PyYAML are imported where used
 
 ROOT = Path(__file__).resolve().parents[2]  # the project
 TINY = ROOT / "tests" / "workflow" / "tiny_workflow.yaml"  # the smallest config a workflow test runs
@@ -65,6 +66,8 @@ def load_png(path: Path) -> np.ndarray:
 
 def to_16bit(path):
     """Rewrite an 8-bit RGB PNG as the 16-bit PNG of the same values (v * 257 = v / 255 * 65535)."""
+    import cv2
+
     with Image.open(path) as im:
         arr = np.asarray(im.convert("RGB"), dtype=np.uint16) * 257
     cv2.imwrite(str(path), arr[..., ::-1])
@@ -158,24 +161,33 @@ def dry_run_jobs(stdout: str) -> list[tuple[str, str, dict]]:
     return jobs
 
 
-def write_config(tmp_path: Path, **changes) -> Path:
+def tiny_config(tmp_path: Path, change) -> Path:
+    """``tmp_path/config.yaml``: the tiny workflow config (:data:`TINY`) after ``change(cfg)``."""
+    import yaml
+
     cfg = yaml.safe_load(TINY.read_text())
-    for dotted, value in changes.items():
-        node = cfg
-        *parents, last = dotted.split(".")
-        for key in parents:
-            node = node[key]
-        node[last] = value
+    change(cfg)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
+def write_config(tmp_path: Path, **changes) -> Path:
+    """The tiny config with each dotted key of ``changes`` (``"evaluation.scales"``) set to its value."""
+    def change(cfg):
+        for dotted, value in changes.items():
+            node = cfg
+            *parents, last = dotted.split(".")
+            for key in parents:
+                node = node[key]
+            node[last] = value
+
+    return tiny_config(tmp_path, change)
+
+
 def plan(tmp_path: Path, change) -> tuple[int, str]:
-    cfg = yaml.safe_load(TINY.read_text())
-    change(cfg)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    """Plan (``snakemake -n``) the tiny config after ``change(cfg)``: exit status and output."""
+    path = tiny_config(tmp_path, change)
     res = snakemake("-n", "--cores", "1", "all", "--directory", str(tmp_path / "run"), "--configfile", str(path))
     return res.returncode, res.stdout + res.stderr
 

@@ -12,6 +12,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from helpers.local_http import LocalServer
 
 from helpers import AUTHORS

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from baselines.learned_resizer import LearnedResizer, LearnedResizerRecipe
+
 from helpers import CPU, LABELS, N_TRAIN, TEST_NAMES
 
 from lmar.core.errors import LmarError

@@ -7,6 +7,7 @@ import re
 import tomllib
 
 import yaml
+
 from helpers import ROOT
 
 LOCK = ROOT / "requirements.lock"

@@ -4,6 +4,7 @@ Every expected value is written by hand below, not computed by the code under te
 from __future__ import annotations
 
 import pandas as pd
+
 from helpers import one_error, run_cli
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import matplotlib
+
 from helpers import LMAR_SPEC, load_png
 
 matplotlib.use("Agg")

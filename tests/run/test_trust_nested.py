@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from helpers.local_http import LocalServer, Payload
 
 from helpers import LMAR_PARAMS, entries, one_error, planted_checkpoint, run_cli, write_rgb

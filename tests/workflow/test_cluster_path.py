@@ -151,7 +151,7 @@ def test_every_job_runs_in_the_container_with_the_gpu_flag(tmp_path):
     fake.write_text(FAKE_APPTAINER.format(log=calls, image=image))
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     run = tmp_path / "run"
-    res = snakemake("--cores", "1", f"results/mini-default/config.resolved.yaml", "--directory", str(run),
+    res = snakemake("--cores", "1", "results/mini-default/config.resolved.yaml", "--directory", str(run),
                     "--configfile", str(ROOT / "config.yaml"), "--config", f"container={image}", "--sdm", "apptainer", "--apptainer-args", f"--nv --bind {tmp_path}",
                     cwd=tmp_path, path=str(bin_dir))
     out = res.stdout + res.stderr

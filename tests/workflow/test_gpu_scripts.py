@@ -7,6 +7,7 @@ import os
 import runpy
 import subprocess
 import sys
+
 from helpers import ROOT
 
 SCRIPTS = ROOT / "workflow" / "scripts"
@@ -32,3 +33,16 @@ def test_the_deu_settings_script_times_every_backbone_case_and_setting():
 def test_the_resampler_script_finds_the_benchmark_it_times():
     script = runpy.run_path(str(SCRIPTS / "resampler_4k.py"))  # not run as __main__: nothing is timed
     assert script["measure"].__module__ == "lmar.bench.benchmarks"
+
+
+def test_the_fused_kernel_tests_import_without_what_the_gpu_machine_lacks():
+    """gpu_check.sh runs tests/parts/test_lmar_triton.py on a machine with PyTorch and Triton but not
+    pyiqa, Snakemake, pandas, OpenCV or PyYAML: the test module, conftest and the helpers import
+    without them."""
+    code = ("import sys\n"
+            "for m in ('cv2', 'yaml', 'pyiqa', 'snakemake', 'pandas', 'seaborn', 'matplotlib'):\n"
+            "    sys.modules[m] = None  # import m now fails\n"
+            "sys.path[:0] = ['tests', 'tests/parts']\n"
+            "import conftest, helpers, test_lmar_triton\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

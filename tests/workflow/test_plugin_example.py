@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from helpers import ROOT, TINY
 
 README = ROOT / "README.md"

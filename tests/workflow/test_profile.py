@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from helpers import ROOT, SNAKEMAKE, TINY
 
 BAD = "broken_pair.png"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from helpers import ROOT, SNAKEMAKE, TINY, dry_run_jobs
 
 

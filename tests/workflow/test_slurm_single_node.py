@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from helpers import ROOT
 
 SCRIPT = ROOT / "workflow" / "scripts" / "slurm_single_node.sh"

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from helpers import ROOT, real_lpips, snakemake, write_config
 
+from helpers import ROOT, real_lpips, snakemake, write_config
 
 
 def test_lint_passes():
