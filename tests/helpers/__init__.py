@@ -25,8 +25,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]  # the project
 TINY = ROOT / "tests" / "workflow" / "tiny_workflow.yaml"  # the smallest config a workflow test runs
-# the authors' released models and reference outputs, where this checkout has them (tests skip without)
-AUTHORS = ROOT.parent / "shared" / "authors"
+# the authors' released models and reference outputs, where this checkout has them (tests skip without);
+# LMAR_TEST_AUTHORS names another folder (the GPU call carries a copy: workflow/scripts/gpu_prepare.sh)
+AUTHORS = Path(os.environ.get("LMAR_TEST_AUTHORS") or ROOT.parent / "shared" / "authors")
 SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
 
 # the session's tiny models and data (conftest.py's fixtures build them)

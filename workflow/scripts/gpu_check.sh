@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # GPU checks and measurements, in one call on a CUDA machine (bash workflow/scripts/gpu_check.sh [OUT]).
 # Needs PyTorch and Triton there (no Snakemake): the library runs from this tree. Before the call, here:
-# bash workflow/scripts/gpu_prepare.sh [BASELINE], and carry .whl (pyiqa) and .prev (BASELINE's library).
+# bash workflow/scripts/gpu_prepare.sh [BASELINE], and carry .whl (pyiqa), .prev (BASELINE's library) and
+# .authors (the authors' files the GPU tests compare with).
 # Most important first, each step under its own time limit (about 9.5 minutes in all, a device call's
 # limit being 10), so that a slow or failing step leaves the others' results:
-#   1. the GPU tests (fused kernel vs the PyTorch reference; autocast and TF32 dispatch; every output
-#      written; no host-device synchronisation in the forward pass);
+#   0. the first import of torch and triton, under a time limit of its own (one such import once hung
+#      for 470 s on a fresh machine): if it fails, nothing else can run, and the log says so;
+#   1. the GPU tests of four modules (-k "gpu or cuda"; skip reasons listed, none expected): the fused
+#      kernel vs the PyTorch reference, autocast and TF32 dispatch, no host-device synchronisation in
+#      the forward pass; the authors' resize on CUDA vs CPU; the released LMAR at bf16/fp16 vs the
+#      authors' fp32 outputs (their files carried in .authors, LMAR_TEST_AUTHORS); the first call's
+#      peak memory apart;
 #   2. the whole LMAR resampler at 3840x2160 -> 1200x2133 in bf16, R = bicubic and R = lanczos3, with
 #      bicubic as the yardstick: BASELINE's library (.prev) and this tree's, one after the other in
 #      this call -> resampler_4k.jsonl;
@@ -32,13 +38,19 @@ if ls .whl/*.whl >/dev/null 2>&1; then
         && export PYTHONPATH="$PYTHONPATH:/tmp/site"
 fi
 
+if [ -d .authors ]; then export LMAR_TEST_AUTHORS="$HERE/.authors"; fi
+
 {
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv
-    $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
     nproc
 } 2>&1 | tee "$LOG"
+if ! timeout 120 $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())" 2>&1 | tee -a "$LOG"; then
+    echo "step 0 failed: import torch, triton did not finish in 120 s (or failed); nothing else can run" | tee -a "$LOG"
+    exit 1
+fi
 
-timeout 75 $PY -m pytest -q -p no:cacheprovider tests/parts/test_lmar_triton.py -k gpu 2>&1 | tee -a "$LOG"
+timeout 120 $PY -m pytest -q -rs -p no:cacheprovider -k "gpu or cuda" tests/parts/test_lmar_triton.py \
+    tests/parts/test_authors_resize.py tests/parts/test_released_precision.py tests/bench/test_benchmarks.py 2>&1 | tee -a "$LOG"
 
 if [ -d .prev/lmar ]; then
     echo "baseline: $(cat .prev/COMMIT 2>/dev/null)" | tee -a "$LOG"
