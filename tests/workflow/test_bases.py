@@ -55,7 +55,6 @@ def test_an_ablation_entry_plans_one_more_training(tmp_path):
 
 @pytest.mark.slow
 def test_the_ablation_config_plans_one_training_per_ablation(tmp_path):
-
     res = snakemake("-n", "--cores", "1", "all", "--directory", str(tmp_path),
                     "--configfile", str(ROOT / "workflow" / "configs" / "ablations.yaml"))
     assert res.returncode == 0, res.stderr[-2000:]

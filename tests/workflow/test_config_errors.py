@@ -60,7 +60,6 @@ def test_a_schema_error_is_one_line_naming_the_key(tmp_path, case):
 
 @pytest.mark.slow
 def test_the_workflow_says_it_in_one_line_and_plans_nothing(tmp_path):
-
     cfg = yaml.safe_load(yaml.safe_dump(TINY_CONFIG))
     cfg.pop("experiment")
     path = tmp_path / "c.yaml"

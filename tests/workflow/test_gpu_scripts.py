@@ -14,7 +14,7 @@ SCRIPTS = ROOT / "workflow" / "scripts"
 
 
 def test_gpu_check_is_valid_bash():
-    for script in ("gpu_check.sh", "gpu_prepare.sh"):
+    for script in ("gpu_check.sh", "gpu_prepare.sh", "gpu_dag.sh"):
         subprocess.run(["bash", "-n", str(SCRIPTS / script)], check=True)
 
 

@@ -121,7 +121,6 @@ def test_resamplers_run_with_fewer_seeds_get_their_own_paired_table():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["uhd_ll", "uhd_lol4k"])
 def test_each_paper_config_plans_its_grid_once(tmp_path, name):
-
     res = snakemake("-n", "--cores", "1", "all", "--directory", str(tmp_path),
                     "--configfile", str(CONFIGS / f"{name}.yaml"))
     assert res.returncode == 0, res.stderr[-2000:]

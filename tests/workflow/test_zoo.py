@@ -147,7 +147,6 @@ def test_write_entry_records_the_files_sha256_the_match_and_the_tables_verdict(b
 
 
 def _plan(tmp_path: Path, *config_files: Path) -> str:
-
     res = snakemake("-n", "-p", "--cores", "2", "all", "--directory", str(tmp_path / "run"), "--configfile",
                     *map(str, config_files))
     assert res.returncode == 0, res.stderr[-3000:]
@@ -175,6 +174,12 @@ def test_the_default_plan_copies_both_backbones_from_the_zoo_and_a_changed_recip
     off = tmp_path / "off.yaml"
     off.write_text(yaml.safe_dump({"extends": str(ROOT / "config.yaml"), "zoo": False}))
     assert "--from-zoo" not in _plan(tmp_path, off)
+
+    # on a GPU too: the device is not part of the match (each job's device is its own concern)
+    gpu = tmp_path / "gpu.yaml"
+    gpu.write_text(yaml.safe_dump({"extends": str(ROOT / "config.yaml"), "device": "cuda"}))
+    out = _plan(tmp_path, gpu)
+    assert sum("--from-zoo" in line for line in out.splitlines() if "pretrain-backbone" in line) == 2, out[-3000:]
 
 
 @pytest.mark.parametrize("name", sorted(records()))

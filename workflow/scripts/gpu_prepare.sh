@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Here, before a device call (bash workflow/scripts/gpu_prepare.sh [BASELINE]): what the GPU machine
 # lacks, in two ignored folders the call carries (carry: [".whl", ".prev"]):
-#   .whl/   the pyiqa wheel (pure Python; the machine has its dependencies) for lmar bench-eval;
+#   .whl/   wheels for CPython 3.12 of what the machine lacks (about 18 MB): pyiqa (its dependencies
+#           are there) for lmar bench-eval, and for the DAG (gpu_dag.sh) Snakemake with the rest of its
+#           and gdown's runtime closure, and lpips (DAG_WHEELS below);
 #   .prev/  the library of commit BASELINE (default: HEAD's parent), for a before/after timing;
 #   .authors/  the authors' released weights and reference outputs the GPU tests compare with, where
 #           this checkout has them beside it (AUTHORS, default ../shared/authors; about 7 MB).
@@ -12,8 +14,26 @@ mkdir -p "$(dirname "$EXCLUDE")"
 grep -qx "/.whl/" "$EXCLUDE" 2>/dev/null || echo "/.whl/" >> "$EXCLUDE"
 grep -qx "/.prev/" "$EXCLUDE" || echo "/.prev/" >> "$EXCLUDE"
 grep -qx "/.authors/" "$EXCLUDE" || echo "/.authors/" >> "$EXCLUDE"
-python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux2014_x86_64 -d .whl "$(grep -i '^pyiqa==' requirements.lock)"
+# Snakemake's and gdown's runtime dependencies (their metadata's, for CPython 3.12 on Linux) less the
+# packages the GPU machine's image holds (read off it on 2026-11-17), and pyiqa and lpips; PuLP is left
+# out (the call runs --scheduler greedy). Versions are requirements.lock's.
+DAG_WHEELS="annotated-types argparse-dataclass beautifulsoup4 conda-inject configargparse connection-pool
+docutils dpath fastjsonschema gdown gitdb gitpython greenlet humanfriendly immutables jsonschema
+jsonschema-specifications jupyter-core lpips nbformat platformdirs pydantic pydantic-core referencing rpds-py
+smart-open smmap snakemake snakemake-interface-common snakemake-interface-executor-plugins
+snakemake-interface-logger-plugins snakemake-interface-report-plugins snakemake-interface-scheduler-plugins
+snakemake-interface-storage-plugins soupsieve sqlalchemy sqlmodel tenacity throttler traitlets
+typing-inspection yte pyiqa"
+rm -rf .whl && mkdir -p .whl
+for name in $DAG_WHEELS; do
+    pin=$(grep -i -E "^${name//-/[-_]}==" requirements.lock) || { echo "not in requirements.lock: $name" >&2; exit 1; }
+    if [ "$name" = connection-pool ]; then  # no wheel on the index: build one (pure Python)
+        python3 -m pip wheel -q --no-deps -w .whl "$pin"
+    else
+        python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+            --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .whl "$pin"
+    fi
+done
 rm -rf .prev && mkdir -p .prev
 git archive "$BASELINE" lmar baselines | tar -x -C .prev
 git rev-parse --short "$BASELINE" > .prev/COMMIT
@@ -24,4 +44,4 @@ if [ -f "$AUTHORS/LMAR_model.bin" ]; then
 else
     echo "no authors' files at $AUTHORS: the GPU tests that compare with them will skip" >&2
 fi
-echo "carry .whl, .prev and .authors; baseline $(cat .prev/COMMIT)"
+echo "carry .whl ($(du -sh .whl | cut -f1)), .prev and .authors; baseline $(cat .prev/COMMIT)"
