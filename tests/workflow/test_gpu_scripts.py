@@ -14,7 +14,7 @@ SCRIPTS = ROOT / "workflow" / "scripts"
 
 
 def test_gpu_check_is_valid_bash():
-    for script in ("gpu_check.sh", "gpu_prepare.sh", "gpu_dag.sh"):
+    for script in ("gpu_check.sh", "gpu_prepare.sh", "gpu_dag.sh", "gpu_env.sh"):
         subprocess.run(["bash", "-n", str(SCRIPTS / script)], check=True)
 
 
@@ -46,3 +46,24 @@ def test_the_fused_kernel_tests_import_without_what_the_gpu_machine_lacks():
             "import conftest, helpers, test_lmar_triton\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def _gpu_setup(tmp_path, python: str, then: str = "") -> subprocess.CompletedProcess:
+    script = (f'LOG={tmp_path}/log; GPU_BIN={tmp_path}/bin; GPU_SITE={tmp_path}/site; PYTHON={python}\n'
+              f'. {SCRIPTS / "gpu_env.sh"}\ngpu_setup\n{then}')
+    return subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+def test_gpu_setup_puts_a_python_on_path_that_is_the_machines_own_with_this_tree_importable(tmp_path):
+    """The wrapper execs the interpreter it was given (its sys.prefix, not a symbolic link's), and the
+    tree is on PYTHONPATH for the jobs it starts; step 0's versions go to the log."""
+    proc = _gpu_setup(tmp_path, sys.executable, 'python -c "import sys, lmar; print(sys.prefix)"')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == sys.prefix
+    assert (tmp_path / "log").read_text().startswith("torch ")
+
+
+def test_gpu_setup_stops_the_call_when_the_first_import_fails(tmp_path):
+    proc = _gpu_setup(tmp_path, "false", "echo reached")
+    assert proc.returncode == 1 and "reached" not in proc.stdout
+    assert "step 0 failed" in (tmp_path / "log").read_text()

@@ -28,26 +28,15 @@
 set -uo pipefail
 OUT=${1:-${OUT:-results/benchmarks/gpu}}
 mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-PY=${PYTHON:-python3}
 LOG="$OUT/gpu_check.log"
-HERE="$PWD"
-export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
-if ls .whl/*.whl >/dev/null 2>&1; then
-    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        && export PYTHONPATH="$PYTHONPATH:/tmp/site"
-fi
-
+. "$(dirname "$0")/gpu_env.sh"
 if [ -d .authors ]; then export LMAR_TEST_AUTHORS="$HERE/.authors"; fi
 
 {
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv
     nproc
 } 2>&1 | tee "$LOG"
-if ! timeout 120 $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())" 2>&1 | tee -a "$LOG"; then
-    echo "step 0 failed: import torch, triton did not finish in 120 s (or failed); nothing else can run" | tee -a "$LOG"
-    exit 1
-fi
+gpu_setup triton  # step 0 (exits if the import fails); the carried pyiqa is for bench-eval alone
 
 timeout 120 $PY -m pytest -q -rs -p no:cacheprovider -k "gpu or cuda" tests/parts/test_lmar_triton.py \
     tests/parts/test_authors_resize.py tests/parts/test_released_precision.py tests/bench/test_benchmarks.py 2>&1 | tee -a "$LOG"

@@ -8,25 +8,10 @@ set -uo pipefail
 OUT=${1:-${OUT:-results/benchmarks/gpu_dag}}
 mkdir -p "$OUT"
 LOG="$OUT/gpu_dag.log"
-HERE="$PWD"
-PY=${PYTHON:-python3}
-export PYTHONUNBUFFERED=1
-
-# step 0: the first import of torch, under its own limit (one once hung for 470 s on a fresh machine)
-if ! timeout 120 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" 2>&1 | tee "$LOG"; then
-    echo "step 0 failed: import torch did not finish in 120 s (or failed); nothing else can run" | tee -a "$LOG"
-    exit 1
-fi
+: > "$LOG"
+. "$(dirname "$0")/gpu_env.sh"
+gpu_setup || exit 1  # step 0, the carried wheels (Snakemake is among them) and `python` (gpu_env.sh)
 nproc | tee -a "$LOG"
-
-# the carried wheels, and a `python` that is the machine's python3 with its environment (a symbolic
-# link to it would lose the environment: numpy not found)
-timeout 120 $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
-    >>"$LOG" 2>&1 || { echo "the carried wheels did not install" | tee -a "$LOG"; exit 1; }
-mkdir -p /tmp/bin
-printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v "$PY")" > /tmp/bin/python
-chmod +x /tmp/bin/python
-export PATH="/tmp/bin:$PATH" PYTHONPATH="$HERE:/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 
 start=$(date +%s)
 timeout "${DAG_LIMIT:-480}" python -m snakemake --cores 16 --scheduler greedy all --config device=cuda >>"$LOG" 2>&1

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Here, before a device call (bash workflow/scripts/gpu_prepare.sh [BASELINE]): what the GPU machine
-# lacks, in two ignored folders the call carries (carry: [".whl", ".prev"]):
+# lacks, in ignored folders the call carries (carry: [".whl", ".prev", ".authors"]):
 #   .whl/   wheels for CPython 3.12 of what the machine lacks (about 18 MB): pyiqa (its dependencies
 #           are there) for lmar bench-eval, and for the DAG (gpu_dag.sh) Snakemake with the rest of its
 #           and gdown's runtime closure, and lpips (DAG_WHEELS below);
 #   .prev/  the library of commit BASELINE (default: HEAD's parent), for a before/after timing;
-#   .authors/  the authors' released weights and reference outputs the GPU tests compare with, where
-#           this checkout has them beside it (AUTHORS, default ../shared/authors; about 7 MB).
+#   .authors/  the authors' released weights and reference outputs the GPU tests compare with, copied
+#           from the folder AUTHORS names where you have them (about 7 MB); without AUTHORS, none.
 set -euo pipefail
 BASELINE=${1:-HEAD~1}
 EXCLUDE=$(git rev-parse --git-path info/exclude)  # .git/info/exclude, also from a worktree (where .git is a file)
@@ -37,11 +37,10 @@ done
 rm -rf .prev && mkdir -p .prev
 git archive "$BASELINE" lmar baselines | tar -x -C .prev
 git rev-parse --short "$BASELINE" > .prev/COMMIT
-AUTHORS=${AUTHORS:-../shared/authors}
 rm -rf .authors
-if [ -f "$AUTHORS/LMAR_model.bin" ]; then
+if [ -n "${AUTHORS:-}" ] && [ -f "$AUTHORS/LMAR_model.bin" ]; then
     mkdir -p .authors && cp "$AUTHORS"/*.bin "$AUTHORS"/*.npy .authors/
 else
-    echo "no authors' files at $AUTHORS: the GPU tests that compare with them will skip" >&2
+    echo "no authors' files (AUTHORS=${AUTHORS:-unset}): the GPU tests that compare with them will skip" >&2
 fi
 echo "carry .whl ($(du -sh .whl | cut -f1)), .prev and .authors; baseline $(cat .prev/COMMIT)"
