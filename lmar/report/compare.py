@@ -22,7 +22,7 @@ import pandas as pd
 
 from lmar.core.errors import LmarError
 from lmar.core.runtime import VOLATILE_COLUMNS
-from lmar.report.store import ROW_KEY, load_results
+from lmar.report.store import ROW_KEY, load_results, repeated_rows
 
 SKIPPED = (*VOLATILE_COLUMNS, "code_version")
 
@@ -54,17 +54,16 @@ class Comparison:
                 lines.append(f"- {len(keys)} row(s) only in {side}, e.g. {shown}")
         if self.differing:
             lines += ["", "| column | rows differing | max abs difference |", "| --- | ---: | ---: |"]
-            lines += [f"| {c} | {n} | {'' if d is None else f'{d:.3g}'} |" for c, n, d in
-                      ((c, *v) for c, v in self.differing.items())]
+            lines += [f"| {c} | {n} | {'' if d is None else f'{d:.3g}'} |" for c, (n, d) in self.differing.items()]
         lines += ["", "**the same results**" if self.same else "**the results differ**"]
         return "\n".join(lines) + "\n"
 
 
 def _keyed(df: pd.DataFrame, key: list[str], path) -> pd.DataFrame:
-    dup = df.duplicated(key)
-    if dup.any():
-        first = df.loc[dup, key].iloc[0].tolist()
-        raise LmarError(f"results file {path}: {int(dup.sum())} row(s) repeat a row's key {key}, e.g. {first}; "
+    dup = repeated_rows(df, key)
+    if len(dup):
+        first = dup.iloc[0].tolist()
+        raise LmarError(f"results file {path}: {len(dup)} rows repeat a row's key {key}, e.g. {first}; "
                         "a store holds each (dataset, backbone, seed, resampler, target, image) once. "
                         "Gather it again from its evaluation CSVs.")
     return df.set_index(key).sort_index()

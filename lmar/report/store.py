@@ -138,6 +138,13 @@ def flatten(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def repeated_rows(df: pd.DataFrame, key: list[str] | None = None) -> pd.DataFrame:
+    """The ``key`` columns (default: those of ROW_KEY that ``df`` has) of every row whose key another
+    row shares: empty where each row is one of a kind, as a store's rows must be."""
+    key = key if key is not None else [k for k in ROW_KEY if k in df]
+    return df.loc[df.duplicated(key, keep=False), key]
+
+
 def gather(paths, out_parquet: Path, out_csv: Path, out_left_out: Path | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Join the evaluation CSVs ``paths`` into the store (Parquet and CSV, each written whole or not
     at all); returns the rows and what was left out. A file that cannot be read or lacks columns is
@@ -147,12 +154,10 @@ def gather(paths, out_parquet: Path, out_csv: Path, out_left_out: Path | None = 
 
     notes = [] if out_left_out is not None else None
     df = flatten(load_results(paths, notes))
-    keys = ROW_KEY
-    dup = df[df.duplicated([k for k in keys if k in df], keep=False)]
+    dup = repeated_rows(df)
     if len(dup):
-        first = dup.iloc[0]
         raise LmarError(
-            f"{len(dup)} results rows share their keys, e.g. {dict(first[[k for k in keys if k in df]])}: "
+            f"{len(dup)} results rows share their keys, e.g. {dup.iloc[0].to_dict()}: "
             "the same evaluation is in two files; remove the stale one and rerun"
         )
     _write_parquet(df, out_parquet)
