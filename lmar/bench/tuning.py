@@ -38,10 +38,12 @@ def candidates(compute: str) -> list:
     loop, the loop without pipelining, or the layers unrolled). fp32 (no tensor cores) keeps its
     blocks small. bf16, the fast mode, gets the widest search, ordered so that a time limit cuts the
     least promising: first the fastest launch measured (128 pixels, 4 warps, 3 stages; H100,
-    docs/measured/h100-2026-11-26) and the runner-up's shape (256, 8), each with 3, 4 and 2 buffers
-    for the layer weights' pipeline (each program streams every layer's weights from L2), then the
-    other blocks and warps, then the unpipelined schedules: under Triton 3.6 on H100 and H200 each of
-    those faulted."""
+    docs/measured/h100-2026-11-26), then the persistent launches (weights loaded once per program,
+    unmeasured so far; the ones that compile for sm_90 with the fewest spills), then the measured
+    launch and the runner-up's shape (256, 8) with 4 and 2 buffers, and (256, 8, 3), for the layer
+    weights' pipeline (each program streams every layer's weights from L2), then the other blocks
+    and warps, then the unpipelined schedules: under Triton 3.6 on H100 and H200 each of those
+    faulted."""
     from lmar.parts.lmar.fused.lmar_triton import Launch
 
     blocks = {"fp32": (32, 64), "tf32": (64, 128), "bf16": (128, 256, 64)}[compute]
@@ -51,6 +53,7 @@ def candidates(compute: str) -> list:
     if compute != "bf16":
         return grid
     first = [Launch(block, w, stages) for block, w in ((128, 4), (256, 8)) for stages in (3, 4, 2)]
+    first[1:1] = [Launch(64, 4, 2, False, 1), Launch(128, 8, 2, False, 1), Launch(64, 4, 3, False, 1)]
     pipelined = [launch for launch in grid if launch.num_stages > 1 and launch not in first]
     return first + pipelined + [launch for launch in grid if launch.num_stages == 1]
 
@@ -192,7 +195,7 @@ def tune(hw=(2160, 3840), size=(1200, 2133), hidden: int = 128, depth: int = 5, 
         best = None
         for launch in launches(compute):
             run = {"label": f"fused {compute}", "compute": compute,
-                   "launch": [launch.block, launch.num_warps, launch.num_stages, launch.unroll]}
+                   "launch": [launch.block, launch.num_warps, launch.num_stages, launch.unroll, launch.persistent]}
             try:
                 run.update(rate(_isolated(_candidate, setting, compute, run["launch"], best and best["ms"])))
             except Exception as exc:  # out of resources, compiler errors, a crashed process: record, go on

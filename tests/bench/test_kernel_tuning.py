@@ -23,10 +23,10 @@ import json
 from types import SimpleNamespace
 from lmar.parts.lmar.fused.lmar_triton import Launch
 from lmar.bench.tuning import tune
-broken = SimpleNamespace(block=16, num_warps=3, num_stages=1, unroll=False)  # fails inside its process
+broken = SimpleNamespace(block=16, num_warps=3, num_stages=1, unroll=False, persistent=0)  # fails inside its process
 partials = []
 result = tune((8, 40), (4, 20), hidden=32, depth=2, computes=("fp32", "bf16"), device="cpu", progress=lambda m: None,
-              launches=lambda compute: [Launch(16, 4, 1, False), broken, Launch(32, 4, 1, True)],
+              launches=lambda compute: [Launch(16, 4, 1, False), broken, Launch(32, 4, 1, True, 1)],
               partial=lambda r: partials.append(json.loads(json.dumps(r))))
 result["partials"] = partials
 print(json.dumps(result))
@@ -55,19 +55,22 @@ def test_tune_checks_and_ranks_every_candidate():
     partials = result["partials"]
     assert [len(p["runs"]) for p in partials] == [len(result["runs"]) - 6 + i for i in range(1, 7)]
     assert not any(p["complete"] for p in partials) and result["complete"]
-    assert partials[0]["best"] == {"fp32": [16, 4, 1, False]}  # the best so far
+    assert partials[0]["best"] == {"fp32": [16, 4, 1, False, 0]}  # the best so far
 
 
 @pytest.mark.skipif(not triton_available(), reason="needs triton")
 def test_bf16_sweep_tries_pipelined_launches_first():
     from lmar.bench.tuning import candidates
 
-    found = [(c.block, c.num_warps, c.num_stages, c.unroll) for c in candidates("bf16")]
-    assert len(found) == len(set(found)) == 22
-    # the best measured launch and its neighbours in pipelining depth, then the runner-up's shape
-    assert found[:6] == [(128, 4, 3, False), (128, 4, 4, False), (128, 4, 2, False),
-                         (256, 8, 3, False), (256, 8, 4, False), (256, 8, 2, False)]
+    found = [(c.block, c.num_warps, c.num_stages, c.unroll, c.persistent) for c in candidates("bf16")]
+    assert len(found) == len(set(found)) == 25
+    # the best measured launch, the persistent ones, the best's neighbours in pipelining depth, then the
+    # runner-up's shape
+    assert found[:9] == [(128, 4, 3, False, 0), (64, 4, 2, False, 1), (128, 8, 2, False, 1), (64, 4, 3, False, 1),
+                         (128, 4, 4, False, 0), (128, 4, 2, False, 0),
+                         (256, 8, 3, False, 0), (256, 8, 4, False, 0), (256, 8, 2, False, 0)]
     # every other block and warp count, pipelined, before any unpipelined schedule
-    stages = [s for _, _, s, _ in found]
-    assert stages[6:] == [3] * 4 + [1] * 12
-    assert {(b, w) for b, w, _, _ in found} == {(b, w) for b in (128, 256, 64) for w in (8, 4)}
+    stages = [s for _, _, s, _, _ in found]
+    assert stages[9:] == [3] * 4 + [1] * 12
+    assert {(b, w) for b, w, _, _, _ in found} == {(b, w) for b in (128, 256, 64) for w in (8, 4)}
+    assert [p for *_, p in found].count(1) == 3 and not any(c.persistent for c in candidates("tf32"))

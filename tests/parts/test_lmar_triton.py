@@ -59,6 +59,16 @@ CASES: dict[str, dict] = {
     "channels_last": {"hw": (9, 13), "size": (4, 6), "batch": 2, "hidden": 16, "depth": 1, "channels_last": True},
     # no fusion layer (x0 + R(C)): the kernel writes the map itself, no epilogue mix
     "embedding_add": {"hw": (9, 13), "size": (4, 6), "batch": 1, "hidden": 16, "depth": 1, "lmar": {"embedding": "add"}},
+    # persistent launches (weights loaded once per program, which loops over blocks); the interpreter counts
+    # 2 multiprocessors: 1 program per batch item looping over all 8 blocks ...
+    "persistent_batch2": {"hw": (9, 13), "size": (4, 6), "batch": 2, "hidden": 32, "depth": 3,
+                          "launch": [16, 4, 2, False, 1]},
+    # ... 2 programs of 4 blocks each (the last block partly outside the image), at the default MLP's shape ...
+    "persistent_default_mlp": {"hw": (9, 13), "size": (4, 6), "batch": 1, "hidden": 128, "depth": 5,
+                               "launch": [16, 4, 2, False, 1]},
+    # ... 6 programs for 8 blocks (two programs take two), no hidden-to-hidden layer, no epilogue mix
+    "persistent_uneven_depth1": {"hw": (9, 13), "size": (4, 6), "batch": 1, "hidden": 16, "depth": 1,
+                                 "launch": [16, 4, 2, False, 3], "lmar": {"embedding": "add"}},
 }
 
 
@@ -79,8 +89,8 @@ def _run_case(spec: dict) -> dict:
         fused.to(getattr(torch, spec["model_dtype"]))
 
     launches, mixed = 0, []
-    original = lmar_triton.fused_compensation
-    if "launch" in spec:
+    original, built_in = lmar_triton.fused_compensation, dict(lmar_triton.LAUNCH)
+    if "launch" in spec:  # this case's launch in every compute mode, until the case ends
         for compute in lmar_triton.LAUNCH:
             lmar_triton.LAUNCH[compute] = lmar_triton.Launch(*spec["launch"])
 
@@ -96,8 +106,13 @@ def _run_case(spec: dict) -> dict:
             xf = x.to(next(fused.parameters()).dtype)
             map_ref, map_fused = ref.compensatory_map(x, spec["size"]), fused.compensatory_map(xf, spec["size"])
             out_ref, out_fused = ref(x, spec["size"]), fused(xf, spec["size"])
+            if "launch" in spec and spec["launch"][4:5] not in ([], [0]):  # the same blocks, one program each
+                for compute in lmar_triton.LAUNCH:
+                    lmar_triton.LAUNCH[compute] = lmar_triton.Launch(*spec["launch"][:4])
+                per_block = fused.compensatory_map(xf, spec["size"])
     finally:
         lmar_triton.fused_compensation = original
+        lmar_triton.LAUNCH.update(built_in)
 
     result = {
         "launches": launches,
@@ -109,6 +124,8 @@ def _run_case(spec: dict) -> dict:
         "shape_ok": map_fused.shape == map_ref.shape and out_fused.shape == out_ref.shape,
         "up_taps": fused.fused_inputs(xf, spec["size"])[2][0].shape[1],  # width of the residual's tap tables
     }
+    if "launch" in spec and spec["launch"][4:5] not in ([], [0]):
+        result["persistent_vs_per_block"] = (map_fused - per_block).abs().max().item()
     if "model_dtype" not in spec:  # bf16 dots via the wrapper's dtype option, fp32 input
         result["bf16_map_diff"] = _bf16_band_diff(ref, x, spec["size"])
     return result
@@ -152,6 +169,37 @@ def _run_resize(method, antialias, hw, size, channels_last, with_bias) -> dict:
     return {"tables": tables[0][0].shape[1], "diff": (got - want).abs().max().item(), "shape_ok": got.shape == want.shape}
 
 
+ACTIVATION_SLOPES = (1e-6, 0.01, 0.5, 1.0)
+
+
+def _run_activation() -> dict:
+    """The kernel's LeakyReLU against torch's, bit for bit, on signed zeros, infinities, NaN, subnormals
+    and the largest floats, for slopes across (0, 1]: per slope, the positions that differ."""
+    import triton
+    import triton.language as tl
+
+    from lmar.parts.lmar.fused import lmar_triton
+
+    @triton.jit
+    def apply(x_ptr, out_ptr, slope, N: tl.constexpr):
+        i = tl.arange(0, N)
+        tl.store(out_ptr + i, lmar_triton._leaky_relu(tl.load(x_ptr + i), slope))
+
+    globals()["lmar_triton"] = lmar_triton  # Triton resolves a kernel's names in its module's globals
+
+    inf, tiny = float("inf"), torch.finfo(torch.float32).tiny
+    x = torch.tensor([0.0, -0.0, 1.5, -1.5, inf, -inf, float("nan"), tiny / 8, -tiny / 8, 3.4e38, -3.4e38,
+                      1e-3, -1e-3, 7.0, -7.0, 2.0 ** -126])
+    differ = {}
+    for slope in ACTIVATION_SLOPES:
+        out = torch.empty_like(x)
+        apply[(1,)](x, out, slope, N=x.numel())
+        want = torch.nn.functional.leaky_relu(x, slope)
+        same = (out.view(torch.int32) == want.view(torch.int32)) | (out.isnan() & want.isnan())
+        differ[str(slope)] = (~same).nonzero().flatten().tolist()
+    return differ
+
+
 def _interpreter_worker() -> None:
     """Entry point of the subprocess: every case, as JSON on stdout."""
     from lmar.parts.lmar.fused.lmar_triton import INTERPRETED
@@ -162,6 +210,7 @@ def _interpreter_worker() -> None:
         start = time.perf_counter()
         results[name] = _run_case(spec) | {"seconds": time.perf_counter() - start}
     results["resizes"] = {name: _run_resize(*spec) for name, spec in RESIZES.items()}
+    results["activation"] = _run_activation()
     print(json.dumps(results))
 
 
@@ -226,6 +275,20 @@ def test_the_forward_pass_fuses_the_1x1_fusion_into_the_kernel(interpreted):
     assert interpreted["odd_9x13"]["mixed"] == [False, True]
     assert interpreted["bf16_model"]["mixed"] == [False, True]
     assert interpreted["embedding_add"]["mixed"] == [False, False]
+
+
+@needs_triton
+def test_a_persistent_launch_computes_every_block_as_one_program_per_block_does(interpreted):
+    """A persistent program loads the weights once and loops over blocks: the map is the same to the
+    last bit as with one program per block (same block size), whichever program takes which block."""
+    persistent = [name for name, spec in CASES.items() if spec.get("launch", [0] * 5)[4:5] not in ([], [0])]
+    assert len(persistent) == 3
+    assert {name: interpreted[name]["persistent_vs_per_block"] for name in persistent} == dict.fromkeys(persistent, 0.0)
+
+
+@needs_triton
+def test_the_kernels_leaky_relu_is_torchs_bit_for_bit(interpreted):
+    assert interpreted["activation"] == {str(slope): [] for slope in ACTIVATION_SLOPES}
 
 
 @needs_triton
@@ -294,6 +357,19 @@ def test_foreign_mlp_is_unsupported():
 
 
 @needs_triton
+@pytest.mark.parametrize("slope, supported", [(1e-6, True), (0.01, True), (1.0, True), (0.0, False), (-0.1, False),
+                                             (1.5, False)])
+def test_leaky_relu_slopes_outside_0_1_are_unsupported(slope, supported):
+    """The kernel's LeakyReLU is max(h, slope * h), which is LeakyReLU for slopes in (0, 1] only (at 0, the
+    NaN of -inf * 0 is lost)."""
+    mlp = kernel_mlp(16, 2)
+    for m in mlp:
+        if isinstance(m, torch.nn.LeakyReLU):
+            m.negative_slope = slope
+    assert (mlp_unsupported(mlp) is None) == supported, mlp_unsupported(mlp)
+
+
+@needs_triton
 def test_always_with_gradients_raises():
     net = LMAR(hidden=16, depth=2, fused="always")
     with pytest.raises(LmarError, match="gradient"):
@@ -351,10 +427,32 @@ def test_launch_override_from_the_environment(monkeypatch):
     monkeypatch.setenv(LAUNCH_ENV, '{"bf16": [128, 8, 2, true]}')
     assert launch_for("bf16") == Launch(128, 8, 2, True)
     assert launch_for("fp32") == LAUNCH["fp32"]
-    for bad in ('{"bf16": [100, 8, 2, true]}', "not json", '{"bf16": [128, 3]}'):
+    monkeypatch.setenv(LAUNCH_ENV, '{"bf16": [64, 4, 2, false, 1]}')
+    assert launch_for("bf16") == Launch(64, 4, 2, False, persistent=1)
+    for bad in ('{"bf16": [100, 8, 2, true]}', "not json", '{"bf16": [128, 3]}', '{"bf16": [64, 4, 2, false, -1]}',
+                '{"bf16": [64, 4, 2, false, true]}'):
         monkeypatch.setenv(LAUNCH_ENV, bad)
         with pytest.raises(LmarError, match=LAUNCH_ENV):
             launch_for("bf16")
+
+
+@needs_triton
+@pytest.mark.parametrize(
+    "persistent, blocks, batch, want",
+    [
+        (0, 100, 1, 100),  # one program per block
+        (0, 100, 3, 100),  # ... per batch item
+        (1, 100, 1, 2),  # one per multiprocessor (the interpreter counts 2)
+        (3, 100, 4, 2),  # 6 in all over 4 batch items: 2 each, rounded up
+        (1, 100, 5, 1),  # at least one per batch item
+        (4, 5, 1, 5),  # never more than one per block
+    ],
+)
+def test_programs_of_a_launch(persistent, blocks, batch, want):
+    from lmar.parts.lmar.fused.lmar_triton import INTERPRETER_MULTIPROCESSORS, Launch
+
+    assert INTERPRETER_MULTIPROCESSORS == 2
+    assert Launch(64, persistent=persistent).programs(blocks, batch, torch.device("cpu")) == want
 
 
 @needs_triton
@@ -387,6 +485,8 @@ def test_packed_weights_are_reused_until_a_parameter_changes():
         (128, 5, "bf16", None, 1, True),
         (112, 2, "bf16", None, 4, False),
         (16, 1, "fp32", (16, 1, 1, False), 4, True),
+        (128, 5, "bf16", (64, 4, 2, False, 1), 4, True),  # persistent: resident weights, 174 KiB
+        (128, 5, "bf16", (128, 8, 2, False, 1), 4, False),
     ],
 )
 def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, mix, tmp_path, monkeypatch):
@@ -416,17 +516,48 @@ def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, mix, 
     assert compiled.metadata.shared <= 227 * 1024  # an H100 block's shared memory limit
     if compute == "bf16" and launch == launch_for("bf16") and hidden == 128 and up_taps == 4:
         # The fast path's default launch keeps most of its state in registers, by ptxas's own count, which
-        # depends on the ptxas. Compiled as here, Triton 3.6 (the GPU machine's, with torch 2.11) gives
+        # depends on the ptxas. Compiled as here, Triton 3.6 (the GPU machine's, with torch 2.11) gave
         # 254 registers and no spills for the map, which is what that machine reported when it ran the
         # kernel (kernel.json of docs/measured/h100-2026-11-26), and 56 bytes with the epilogue's mix
-        # (the forward pass's path); the CUDA 12.9 ptxas that Triton 3.8 (torch 2.14.1's) ships spills
-        # 144 and 244 bytes. The TF32 launch, for scale, spills about 2000.
+        # (the forward pass's path); with the LeakyReLU as a max (not compare-and-select) 244 registers
+        # and no spills, and 64 bytes. The CUDA 12.9 ptxas that Triton 3.8 (torch 2.14.1's) ships spills
+        # 148 and 232 bytes (144 and 244 before the max). The TF32 launch, for scale, spills about 2000.
         assert _ptxas_spill_bytes(compiled.asm["ptx"], tmp_path) <= 256
     if compute == "bf16" and launch.num_stages > 1 and not launch.unroll and depth > 2:
         # the layer loop's weights stream through num_stages shared-memory buffers (asynchronous copies):
         # only a launch specialised on alignment gets them, which is why the compile must be specialised
         assert compiled.metadata.shared >= launch.num_stages * packed.hidden**2 * 2
         assert "cp.async" in compiled.asm["ptx"]
+
+
+@needs_triton
+@pytest.mark.parametrize("persistent", [0, 1])
+def test_persistent_programs_load_the_weights_once(persistent, tmp_path, monkeypatch):
+    """Compiled for sm_90 (bf16, the default MLP): a persistent program's tensor-core products read every
+    weight matrix from shared memory filled before its loop over blocks, and nothing in the loop loads a
+    weight; one program per block streams the hidden layers' weights through its layer loop instead."""
+    from lmar.parts.lmar.fused.lmar_triton import Launch, _compensation_kernel, kernel_constants, pack_mlp
+
+    _skip_unless_compiling()
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    launch = Launch(64, 4, 2, False, persistent)
+    packed = pack_mlp(kernel_mlp(128, 5).bfloat16())
+    compiled = _compile_as_launched(_compensation_kernel, {"w": "bf16", "iy": "i32", "ix": "i32"},
+                                    kernel_constants(packed, "bf16", launch, 4, True), MAP_INTS, launch.num_warps,
+                                    launch.num_stages, floats=("negative_slope",))
+    ir = compiled.asm["ttgir"]
+    first_loop = ir.index("scf.for ")
+    # weight matrices put in shared memory before the first loop (the block loop, or the layer loop)
+    resident = set(re.findall(r"%(\w+) = ttg\.local_alloc %w_(?:in|hid|out)\w* :", ir[:first_loop]))
+    products = re.findall(r"warp_group_dot %\w+, %(\w+)", ir)  # their weight operands
+    if persistent:
+        assert len(resident) == 1 + 4 + 3  # W_in, the 4 hidden layers', W_o for 3 channels
+        assert len(products) == 8 and set(products) == resident, products
+        assert "async_copy_global_to_local %w_" not in ir and "tt.load %w_" not in ir[first_loop:]
+    else:
+        # only W_in precedes the layer loop; its one product and the 3 W_o read weights loaded later, per block
+        assert len(resident) == 1 and len(products) == 5 and len(set(products) - resident) == 4
+        assert "async_copy_global_to_local" in ir[first_loop:]  # the layer loop streams the hidden weights
 
 
 @needs_triton

@@ -8,6 +8,8 @@ import runpy
 import subprocess
 import sys
 
+import pytest
+
 from helpers import ROOT
 
 SCRIPTS = ROOT / "workflow" / "scripts"
@@ -33,6 +35,35 @@ def test_the_deu_settings_script_times_every_backbone_case_and_setting():
 def test_the_resampler_script_finds_the_benchmark_it_times():
     script = runpy.run_path(str(SCRIPTS / "resampler_4k.py"))  # not run as __main__: nothing is timed
     assert script["measure"].__module__ == "lmar.bench.benchmarks"
+
+
+def test_the_resampler_script_times_the_persistent_launches_last_and_records_a_failing_one(capsys):
+    """Each persistent launch reaches the library through LMAR_FUSED_LAUNCH for its own case only; a case
+    that raises is recorded and the next still runs (measure stands in for the GPU timing here)."""
+    pytest.importorskip("triton")
+    from lmar.parts.lmar.fused.lmar_triton import launch_for
+
+    main = runpy.run_path(str(SCRIPTS / "resampler_4k.py"))["main"]
+    seen = []
+
+    def measure(kind, resampler, **kwargs):
+        launch = launch_for("bf16")
+        seen.append((resampler["type"], resampler.get("params"), launch.persistent, launch.block))
+        if launch.block == 128 and launch.persistent:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered\nmore")
+        return {"device": "cpu", "seconds": 0.004, "peak_extra_mib": 1.0}
+
+    main.__globals__["measure"] = measure
+    main("cpu", 1)
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    built_in = launch_for("bf16")
+    assert seen == [("bicubic", None, 0, built_in.block), ("lmar", {"interpolation": "bicubic"}, 0, built_in.block),
+                    ("lmar", {"interpolation": "lanczos3"}, 0, built_in.block),
+                    ("lmar", {"interpolation": "bicubic"}, 1, 64), ("lmar", {"interpolation": "bicubic"}, 1, 128)]
+    assert out["cases"]["lmar R=bicubic, launch [128, 8, 2, False, 1]"] == {
+        "error": "RuntimeError: CUDA error: an illegal memory access was encountered"}
+    assert out["cases"]["lmar R=bicubic, launch [64, 4, 2, False, 1]"]["seconds"] == 0.004
+    assert "LMAR_FUSED_LAUNCH" not in os.environ
 
 
 def test_the_fused_kernel_tests_import_without_what_the_gpu_machine_lacks():

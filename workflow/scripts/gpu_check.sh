@@ -14,14 +14,15 @@
 #      peak memory apart;
 #   2. the whole LMAR resampler at 3840x2160 -> 1200x2133 in bf16, R = bicubic and R = lanczos3, with
 #      bicubic as the yardstick: BASELINE's library (.prev) and this tree's, one after the other in
-#      this call -> resampler_4k.jsonl;
+#      this call, and this tree's with R = bicubic under the persistent launches of the fused kernel
+#      (weights loaded once per program) -> resampler_4k.jsonl;
 #   3. lmar bench-eval: 32 synthetic 4K pairs through the whole evaluation of the paper grid (fp32,
 #      as the paper config), the time breakdown, and the extrapolated UHD-LOL4K and UHD-LL protocols
 #      -> scale.json, scale.md;
 #   4. one 4K output through the evaluation's DEU path for each paper backbone (x1.8-aspect and
 #      full resolution) under the evaluation's cuDNN settings and with benchmark mode on -> deu_cudnn_4k.jsonl;
 #   5. lmar bench, LMAR's per-operation profile at x1.8 -> resample.json (last: the call's limit may cut it).
-# The launch sweep is a call of its own (22 bf16 candidates, each in its own process, about 10 s each;
+# The launch sweep is a call of its own (25 bf16 candidates, each in its own process, about 10 s each;
 # the JSON is rewritten after each, so a time limit keeps what ran):
 #   PYTHONPATH=$PWD timeout 280 python3 -m lmar tune-kernel --computes bf16 --out $OUT/kernel.json
 # Every step's output goes to one log, gpu_check.log, so that the files stay few.
@@ -45,7 +46,7 @@ if [ -d .prev/lmar ]; then
     echo "baseline: $(cat .prev/COMMIT 2>/dev/null)" | tee -a "$LOG"
     PYTHONPATH="$HERE/.prev" timeout 50 $PY workflow/scripts/resampler_4k.py 2>>"$LOG" | tee -a "$OUT/resampler_4k.jsonl"
 fi
-timeout 50 $PY workflow/scripts/resampler_4k.py 2>>"$LOG" | tee -a "$OUT/resampler_4k.jsonl"
+timeout 80 $PY workflow/scripts/resampler_4k.py 2>>"$LOG" | tee -a "$OUT/resampler_4k.jsonl"
 
 # scale.json is rewritten after every job: a run cut short keeps the jobs it measured
 timeout 330 $PY -m lmar bench-eval --device cuda --out "$OUT" --pairs 32 2>&1 | grep -v " INFO " | tee -a "$LOG"

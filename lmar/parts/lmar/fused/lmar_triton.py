@@ -86,16 +86,59 @@ def _dot(a, w, DOT_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, EMULATE_B
 
 @triton.jit
 def _leaky_relu(h, negative_slope):
-    return tl.where(h > 0, h, h * negative_slope)
+    """LeakyReLU for a slope in (0, 1] (mlp_unsupported refuses others): max(h, slope * h) is h where
+    h > 0 and slope * h elsewhere, as ``where(h > 0, h, slope * h)``, bit for bit (signed zeros, infinities
+    and NaN included; tests/parts/test_lmar_triton.py), in two instructions instead of three. (At slope 0,
+    -inf * 0 is NaN, which max ignores where LeakyReLU returns it.)"""
+    return tl.maximum(h, h * negative_slope)
 
 
 @triton.jit
-def _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN: tl.constexpr,
+def _hidden_weight(w_hid_ptr, layer, k_hid, HIDDEN: tl.constexpr):
+    """W_layer, (HIDDEN, HIDDEN) input-major."""
+    return tl.load(w_hid_ptr + layer * HIDDEN * HIDDEN + k_hid[:, None] * HIDDEN + k_hid[None, :])
+
+
+@triton.jit
+def _out_weight(w_out_ptr, o, k_hid, tap, HIDDEN: tl.constexpr):
+    """W_o, (HIDDEN, 32): the 27 kernel entries of output channel o, zero-padded."""
+    return tl.load(w_out_ptr + o * HIDDEN * 32 + k_hid[:, None] * 32 + tap[None, :])
+
+
+@triton.jit
+def _out_w(resident, w_out_ptr, o, k_hid, tap, HIDDEN: tl.constexpr, RESIDENT: tl.constexpr):
+    """W_o from the resident weights, or loaded (just before its use: three would hold registers)."""
+    if RESIDENT:
+        w_o = resident[2][o]
+    else:
+        w_o = _out_weight(w_out_ptr, o, k_hid, tap, HIDDEN)
+    return w_o
+
+
+@triton.jit
+def _hidden_layer(h, w_hid, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN: tl.constexpr,
                   DOT_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, EMULATE_BF16: tl.constexpr):
-    """One hidden -> hidden layer: LeakyReLU(h @ W_layer + b_layer)."""
-    w_hid = tl.load(w_hid_ptr + layer * HIDDEN * HIDDEN + k_hid[:, None] * HIDDEN + k_hid[None, :])
+    """One hidden -> hidden layer: LeakyReLU(h @ W_layer + b_layer), W_layer given."""
     h = _dot(h, w_hid, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_hid_ptr + layer * HIDDEN + k_hid)[None, :]
     return _leaky_relu(h, negative_slope)
+
+
+@triton.jit
+def _resident_weights(w_in_ptr, w_hid_ptr, w_out_ptr, N_HIDDEN_LAYERS: tl.constexpr, HIDDEN: tl.constexpr):
+    """Every weight matrix of the MLP, loaded once: (W_in, (W_1, ...), (W_o for o = 0, 1, 2)). In a
+    persistent program they are loaded before its loop over pixel blocks, and the compiler keeps them
+    in shared memory for the tensor cores (the biases are re-read per block: held in registers they
+    would cost a register per column per thread)."""
+    k_hid = tl.arange(0, HIDDEN)
+    tap = tl.arange(0, 32)
+    w_in = tl.load(w_in_ptr + tl.arange(0, 16)[:, None] * HIDDEN + k_hid[None, :])
+    w_hid = ()
+    for layer in tl.static_range(N_HIDDEN_LAYERS):
+        w_hid = w_hid + (_hidden_weight(w_hid_ptr, layer, k_hid, HIDDEN),)
+    w_out = ()
+    for o in tl.static_range(3):
+        w_out = w_out + (_out_weight(w_out_ptr, o, k_hid, tap, HIDDEN),)
+    return w_in, w_hid, w_out
 
 
 @triton.jit
@@ -110,12 +153,107 @@ def _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, channel, row, col,
 
 
 @triton.jit
-def _map_channel(h, patch, w_out_ptr, b_out_ptr, o, k_hid, tap, HIDDEN: tl.constexpr, DOT_DTYPE: tl.constexpr,
-                 INPUT_PRECISION: tl.constexpr, EMULATE_BF16: tl.constexpr):
+def _map_channel(h, patch, w_o, b_out_ptr, o, tap, DOT_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr,
+                 EMULATE_BF16: tl.constexpr):
     """Channel ``o`` of the map for a block of pixels: their kernels K_o = h @ W_o + b_o applied to their patches."""
-    w_o = tl.load(w_out_ptr + o * HIDDEN * 32 + k_hid[:, None] * 32 + tap[None, :])
     kernel = _dot(h, w_o, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_out_ptr + o * 32 + tap)[None, :]
     return tl.sum(patch * kernel, axis=1)
+
+
+@triton.jit
+def _map_block(
+    blk, b, resident,
+    x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, rel_y_ptr, rel_x_ptr, cell_ptr, out_ptr, mix_ptr,
+    w_in_ptr, b_in_ptr, w_hid_ptr, b_hid_ptr, w_out_ptr, b_out_ptr,
+    n_pixels, height, width, negative_slope,
+    x_sc, x_sh, x_sw, low_sc, low_sh, low_sw,
+    N_HIDDEN_LAYERS: tl.constexpr,
+    HIDDEN: tl.constexpr,
+    BLOCK: tl.constexpr,
+    UP_TAPS: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+    INPUT_PRECISION: tl.constexpr,
+    EMULATE_BF16: tl.constexpr,
+    UNROLL: tl.constexpr,
+    MIX: tl.constexpr,
+    RESIDENT: tl.constexpr,
+):  # fmt: skip
+    """Pixels ``blk * BLOCK ...`` (row-major over the image) of batch item ``b``: see :func:`_compensation_kernel`.
+    ``x_ptr``, ``low_ptr`` point at the batch item. With RESIDENT the weight matrices are ``resident``
+    (:func:`_resident_weights`); otherwise they are loaded here."""
+    pix = blk * BLOCK + tl.arange(0, BLOCK)
+    live = pix < n_pixels
+    row = pix // width
+    col = pix % width
+
+    # Features (BLOCK, 16): rel_y, rel_x, cell_y, cell_x, residual r, g, b (x - R(x0, (H, W))), zeros.
+    res_r = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 0, row, col, live, x_sc, x_sh, x_sw,
+                      low_sc, low_sh, low_sw, UP_TAPS)
+    res_g = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 1, row, col, live, x_sc, x_sh, x_sw,
+                      low_sc, low_sh, low_sw, UP_TAPS)
+    res_b = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 2, row, col, live, x_sc, x_sh, x_sw,
+                      low_sc, low_sh, low_sw, UP_TAPS)
+    j = tl.arange(0, 16)[None, :]
+    rel_y = tl.load(rel_y_ptr + row, mask=live, other=0.0).to(tl.float32)[:, None]
+    rel_x = tl.load(rel_x_ptr + col, mask=live, other=0.0).to(tl.float32)[:, None]
+    cell_y = tl.load(cell_ptr).to(tl.float32)
+    cell_x = tl.load(cell_ptr + 1).to(tl.float32)
+    feats = tl.where(j == 0, rel_y, tl.where(j == 1, rel_x, tl.where(j == 2, cell_y, tl.where(j == 3, cell_x, 0.0))))
+    feats = tl.where(j == 4, res_r[:, None], tl.where(j == 5, res_g[:, None], tl.where(j == 6, res_b[:, None], feats)))
+
+    # Hidden layers: activations stay on chip.
+    k_hid = tl.arange(0, HIDDEN)
+    if RESIDENT:
+        w_in = resident[0]
+    else:
+        w_in = tl.load(w_in_ptr + tl.arange(0, 16)[:, None] * HIDDEN + k_hid[None, :])
+    h = _dot(feats, w_in, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_in_ptr + k_hid)[None, :]
+    h = _leaky_relu(h, negative_slope)
+    if RESIDENT:
+        for layer in tl.static_range(N_HIDDEN_LAYERS):
+            h = _hidden_layer(h, resident[1][layer], b_hid_ptr, layer, k_hid, negative_slope, HIDDEN, DOT_DTYPE,
+                              INPUT_PRECISION, EMULATE_BF16)
+    elif UNROLL:  # straight-line code: the compiler may load layer l + 1's weights during layer l
+        for layer in tl.static_range(N_HIDDEN_LAYERS):
+            h = _hidden_layer(h, _hidden_weight(w_hid_ptr, layer, k_hid, HIDDEN), b_hid_ptr, layer, k_hid,
+                              negative_slope, HIDDEN, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16)
+    else:  # a loop: Triton software-pipelines the weight loads (num_stages buffers in shared memory)
+        for layer in range(N_HIDDEN_LAYERS):
+            h = _hidden_layer(h, _hidden_weight(w_hid_ptr, layer, k_hid, HIDDEN), b_hid_ptr, layer, k_hid,
+                              negative_slope, HIDDEN, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16)
+
+    # The 27 taps of each pixel's 3x3x3 neighbourhood, zero outside the image (unfold's padding), loaded
+    # after the MLP so that they do not hold registers during it.
+    tap = tl.arange(0, 32)
+    channel = tap // 9
+    y = row[:, None] + ((tap % 9) // 3)[None, :] - 1
+    x = col[:, None] + (tap % 3)[None, :] - 1
+    inside = live[:, None] & (tap < 27)[None, :] & (y >= 0) & (y < height) & (x >= 0) & (x < width)
+    patch = tl.load(x_ptr + channel[None, :] * x_sc + y * x_sh + x * x_sw, mask=inside, other=0.0).to(tl.float32)
+
+    # Last layer, one output channel at a time: K_o = h @ W_o + b_o, c_o = sum_k patch * K_o.
+    out_base = out_ptr + b * 3 * n_pixels + pix
+    if MIX:  # y_o = sum_c M[o, c] x_c + sum_c M[o, 3 + c] c_c (the input read after the map: fewer spills)
+        c0 = _map_channel(h, patch, _out_w(resident, w_out_ptr, 0, k_hid, tap, HIDDEN, RESIDENT), b_out_ptr, 0, tap,
+                          DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16)
+        c1 = _map_channel(h, patch, _out_w(resident, w_out_ptr, 1, k_hid, tap, HIDDEN, RESIDENT), b_out_ptr, 1, tap,
+                          DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16)
+        c2 = _map_channel(h, patch, _out_w(resident, w_out_ptr, 2, k_hid, tap, HIDDEN, RESIDENT), b_out_ptr, 2, tap,
+                          DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16)
+        centre = x_ptr + row * x_sh + col * x_sw  # the pixel itself, each channel
+        x0 = tl.load(centre, mask=live, other=0.0).to(tl.float32)
+        x1 = tl.load(centre + x_sc, mask=live, other=0.0).to(tl.float32)
+        x2 = tl.load(centre + 2 * x_sc, mask=live, other=0.0).to(tl.float32)
+        for o in tl.static_range(3):
+            m = mix_ptr + o * 6
+            y = (tl.load(m) * x0 + tl.load(m + 1) * x1 + tl.load(m + 2) * x2
+                 + tl.load(m + 3) * c0 + tl.load(m + 4) * c1 + tl.load(m + 5) * c2)
+            tl.store(out_base + o * n_pixels, y.to(out_ptr.dtype.element_ty), mask=live)
+    else:
+        for o in tl.static_range(3):
+            c = _map_channel(h, patch, _out_w(resident, w_out_ptr, o, k_hid, tap, HIDDEN, RESIDENT), b_out_ptr, o,
+                             tap, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16)
+            tl.store(out_base + o * n_pixels, c.to(out_ptr.dtype.element_ty), mask=live)
 
 
 @triton.jit
@@ -134,8 +272,11 @@ def _compensation_kernel(
     EMULATE_BF16: tl.constexpr,
     UNROLL: tl.constexpr,
     MIX: tl.constexpr,
+    PERSISTENT: tl.constexpr,
 ):  # fmt: skip
-    """One program: BLOCK pixels (row-major over the image) of batch item ``program_id(1)``.
+    """Batch item ``program_id(1)``: one block of BLOCK pixels (row-major over the image), block
+    ``program_id(0)``; or, PERSISTENT, blocks ``program_id(0)``, ``+ num_programs(0)``, ... with the weight
+    matrices loaded once for all of them (:func:`_resident_weights`).
 
     x: the input (B, 3, H, W); low: x0 = R(x, (h, w)) (B, 3, h, w), brought back to (H, W) by the
     tap tables iy, wy (H, UP_TAPS) and ix, wx (W, UP_TAPS) to form the residual; out: (B, 3, H, W),
@@ -144,75 +285,22 @@ def _compensation_kernel(
     epilogue). Weight layouts: see :class:`PackedMLP`.
     """
     b = tl.program_id(1).to(tl.int64)
-    pix = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    live = pix < n_pixels
-    row = pix // width
-    col = pix % width
     x_ptr += b * x_sb
     low_ptr += b * low_sb
-
-    # Features (BLOCK, 16): rel_y, rel_x, cell_y, cell_x, residual r, g, b (x - R(x0, (H, W))), zeros.
-    res_r = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 0, row, col, live, x_sc, x_sh, x_sw,
-                      low_sc, low_sh, low_sw, UP_TAPS)
-    res_g = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 1, row, col, live, x_sc, x_sh, x_sw,
-                      low_sc, low_sh, low_sw, UP_TAPS)
-    res_b = _residual(x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, 2, row, col, live, x_sc, x_sh, x_sw,
-                      low_sc, low_sh, low_sw, UP_TAPS)
-    j = tl.arange(0, 16)[None, :]
-    rel_y = tl.load(rel_y_ptr + row, mask=live, other=0.0).to(tl.float32)[:, None]
-    rel_x = tl.load(rel_x_ptr + col, mask=live, other=0.0).to(tl.float32)[:, None]
-    cell_y = tl.load(cell_ptr).to(tl.float32)
-    cell_x = tl.load(cell_ptr + 1).to(tl.float32)
-    feats = tl.where(j == 0, rel_y, tl.where(j == 1, rel_x, tl.where(j == 2, cell_y, tl.where(j == 3, cell_x, 0.0))))
-    feats = tl.where(j == 4, res_r[:, None], tl.where(j == 5, res_g[:, None], tl.where(j == 6, res_b[:, None], feats)))
-
-    # Hidden layers: activations stay on chip.
-    k_in = tl.arange(0, 16)
-    k_hid = tl.arange(0, HIDDEN)
-    w_in = tl.load(w_in_ptr + k_in[:, None] * HIDDEN + k_hid[None, :])
-    h = _dot(feats, w_in, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_in_ptr + k_hid)[None, :]
-    h = _leaky_relu(h, negative_slope)
-    if UNROLL:  # straight-line code: the compiler may load layer l + 1's weights during layer l
-        for layer in tl.static_range(N_HIDDEN_LAYERS):
-            h = _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN, DOT_DTYPE,
-                              INPUT_PRECISION, EMULATE_BF16)
-    else:  # a loop: Triton software-pipelines the weight loads (num_stages buffers in shared memory)
-        for layer in range(N_HIDDEN_LAYERS):
-            h = _hidden_layer(h, w_hid_ptr, b_hid_ptr, layer, k_hid, negative_slope, HIDDEN, DOT_DTYPE,
-                              INPUT_PRECISION, EMULATE_BF16)
-
-    # The 27 taps of each pixel's 3x3x3 neighbourhood, zero outside the image (unfold's padding), loaded
-    # after the MLP so that they do not hold registers during it.
-    tap = tl.arange(0, 32)
-    channel = tap // 9
-    y = row[:, None] + ((tap % 9) // 3)[None, :] - 1
-    x = col[:, None] + (tap % 3)[None, :] - 1
-    inside = live[:, None] & (tap < 27)[None, :] & (y >= 0) & (y < height) & (x >= 0) & (x < width)
-    patch = tl.load(x_ptr + channel[None, :] * x_sc + y * x_sh + x * x_sw, mask=inside, other=0.0).to(tl.float32)
-
-    # Last layer, one output channel at a time: K_o = h @ W_o + b_o, c_o = sum_k patch * K_o.
-    out_base = out_ptr + b * 3 * n_pixels + pix
-    if MIX:  # y_o = sum_c M[o, c] x_c + sum_c M[o, 3 + c] c_c (the input read after the map: fewer spills)
-        c0 = _map_channel(h, patch, w_out_ptr, b_out_ptr, 0, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
-                          EMULATE_BF16)
-        c1 = _map_channel(h, patch, w_out_ptr, b_out_ptr, 1, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
-                          EMULATE_BF16)
-        c2 = _map_channel(h, patch, w_out_ptr, b_out_ptr, 2, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
-                          EMULATE_BF16)
-        centre = x_ptr + row * x_sh + col * x_sw  # the pixel itself, each channel
-        x0 = tl.load(centre, mask=live, other=0.0).to(tl.float32)
-        x1 = tl.load(centre + x_sc, mask=live, other=0.0).to(tl.float32)
-        x2 = tl.load(centre + 2 * x_sc, mask=live, other=0.0).to(tl.float32)
-        for o in tl.static_range(3):
-            m = mix_ptr + o * 6
-            y = (tl.load(m) * x0 + tl.load(m + 1) * x1 + tl.load(m + 2) * x2
-                 + tl.load(m + 3) * c0 + tl.load(m + 4) * c1 + tl.load(m + 5) * c2)
-            tl.store(out_base + o * n_pixels, y.to(out_ptr.dtype.element_ty), mask=live)
+    if PERSISTENT:
+        resident = _resident_weights(w_in_ptr, w_hid_ptr, w_out_ptr, N_HIDDEN_LAYERS, HIDDEN)
+        for blk in range(tl.program_id(0), tl.cdiv(n_pixels, BLOCK), tl.num_programs(0)):
+            _map_block(blk, b, resident, x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, rel_y_ptr, rel_x_ptr,
+                       cell_ptr, out_ptr, mix_ptr, w_in_ptr, b_in_ptr, w_hid_ptr, b_hid_ptr, w_out_ptr, b_out_ptr,
+                       n_pixels, height, width, negative_slope, x_sc, x_sh, x_sw, low_sc, low_sh, low_sw,
+                       N_HIDDEN_LAYERS, HIDDEN, BLOCK, UP_TAPS, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16, UNROLL,
+                       MIX, True)
     else:
-        for o in tl.static_range(3):
-            c = _map_channel(h, patch, w_out_ptr, b_out_ptr, o, k_hid, tap, HIDDEN, DOT_DTYPE, INPUT_PRECISION,
-                             EMULATE_BF16)
-            tl.store(out_base + o * n_pixels, c.to(out_ptr.dtype.element_ty), mask=live)
+        _map_block(tl.program_id(0), b, None, x_ptr, low_ptr, iy_ptr, wy_ptr, ix_ptr, wx_ptr, rel_y_ptr, rel_x_ptr,
+                   cell_ptr, out_ptr, mix_ptr, w_in_ptr, b_in_ptr, w_hid_ptr, b_hid_ptr, w_out_ptr, b_out_ptr,
+                   n_pixels, height, width, negative_slope, x_sc, x_sh, x_sw, low_sc, low_sh, low_sw,
+                   N_HIDDEN_LAYERS, HIDDEN, BLOCK, UP_TAPS, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16, UNROLL,
+                   MIX, False)
 
 
 INTERPRETED = not isinstance(_compensation_kernel, triton.JITFunction)
@@ -221,19 +309,44 @@ INTERPRETED = not isinstance(_compensation_kernel, triton.JITFunction)
 
 @dataclass(frozen=True)
 class Launch:
-    """How the kernel is launched: pixels per program (a power of two >= 16), warps per program,
-    software-pipelining depth, and whether the hidden-layer loop is unrolled."""
+    """How the kernel is launched: pixels per block (a power of two >= 16), warps per program,
+    software-pipelining depth, whether the hidden-layer loop is unrolled, and ``persistent``:
+
+    - 0: one program per block, each loading every weight matrix from L2 (at 128 pixels a block and
+      the default MLP, 156 KiB of bf16 weights per 128 pixels: about 10 GB of L2 reads for a 4K image);
+    - n >= 1: n programs per multiprocessor, each loading the weight matrices once into shared memory
+      (156 KiB in bf16 for the default MLP, so one program fits a multiprocessor) and looping over
+      every n-th block; ``unroll`` and ``num_stages`` then concern only the pixel loop.
+    """
 
     block: int
     num_warps: int = 4
     num_stages: int = 3
     unroll: bool = False
+    persistent: int = 0
 
     def __post_init__(self):
         if not (isinstance(self.block, int) and self.block >= 16 and not self.block & (self.block - 1)):
             raise ValueError(f"block={self.block!r} is not a power of two >= 16")
         if self.num_warps not in (1, 2, 4, 8, 16) or not (isinstance(self.num_stages, int) and self.num_stages >= 1):
             raise ValueError(f"num_warps={self.num_warps!r} (1, 2, 4, 8 or 16), num_stages={self.num_stages!r} (>= 1)")
+        if not (isinstance(self.persistent, int) and not isinstance(self.persistent, bool) and self.persistent >= 0):
+            raise ValueError(f"persistent={self.persistent!r} is not a count of programs per multiprocessor (>= 0)")
+
+    def programs(self, n_blocks: int, batch: int, device: torch.device) -> int:
+        """Programs per batch item for ``n_blocks`` blocks: n_blocks, or when persistent that many
+        programs per multiprocessor in all (at least one per batch item, at most one per block).
+        Triton's CPU interpreter has no multiprocessors: it is given INTERPRETER_MULTIPROCESSORS."""
+        if not self.persistent:
+            return n_blocks
+        sms = (torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda"
+               else INTERPRETER_MULTIPROCESSORS)
+        return max(1, min(n_blocks, -(-self.persistent * sms // batch)))
+
+
+INTERPRETER_MULTIPROCESSORS = 2
+"""What a persistent launch counts as multiprocessors under the interpreter: few, so that each program
+loops over several blocks in the tests."""
 
 
 LAUNCH = {
@@ -253,7 +366,7 @@ LAUNCH_ENV = "LMAR_FUSED_LAUNCH"
 
 def launch_for(compute: str) -> Launch:
     """LAUNCH[compute], unless the environment variable LMAR_FUSED_LAUNCH overrides it with JSON
-    such as ``{"bf16": [128, 8, 3, true]}`` (block, num_warps, num_stages, unroll) to tune on
+    such as ``{"bf16": [128, 8, 3, true]}`` (block, num_warps, num_stages, unroll[, persistent]) to tune on
     another GPU (``lmar tune-kernel`` measures the candidates)."""
     raw = os.environ.get(LAUNCH_ENV)
     if raw:
@@ -315,7 +428,7 @@ def mlp_unsupported(mlp: nn.Module) -> str | None:
     """Why the fused kernel cannot run ``mlp`` (None: it can).
 
     Supported: ``Linear(7, h), LeakyReLU, [Linear(h, h), LeakyReLU] x (depth - 1), Linear(h, 81)``
-    with biases, one LeakyReLU slope, depth >= 1, fp32 or bf16 parameters and h a multiple of 16
+    with biases, one LeakyReLU slope in (0, 1], depth >= 1, fp32 or bf16 parameters and h a multiple of 16
     in [16, MAX_HIDDEN].
     """
     layers = _layers(mlp)
@@ -331,6 +444,8 @@ def mlp_unsupported(mlp: nn.Module) -> str | None:
         return "a kernel MLP layer has no bias"
     if len({m.negative_slope for m in acts}) != 1:
         return "the kernel MLP's LeakyReLU slopes differ"
+    if not 0 < acts[0].negative_slope <= 1:
+        return f"the kernel MLP's LeakyReLU slope {acts[0].negative_slope} is not in (0, 1]"
     dtypes = {p.dtype for p in mlp.parameters()}
     if len(dtypes) != 1 or next(iter(dtypes)) not in DOT_DTYPES:
         return f"the kernel MLP's parameters are {sorted(map(str, dtypes))}, not all float32 or all bfloat16"
@@ -397,6 +512,7 @@ def kernel_constants(packed: PackedMLP, compute: str, launch: Launch, up_taps: i
         "EMULATE_BF16": INTERPRETED and compute == "bf16",
         "UNROLL": launch.unroll,
         "MIX": mix,
+        "PERSISTENT": bool(launch.persistent),
     }
 
 
@@ -454,7 +570,7 @@ def fused_compensation(
     out = torch.empty(B, 3, H, W, dtype=x.dtype, device=x.device)
     if n == 0 or B == 0:
         return out
-    kernel = _compensation_kernel[(triton.cdiv(n, launch.block), B)](
+    kernel = _compensation_kernel[(launch.programs(triton.cdiv(n, launch.block), B, x.device), B)](
         x, low, iy.contiguous(), wy.contiguous(), ix.contiguous(), wx.contiguous(),
         rel_y.contiguous(), rel_x.contiguous(), cell.contiguous(), out, mix_arg,
         packed.w_in, packed.b_in, packed.w_hidden, packed.b_hidden, packed.w_out, packed.b_out,
