@@ -7,7 +7,8 @@ builds 7 features (relative coordinate, relative cell, detail residual), runs th
 neighbourhood (``F.unfold`` order: ``c*9 + ky*3 + kx``). It materialises the features, every
 hidden activation, all 81 kernel values and the unfolded patches in global memory.
 
-Here one launch covers the whole image; one program handles BLOCK pixels of one batch item and
+Here one launch covers the whole image; one program handles BLOCK pixels of one batch item (or, in
+a persistent launch, loops over blocks with the weight matrices loaded once: :class:`Launch`) and
 keeps everything on chip:
 
 - the 27 patch values are read straight from the input, zero outside it (no padded copy, no
@@ -316,7 +317,8 @@ class Launch:
       the default MLP, 156 KiB of bf16 weights per 128 pixels: about 10 GB of L2 reads for a 4K image);
     - n >= 1: n programs per multiprocessor, each loading the weight matrices once into shared memory
       (156 KiB in bf16 for the default MLP, so one program fits a multiprocessor) and looping over
-      every n-th block; ``unroll`` and ``num_stages`` then concern only the pixel loop.
+      every n-th block; the hidden layers are then always unrolled (``unroll`` has no effect), and
+      ``num_stages`` pipelines the block loop (the next block's loads during this block's MLP).
     """
 
     block: int
