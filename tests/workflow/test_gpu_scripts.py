@@ -15,21 +15,38 @@ from helpers import ROOT
 SCRIPTS = ROOT / "workflow" / "scripts"
 
 
+def _script(name: str, *args: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(SCRIPTS / name), *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_gpu_check_is_valid_bash():
     for script in ("gpu_check.sh", "gpu_prepare.sh", "gpu_dag.sh", "gpu_env.sh"):
         subprocess.run(["bash", "-n", str(SCRIPTS / script)], check=True)
 
 
 def test_the_deu_settings_script_times_every_backbone_case_and_setting():
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, str(SCRIPTS / "deu_cudnn_4k.py"), "cpu", "1", "54", "96"],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _script("deu_cudnn_4k.py", "cpu", "1", "54", "96")
     assert out["hw"] == [54, 96] and out["precision"] and out["upsampler"]
     # the paper grid's two backbones x (x1.8, full resolution) x (the evaluation's settings, benchmark on)
     assert len(out["cases"]) == 8 and all(c["seconds"] > 0 for c in out["cases"].values())
     assert {k.split(" ")[0] for k in out["cases"]} == {"unet", "nafnet"}
+
+
+def test_the_ceilings_script_reports_a_rate_and_a_bandwidth():
+    out = _script("gpu_ceilings.py", "cpu", "64", "4", "3")
+    assert out["bf16_matmul_n"] == 64 and out["copy_mib"] == 4 and out["repeats"] == 3
+    assert out["bf16_matmul_tflops"] > 0 and out["copy_tb_per_s"] > 0
+
+
+def test_the_profiled_program_runs_the_built_in_launch_then_each_given_one():
+    """What ncu profiles: the resampler at x1.8 once per launch (here on CPU, where LMAR takes its PyTorch
+    path; the launches reach the library through LMAR_FUSED_LAUNCH, checked by the resampler script's test)."""
+    out = _script("kernel_ncu.py", "cpu", "36", "64", "[64, 4, 2, false, 1]")
+    assert out == {"launches": ["built-in", "[64, 4, 2, false, 1]"], "out": [1, 3, 20, 36]}
 
 
 def test_the_resampler_script_finds_the_benchmark_it_times():

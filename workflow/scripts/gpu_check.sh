@@ -3,25 +3,30 @@
 # Needs PyTorch and Triton there (no Snakemake): the library runs from this tree. Before the call, here:
 # bash workflow/scripts/gpu_prepare.sh [BASELINE], and carry .whl (pyiqa), .prev (BASELINE's library) and
 # .authors (the authors' files the GPU tests compare with).
-# Most important first, each step under its own time limit (about 9.5 minutes in all, a device call's
-# limit being 10), so that a slow or failing step leaves the others' results:
+# Most important first, each step under its own time limit (a device call's limit being 10 minutes,
+# the last steps may be cut), so that a slow or failing step leaves the others' results:
 #   0. the first import of torch and triton, under a time limit of its own (one such import once hung
 #      for 470 s on a fresh machine): if it fails, nothing else can run, and the log says so;
-#   1. the GPU tests of four modules (-k "gpu or cuda"; skip reasons listed, none expected): the fused
+#   1. the device's ceilings, measured in this call: a bf16 8192^3 matrix product's rate on random data
+#      and a device-to-device copy's bandwidth -> ceilings.json (gpu_ceilings.py, seconds);
+#   2. the GPU tests of four modules (-k "gpu or cuda"; skip reasons listed, none expected): the fused
 #      kernel vs the PyTorch reference, autocast and TF32 dispatch, no host-device synchronisation in
 #      the forward pass; the authors' resize on CUDA vs CPU; the released LMAR at bf16/fp16 vs the
 #      authors' fp32 outputs (their files carried in .authors, LMAR_TEST_AUTHORS); the first call's
 #      peak memory apart;
-#   2. the whole LMAR resampler at 3840x2160 -> 1200x2133 in bf16, R = bicubic and R = lanczos3, with
+#   3. the whole LMAR resampler at 3840x2160 -> 1200x2133 in bf16, R = bicubic and R = lanczos3, with
 #      bicubic as the yardstick: BASELINE's library (.prev) and this tree's, one after the other in
 #      this call, and this tree's with R = bicubic under the persistent launches of the fused kernel
 #      (weights loaded once per program) -> resampler_4k.jsonl;
-#   3. lmar bench-eval: 8 synthetic 4K pairs (issue 24's count) through the whole evaluation of the paper grid (fp32,
-#      as the paper config), the time breakdown, and the extrapolated UHD-LOL4K and UHD-LL protocols
-#      -> scale.json, scale.md;
-#   4. one 4K output through the evaluation's DEU path for each paper backbone (x1.8-aspect and
-#      full resolution) under the evaluation's cuDNN settings and with benchmark mode on -> deu_cudnn_4k.jsonl;
-#   5. lmar bench, LMAR's per-operation profile at x1.8 -> resample.json (last: the call's limit may cut it).
+#   4. where the resampler's time goes: lmar bench's per-operation profile at x1.8 -> resample.json,
+#      and Nsight Compute on the fused kernel (built-in and persistent launches; SpeedOfLight,
+#      occupancy, warp states, compute and memory workload) -> kernel_ncu.txt, if ncu is there;
+#   5. lmar bench-eval: 8 synthetic 4K pairs (issue 24's count) through the whole evaluation of the
+#      paper grid (fp32, as the paper config), the time breakdown, and the extrapolated UHD-LOL4K and
+#      UHD-LL protocols -> scale.json, scale.md;
+#   6. one 4K output through the evaluation's DEU path for each paper backbone (x1.8-aspect and
+#      full resolution) under the evaluation's cuDNN settings and with benchmark mode on -> deu_cudnn_4k.jsonl
+#      (last: the call's limit may cut it).
 # The launch sweep is a call of its own (25 bf16 candidates, each in its own process, about 10 s each;
 # the JSON is rewritten after each, so a time limit keeps what ran):
 #   PYTHONPATH=$PWD timeout 280 python3 -m lmar tune-kernel --computes bf16 --out $OUT/kernel.json
@@ -39,6 +44,8 @@ if [ -d .authors ]; then export LMAR_TEST_AUTHORS="$HERE/.authors"; fi
 } 2>&1 | tee "$LOG"
 gpu_setup triton  # step 0 (exits if the import fails); the carried pyiqa is for bench-eval alone
 
+timeout 60 $PY workflow/scripts/gpu_ceilings.py 2>>"$LOG" | tee -a "$OUT/ceilings.json"
+
 timeout 120 $PY -m pytest -q -rs -p no:cacheprovider -k "gpu or cuda" tests/parts/test_lmar_triton.py \
     tests/parts/test_authors_resize.py tests/parts/test_released_precision.py tests/bench/test_benchmarks.py 2>&1 | tee -a "$LOG"
 
@@ -48,11 +55,21 @@ if [ -d .prev/lmar ]; then
 fi
 timeout 80 $PY workflow/scripts/resampler_4k.py 2>>"$LOG" | tee -a "$OUT/resampler_4k.jsonl"
 
+timeout 40 $PY -m lmar bench --device cuda --out "$OUT/resample.json" --sections profile 2>&1 | tee -a "$LOG"
+NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -n 1)
+if [ -n "$NCU" ]; then  # clocks as found (--clock-control none): the card's settings are not ours to change
+    timeout 120 "$NCU" --clock-control none -k regex:_compensation_kernel --section SpeedOfLight \
+        --section Occupancy --section LaunchStats --section WarpStateStats --section ComputeWorkloadAnalysis \
+        --section MemoryWorkloadAnalysis $PY workflow/scripts/kernel_ncu.py cuda 2160 3840 "[64, 4, 2, false, 1]" \
+        "[128, 8, 2, false, 1]" > "$OUT/kernel_ncu.txt" 2>&1
+    echo "ncu: exit $?, $(grep -c "_compensation_kernel" "$OUT/kernel_ncu.txt") kernel reports" | tee -a "$LOG"
+else
+    echo "ncu: not found" | tee -a "$LOG"
+fi
+
 # scale.json is rewritten after every job: a run cut short keeps the jobs it measured
 timeout 250 $PY -m lmar bench-eval --device cuda --out "$OUT" --pairs 8 2>&1 | grep -v " INFO " | tee -a "$LOG"
 rm -rf "$OUT"/tmp*  # a run cut short leaves its synthetic set and checkpoints: not files to bring back
 
 timeout 45 $PY workflow/scripts/deu_cudnn_4k.py 2>>"$LOG" | tee -a "$OUT/deu_cudnn_4k.jsonl"
-
-timeout 40 $PY -m lmar bench --device cuda --out "$OUT/resample.json" --sections profile 2>&1 | tee -a "$LOG"
 ls -l "$OUT"
