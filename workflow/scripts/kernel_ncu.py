@@ -1,8 +1,9 @@
 """LMAR's whole resampler once per launch of the fused kernel, on one frame, in bf16 autocast: the
 program Nsight Compute profiles in workflow/scripts/gpu_check.sh (``ncu -k regex:_compensation_kernel``),
 so that its report shows where the kernel's time goes (tensor pipes, issue slots, L2, occupancy) for the
-built-in launch and for each launch given. Each launch runs once to compile and once more (the one to
-read). Prints one JSON line: the launches run and the output's size.
+built-in launch and for each launch given. Each launch runs once: its first call compiles the kernel
+before launching it, and ncu flushes the caches before each of its passes anyway. Prints one JSON line:
+the launches run and the output's size.
 Arguments: [device (default cuda)] [height width (default 2160 3840)] [launch as JSON ...].
 """
 
@@ -30,8 +31,7 @@ def main(device: str = "cuda", height: int = 2160, width: int = 3840, *launches:
             os.environ["LMAR_FUSED_LAUNCH"] = json.dumps({"bf16": json.loads(launch)})
         try:
             with torch.no_grad(), precision_mode("bf16", dev):
-                for _ in range(2):
-                    out = lmar(x, size)
+                out = lmar(x, size)
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
         finally:
