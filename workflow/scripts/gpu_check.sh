@@ -58,11 +58,14 @@ timeout 80 $PY workflow/scripts/resampler_4k.py 2>>"$LOG" | tee -a "$OUT/resampl
 timeout 40 $PY -m lmar bench --device cuda --out "$OUT/resample.json" --sections profile 2>&1 | tee -a "$LOG"
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -n 1)
 if [ -n "$NCU" ]; then  # clocks as found (--clock-control none): the card's settings are not ours to change
-    timeout 150 "$NCU" --clock-control none -k regex:_compensation_kernel --section SpeedOfLight \
-        --section Occupancy --section LaunchStats --section WarpStateStats --section ComputeWorkloadAnalysis \
-        --section MemoryWorkloadAnalysis $PY workflow/scripts/kernel_ncu.py cuda 2160 3840 "[64, 4, 2, false, 1]" \
-        "[128, 8, 2, false, 1]" > "$OUT/kernel_ncu.txt" 2>&1
-    echo "ncu: exit $?, $(grep -c "_compensation_kernel" "$OUT/kernel_ncu.txt") kernel reports" | tee -a "$LOG"
+    for launch in "" "[64, 4, 2, false, 1]" "[128, 8, 2, false, 1]"; do  # the built-in launch, then persistent ones
+        echo "== launch ${launch:-built-in}" >> "$OUT/kernel_ncu.txt"
+        timeout 60 "$NCU" --clock-control none -k regex:_compensation_kernel --section SpeedOfLight \
+            --section Occupancy --section LaunchStats --section WarpStateStats --section ComputeWorkloadAnalysis \
+            --section MemoryWorkloadAnalysis $PY workflow/scripts/kernel_ncu.py cuda 2160 3840 ${launch:+"$launch"} \
+            >> "$OUT/kernel_ncu.txt" 2>&1
+        echo "ncu, launch ${launch:-built-in}: exit $?" | tee -a "$LOG"
+    done
 else
     echo "ncu: not found" | tee -a "$LOG"
 fi
