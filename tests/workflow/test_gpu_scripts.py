@@ -116,3 +116,34 @@ def test_gpu_setup_stops_the_call_when_the_first_import_fails(tmp_path):
     proc = _gpu_setup(tmp_path, "false", "echo reached")
     assert proc.returncode == 1 and "reached" not in proc.stdout
     assert "step 0 failed" in (tmp_path / "log").read_text()
+
+
+def test_ncu_reports_runs_one_ncu_call_per_launch_with_the_launch_as_one_argument(tmp_path):
+    """A stand-in ncu on PATH prints the arguments it gets: each launch's JSON reaches the profiled
+    program as one argument (none for the built-in launch), after ncu's options (clocks left alone)."""
+    bin_dir = tmp_path / "ncu_bin"
+    bin_dir.mkdir()
+    (bin_dir / "ncu").write_text("#!/bin/sh\nfor a in \"$@\"; do echo \"arg:$a\"; done\n")
+    (bin_dir / "ncu").chmod(0o755)
+    script = (f'LOG={tmp_path}/log; PYTHON=python3\n. {SCRIPTS / "gpu_env.sh"}\nPATH={bin_dir}:$PATH\n'
+              f'ncu_reports {tmp_path} "" "[64, 4, 2, false, 1]"\n')
+    proc = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    reports = (tmp_path / "kernel_ncu.txt").read_text().split("== launch ")[1:]
+    assert [r.splitlines()[0] for r in reports] == ["built-in", "[64, 4, 2, false, 1]"]
+    calls = [[line[4:] for line in r.splitlines() if line.startswith("arg:")] for r in reports]
+    for args in calls:
+        assert args[:4] == ["--clock-control", "none", "-k", "regex:_compensation_kernel"]
+    program = [args[args.index("python3"):] for args in calls]
+    assert program == [["python3", "workflow/scripts/kernel_ncu.py", "cuda", "2160", "3840"],
+                       ["python3", "workflow/scripts/kernel_ncu.py", "cuda", "2160", "3840", "[64, 4, 2, false, 1]"]]
+    assert (tmp_path / "log").read_text().splitlines() == ["ncu, launch built-in: exit 0",
+                                                          "ncu, launch [64, 4, 2, false, 1]: exit 0"]
+
+
+def test_ncu_reports_says_so_where_ncu_is_missing(tmp_path):
+    script = f'LOG={tmp_path}/log\n. {SCRIPTS / "gpu_env.sh"}\nPATH=/usr/bin:/bin\nncu_reports {tmp_path} ""\n'
+    proc = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "log").read_text() == "ncu: not found\n" and not (tmp_path / "kernel_ncu.txt").exists()
+

@@ -56,19 +56,7 @@ fi
 timeout 80 $PY workflow/scripts/resampler_4k.py 2>>"$LOG" | tee -a "$OUT/resampler_4k.jsonl"
 
 timeout 40 $PY -m lmar bench --device cuda --out "$OUT/resample.json" --sections profile 2>&1 | tee -a "$LOG"
-NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -n 1)
-if [ -n "$NCU" ]; then  # clocks as found (--clock-control none): the card's settings are not ours to change
-    for launch in "" "[64, 4, 2, false, 1]" "[128, 8, 2, false, 1]"; do  # the built-in launch, then persistent ones
-        echo "== launch ${launch:-built-in}" >> "$OUT/kernel_ncu.txt"
-        timeout 60 "$NCU" --clock-control none -k regex:_compensation_kernel --section SpeedOfLight \
-            --section Occupancy --section LaunchStats --section WarpStateStats --section ComputeWorkloadAnalysis \
-            --section MemoryWorkloadAnalysis $PY workflow/scripts/kernel_ncu.py cuda 2160 3840 ${launch:+"$launch"} \
-            >> "$OUT/kernel_ncu.txt" 2>&1
-        echo "ncu, launch ${launch:-built-in}: exit $?" | tee -a "$LOG"
-    done
-else
-    echo "ncu: not found" | tee -a "$LOG"
-fi
+ncu_reports "$OUT" "" "[64, 4, 2, false, 1]" "[128, 8, 2, false, 1]"  # the built-in launch, then persistent ones
 
 # scale.json is rewritten after every job: a run cut short keeps the jobs it measured
 timeout 250 $PY -m lmar bench-eval --device cuda --out "$OUT" --pairs 8 2>&1 | grep -v " INFO " | tee -a "$LOG"
