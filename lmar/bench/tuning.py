@@ -33,6 +33,13 @@ TOLERANCE = {"fp32": 1e-5, "tf32": 3e-3, "bf16": 3e-2}
 REFERENCE_ROWS = 64  # rows of the image checked against float64
 
 
+PERSISTENT_LAUNCHES = ((64, 4, 2, False, 1), (128, 8, 2, False, 1), (64, 4, 3, False, 1))
+"""The persistent bf16 launches tried (block, warps, stages, unroll, programs per multiprocessor), not yet
+timed on a GPU: those that compile for sm_90 with the fewest spills, the two fewest first
+(docs/measured/cpu-2026-12-05-persistent). workflow/scripts/resampler_4k.py and gpu_check.sh's Nsight
+Compute step time and profile the first two."""
+
+
 def candidates(compute: str) -> list:
     """The launches tried for ``compute``: block x warps x schedule (a software-pipelined layer
     loop, the loop without pipelining, or the layers unrolled). fp32 (no tensor cores) keeps its
@@ -53,7 +60,7 @@ def candidates(compute: str) -> list:
     if compute != "bf16":
         return grid
     first = [Launch(block, w, stages) for block, w in ((128, 4), (256, 8)) for stages in (3, 4, 2)]
-    first[1:1] = [Launch(64, 4, 2, False, 1), Launch(128, 8, 2, False, 1), Launch(64, 4, 3, False, 1)]
+    first[1:1] = [Launch(*launch) for launch in PERSISTENT_LAUNCHES]
     pipelined = [launch for launch in grid if launch.num_stages > 1 and launch not in first]
     return first + pipelined + [launch for launch in grid if launch.num_stages == 1]
 

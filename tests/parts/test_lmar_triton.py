@@ -72,6 +72,11 @@ CASES: dict[str, dict] = {
 }
 
 
+def _persistent(spec: dict) -> bool:
+    """Whether a case's launch is persistent (its fifth field, programs per multiprocessor, is not 0)."""
+    return bool(spec.get("launch", [])[4:5] and spec["launch"][4])
+
+
 def _run_case(spec: dict) -> dict:
     """Fused ("always") vs reference ("never") twins on one random input; runs under the interpreter."""
     from lmar.parts.lmar.fused import lmar_triton
@@ -106,7 +111,7 @@ def _run_case(spec: dict) -> dict:
             xf = x.to(next(fused.parameters()).dtype)
             map_ref, map_fused = ref.compensatory_map(x, spec["size"]), fused.compensatory_map(xf, spec["size"])
             out_ref, out_fused = ref(x, spec["size"]), fused(xf, spec["size"])
-            if "launch" in spec and spec["launch"][4:5] not in ([], [0]):  # the same blocks, one program each
+            if _persistent(spec):  # the same blocks, one program each
                 for compute in lmar_triton.LAUNCH:
                     lmar_triton.LAUNCH[compute] = lmar_triton.Launch(*spec["launch"][:4])
                 per_block = fused.compensatory_map(xf, spec["size"])
@@ -124,7 +129,7 @@ def _run_case(spec: dict) -> dict:
         "shape_ok": map_fused.shape == map_ref.shape and out_fused.shape == out_ref.shape,
         "up_taps": fused.fused_inputs(xf, spec["size"])[2][0].shape[1],  # width of the residual's tap tables
     }
-    if "launch" in spec and spec["launch"][4:5] not in ([], [0]):
+    if _persistent(spec):
         result["persistent_vs_per_block"] = (map_fused - per_block).abs().max().item()
     if "model_dtype" not in spec:  # bf16 dots via the wrapper's dtype option, fp32 input
         result["bf16_map_diff"] = _bf16_band_diff(ref, x, spec["size"])
@@ -281,7 +286,7 @@ def test_the_forward_pass_fuses_the_1x1_fusion_into_the_kernel(interpreted):
 def test_a_persistent_launch_computes_every_block_as_one_program_per_block_does(interpreted):
     """A persistent program loads the weights once and loops over blocks: the map is the same to the
     last bit as with one program per block (same block size), whichever program takes which block."""
-    persistent = [name for name, spec in CASES.items() if spec.get("launch", [0] * 5)[4:5] not in ([], [0])]
+    persistent = [name for name, spec in CASES.items() if _persistent(spec)]
     assert len(persistent) == 3
     assert {name: interpreted[name]["persistent_vs_per_block"] for name in persistent} == dict.fromkeys(persistent, 0.0)
 

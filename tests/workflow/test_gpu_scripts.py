@@ -37,8 +37,8 @@ def test_the_deu_settings_script_times_every_backbone_case_and_setting():
 
 
 def test_the_ceilings_script_reports_a_rate_and_a_bandwidth():
-    out = _script("gpu_ceilings.py", "cpu", "64", "4", "3")
-    assert out["bf16_matmul_n"] == 64 and out["copy_mib"] == 4 and out["repeats"] == 3
+    out = _script("gpu_ceilings.py", "cpu", "64", "4")
+    assert out["bf16_matmul_n"] == 64 and out["copy_mib"] == 4
     assert out["bf16_matmul_tflops"] > 0 and out["copy_tb_per_s"] > 0
 
 
@@ -139,6 +139,15 @@ def test_ncu_reports_runs_one_ncu_call_per_launch_with_the_launch_as_one_argumen
                        ["python3", "workflow/scripts/kernel_ncu.py", "cuda", "2160", "3840", "[64, 4, 2, false, 1]"]]
     assert (tmp_path / "log").read_text().splitlines() == ["ncu, launch built-in: exit 0",
                                                           "ncu, launch [64, 4, 2, false, 1]: exit 0"]
+
+
+def test_the_gpu_check_profiles_the_built_in_launch_and_the_persistent_ones_it_times():
+    """gpu_check.sh names its launches for ncu_reports itself: the same as resampler_4k.py times."""
+    from lmar.bench.tuning import PERSISTENT_LAUNCHES
+
+    line = next(line for line in (SCRIPTS / "gpu_check.sh").read_text().splitlines() if line.startswith("ncu_reports "))
+    persistent = [json.dumps(list(launch)) for launch in PERSISTENT_LAUNCHES[:2]]
+    assert line.split("#")[0].split('"')[1::2] == ["$OUT", "", *persistent]
 
 
 def test_ncu_reports_says_so_where_ncu_is_missing(tmp_path):

@@ -1,8 +1,9 @@
 """Time the whole resampler on one 3840x2160 frame at x1.8 (1200x2133), bf16 autocast, on CUDA:
 bicubic (the yardstick), LMAR with R = bicubic and LMAR with R = lanczos3, then, where the library
 has persistent launches of the fused kernel (weights loaded once per program), LMAR with R = bicubic
-under each of PERSISTENT (set through LMAR_FUSED_LAUNCH; last, as a launch that faults spoils the
-process's CUDA context). Prints one JSON line; a case that fails is recorded with its error.
+under the first two that ``lmar tune-kernel``'s sweep tries (set through LMAR_FUSED_LAUNCH; last, as a
+launch that faults spoils the process's CUDA context). Prints one JSON line; a case that fails is
+recorded with its error.
 Arguments: [device (default cuda)] [timed repeats (default 50)].
 
 Run it twice in one device call, once with PYTHONPATH pointing at an earlier commit's library
@@ -20,25 +21,27 @@ from pathlib import Path
 
 try:
     from lmar.bench.benchmarks import measure
+    from lmar.core.errors import first_line
 except ModuleNotFoundError:  # a baseline from before lmar/ had rooms (gpu_prepare.sh unpacks an earlier commit)
     from lmar.benchmarks import measure
+    from lmar.errors import first_line
 
 CASES = {
     "bicubic": {"type": "bicubic"},
     "lmar R=bicubic": {"type": "lmar", "params": {"interpolation": "bicubic"}},
     "lmar R=lanczos3": {"type": "lmar", "params": {"interpolation": "lanczos3"}},
 }
-PERSISTENT = ([64, 4, 2, False, 1], [128, 8, 2, False, 1])
-"""Persistent bf16 launches (block, warps, stages, unroll, programs per multiprocessor): the two that
-compile for sm_90 with the fewest spills (tests/parts/test_lmar_triton.py)."""
 
 
-def _has_persistent_launches() -> bool:
+def _persistent_launches() -> list:
+    """The first two persistent launches the launch sweep tries, where the library has them (not a
+    baseline from before them, nor a machine without Triton)."""
     try:
-        from lmar.parts.lmar.fused.lmar_triton import Launch
-    except ImportError:  # no Triton, or a library from before the fused kernel
-        return False
-    return "persistent" in getattr(Launch, "__dataclass_fields__", {})
+        from lmar.bench.tuning import PERSISTENT_LAUNCHES
+        from lmar.parts.lmar.fused.lmar_triton import Launch  # noqa: F401  (Triton imports)
+    except ImportError:
+        return []
+    return [list(launch) for launch in PERSISTENT_LAUNCHES[:2]]
 
 
 def main(device: str = "cuda", repeats: int = 50) -> None:
@@ -48,8 +51,7 @@ def main(device: str = "cuda", repeats: int = 50) -> None:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=library).stdout.strip()
     out = {"library": str(library), "commit": commit or "this tree (no git here)", "cases": {}}
     cases = [(label, spec, None) for label, spec in CASES.items()]
-    if _has_persistent_launches():
-        cases += [(f"lmar R=bicubic, launch {launch}", CASES["lmar R=bicubic"], launch) for launch in PERSISTENT]
+    cases += [(f"lmar R=bicubic, launch {launch}", CASES["lmar R=bicubic"], launch) for launch in _persistent_launches()]
     for label, spec, launch in cases:
         if launch is not None:
             os.environ["LMAR_FUSED_LAUNCH"] = json.dumps({"bf16": launch})
@@ -57,7 +59,7 @@ def main(device: str = "cuda", repeats: int = 50) -> None:
             r = measure("resample", resampler=spec, size=(1200, 2133), precision="bf16", device=device,
                         repeats=repeats, warmup=min(5, repeats))
         except Exception as exc:  # a launch that does not compile or faults: recorded, the next case runs
-            out["cases"][label] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
+            out["cases"][label] = {"error": first_line(exc, 300)}
             continue
         finally:
             os.environ.pop("LMAR_FUSED_LAUNCH", None)

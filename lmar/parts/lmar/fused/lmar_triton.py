@@ -95,6 +95,12 @@ def _leaky_relu(h, negative_slope):
 
 
 @triton.jit
+def _in_weight(w_in_ptr, k_hid, HIDDEN: tl.constexpr):
+    """W_in, (16, HIDDEN) input-major: the 7 features' rows, zero-padded."""
+    return tl.load(w_in_ptr + tl.arange(0, 16)[:, None] * HIDDEN + k_hid[None, :])
+
+
+@triton.jit
 def _hidden_weight(w_hid_ptr, layer, k_hid, HIDDEN: tl.constexpr):
     """W_layer, (HIDDEN, HIDDEN) input-major."""
     return tl.load(w_hid_ptr + layer * HIDDEN * HIDDEN + k_hid[:, None] * HIDDEN + k_hid[None, :])
@@ -132,7 +138,7 @@ def _resident_weights(w_in_ptr, w_hid_ptr, w_out_ptr, N_HIDDEN_LAYERS: tl.conste
     would cost a register per column per thread)."""
     k_hid = tl.arange(0, HIDDEN)
     tap = tl.arange(0, 32)
-    w_in = tl.load(w_in_ptr + tl.arange(0, 16)[:, None] * HIDDEN + k_hid[None, :])
+    w_in = _in_weight(w_in_ptr, k_hid, HIDDEN)
     w_hid = ()
     for layer in tl.static_range(N_HIDDEN_LAYERS):
         w_hid = w_hid + (_hidden_weight(w_hid_ptr, layer, k_hid, HIDDEN),)
@@ -207,7 +213,7 @@ def _map_block(
     if RESIDENT:
         w_in = resident[0]
     else:
-        w_in = tl.load(w_in_ptr + tl.arange(0, 16)[:, None] * HIDDEN + k_hid[None, :])
+        w_in = _in_weight(w_in_ptr, k_hid, HIDDEN)
     h = _dot(feats, w_in, DOT_DTYPE, INPUT_PRECISION, EMULATE_BF16) + tl.load(b_in_ptr + k_hid)[None, :]
     h = _leaky_relu(h, negative_slope)
     if RESIDENT:
