@@ -5,13 +5,45 @@ Everything runs on CPU with very small schedules; session-scoped fixtures are bu
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import torch
 
 from helpers import BACKBONE_SPEC, CPU, DATA_SIZE, LABELS, LMAR_PARAMS, LMAR_SPEC
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _slurm_client_without_a_controller_fails_fast(tmp_path_factory):
+    """Where SLURM's client is configured but its controller is down, each SLURM query fails at once.
+
+    Snakemake imports every executor plugin it has at start, and the SLURM plugin's import asks
+    `scontrol show config` (its own 10 s limit); a client whose controller does not answer retries for
+    MessageTimeout (default 10 s), so every `snakemake` the tests start would wait 9 s for nothing. With
+    the controller down, the session's SLURM_CONF is the same file with MessageTimeout=1 (scontrol then
+    fails at once, as the plugin already allows for); with a controller up, or no SLURM, nothing changes.
+    """
+    conf = Path(os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf"))
+    if shutil.which("scontrol") is None or not conf.is_file():
+        yield
+        return
+    fast = tmp_path_factory.mktemp("slurm") / "slurm.conf"
+    fast.write_text(conf.read_text() + "\nMessageTimeout=1\n")
+    ping = subprocess.run(["scontrol", "ping"], env={**os.environ, "SLURM_CONF": str(fast)},
+                          capture_output=True, text=True, timeout=60)
+    if "DOWN" not in ping.stdout:  # up, or a file scontrol cannot read from elsewhere: leave SLURM as it is
+        yield
+        return
+    before = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(fast)
+    yield
+    if before is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = before
 
 
 @pytest.fixture(autouse=True)
