@@ -107,8 +107,11 @@ def cluster_answers() -> bool:
     return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=30).returncode == 0
 
 
-needs_cluster = pytest.mark.skipif(not cluster_answers(),
-                                   reason="no SLURM cluster answers (bash workflow/scripts/slurm_single_node.sh start)")
+@pytest.fixture
+def needs_cluster():
+    """Skips the test where no cluster answers (asked when the test runs: under conftest's SLURM_CONF)."""
+    if not cluster_answers():
+        pytest.skip("no SLURM cluster answers (bash workflow/scripts/slurm_single_node.sh start)")
 
 
 def plugin_status(name: str) -> dict[str, str]:
@@ -118,8 +121,7 @@ def plugin_status(name: str) -> dict[str, str]:
     return dict(line.split("|", 1) for line in proc.stdout.split())
 
 
-@needs_cluster
-def test_a_job_reaches_completed_in_squeue_and_the_jobcomp_file(tmp_path):
+def test_a_job_reaches_completed_in_squeue_and_the_jobcomp_file(tmp_path, needs_cluster):
     name = f"lmar-test-{uuid.uuid4().hex[:8]}"
     proc = subprocess.run(["sbatch", "--parsable", "--job-name", name, "--cpus-per-task=1", "--mem=100",
                            "--time=2", "-o", str(tmp_path / "%j.out"), "--wrap", "true"],
@@ -139,8 +141,7 @@ def test_a_job_reaches_completed_in_squeue_and_the_jobcomp_file(tmp_path):
     assert any(f"JobId={job} " in r and "JobState=COMPLETED" in r for r in records)
 
 
-@needs_cluster
-def test_a_job_asking_more_cpus_than_the_node_has_is_refused_by_sbatch():
+def test_a_job_asking_more_cpus_than_the_node_has_is_refused_by_sbatch(needs_cluster):
     total = subprocess.run(["sinfo", "-h", "-o", "%C"], capture_output=True, text=True, check=True)
     cpus = int(total.stdout.split("/")[-1])  # allocated/idle/other/total
     proc = subprocess.run(["sbatch", "--cpus-per-task", str(cpus + 1), "--wrap", "true"],
