@@ -16,6 +16,23 @@ import torch
 from helpers import BACKBONE_SPEC, CPU, DATA_SIZE, LABELS, LMAR_PARAMS, LMAR_SPEC
 
 
+def _fast_failing_slurm_conf(folder: Path) -> Path | None:
+    """Where SLURM's client is configured but its controller is down: a copy of its slurm.conf with
+    MessageTimeout=1, written in ``folder``. None with a controller up, no SLURM, or a file or client
+    that does not answer (SLURM is then left as it is)."""
+    conf = Path(os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf"))
+    if shutil.which("scontrol") is None or not conf.is_file():
+        return None
+    fast = folder / "slurm.conf"
+    try:
+        fast.write_text(conf.read_text() + "\nMessageTimeout=1\n")
+        ping = subprocess.run(["scontrol", "ping"], env={**os.environ, "SLURM_CONF": str(fast)},
+                              capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return fast if "DOWN" in ping else None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _slurm_client_without_a_controller_fails_fast(tmp_path_factory):
     """Where SLURM's client is configured but its controller is down, each SLURM query fails at once.
@@ -26,27 +43,11 @@ def _slurm_client_without_a_controller_fails_fast(tmp_path_factory):
     the controller down, the session's SLURM_CONF is the same file with MessageTimeout=1 (scontrol then
     fails at once, as the plugin already allows for); with a controller up, or no SLURM, nothing changes.
     """
-    conf = Path(os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf"))
-    if shutil.which("scontrol") is None or not conf.is_file():
+    fast = _fast_failing_slurm_conf(tmp_path_factory.mktemp("slurm"))
+    with pytest.MonkeyPatch.context() as patch:
+        if fast is not None:
+            patch.setenv("SLURM_CONF", str(fast))
         yield
-        return
-    fast = tmp_path_factory.mktemp("slurm") / "slurm.conf"
-    try:
-        fast.write_text(conf.read_text() + "\nMessageTimeout=1\n")
-        ping = subprocess.run(["scontrol", "ping"], env={**os.environ, "SLURM_CONF": str(fast)},
-                              capture_output=True, text=True, timeout=60).stdout
-    except (OSError, subprocess.TimeoutExpired):  # an unreadable file, a hung client: leave SLURM as it is
-        ping = ""
-    if "DOWN" not in ping:  # up, or a file scontrol cannot read from elsewhere: leave SLURM as it is
-        yield
-        return
-    before = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = str(fast)
-    yield
-    if before is None:
-        os.environ.pop("SLURM_CONF", None)
-    else:
-        os.environ["SLURM_CONF"] = before
 
 
 @pytest.fixture(autouse=True)
