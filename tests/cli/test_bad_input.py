@@ -45,6 +45,11 @@ def evaluate_argv(data, backbone, out, spec=None, ckpt=None, evaluation=None):
     return argv
 
 
+def train_argv(data, backbone, out, spec, name):
+    return ["train-resampler", "--data", data, "--backbone", backbone, "--spec", json.dumps(spec), "--name", name,
+            "--out", out, "--device", "cpu"]
+
+
 def enhance_argv(inp, out, backbone, scale, resampler="bicubic", *extra):
     return ["enhance", inp, out, "--backbone", backbone, "--resampler", resampler, "--scale", scale,
             "--device", "cpu", *extra]
@@ -68,8 +73,7 @@ def test_unknown_resampler_type_in_evaluate(capsys, mini_data, backbone_ckpt, tm
 
 def test_unknown_resampler_type_in_training(capsys, mini_data, backbone_ckpt, tmp_path):
     out = tmp_path / "out"
-    rc, err = cli(capsys, "train-resampler", "--data", mini_data, "--backbone", backbone_ckpt, "--spec",
-                  json.dumps({"type": "no_such_resampler"}), "--name", "mine", "--out", out / "r.pt", "--device", "cpu")
+    rc, err = cli(capsys, *train_argv(mini_data, backbone_ckpt, out / "r.pt", {"type": "no_such_resampler"}, "mine"))
     assert_error(rc, err, "no_such_resampler", "resamplers.mine")
     assert_nothing_left(out)
 
@@ -249,8 +253,7 @@ def test_trainable_resampler_needs_its_checkpoint(capsys, mini_data, backbone_ck
 
 def test_untrainable_resampler_cannot_be_trained(capsys, mini_data, backbone_ckpt, tmp_path):
     out = tmp_path / "out"
-    rc, err = cli(capsys, "train-resampler", "--data", mini_data, "--backbone", backbone_ckpt, "--spec",
-                  json.dumps({"type": "bicubic"}), "--name", "bicubic", "--out", out / "r.pt", "--device", "cpu")
+    rc, err = cli(capsys, *train_argv(mini_data, backbone_ckpt, out / "r.pt", {"type": "bicubic"}, "bicubic"))
     assert_error(rc, err, "resamplers.bicubic", "nothing to train")
     assert_nothing_left(out)
 
@@ -258,8 +261,7 @@ def test_untrainable_resampler_cannot_be_trained(capsys, mini_data, backbone_ckp
 def test_bad_target_range(capsys, mini_data, backbone_ckpt, tmp_path):
     out = tmp_path / "out"
     spec = {**LMAR_SPEC, "train": {**LMAR_SPEC["train"], "target_min": 32, "target_max": 16}}
-    rc, err = cli(capsys, "train-resampler", "--data", mini_data, "--backbone", backbone_ckpt, "--spec",
-                  json.dumps(spec), "--name", "lmar", "--out", out / "r.pt", "--device", "cpu")
+    rc, err = cli(capsys, *train_argv(mini_data, backbone_ckpt, out / "r.pt", spec, "lmar"))
     assert_error(rc, err, "resamplers.lmar.train", "target_min")
     assert_nothing_left(out)
 
@@ -317,13 +319,14 @@ def test_non_positive_or_fractional_epochs(capsys, mini_data, backbone_ckpt, tmp
     out = tmp_path / "out"
     if verb == "pretrain-backbone":
         spec = {**BACKBONE_SPEC, "train": {**BACKBONE_SPEC["train"], key: value}}
-        argv = [verb, "--data", mini_data, "--spec", json.dumps(spec), "--name", "unet"]
+        argv = [verb, "--data", mini_data, "--spec", json.dumps(spec), "--name", "unet", "--out", out / "x.pt",
+                "--device", "cpu"]
         where = "backbones.unet.train.epochs"
     else:
         spec = {**LMAR_SPEC, "train": {**LMAR_SPEC["train"], key: value}}
-        argv = [verb, "--data", mini_data, "--backbone", backbone_ckpt, "--spec", json.dumps(spec), "--name", "lmar"]
+        argv = train_argv(mini_data, backbone_ckpt, out / "x.pt", spec, "lmar")
         where = "resamplers.lmar.train.epochs"
-    rc, err = cli(capsys, *argv, "--out", out / "x.pt", "--device", "cpu")
+    rc, err = cli(capsys, *argv)
     assert_error(rc, err, where, repr(value))
     assert_nothing_left(out)
 
