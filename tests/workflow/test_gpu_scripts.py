@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -24,8 +25,32 @@ def _script(name: str, *args: str) -> dict:
 
 
 def test_gpu_check_is_valid_bash():
-    for script in ("gpu_check.sh", "gpu_prepare.sh", "gpu_dag.sh", "gpu_env.sh"):
+    for script in ("gpu_check.sh", "gpu_prepare.sh", "gpu_dag.sh", "gpu_env.sh", "gpu_rehearse.sh"):
         subprocess.run(["bash", "-n", str(SCRIPTS / script)], check=True)
+
+
+def _names(text: str) -> set[str]:
+    return {re.sub(r"[-_.]+", "-", name).lower() for name in text.split()}
+
+
+def _shell_list(script: str, variable: str) -> set[str]:
+    return _names(re.search(rf'^{variable}="([^"]*)"', (SCRIPTS / script).read_text(), re.M).group(1))
+
+
+def test_the_image_the_carried_wheels_and_the_named_leftovers_are_the_lock_exactly():
+    """Every package of requirements.lock is in the GPU image, carried as a wheel by gpu_prepare.sh, or named
+    as not needed there (NOT_CARRIED, with its reason): a lock that gains a dependency fails here until it
+    is placed, instead of failing a device call."""
+    lock = _names(" ".join(line.split("==")[0] for line in (ROOT / "requirements.lock").read_text().splitlines()
+                           if "==" in line and not line.startswith("#")))
+    image = _names(" ".join(line for line in (SCRIPTS / "gpu_image_packages.txt").read_text().splitlines()
+                            if not line.startswith("#")))
+    carried, left = _shell_list("gpu_prepare.sh", "DAG_WHEELS"), _shell_list("gpu_prepare.sh", "NOT_CARRIED")
+    assert {"torch", "triton", "numpy", "pandas"} <= image and {"snakemake", "pyiqa"} <= carried  # read right
+    assert not carried & image, "carried although the image holds them"
+    assert not left & image and not left & carried
+    assert carried | left <= lock, "named in gpu_prepare.sh but not in requirements.lock"
+    assert lock - image - carried - left == set(), "in requirements.lock, neither in the image nor placed"
 
 
 def test_the_deu_settings_script_times_every_backbone_case_and_setting():

@@ -4,6 +4,8 @@
 # bash workflow/scripts/gpu_prepare.sh: Snakemake, pyiqa and the rest the machine lacks, CPython 3.12).
 # Each step under its own time limit; what it wrote comes back in OUT as it ends: gpu_dag.log (the
 # console), wall.txt (exit status and wall time), table.md, job_costs.md (each job's time and memory).
+# DAG_DEVICE and DAG_CORES (cuda and 16, the GPU machine's) change the run for a rehearsal on a CPU
+# machine (workflow/scripts/gpu_rehearse.sh); DAG_LIMIT its time limit in seconds (480).
 set -uo pipefail
 OUT=${1:-${OUT:-results/benchmarks/gpu_dag}}
 mkdir -p "$OUT"
@@ -14,8 +16,10 @@ gpu_setup || exit 1  # step 0, the carried wheels (Snakemake is among them) and 
 nproc | tee -a "$LOG"
 
 start=$(date +%s)
-timeout "${DAG_LIMIT:-480}" python -m snakemake --cores 16 --scheduler greedy all --config device=cuda >>"$LOG" 2>&1
+DEVICE=${DAG_DEVICE:-cuda}
+CORES=${DAG_CORES:-16}
+timeout "${DAG_LIMIT:-480}" python -m snakemake --cores "$CORES" --scheduler greedy all --config device="$DEVICE" >>"$LOG" 2>&1
 rc=$?
-echo "snakemake exit $rc, wall $(( $(date +%s) - start )) s, device cuda, $(nproc) cores" | tee "$OUT/wall.txt" | tee -a "$LOG"
+echo "snakemake exit $rc, wall $(( $(date +%s) - start )) s, device $DEVICE, --cores $CORES, $(nproc) CPUs" | tee "$OUT/wall.txt" | tee -a "$LOG"
 cp results/mini-default/table.md results/mini-default/job_costs.md "$OUT"/ 2>>"$LOG"
 ls -l "$OUT"

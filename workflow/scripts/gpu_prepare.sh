@@ -7,8 +7,11 @@
 #   .prev/  the library of commit BASELINE (default: HEAD's parent), for a before/after timing;
 #   .authors/  the authors' released weights and reference outputs the GPU tests compare with, copied
 #           from the folder AUTHORS names where you have them (about 7 MB); without AUTHORS, none.
+# WHEEL_PYTHON (default 3.12, the GPU machine's) names another CPython for the wheels: 3.11 for a
+# rehearsal of gpu_dag.sh on this machine (workflow/scripts/gpu_rehearse.sh).
 set -euo pipefail
 BASELINE=${1:-HEAD~1}
+WHEEL_PYTHON=${WHEEL_PYTHON:-3.12}
 EXCLUDE=$(git rev-parse --git-path info/exclude)  # .git/info/exclude, also from a worktree (where .git is a file)
 mkdir -p "$(dirname "$EXCLUDE")"
 grep -qx "/.whl/" "$EXCLUDE" 2>/dev/null || echo "/.whl/" >> "$EXCLUDE"
@@ -24,13 +27,23 @@ smart-open smmap snakemake snakemake-interface-common snakemake-interface-execut
 snakemake-interface-logger-plugins snakemake-interface-report-plugins snakemake-interface-scheduler-plugins
 snakemake-interface-storage-plugins soupsieve sqlalchemy sqlmodel tenacity throttler traitlets
 typing-inspection yte pyiqa"
+# The rest of requirements.lock, neither in the image nor carried (tests/workflow/test_gpu_scripts.py holds
+# the three lists to the lock): pyiqa's declared dependencies that PSNR, SSIM and LPIPS do not import, and
+# theirs (addict ... yapf; gpu_rehearse.sh runs the DAG without them); PuLP (--scheduler greedy); the SLURM
+# executor plugins and pytest-benchmark's py-cpuinfo2 (the dev extra); PySocks (requests' socks extra);
+# tzdata, httpx2, httpcore2, truststore (dependencies of the image's own python-dateutil and huggingface-hub
+# at the lock's versions: the image holds its own versions of those).
+NOT_CARRIED="addict bitsandbytes cfgv datasets dill distlib facexlib filterpy ftfy future identify multiprocess
+nodeenv openai-clip opencv-python pre-commit python-discovery ruff virtualenv wcwidth yapf pulp
+snakemake-executor-plugin-slurm snakemake-executor-plugin-slurm-jobstep py-cpuinfo2 pysocks tzdata httpx2
+httpcore2 truststore"
 rm -rf .whl && mkdir -p .whl
 for name in $DAG_WHEELS; do
     pin=$(grep -i -E "^${name//-/[-_]}==" requirements.lock) || { echo "not in requirements.lock: $name" >&2; exit 1; }
     if [ "$name" = connection-pool ]; then  # no wheel on the index: build one (pure Python)
         python3 -m pip wheel -q --no-deps -w .whl "$pin"
     else
-        python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$WHEEL_PYTHON" --implementation cp \
             --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .whl "$pin"
     fi
 done
@@ -43,4 +56,4 @@ if [ -n "${AUTHORS:-}" ] && [ -f "$AUTHORS/LMAR_model.bin" ]; then
 else
     echo "no authors' files (AUTHORS=${AUTHORS:-unset}): the GPU tests that compare with them will skip" >&2
 fi
-echo "carry .whl ($(du -sh .whl | cut -f1)), .prev and .authors; baseline $(cat .prev/COMMIT)"
+echo "carry .whl ($(du -sh .whl | cut -f1), CPython $WHEEL_PYTHON), .prev and .authors; baseline $(cat .prev/COMMIT)"

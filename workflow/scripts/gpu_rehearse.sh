@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A rehearsal, on a machine without a GPU, of gpu_dag.sh as a GPU machine runs it, so that a device call
+# is not spent finding a missing package: bash workflow/scripts/gpu_rehearse.sh WORK [OUT]
+#   - HEAD as committed, cloned into WORK/clone (the working tree's own .whl/.prev/.authors stay as they are);
+#   - a venv (WORK/venv) holding only what the GPU image holds: the packages of requirements.lock named in
+#     gpu_image_packages.txt, at the lock's versions, without their dependencies (about 6 GB, PyTorch
+#     included; kept for the next rehearsal);
+#   - gpu_prepare.sh's wheels for this machine's CPython (WHEEL_PYTHON), which gpu_dag.sh installs into a
+#     folder of its own (WORK/site), as it does on the GPU machine;
+#   - gpu_dag.sh with device cpu on DAG_CORES cores (default 2), time limit DAG_LIMIT (default 1800 s),
+#     every virtual environment off PATH. Its files go to OUT (default WORK/out); exits 0 where snakemake did.
+set -euo pipefail
+WORK=$(mkdir -p "${1:?usage: gpu_rehearse.sh WORK [OUT]}" && cd "$1" && pwd)
+OUT=${2:-$WORK/out}
+HERE=$(git rev-parse --show-toplevel)
+PYV=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+python3 - "$HERE/requirements.lock" "$HERE/workflow/scripts/gpu_image_packages.txt" > "$WORK/image-reqs.txt" <<'EOF'
+import re, sys
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+image = {norm(line.strip()) for line in open(sys.argv[2]) if line.strip() and not line.startswith("#")}
+for line in open(sys.argv[1]):
+    pin = line.split("#")[0].split(";")[0].strip()
+    if "==" in pin and norm(pin.split("==")[0]) in image:
+        print(pin)
+EOF
+echo "the image's packages at the lock's versions: $(wc -l < "$WORK/image-reqs.txt") ($WORK/image-reqs.txt)"
+if [ ! -x "$WORK/venv/bin/python3" ] || ! cmp -s "$WORK/image-reqs.txt" "$WORK/venv/image-reqs.txt"; then
+    rm -rf "$WORK/venv"
+    python3 -m venv "$WORK/venv"
+    "$WORK/venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$WORK/image-reqs.txt"
+    cp "$WORK/image-reqs.txt" "$WORK/venv/image-reqs.txt"
+fi
+
+rm -rf "$WORK/clone" "$WORK/site" "$WORK/bin"
+git clone -q "$HERE" "$WORK/clone"
+cd "$WORK/clone"
+WHEEL_PYTHON=$PYV AUTHORS= bash workflow/scripts/gpu_prepare.sh HEAD 2>&1 | grep -v "no authors' files"
+
+# the GPU machine has no virtual environment of ours on PATH: drop every venv's bin (and .venv's)
+CLEAN_PATH=$(printf '%s' "$PATH" | tr ':' '\n' | while read -r dir; do
+    [ -f "$dir/activate" ] || [ -f "$dir/../pyvenv.cfg" ] || printf '%s:' "$dir"; done)
+env -u VIRTUAL_ENV -u PYTHONPATH PATH="${CLEAN_PATH%:}" PYTHON="$WORK/venv/bin/python3" GPU_SITE="$WORK/site" \
+    GPU_BIN="$WORK/bin" DAG_DEVICE=cpu DAG_CORES="${DAG_CORES:-2}" DAG_LIMIT="${DAG_LIMIT:-1800}" \
+    bash workflow/scripts/gpu_dag.sh "$OUT"
+grep -q "snakemake exit 0," "$OUT/wall.txt"
