@@ -13,7 +13,7 @@ set -euo pipefail
 WORK=$(mkdir -p "${1:?usage: gpu_rehearse.sh WORK [OUT]}" && cd "$1" && pwd)
 OUT=${2:-$WORK/out}
 HERE=$(git rev-parse --show-toplevel)
-PYV=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+PYV=$(python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')  # the micro too: Requires-Python may ask for it
 
 python3 - "$HERE/requirements.lock" "$HERE/workflow/scripts/gpu_image_packages.txt" > "$WORK/image-reqs.txt" <<'EOF'
 import re, sys
