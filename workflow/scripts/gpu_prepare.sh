@@ -28,15 +28,15 @@ snakemake-interface-logger-plugins snakemake-interface-report-plugins snakemake-
 snakemake-interface-storage-plugins soupsieve sqlalchemy sqlmodel tenacity throttler traitlets
 typing-inspection yte pyiqa"
 # The rest of requirements.lock, neither in the image nor carried (tests/workflow/test_gpu_scripts.py holds
-# the three lists to the lock): pyiqa's declared dependencies that PSNR, SSIM and LPIPS do not import, and
+# the four lists to the lock). IMAGE_DEPS: dependencies, at the lock's versions, of packages the image holds
+# (python-dateutil, huggingface-hub), which bring their own there; gpu_rehearse.sh installs them with the
+# image's packages. NOT_NEEDED: pyiqa's declared dependencies that PSNR, SSIM and LPIPS do not import, and
 # theirs (addict ... yapf; gpu_rehearse.sh runs the DAG without them); PuLP (--scheduler greedy); the SLURM
-# executor plugins and pytest-benchmark's py-cpuinfo2 (the dev extra); PySocks (requests' socks extra);
-# tzdata, httpx2, httpcore2, truststore (dependencies of the image's own python-dateutil and huggingface-hub
-# at the lock's versions: the image holds its own versions of those).
-NOT_CARRIED="addict bitsandbytes cfgv datasets dill distlib facexlib filterpy ftfy future identify multiprocess
+# executor plugins and pytest-benchmark's py-cpuinfo2 (the dev extra); PySocks (requests' socks extra).
+IMAGE_DEPS="tzdata httpx2 httpcore2 truststore"
+NOT_NEEDED="addict bitsandbytes cfgv datasets dill distlib facexlib filterpy ftfy future identify multiprocess
 nodeenv openai-clip opencv-python pre-commit python-discovery ruff virtualenv wcwidth yapf pulp
-snakemake-executor-plugin-slurm snakemake-executor-plugin-slurm-jobstep py-cpuinfo2 pysocks tzdata httpx2
-httpcore2 truststore"
+snakemake-executor-plugin-slurm snakemake-executor-plugin-slurm-jobstep py-cpuinfo2 pysocks"
 rm -rf .whl && mkdir -p .whl
 for name in $DAG_WHEELS; do
     pin=$(grep -i -E "^${name//-/[-_]}==" requirements.lock) || { echo "not in requirements.lock: $name" >&2; exit 1; }

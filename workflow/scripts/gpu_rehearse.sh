@@ -3,8 +3,9 @@
 # is not spent finding a missing package: bash workflow/scripts/gpu_rehearse.sh WORK [OUT]
 #   - HEAD as committed, cloned into WORK/clone (the working tree's own .whl/.prev/.authors stay as they are);
 #   - a venv (WORK/venv) holding only what the GPU image holds: the packages of requirements.lock named in
-#     gpu_image_packages.txt, at the lock's versions, without their dependencies (about 6 GB, PyTorch
-#     included; kept for the next rehearsal);
+#     gpu_image_packages.txt, and gpu_prepare.sh's IMAGE_DEPS (what those need at the lock's versions), at
+#     the lock's versions, without their dependencies (about 6 GB, PyTorch included; kept for the next
+#     rehearsal);
 #   - gpu_prepare.sh's wheels for this machine's CPython (WHEEL_PYTHON), which gpu_dag.sh installs into a
 #     folder of its own (WORK/site), as it does on the GPU machine;
 #   - gpu_dag.sh with device cpu on DAG_CORES cores (default 2), time limit DAG_LIMIT (default 1800 s),
@@ -15,10 +16,13 @@ OUT=${2:-$WORK/out}
 HERE=$(git rev-parse --show-toplevel)
 PYV=$(python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')  # the micro too: Requires-Python may ask for it
 
-python3 - "$HERE/requirements.lock" "$HERE/workflow/scripts/gpu_image_packages.txt" > "$WORK/image-reqs.txt" <<'EOF'
+IMAGE_DEPS=$(sed -n 's/^IMAGE_DEPS="\(.*\)"$/\1/p' "$HERE/workflow/scripts/gpu_prepare.sh")
+python3 - "$HERE/requirements.lock" "$HERE/workflow/scripts/gpu_image_packages.txt" "$IMAGE_DEPS" \
+    > "$WORK/image-reqs.txt" <<'EOF'
 import re, sys
 norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
 image = {norm(line.strip()) for line in open(sys.argv[2]) if line.strip() and not line.startswith("#")}
+image |= {norm(name) for name in sys.argv[3].split()}
 for line in open(sys.argv[1]):
     pin = line.split("#")[0].split(";")[0].strip()
     if "==" in pin and norm(pin.split("==")[0]) in image:
