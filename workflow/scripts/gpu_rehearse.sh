@@ -10,11 +10,14 @@
 #     folder of its own (WORK/site), as it does on the GPU machine;
 #   - gpu_dag.sh with device cpu on DAG_CORES cores (default 2), time limit DAG_LIMIT (default 1800 s),
 #     every virtual environment off PATH. Its files go to OUT (default WORK/out); exits 0 where snakemake did.
+# REHEARSE_PYTHON (default python3) names the CPython of the venv and the wheels: python3.12 for the GPU
+# machine's own (PyTorch then comes from the package index: about 3 GB, a CUDA build that runs on a CPU).
 set -euo pipefail
 WORK=$(mkdir -p "${1:?usage: gpu_rehearse.sh WORK [OUT]}" && cd "$1" && pwd)
 OUT=${2:-$WORK/out}
 HERE=$(git rev-parse --show-toplevel)
-PYV=$(python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')  # the micro too: Requires-Python may ask for it
+PY=${REHEARSE_PYTHON:-python3}
+PYV=$("$PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')  # the micro too: Requires-Python may ask for it
 
 IMAGE_DEPS=$(sed -n 's/^IMAGE_DEPS="\(.*\)"$/\1/p' "$HERE/workflow/scripts/gpu_prepare.sh")
 python3 - "$HERE/requirements.lock" "$HERE/workflow/scripts/gpu_image_packages.txt" "$IMAGE_DEPS" \
@@ -28,10 +31,11 @@ for line in open(sys.argv[1]):
     if "==" in pin and norm(pin.split("==")[0]) in image:
         print(pin)
 EOF
-echo "the image's packages at the lock's versions: $(wc -l < "$WORK/image-reqs.txt") ($WORK/image-reqs.txt)"
+echo "the image's packages at the lock's versions: $(wc -l < "$WORK/image-reqs.txt") ($WORK/image-reqs.txt), CPython $PYV"
+echo "# CPython $PYV" >> "$WORK/image-reqs.txt"
 if [ ! -x "$WORK/venv/bin/python3" ] || ! cmp -s "$WORK/image-reqs.txt" "$WORK/venv/image-reqs.txt"; then
     rm -rf "$WORK/venv"
-    python3 -m venv "$WORK/venv"
+    "$PY" -m venv "$WORK/venv"
     "$WORK/venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$WORK/image-reqs.txt"
     cp "$WORK/image-reqs.txt" "$WORK/venv/image-reqs.txt"
 fi
