@@ -55,6 +55,21 @@ def test_the_image_the_carried_wheels_and_the_named_rest_are_the_lock_exactly():
     assert lock - set().union(*lists) == set(), "in requirements.lock, neither in the image nor placed"
 
 
+def test_the_rehearsal_installs_the_images_packages_and_their_lock_dependencies_and_nothing_carried(tmp_path):
+    env = {**os.environ, "REHEARSE_REQUIREMENTS_ONLY": "1"}
+    subprocess.run(["bash", str(SCRIPTS / "gpu_rehearse.sh"), str(tmp_path)], check=True, cwd=ROOT, env=env,
+                   capture_output=True, timeout=60)
+    pins = dict(line.split("==") for line in (tmp_path / "image-reqs.txt").read_text().splitlines()
+                if not line.startswith("#"))
+    lock = dict(line.split("==") for line in (ROOT / "requirements.lock").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert pins["torch"] == lock["torch"] and pins["numpy"] == lock["numpy"]  # the image's, at the lock's versions
+    assert _names(" ".join(pins)) >= _shell_list("gpu_prepare.sh", "IMAGE_DEPS")  # ... and what those need there
+    assert not _names(" ".join(pins)) & (_shell_list("gpu_prepare.sh", "DAG_WHEELS")
+                                         | _shell_list("gpu_prepare.sh", "NOT_NEEDED"))
+    assert not (tmp_path / "venv").exists() and not (tmp_path / "clone").exists()
+
+
 def test_the_deu_settings_script_times_every_backbone_case_and_setting():
     out = _script("deu_cudnn_4k.py", "cpu", "1", "54", "96")
     assert out["hw"] == [54, 96] and out["precision"] and out["upsampler"]

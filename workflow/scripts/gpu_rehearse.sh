@@ -33,6 +33,7 @@ for line in open(sys.argv[1]):
 EOF
 echo "the image's packages at the lock's versions: $(wc -l < "$WORK/image-reqs.txt") ($WORK/image-reqs.txt), CPython $PYV"
 echo "# CPython $PYV" >> "$WORK/image-reqs.txt"
+[ -z "${REHEARSE_REQUIREMENTS_ONLY:-}" ] || exit 0  # the list alone (tests/workflow/test_gpu_scripts.py)
 if [ ! -x "$WORK/venv/bin/python3" ] || ! cmp -s "$WORK/image-reqs.txt" "$WORK/venv/image-reqs.txt"; then
     rm -rf "$WORK/venv"
     "$PY" -m venv "$WORK/venv"
