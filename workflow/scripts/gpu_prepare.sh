@@ -7,8 +7,8 @@
 #   .prev/  the library of commit BASELINE (default: HEAD's parent), for a before/after timing;
 #   .authors/  the authors' released weights and reference outputs the GPU tests compare with, copied
 #           from the folder AUTHORS names where you have them (about 7 MB); without AUTHORS, none.
-# WHEEL_PYTHON (default 3.12, the GPU machine's) names another CPython for the wheels: 3.11 for a
-# rehearsal of gpu_dag.sh on this machine (workflow/scripts/gpu_rehearse.sh).
+# WHEEL_PYTHON (default 3.12, the GPU machine's) names another CPython for the wheels, such as this
+# machine's own for a rehearsal of gpu_dag.sh here (workflow/scripts/gpu_rehearse.sh).
 set -euo pipefail
 BASELINE=${1:-HEAD~1}
 WHEEL_PYTHON=${WHEEL_PYTHON:-3.12}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A rehearsal, on a machine without a GPU, of gpu_dag.sh as a GPU machine runs it, so that a device call
 # is not spent finding a missing package: bash workflow/scripts/gpu_rehearse.sh WORK [OUT]
+# (WORK: a scratch folder; its clone/, site/ and bin/ are replaced, its venv/ kept while the list holds)
 #   - HEAD as committed, cloned into WORK/clone (the working tree's own .whl/.prev/.authors stay as they are);
 #   - a venv (WORK/venv) holding only what the GPU image holds: the packages of requirements.lock named in
 #     gpu_image_packages.txt, and gpu_prepare.sh's IMAGE_DEPS (what those need at the lock's versions), at
