@@ -3,7 +3,8 @@
 # a device call of its own (bash workflow/scripts/gpu_dag.sh OUT), carrying .whl (made here by
 # bash workflow/scripts/gpu_prepare.sh: Snakemake, pyiqa and the rest the machine lacks, CPython 3.12).
 # Each step under its own time limit; what it wrote comes back in OUT as it ends: gpu_dag.log (the
-# console), wall.txt (exit status and wall time), table.md, job_costs.md (each job's time and memory).
+# console), wall.txt (exit status and wall time), table.md, job_costs.md (each job's time and memory),
+# results.parquet (the results store, 80 KB: `lmar compare-results` against a CPU run's says how they differ).
 # DAG_DEVICE and DAG_CORES (cuda and 16, the GPU machine's) change the run for a rehearsal on a CPU
 # machine (workflow/scripts/gpu_rehearse.sh); DAG_LIMIT its time limit in seconds (480).
 set -uo pipefail
@@ -21,5 +22,5 @@ CORES=${DAG_CORES:-16}
 timeout "${DAG_LIMIT:-480}" python -m snakemake --cores "$CORES" --scheduler greedy all --config device="$DEVICE" >>"$LOG" 2>&1
 rc=$?
 echo "snakemake exit $rc, wall $(( $(date +%s) - start )) s, device $DEVICE, --cores $CORES, $(nproc) CPUs" | tee "$OUT/wall.txt" | tee -a "$LOG"
-cp results/mini-default/table.md results/mini-default/job_costs.md "$OUT"/ 2>>"$LOG"
+cp results/mini-default/{table.md,job_costs.md,results.parquet} "$OUT"/ 2>>"$LOG"
 ls -l "$OUT"
