@@ -51,6 +51,18 @@ LABELS = {"dataset": "mini", "backbone": "unet", "resampler": "lmar", "config_ha
 
 
 # images
+def lock_pins() -> dict[str, str]:
+    """requirements.lock as {name: version}, names lower-case with '-' for '_'; every line pinned with ==."""
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"requirements.lock: {line!r} is not pinned with =="
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
 def write_rgb(path: Path, h: int, w: int, seed: int = 0) -> Path:
     """A random RGB PNG of (h, w)."""
     rng = np.random.default_rng(seed)

@@ -8,28 +8,17 @@ import tomllib
 
 import yaml
 
-from helpers import ROOT
+from helpers import ROOT, lock_pins
 
 LOCK = ROOT / "requirements.lock"
 CONDA = ROOT / "workflow" / "envs" / "lmar.yaml"
 APPTAINER = ROOT / "workflow" / "envs" / "Apptainer.def"
 
 
-def lock() -> dict[str, str]:
-    pins = {}
-    for line in LOCK.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            assert version, f"requirements.lock: {line!r} is not pinned with =="
-            pins[name.lower().replace("_", "-")] = version
-    return pins
-
-
 def test_every_direct_dependency_is_pinned_to_the_locks_version():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
-    pins = lock()
+    pins = lock_pins()
     for req in wanted:
         name, _, version = req.partition("==")
         assert pins.get(name.lower().replace("_", "-")) == version, f"{req} is not the lock's {pins.get(name.lower())}"

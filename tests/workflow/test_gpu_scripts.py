@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, lock_pins
 
 SCRIPTS = ROOT / "workflow" / "scripts"
 
@@ -41,8 +41,7 @@ def test_the_image_the_carried_wheels_and_the_named_rest_are_the_lock_exactly():
     """Every package of requirements.lock is in the GPU image, carried as a wheel by gpu_prepare.sh, a
     dependency the image brings its own version of (IMAGE_DEPS), or named as not needed there (NOT_NEEDED):
     a lock that gains a package fails here until it is placed, instead of failing a device call."""
-    lock = _names(" ".join(line.split("==")[0] for line in (ROOT / "requirements.lock").read_text().splitlines()
-                           if "==" in line and not line.startswith("#")))
+    lock = _names(" ".join(lock_pins()))
     image = _names(" ".join(line for line in (SCRIPTS / "gpu_image_packages.txt").read_text().splitlines()
                             if not line.startswith("#")))
     carried = _shell_list("gpu_prepare.sh", "DAG_WHEELS")
@@ -61,8 +60,7 @@ def test_the_rehearsal_installs_the_images_packages_and_their_lock_dependencies_
                    capture_output=True, timeout=60)
     pins = dict(line.split("==") for line in (tmp_path / "image-reqs.txt").read_text().splitlines()
                 if not line.startswith("#"))
-    lock = dict(line.split("==") for line in (ROOT / "requirements.lock").read_text().splitlines()
-                if "==" in line and not line.startswith("#"))
+    lock = lock_pins()
     assert pins["torch"] == lock["torch"] and pins["numpy"] == lock["numpy"]  # the image's, at the lock's versions
     assert _names(" ".join(pins)) >= _shell_list("gpu_prepare.sh", "IMAGE_DEPS")  # ... and what those need there
     assert not _names(" ".join(pins)) & (_shell_list("gpu_prepare.sh", "DAG_WHEELS")

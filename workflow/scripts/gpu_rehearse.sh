@@ -4,9 +4,8 @@
 # (WORK: a scratch folder; its clone/, site/ and bin/ are replaced, its venv/ kept while the list holds)
 #   - HEAD as committed, cloned into WORK/clone (the working tree's own .whl/.prev/.authors stay as they are);
 #   - a venv (WORK/venv) holding only what the GPU image holds: the packages of requirements.lock named in
-#     gpu_image_packages.txt, and gpu_prepare.sh's IMAGE_DEPS (what those need at the lock's versions), at
-#     the lock's versions, without their dependencies (about 6 GB, PyTorch included; kept for the next
-#     rehearsal);
+#     gpu_image_packages.txt and gpu_prepare.sh's IMAGE_DEPS (what those need), at the lock's versions,
+#     without their dependencies (about 6 GB, PyTorch included; kept for the next rehearsal);
 #   - gpu_prepare.sh's wheels for this machine's CPython (WHEEL_PYTHON), which gpu_dag.sh installs into a
 #     folder of its own (WORK/site), as it does on the GPU machine;
 #   - gpu_dag.sh with device cpu on DAG_CORES cores (default 2), time limit DAG_LIMIT (default 1800 s),
