@@ -542,10 +542,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the verb ``args.verb`` after setting up the process (seed, threads); its exit status."""
-    from lmar.core import runtime
+    """Run the verb ``args.verb`` after setting up the process (seed, threads); its exit status. A verb
+    with neither flag (the report verbs) sets up logging only: PyTorch is imported by what needs it."""
+    seed, threads = getattr(args, "seed", None), getattr(args, "threads", None)
+    if seed is None and threads is None:
+        from lmar.core.logs import log_to_stderr
 
-    runtime.setup(getattr(args, "seed", None), getattr(args, "threads", None))
+        log_to_stderr()
+    else:
+        from lmar.core import runtime
+
+        runtime.setup(seed, threads)
     status = VERBS[args.verb].run(args)
     return 0 if status is None else status
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import random
-import sys
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 
 from lmar.core.errors import LmarError
+from lmar.core.logs import log_to_stderr
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -65,18 +64,7 @@ def setup(seed: int | None = None, threads: int | None = None) -> None:
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-
-
-# Columns of a results row that may differ between two runs of the same config and seed: wall
-# times, peak memory, the host (device name and GPU index, its CPUs and threads) and the load and
-# time the timings were taken at. Everything else is the same to the last digit on a CPU
-# (tests/run/test_pipeline.py); on a GPU, ``nondeterministic_ops`` names what may not be.
-VOLATILE_COLUMNS = ("time_s", "resample_ms", "enhance_ms", "upsample_ms", "resample_peak_mb", "enhance_peak_mb",
-                    "upsample_peak_mb", "device", "load_1m", "cpus", "threads", "timed_at")
+    log_to_stderr()
 
 
 @contextmanager

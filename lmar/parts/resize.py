@@ -35,22 +35,6 @@ def resize(x: torch.Tensor, size: tuple[int, int], method: str = "bicubic", anti
     return F.interpolate(x, size=(h, w), mode=method, **_interpolate_kwargs(x.shape[-2:], (h, w), method, antialias))
 
 
-def target_size(hw: tuple[int, int], scale: float) -> tuple[int, int]:
-    """The (h, w) a downscale by ``scale`` gives for an (H, W) image (rounded, at least 1)."""
-    scale = parse_scale(scale)
-    return max(1, round(hw[0] / scale)), max(1, round(hw[1] / scale))
-
-
-def parse_scale(scale) -> float:
-    try:
-        value = float(scale)
-    except (TypeError, ValueError):
-        raise LmarError(f"scale must be a number >= 1 (a downscaling factor such as 2 or 1.8), got {scale!r}") from None
-    if not value >= 1.0 or value == float("inf"):
-        raise LmarError(f"scale must be a number >= 1 (a downscaling factor such as 2 or 1.8), got {scale!r}")
-    return value
-
-
 def _interpolate_kwargs(in_hw, out_hw, method: str, antialias: bool) -> dict:
     """The keyword arguments :func:`resize` passes to ``F.interpolate`` for ``in_hw -> out_hw``."""
     kwargs = {} if method in ("nearest", "area") else {"align_corners": False}

@@ -7,7 +7,7 @@ same kind), run the experiment again into another folder and compare the two sto
 
 Rows are matched by what identifies them (dataset, backbone, seed, resampler, target, image). Every
 column both stores hold is compared, cell by cell, except the columns that differ between two runs
-of the same code by design (:data:`lmar.core.runtime.VOLATILE_COLUMNS`: timings, memory, the host
+of the same code by design (:data:`lmar.report.store.VOLATILE_COLUMNS`: timings, memory, the host
 and its load) and ``code_version`` (the commit each run came from). Numbers must be equal to the last
 bit unless a tolerance is given; a missing value equals a missing value only.
 """
@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lmar.core.errors import LmarError
-from lmar.core.runtime import VOLATILE_COLUMNS
-from lmar.report.store import ROW_KEY, load_results, repeated_rows
+from lmar.report.store import ROW_KEY, VOLATILE_COLUMNS, load_results, repeated_rows
 
 SKIPPED = (*VOLATILE_COLUMNS, "code_version")
 

@@ -28,6 +28,14 @@ from lmar.core.metric_table import METRICS  # the metric columns a results file 
 log = logging.getLogger(__name__)
 
 REQUIRED = ["dataset", "backbone", "resampler", "target", "scale", "image"]
+
+# Columns of a results row that may differ between two runs of the same config and seed: wall
+# times, peak memory, the host (device name and GPU index, its CPUs and threads) and the load and
+# time the timings were taken at. Everything else is the same to the last digit on a CPU
+# (tests/run/test_pipeline.py); on a GPU, ``lmar.core.runtime.nondeterministic_ops`` names what may not be.
+VOLATILE_COLUMNS = ("time_s", "resample_ms", "enhance_ms", "upsample_ms", "resample_peak_mb", "enhance_peak_mb",
+                    "upsample_peak_mb", "device", "load_1m", "cpus", "threads", "timed_at")
+
 # what identifies a row: a store holds each combination once
 ROW_KEY = ["dataset", "backbone", "seed", "resampler", "target", "image"]
 

@@ -25,9 +25,10 @@ from lmar.core.hashing import sha256_hex
 from lmar.core.runtime import precision_mode, synchronize
 from lmar.data.image_write import OUTPUT_SUFFIXES, check_output_suffix, output_depth, write_image
 from lmar.data.images import EXTENSIONS, read_image_bits
-from lmar.parts.resize import check_method, parse_scale, target_size
+from lmar.parts.resize import check_method
 from lmar.run import checkpoint
 from lmar.run.pipeline import check_target, deu
+from lmar.run.targets import parse_scale, target_size
 
 SKIPPED_SHOWN = 5  # non-image names listed in the folder mode's "skipped" line
 

@@ -10,7 +10,8 @@ import torch
 
 from lmar.core.errors import LmarError
 from lmar.core.runtime import synchronize
-from lmar.parts.resize import resize, target_size
+from lmar.parts.resize import resize
+from lmar.run.targets import target_size
 
 STAGES = ("resample", "enhance", "upsample")
 

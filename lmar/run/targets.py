@@ -13,9 +13,24 @@ from dataclasses import dataclass, field
 
 from lmar.core.errors import LmarError
 from lmar.core.paths import path_component
-from lmar.parts.resize import parse_scale, target_size
 
 FULL = "full"  # the label of the no-resampling row
+
+
+def target_size(hw: tuple[int, int], scale: float) -> tuple[int, int]:
+    """The (h, w) a downscale by ``scale`` gives for an (H, W) image (rounded, at least 1)."""
+    scale = parse_scale(scale)
+    return max(1, round(hw[0] / scale)), max(1, round(hw[1] / scale))
+
+
+def parse_scale(scale) -> float:
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        raise LmarError(f"scale must be a number >= 1 (a downscaling factor such as 2 or 1.8), got {scale!r}") from None
+    if not value >= 1.0 or value == float("inf"):
+        raise LmarError(f"scale must be a number >= 1 (a downscaling factor such as 2 or 1.8), got {scale!r}")
+    return value
 
 
 @dataclass(frozen=True)

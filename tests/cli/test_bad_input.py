@@ -345,7 +345,7 @@ def test_other_non_positive_schedule_keys(capsys, mini_data, tmp_path, key):
 def test_scale_so_large_that_the_target_is_tiny(capsys, odd_image, backbone_ckpt, tmp_path, scale, small):
     """A target below the backbone's smallest input (the U-Net's min_size, 8) is refused, not
     shrunk to a few pixels (once it crashed the U-Net with a traceback, later it was padded up)."""
-    from lmar.parts.resize import target_size
+    from lmar.run.targets import target_size
 
     assert target_size((37, 51), float(scale)) == small
     out = tmp_path / "out"

@@ -1,17 +1,74 @@
-"""The CLI's argument parser stays light: ``lmar --help`` imports no torch."""
+"""The CLI stays light: ``lmar --help`` imports no torch, and neither do the report verbs (each a
+workflow job that would otherwise spend seconds importing PyTorch for nothing)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
-from helpers import ROOT
+import pandas as pd
+
+from helpers import ROOT, result_rows
 
 
 def test_parser_imports_no_torch():
     code = "import sys, lmar.cli; lmar.cli.build_parser(); print('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+# Runs the verbs given as JSON lists of arguments, in one process in which importing torch fails.
+NO_TORCH = """
+import json, sys
+
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("this verb imported " + name)
+
+sys.meta_path.insert(0, Refuse())
+from lmar.cli import main
+for argv in json.loads(sys.argv[1]):
+    print("ran", argv[0], main(argv), flush=True)
+"""
+
+
+def test_the_report_verbs_run_without_importing_torch(tmp_path):
+    """gather, table, plot, compare-results, left-out, plot-curves and both kinds of record run, on inputs
+    like the workflow's, in a process that cannot import torch (a verb that imports it fails)."""
+    rows = [*result_rows("bicubic"), *result_rows("lmar"), *result_rows("full_resolution")]
+    csv = tmp_path / "eval.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    curve = tmp_path / "backbone.curve.csv"
+    curve.write_text("epoch,lr,seconds,l1\n0,0.001,1.0,0.5\n1,0.001,1.0,0.2\n")
+    bench = tmp_path / "bench" / "evaluate" / "bicubic.tsv"
+    bench.parent.mkdir(parents=True)
+    bench.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                     "5.84\t0:00:05\t938.04\t5471.30\t526.11\t663.12\t3.03\t0.03\t93.66\t6.07\n")
+    store, left = tmp_path / "results.parquet", tmp_path / "gather_left_out.md"
+    verbs = [
+        ["gather", str(csv), "--out", str(store), "--out-csv", str(tmp_path / "results.csv"), "--out-left-out", str(left)],
+        ["table", str(store), "--out-md", str(tmp_path / "table.md"), "--out-tex", str(tmp_path / "table.tex"),
+         "--out-stats", str(tmp_path / "stats.csv"), "--left-out", str(left),
+         "--out-left-out", str(tmp_path / "left_out.md")],
+        ["plot", str(store), "--out", str(tmp_path / "psnr.png"), "--out-gain", str(tmp_path / "gain.png")],
+        ["compare-results", str(store), str(store)],
+        ["left-out", str(tmp_path / "left_out.md")],
+        ["plot-curves", str(curve), "--out", str(tmp_path / "curves.png")],
+        ["record", "--benchmarks", str(bench), "--benchmark-root", str(tmp_path / "bench"),
+         "--out-costs", str(tmp_path / "costs.md")],
+        ["record", "--config", json.dumps({"experiment": "x"}), "--out-config", str(tmp_path / "config.yaml"),
+         "--out-env", str(tmp_path / "environment.txt")],
+    ]
+    proc = subprocess.run([sys.executable, "-c", NO_TORCH, json.dumps(verbs)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ran = [line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("ran ")]
+    assert [name for name, _ in ran] == [v[0] for v in verbs]
+    assert all(rc == "0" for _, rc in ran), ran
+    for name in ("table.md", "psnr.png", "curves.png", "costs.md", "environment.txt"):
+        assert (tmp_path / name).stat().st_size > 0, name
 
 
 def test_cli_precisions_are_the_runtime_ones():

@@ -26,11 +26,11 @@ from helpers import (
 from PIL import Image
 
 from lmar.cli import main
-from lmar.core.runtime import VOLATILE_COLUMNS
 from lmar.data.image_write import to_uint8
 from lmar.data.images import read_image
 from lmar.data.mini import MiniDataset
 from lmar.parts.resize import resize
+from lmar.report.store import VOLATILE_COLUMNS
 from lmar.run import checkpoint
 from lmar.run.evaluate import evaluate
 from lmar.run.train import train_resampler

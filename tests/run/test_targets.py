@@ -9,7 +9,7 @@ import pytest
 from helpers import CPU, LABELS, TEST_NAMES, entries
 
 from lmar.core.errors import LmarError
-from lmar.parts.resize import parse_scale, target_size
+from lmar.run.targets import parse_scale, target_size
 from lmar.run.config import check_parts
 from lmar.run.evaluate import evaluate
 from lmar.run.targets import Target, parse_targets
