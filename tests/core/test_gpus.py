@@ -26,33 +26,55 @@ JOB = textwrap.dedent("""
 """)
 
 
-def start(tmp_path, device="cuda", hold=0.0):
+@pytest.fixture
+def start(tmp_path):
+    """Starts a job (``start(device, hold)``) with its locks under ``tmp_path``; each is killed at the end."""
     env = {**os.environ, gpus.LOCK_DIR_ENV: str(tmp_path / "locks")}
-    return subprocess.Popen([sys.executable, "-c", JOB, device, str(hold)], stdout=subprocess.PIPE, text=True, env=env)
+    started = []
+
+    def job(device="cuda", hold=0.0) -> subprocess.Popen:
+        started.append(subprocess.Popen([sys.executable, "-c", JOB, device, str(hold)], stdout=subprocess.PIPE,
+                                        text=True, env=env))
+        return started[-1]
+
+    yield job
+    for proc in started:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
 
 
-def test_concurrent_jobs_get_distinct_devices_and_a_finished_jobs_device_is_reused(tmp_path):
-    jobs = [start(tmp_path, hold=600) for _ in range(3)]  # held until killed below
+def test_concurrent_jobs_get_distinct_devices_and_a_finished_jobs_device_is_reused(start):
+    jobs = [start(hold=600) for _ in range(3)]  # held until killed below
     got = [j.stdout.readline().strip() for j in jobs]
     assert sorted(got) == ["cuda:0", "cuda:1", "cuda:2"]
-    auto = start(tmp_path, "auto", hold=0)
+    auto = start("auto", hold=0)
     assert auto.stdout.readline().strip() == "cuda:3" and auto.wait() == 0
     for j in jobs:
         j.kill()  # killed: the OS releases its lock
         j.wait()
-    again = start(tmp_path, hold=0)
+    again = start(hold=0)
     assert again.stdout.readline().strip() == "cuda:0" and again.wait() == 0
 
 
-def test_an_explicit_index_is_used_as_given(tmp_path):
-    jobs = [start(tmp_path, "cuda:2", hold=0) for _ in range(2)]
+def test_an_explicit_index_is_used_as_given(start):
+    jobs = [start("cuda:2", hold=0) for _ in range(2)]
     assert [j.stdout.readline().strip() for j in jobs] == ["cuda:2", "cuda:2"]
     assert [j.wait() for j in jobs] == [0, 0]
 
 
-def test_a_job_waits_while_every_device_is_held(tmp_path, monkeypatch):
+@pytest.fixture
+def own_claims():
+    """Releases the devices this test process claims (a job holds its claim until it ends; pytest
+    runs on)."""
+    yield
+    while gpus._held:
+        gpus._held.pop().close()
+
+
+def test_a_job_waits_while_every_device_is_held(tmp_path, monkeypatch, start, own_claims):
     monkeypatch.setenv(gpus.LOCK_DIR_ENV, str(tmp_path / "locks"))
-    holders = [start(tmp_path, hold=600) for _ in range(4)]
+    holders = [start(hold=600) for _ in range(4)]
     assert sorted(h.stdout.readline().strip() for h in holders) == [f"cuda:{i}" for i in range(4)]
     with pytest.raises(TimeoutError, match="all 4 GPUs stayed held"):
         gpus.claim(4, wait_s=0.05, timeout_s=0.3)
