@@ -7,7 +7,7 @@ The library lives in rooms, each a package; a module imports only from its own r
 below it (:data:`ROOMS`, lowest first; tests/project/test_rooms.py checks every import, inside functions
 too, and that no modules import each other in a circle):
 
-- ``core/``    errors, atomic writes, paths, params, registries, runtime, provenance, fingerprints,
+- ``core/``    errors, atomic writes, paths, params, registries, runtime, log set-up, provenance, fingerprints,
   file hashes, the metric table;
 - ``data/``    datasets, downloads, extraction, images, loaders;
 - ``parts/``   the Resampler and Backbone bases, ``backbones/``, ``lmar/`` (the LMAR resampler, its
