@@ -1,5 +1,5 @@
-"""Where a CLI verb's log lines go: standard error, one timestamped line each (no torch imported, so
-that the report verbs start in a fraction of a second)."""
+"""Where a CLI verb's log lines go: standard error, one timestamped line each. It imports no torch, so
+that a verb which needs no PyTorch (the report verbs) does not spend seconds loading it."""
 
 from __future__ import annotations
 

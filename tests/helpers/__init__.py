@@ -50,7 +50,7 @@ LMAR_SPEC = {
 LABELS = {"dataset": "mini", "backbone": "unet", "resampler": "lmar", "config_hash": "abc123", "seed": 0}
 
 
-# images
+# the lock
 def lock_pins() -> dict[str, str]:
     """requirements.lock as {name: version}, names lower-case with '-' for '_'; every line pinned with ==."""
     pins = {}
@@ -63,6 +63,7 @@ def lock_pins() -> dict[str, str]:
     return pins
 
 
+# images
 def write_rgb(path: Path, h: int, w: int, seed: int = 0) -> Path:
     """A random RGB PNG of (h, w)."""
     rng = np.random.default_rng(seed)
