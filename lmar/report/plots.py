@@ -15,6 +15,7 @@ from lmar.report.plot_latency import quality_latency
 from lmar.report.plot_style import MARKERS, panels, resampler_styles, save_figure
 from lmar.report.store import load_results
 from lmar.report.tables import N_BOOT
+from lmar.run.curves import START
 from lmar.run.targets import FULL
 
 
@@ -284,13 +285,16 @@ def curves_figure(curves, root: Path):
     epoch, labelled by the job's path under ``root``. Parts equal to each other at every epoch are one
     line ("total (= l1)"); a part has one colour and marker in every panel, named in one legend beside
     the panels (never over a curve); a loss spanning a decade or more is on a log axis with labelled
-    ticks, else on a linear one. A curve without rows (weights converted, not trained) gets a panel
-    that says so, without axes."""
+    ticks, else on a linear one. A held-out PSNR (``val_psnr``) is dashed on a right-hand axis in dB;
+    with early stopping its first point is the initial weights' score (epoch -1, ticked "init") and a
+    star marks the point whose weights were kept (column ``kept``). A curve without rows (weights
+    converted, not trained) gets a panel that says so, without axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
 
     jobs = [_read_curve(Path(path), root) for path in curves]
     if not jobs:
@@ -319,17 +323,27 @@ def curves_figure(curves, root: Path):
             right.plot(df["epoch"], df[VALIDATION], ls="--", lw=1.2, color="black")
             right.set_ylabel("held-out PSNR (dB), dashed", fontsize="small")
             right.tick_params(labelsize="x-small")
+            if KEPT in df.columns:  # early stopping: the row whose weights were saved
+                kept = df[pd.to_numeric(df[KEPT], errors="coerce") == 1]
+                right.plot(kept["epoch"], kept[VALIDATION], ls="", **KEPT_STYLE)
+        if (df["epoch"] == START).any():  # the initial weights' score, before any training
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "init" if v == START else f"{v:g}"))
     for ax in axes.flat[len(jobs):]:
         ax.remove()
     handles = [Line2D([], [], ms=4, **style[label]) for label in labels]
     if any(VALIDATION in df.columns for _, df, _ in jobs):
         handles, labels = handles + [Line2D([], [], ls="--", color="black")], labels + ["held-out PSNR (right axis)"]
+    if any(KEPT in df.columns for _, df, _ in jobs):
+        handles, labels = handles + [Line2D([], [], ls="", **KEPT_STYLE)], labels + [KEPT_LABEL]
     if labels:
         fig.legend(handles, labels, title="loss part", loc="outside right upper", fontsize="small")
     return fig
 
 
 VALIDATION = "val_psnr"  # a curve's held-out score (lmar.run.train's validation split), drawn on a right-hand axis
+KEPT = "kept"  # early stopping's choice: 1 in the row whose weights were saved (epoch START: the initial ones)
+KEPT_STYLE = {"marker": "*", "ms": 11, "color": "black", "clip_on": False}  # whole, even at the axes' edge
+KEPT_LABEL = "weights kept (best held-out PSNR;\n'init': before training)"
 
 
 def _read_curve(path: Path, root: Path) -> tuple[str, pd.DataFrame, list[tuple[str, str]]]:
@@ -343,7 +357,7 @@ def _read_curve(path: Path, root: Path) -> tuple[str, pd.DataFrame, list[tuple[s
         raise LmarError(f"training curve {path} has no 'epoch' column (it has {list(df.columns)}); "
                         "give the .curve.csv files written beside the checkpoints")
     job = str(path.relative_to(root) if path.is_relative_to(root) else path).removesuffix(".curve.csv")
-    parts = [c for c in df.columns if c not in ("epoch", "lr", "seconds", VALIDATION)]
+    parts = [c for c in df.columns if c not in ("epoch", "lr", "seconds", VALIDATION, KEPT)]
     return job, df, _same_lines(df, parts)
 
 
@@ -374,7 +388,7 @@ def _loss_axis(ax, values: np.ndarray) -> None:
     losses span a decade or more; a linear axis otherwise (a log axis would show one tick or none)."""
     from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))  # labels clear of each other at 180 epochs
     finite = values[np.isfinite(values)]
     if finite.size and finite.min() > 0 and finite.max() / finite.min() >= 10:
         ax.set_yscale("log")

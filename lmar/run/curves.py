@@ -9,6 +9,11 @@ are written all-or-nothing (:func:`lmar.core.atomic.atomic_path`) to :func:`curv
 
 The loss columns follow the order in which the parts first appear; a part absent from an epoch (a
 term switched off then, e.g. LMAR's resize term with a zero weight after epoch 0) is an empty cell.
+The held-out score ``val_psnr`` (where the trainer validates) and ``kept`` come last. A trainer with
+early stopping (a trainable resampler with ``train.val_pairs``) also scores its initial weights: that
+is the first row, epoch :data:`START` (-1), with ``val_psnr`` alone (no learning rate, time or loss:
+nothing was trained), and ``kept`` is 1 in the row whose weights were saved (-1: the initialisation)
+and 0 in the others.
 A checkpoint converted from released weights was not trained here: its curve has the header
 ``epoch,lr,seconds`` and no rows (written by the CLI's ``--released`` path).
 
@@ -44,6 +49,8 @@ from lmar.core.errors import LmarError
 log = logging.getLogger(__name__)
 
 BASE_COLUMNS = ("epoch", "lr", "seconds")
+LAST_COLUMNS = ("val_psnr", "kept")  # after the loss parts, in this order, where present
+START = -1  # the epoch of the row that scores the initial weights, before any training
 TENSORBOARD_ENV = "LMAR_TENSORBOARD"
 
 
@@ -54,11 +61,13 @@ def curve_path(ckpt: str | os.PathLike) -> Path:
 
 
 def columns(rows: Iterable[Mapping]) -> list[str]:
-    """``epoch, lr, seconds`` then every other key of ``rows`` in order of first appearance."""
+    """``epoch, lr, seconds``, every other key of ``rows`` in order of first appearance, then those of
+    :data:`LAST_COLUMNS` that ``rows`` hold."""
+    rows = list(rows)
     cols = list(BASE_COLUMNS)
     for row in rows:
-        cols += [k for k in row if k not in cols]
-    return cols
+        cols += [k for k in row if k not in cols and k not in LAST_COLUMNS]
+    return cols + [k for k in LAST_COLUMNS if any(k in row for row in rows)]
 
 
 def write_curve(rows: list[Mapping], path: str | os.PathLike) -> Path:
@@ -120,6 +129,16 @@ class CurveRecorder:
                 self._tb.add_scalar(f"loss/{k}", row[k], row["epoch"])
         return row
 
+    def add_start(self, scores: Mapping[str, float]) -> dict:
+        """Record the held-out ``scores`` of the initial weights as the first row, epoch :data:`START`
+        (no learning rate, time or loss: nothing was trained)."""
+        row = {"epoch": START, **{k: float(v) for k, v in scores.items()}}
+        self.rows.insert(0, row)
+        if self._tb is not None:
+            for k in scores:
+                self._tb.add_scalar(f"loss/{k}", row[k], START)
+        return row
+
     def write(self, path: str | os.PathLike) -> Path:
         return write_curve(self.rows, path)
 
@@ -147,8 +166,8 @@ def convergence(curve: pd.DataFrame) -> tuple[str, str]:
         return "unknown", "no training epochs recorded: converted from released weights, not trained here"
     if "val_psnr" not in curve:
         return "no", "no validation curve"
-    if "epoch" in curve:
-        curve = curve.sort_values("epoch", kind="stable")
+    if "epoch" in curve:  # the initial weights' row (epoch START) is not a trained epoch
+        curve = curve[pd.to_numeric(curve["epoch"], errors="coerce") != START].sort_values("epoch", kind="stable")
     values = pd.to_numeric(curve["val_psnr"], errors="coerce").dropna().to_numpy(dtype=float)
     if len(values) < MIN_EPOCHS:
         return "no", f"{len(values)} validated epochs, fewer than the {MIN_EPOCHS} that can show convergence"

@@ -31,7 +31,7 @@ from lmar.data.loader import PRELOAD_MAX
 from lmar.data.pairs import list_pairs
 from lmar.parts.resize import resize
 from lmar.run import checkpoint
-from lmar.run.curves import CurveRecorder, curve_path, write_curve
+from lmar.run.curves import START, CurveRecorder, curve_path, write_curve
 from lmar.run.resume import Saver, check_state, restore, rng_states
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,10 @@ def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order
     A loss that is not finite stops training with one line naming the step.
 
     ``keep_best`` (with ``validate``): early stopping that may keep the initialisation. The held-out
-    ``val_psnr`` is taken before the first step too; the weights of the best of the initialisation
-    and every epoch (the first of equals) are kept (in the resume state as well) and loaded into
-    ``net`` at the end. Returns the last epoch's means, the seconds spent training (across
+    ``val_psnr`` is taken before the first step too (the curve's first row, epoch -1; its ``kept``
+    column marks the row whose weights were kept, :mod:`lmar.run.curves`); the weights of the best of
+    the initialisation and every epoch (the first of equals) are kept (in the resume state as well)
+    and loaded into ``net`` at the end. Returns the last epoch's means, the seconds spent training (across
     attempts), the curve's rows and, with ``keep_best``, ``{"epoch": best epoch (-1: the
     initialisation), "val_psnr": its score, "val_psnr_init": the initialisation's}``."""
     epochs = int(cfg["epochs"])
@@ -110,12 +111,14 @@ def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order
     best = state.get("best") if state is not None else None
     if keep_best and best is None:  # the initialisation is the first candidate
         score = validate()["val_psnr"]
-        best = {"model": _snapshot(net), "epoch": -1, "val_psnr": score, "val_psnr_init": score}
+        best = {"model": _snapshot(net), "epoch": START, "val_psnr": score, "val_psnr_init": score}
         log.info("%s: held-out PSNR before training %.4f dB", name, score)
     t0 = time.perf_counter() - spent
     with CurveRecorder(run) as curve:  # before the bar: a bad TensorBoard folder is one error on a line of its own
         bar = tqdm(range(epoch, epochs), desc=f"{'resume' if state else 'train'} {name}", unit="epoch", mininterval=5)
         curve.rows = list(rows)
+        if keep_best and not any(row["epoch"] == START for row in curve.rows):  # resumed: already there
+            curve.add_start({"val_psnr": best["val_psnr_init"]})
         means: dict[str, float] = {}
         for epoch in bar:
             resumed = state is not None and epoch == state["epoch"]
@@ -154,6 +157,7 @@ def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order
             curve.add(epoch, lr, time.perf_counter() - t_epoch, means)
         rows = curve.rows
     if keep_best:
+        rows = [{**row, "kept": int(row["epoch"] == best["epoch"])} for row in rows]
         net.load_state_dict(best["model"])
         log.info("%s: kept the weights of %s (held-out PSNR %.4f dB; %.4f before training)", name,
                  "the initialisation" if best["epoch"] < 0 else f"epoch {best['epoch']}", best["val_psnr"],

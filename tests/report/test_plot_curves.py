@@ -142,3 +142,52 @@ def test_the_held_out_psnr_is_on_its_own_axis_not_among_the_losses(tmp_path):
     assert "PSNR" in twin.get_ylabel() and twin.yaxis.get_label_position() == "right"
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "val_psnr" not in legend and any("held-out PSNR" in t for t in legend)
+
+
+def test_early_stopping_shows_the_initial_score_and_stars_the_kept_weights(tmp_path):
+    """A resampler curve as early stopping writes it (the initial weights' score as epoch -1, ``kept``
+    1 on the kept row): the dashed PSNR starts at -1, ticked "init"; a star sits on the kept point
+    (here the initial weights: 21.7 dB beats every epoch); the loss lines start at epoch 0."""
+    path = tmp_path / "unet" / "resampler_lmar.curve.csv"
+    path.parent.mkdir()
+    path.write_text("epoch,lr,seconds,total,val_psnr,kept\n-1,,,,21.7,1\n0,0.001,1.0,0.3,21.5,0\n"
+                    "1,0.001,1.0,0.2,21.6,0\n2,0.001,1.0,0.1,21.4,0\n")
+    fig = curves_figure([path], tmp_path)
+    loss_ax, twin = [a for a in fig.axes if a.get_lines()]
+    (loss,) = loss_ax.get_lines()
+    assert loss.get_label() == "total" and list(loss.get_ydata())[1:] == [0.3, 0.2, 0.1]
+    dashed, star = twin.get_lines()
+    assert list(dashed.get_xdata()) == [-1, 0, 1, 2] and list(dashed.get_ydata()) == [21.7, 21.5, 21.6, 21.4]
+    assert (list(star.get_xdata()), list(star.get_ydata()), star.get_marker()) == ([-1], [21.7], "*")
+    fig.canvas.draw()
+    ticks = {t.get_position()[0]: t.get_text() for t in loss_ax.get_xticklabels() if t.get_text()}
+    assert ticks[-1] == "init" and ticks[0] == "0" and ticks[2] == "2"
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "kept" not in legend and any(t.startswith("weights kept") for t in legend)
+
+
+def test_a_curve_without_early_stopping_has_no_star_and_no_init_tick(tmp_path):
+    path = tmp_path / "unet" / "backbone.curve.csv"
+    path.parent.mkdir()
+    path.write_text("epoch,lr,seconds,l1,val_psnr\n0,0.001,1.0,0.4,10.0\n1,0.001,1.0,0.2,12.0\n")
+    fig = curves_figure([path], tmp_path)
+    fig.canvas.draw()
+    loss_ax, twin = [a for a in fig.axes if a.get_lines()]
+    assert len(twin.get_lines()) == 1
+    assert "init" not in [t.get_text() for t in loss_ax.get_xticklabels()]
+    assert not any(t.get_text().startswith("weights kept") for t in fig.legends[0].get_texts())
+
+
+def test_epoch_labels_stay_apart_at_180_epochs(tmp_path):
+    """Four panels of 180-epoch backbone curves (the default zoo's length): epoch labels at least 3
+    pixels apart (half a character: "100120140" read as one number at 1 pixel)."""
+    paths = [curve(tmp_path / f"b{i}" / "backbone.curve.csv", ["l1", "val_psnr"],
+                   [[0.5 / (1 + e), 20.0 + e / 100] for e in range(181)]) for i in range(4)]
+    fig = curves_figure(paths, tmp_path)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in [a for a in fig.axes if a.get_xlabel() == "epoch"]:
+        boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
+        assert len(boxes) >= 3
+        gaps = [b.x0 - a.x1 for a, b in zip(boxes, boxes[1:])]
+        assert min(gaps) >= 3, ([t.get_text() for t in ax.get_xticklabels()], gaps)

@@ -68,6 +68,13 @@ def test_the_epochs_are_taken_in_order_of_epoch_not_of_the_file():
     assert convergence(rising)[0] == "no" and "rising" in convergence(rising)[1]
 
 
+def test_the_initial_weights_row_is_not_an_epoch():
+    # 9 epochs and the score before training (epoch -1, lmar.run.curves.START): still 9, too few
+    start = pd.DataFrame({"epoch": [-1], "val_psnr": [20.0]})
+    verdict, why = convergence(pd.concat([start, curve([20.0] * 9)], ignore_index=True))
+    assert verdict == "no" and "9 validated epochs" in why
+
+
 def test_fewer_than_10_validated_epochs_cannot_show_convergence():
     verdict, why = convergence(curve([20.0] * 9))
     assert verdict == "no" and "9 validated epochs" in why

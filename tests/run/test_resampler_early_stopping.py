@@ -61,7 +61,12 @@ def test_the_best_epoch_is_kept_not_the_last(mini_data, backbone_ckpt, tmp_path,
     assert (meta["kept_epoch"], meta["val_psnr_kept"], meta["val_psnr_init"]) == (1, 12.0, 10.0)
     assert same(weights(tmp_path / "r.pt"), seen[2])  # the weights validated after epoch 1
     assert not same(weights(tmp_path / "r.pt"), seen[3])
-    assert pd.read_csv(tmp_path / "r.curve.csv")["val_psnr"].tolist() == [9.0, 12.0, 11.0]
+    curve = pd.read_csv(tmp_path / "r.curve.csv")  # the initial weights' score first, as epoch -1
+    assert curve["epoch"].tolist() == [-1, 0, 1, 2]
+    assert curve["val_psnr"].tolist() == [10.0, 9.0, 12.0, 11.0]
+    assert curve["kept"].tolist() == [0, 0, 1, 0]
+    assert curve.loc[0, ["lr", "seconds", "total"]].isna().all()  # nothing was trained before epoch 0
+    assert list(curve.columns[-2:]) == ["val_psnr", "kept"]
     assert checkpoint.load(tmp_path / "r.pt", "resampler")["meta"]["kept_epoch"] == 1
 
 
@@ -72,6 +77,8 @@ def test_no_better_epoch_keeps_the_initialisation_which_is_bilinear(mini_data, b
     torch.manual_seed(0)
     meta = train_resampler(mini_data, backbone_ckpt, SPEC, tmp_path / "r.pt", CPU, seed=0, name="r")
     assert meta["kept_epoch"] == -1
+    curve = pd.read_csv(tmp_path / "r.curve.csv")
+    assert (curve["epoch"].tolist(), curve["kept"].tolist()) == ([-1, 0, 1, 2], [1, 0, 0, 0])
     kept = weights(tmp_path / "r.pt")
     assert same(kept, seen[0])
     # the resizer's initialisation (its last layer at zero) is the plain bilinear resize
@@ -117,6 +124,8 @@ def test_a_job_killed_after_a_kept_epoch_resumes_to_the_same_choice(mini_data, b
                               save={"every_steps": 1, "every_minutes": 0})
     assert (resumed["kept_epoch"], resumed["val_psnr_kept"]) == (whole["kept_epoch"], whole["val_psnr_kept"])
     assert same(weights(tmp_path / "r.pt"), weights(tmp_path / "whole.pt"))
+    columns = ["epoch", "val_psnr", "kept"]  # one row for the initial weights, as without the kill
+    assert pd.read_csv(tmp_path / "r.curve.csv")[columns].equals(pd.read_csv(tmp_path / "whole.curve.csv")[columns])
 
 
 def test_a_state_whose_kept_weights_do_not_fit_is_not_resumed():
