@@ -20,7 +20,9 @@ Five, each a small function over a curve or the results rows:
 - compute (:func:`compute_verdicts`): per (dataset, backbone, resampler, target), DEU's GFLOPs in all
   and its mean time against enhancing at full resolution (the block's full-resolution row), and the
   break-even backbone cost per pixel above which DEU saves FLOPs. Computed when the table is made,
-  from the store's ``resample_gflops, enhance_gflops, upsample_gflops, time_s``, not stored.
+  from the store's ``resample_gflops, enhance_gflops, upsample_gflops, time_s``, not stored. Shown
+  as one table per block (:func:`compute_table`), and a line for each resampler with which DEU saves
+  no FLOPs or no time at some target (:func:`compute_note`).
 
 :func:`block_notes` turns them into the lines under each (dataset, backbone) block of ``table.md``.
 None of them is a left-out note: a table that states a verdict has left nothing out.
@@ -238,51 +240,75 @@ def kflop(value: float) -> str:
     return f"{float(f'{value:.2g}'):g}"
 
 
-def _side(ratios: dict, more: str, fewer: str, same: str) -> str:
-    """Where DEU costs more and where less than full resolution by ``ratios`` {target: ratio} (NaN
-    not said): "more FLOPs at every target", "more FLOPs at x1.5 but fewer FLOPs at x3, x4"."""
-    groups: dict = {}
-    for target, ratio in ratios.items():
-        if not pd.isna(ratio):
-            groups.setdefault(more if ratio > 1 else fewer if ratio < 1 else same, []).append(str(target))
-    if len(groups) == 1 and len(next(iter(groups.values()))) == len(ratios):
-        return f"{next(iter(groups))} at every target"
-    return " but ".join(f"{word} at {', '.join(targets)}" for word, targets in groups.items())
+def _targets(targets: list[str], of: list[str]) -> str:
+    """``targets`` as :func:`compute_note` names them: "any target" where they are all of ``of``."""
+    return "any target" if len(targets) == len(of) else ", ".join(targets)
 
 
-def _break_even_text(rows: pd.DataFrame) -> str:
-    """The break-even clause of :func:`compute_note`: the lowest over the targets, the highest, and
-    the targets where DEU never saves FLOPs."""
+def _ratio_cell(flops: float, time: float, timed: bool) -> str:
+    """One cell of :func:`compute_table`: "0.45x / 0.71x" (FLOPs / time), a ratio of 1 or more (DEU saves
+    nothing there) in bold."""
+    def one(ratio: float) -> str:
+        return "-" if pd.isna(ratio) else f"**{ratio:.2f}x**" if ratio >= 1 else f"{ratio:.2f}x"
+
+    return f"{one(flops)} / {one(time)}" if timed else one(flops)
+
+
+def _break_even_cell(rows: pd.DataFrame) -> str:
+    """The last cell of a :func:`compute_table` row: the break-even backbone cost at each end of the
+    targets' range (the lowest first), and the targets where DEU never saves FLOPs."""
     values = rows["break_even_kflop_per_pixel"]
     finite = rows[np.isfinite(values)]
-    never = rows.loc[~np.isfinite(values), "target"]
+    never = [str(t) for t in rows.loc[~np.isfinite(values), "target"]]
     if finite.empty:
-        return "no target has fewer pixels than the full image: DEU saves no FLOPs here"
+        return "never (no target has fewer pixels than the full image)"
     low = finite.loc[finite["break_even_kflop_per_pixel"].idxmin()]
     high = finite.loc[finite["break_even_kflop_per_pixel"].idxmax()]
-    text = f"it saves FLOPs only with a backbone above {kflop(low['break_even_kflop_per_pixel'])} kFLOP/pixel at {low['target']}"
+    text = f"{kflop(low['break_even_kflop_per_pixel'])} ({low['target']})"
     if high["target"] != low["target"]:
-        text += f" (above {kflop(high['break_even_kflop_per_pixel'])} at {high['target']})"
-    if len(never):
-        text += f", never at {', '.join(map(str, never))} (no fewer pixels than the full image)"
-    return text
+        text += f" to {kflop(high['break_even_kflop_per_pixel'])} ({high['target']})"
+    return text + (f"; never at {', '.join(never)}" if never else "")
 
 
-def compute_note(rows: pd.DataFrame) -> str:
-    """The compute verdict of one (dataset, backbone, resampler) as one line, from its rows of
-    :func:`compute_verdicts` in target order."""
+def compute_table(costs: pd.DataFrame) -> str:
+    """The compute verdict of one (dataset, backbone) block as a Markdown table, from its rows of
+    :func:`compute_verdicts`: a row per resampler, a column per target (in order of scale) holding
+    DEU's FLOPs and mean time as multiples of enhancing at full resolution (bold where 1 or more), and
+    the backbone cost per pixel above which DEU would save FLOPs, with a line above saying so."""
+    costs = costs.sort_values("scale", kind="stable")
+    targets = [str(t) for t in dict.fromkeys(costs["target"])]
+    timed = costs["time_ratio"].notna().any()
+    first = costs.iloc[0]
+    lines = [f"Compute on backbone {first['backbone']} ({kflop(first['backbone_kflop_per_pixel'])} kFLOP/pixel at full "
+             f"resolution): DEU's FLOPs{' / mean time' if timed else ''} as multiples of enhancing at full "
+             f"resolution{'' if timed else ' (time not recorded)'}, bold where DEU saves nothing; and the backbone "
+             "cost per pixel above which DEU would save FLOPs.", "",
+             "| resampler | " + " | ".join(targets) + " | saves FLOPs with a backbone above (kFLOP/pixel) |",
+             "|---" * (len(targets) + 2) + "|"]
+    for name, rows in costs.groupby("resampler", sort=False):
+        by_target = rows.set_index(rows["target"].astype(str))
+        cells = [_ratio_cell(by_target.at[t, "flops_ratio"], by_target.at[t, "time_ratio"], timed)
+                 if t in by_target.index else "-" for t in targets]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_break_even_cell(rows)} |")
+    return "\n".join(lines)
+
+
+def compute_note(rows: pd.DataFrame) -> str | None:
+    """The line saying plainly where DEU with one resampler saves no compute against enhancing at full
+    resolution (a FLOPs or time ratio of 1 or more, :func:`compute_verdicts`), from its rows in target
+    order; None where it saves both at every target."""
+    targets = [str(t) for t in rows["target"]]
+    flops = [str(r.target) for r in rows.itertuples() if r.flops_ratio >= 1]
+    time = [str(r.target) for r in rows.itertuples() if not pd.isna(r.time_ratio) and r.time_ratio >= 1]
+    if not flops and not time:
+        return None
     first = rows.iloc[0]
-    timed = rows["time_ratio"].notna().any()
-    each = "; ".join(f"{r.target}: {r.flops_ratio:.2f}x the FLOPs" + ("" if pd.isna(r.time_ratio) else
-                                                                        f", {r.time_ratio:.2f}x the time")
-                     for r in rows.itertuples())
-    costs = _side(dict(zip(rows["target"], rows["flops_ratio"])), "more FLOPs", "fewer FLOPs", "as many FLOPs")
-    if timed:
-        costs += ", and " + _side(dict(zip(rows["target"], rows["time_ratio"])), "more time", "less time",
-                                  "as much time")
-    return (f"Compute: with backbone {first['backbone']} ({kflop(first['backbone_kflop_per_pixel'])} kFLOP/pixel at "
-            f"full resolution), DEU with {first['resampler']} costs, against enhancing at full resolution, {costs} "
-            f"({each}{'' if timed else '; time not recorded'}); {_break_even_text(rows)}.")
+    what = [f"{kind} at {_targets(where, targets)}" for kind, where in (("no FLOPs", flops), ("no time", time)) if where]
+    there = rows[rows["target"].astype(str).isin(flops)]
+    because = (f"; there it would save FLOPs only with a backbone above {_break_even_cell(there)} kFLOP/pixel, and "
+               f"this one costs {kflop(first['backbone_kflop_per_pixel'])}" if flops else "")
+    return (f"Compute: DEU with {first['resampler']} on backbone {first['backbone']} saves {' and '.join(what)} "
+            f"against enhancing at full resolution{because}.")
 
 
 # ---------------------------------------------------------------- the notes of table.md
@@ -291,8 +317,9 @@ def compute_note(rows: pd.DataFrame) -> str:
 def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """{(dataset, backbone): the verdict lines under its tables}: convergence (unless converged),
     each resampler that beats full resolution by more than its paired interval (in each table block
-    where it first does), each that kept its initial weights, and one compute line per resampler (where the rows carry GFLOPs and a
-    full-resolution row)."""
+    where it first does), each that kept its initial weights, and, where the rows carry GFLOPs and a
+    full-resolution row, the compute table (:func:`compute_table`) with a line for each resampler
+    that saves no compute somewhere (:func:`compute_note`)."""
     notes: dict = {}
     for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
         line = convergence_note(rows, backbone)
@@ -311,8 +338,12 @@ def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, se
             if line:
                 notes[(dataset, backbone)].append(line)
     costs = compute_verdicts(df)
-    for (dataset, backbone, _), rows in costs.groupby(["dataset", "backbone", "resampler"], sort=False):
-        notes[(dataset, backbone)].append(compute_note(rows.sort_values("scale", kind="stable")))
+    for (dataset, backbone), block in costs.groupby(["dataset", "backbone"], sort=False):
+        notes[(dataset, backbone)].append(compute_table(block))
+        for _, rows in block.groupby("resampler", sort=False):
+            line = compute_note(rows.sort_values("scale", kind="stable"))
+            if line:
+                notes[(dataset, backbone)].append(line)
     if set(GFLOPS) <= set(df):
         for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
             if full_resolution_name(rows) is None:

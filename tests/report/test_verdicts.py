@@ -238,16 +238,40 @@ def test_the_compute_ratios_and_break_even_by_hand():
     assert break_even(1e-5, 1e-5, 100 * 100, 100 * 100) == math.inf  # a target no smaller: never
 
 
-def test_one_compute_note_per_resampler_says_more_or_less_and_the_break_even():
+def test_the_compute_table_and_a_line_for_the_resampler_that_saves_nothing():
     lines = [n for n in block_notes(store(QUALITY, ("yes", ""), COST))[("d", "b")] if n.startswith("Compute")]
     assert lines == [
-        ("Compute: with backbone b (0.01 kFLOP/pixel at full resolution), DEU with cheap costs, against enhancing "
-        "at full resolution, fewer FLOPs at every target, and less time at every target (x1.25: 0.94x the FLOPs, "
-        "0.90x the time; x2: 0.55x the FLOPs, 0.40x the time); it saves FLOPs only with a backbone above 0.004 "
-        "kFLOP/pixel at x2 (above 0.0083 at x1.25)."),
-        ("Compute: with backbone b (0.01 kFLOP/pixel at full resolution), DEU with heavy costs, against enhancing "
-        "at full resolution, more FLOPs at every target, and more time at every target (x2: 1.35x the FLOPs, "
-        "1.50x the time); it saves FLOPs only with a backbone above 0.015 kFLOP/pixel at x2.")]
+        ("Compute on backbone b (0.01 kFLOP/pixel at full resolution): DEU's FLOPs / mean time as multiples of "
+         "enhancing at full resolution, bold where DEU saves nothing; and the backbone cost per pixel above which "
+         "DEU would save FLOPs.\n\n"
+         "| resampler | x1.25 | x2 | saves FLOPs with a backbone above (kFLOP/pixel) |\n"
+         "|---|---|---|---|\n"
+         "| cheap | 0.94x / 0.90x | 0.55x / 0.40x | 0.004 (x2) to 0.0083 (x1.25) |\n"
+         "| heavy | - | **1.35x** / **1.50x** | 0.015 (x2) |"),
+        ("Compute: DEU with heavy on backbone b saves no FLOPs at any target and no time at any target against "
+         "enhancing at full resolution; there it would save FLOPs only with a backbone above 0.015 (x2) kFLOP/pixel, "
+         "and this one costs 0.01.")]
+
+
+def test_the_compute_line_names_only_the_targets_where_deu_saves_nothing():
+    # mixed at x1.25: 1.2e5 FLOPs (resample 4.6e4), 1.20x, but 9 ms, 0.90x; at x2 0.75x, 0.40x
+    # break-even at x1.25: (4.6e4 + 1e4) / 3600 = 15.56 FLOP/pixel
+    cost = {**COST, ("cheap", "x1.25"): (80, 80, 4.6e-5, 6.4e-5, 1e-5, 0.009), ("cheap", "x2"): (50, 50, 4e-5, 2.5e-5,
+                                                                                                      1e-5, 0.004)}
+    quality = {k: v for k, v in QUALITY.items() if k != "heavy"}
+    lines = [n for n in block_notes(store(quality, ("yes", ""), cost))[("d", "b")] if n.startswith("Compute:")]
+    assert lines == [("Compute: DEU with cheap on backbone b saves no FLOPs at x1.25 against enhancing at full "
+                      "resolution; there it would save FLOPs only with a backbone above 0.016 (x1.25) kFLOP/pixel, "
+                      "and this one costs 0.01.")]
+    table = [n for n in block_notes(store(quality, ("yes", ""), cost))[("d", "b")] if n.startswith("Compute on")]
+    assert "| cheap | **1.20x** / 0.90x | 0.75x / 0.40x |" in table[0]
+
+
+def test_without_times_the_table_shows_flops_alone_and_says_so():
+    df = store(QUALITY, ("yes", ""), COST).drop(columns="time_s")
+    (table,) = [n for n in block_notes(df)[("d", "b")] if n.startswith("Compute on")]
+    assert "DEU's FLOPs as multiples of enhancing at full resolution (time not recorded)" in table
+    assert "| cheap | 0.94x | 0.55x |" in table and "| heavy | - | **1.35x** |" in table
 
 
 def test_no_full_resolution_row_no_compute_verdict_but_a_line_saying_so():
