@@ -1,6 +1,6 @@
 """Verdicts the tables state beside their numbers: where a table cannot show a method's effect.
 
-Five, each a small function over a curve or the results rows:
+Six, each a small function over a curve or the results rows:
 
 - convergence (:func:`convergence_note`, from the columns ``backbone_converged`` and
   ``backbone_convergence`` that the evaluation stores per row by the criterion of
@@ -17,6 +17,10 @@ Five, each a small function over a curve or the results rows:
   early stopping (``train.val_pairs``) whose held-out PSNR no epoch improved keeps its initial
   weights (column ``resampler_kept_epoch``: -1); its rows are then those of the untrained part, and
   the table says so instead of crediting its training.
+- the same scores (:func:`same_scores_notes`): resamplers that score the same on every test image at a
+  target (every metric, to 1e-9) most likely produced the same outputs there; the table says so,
+  so that equal rows are not taken for a merged or duplicated one (without antialiasing, an odd
+  whole factor such as x3 samples each block's centre pixel whatever the kernel).
 - compute (:func:`compute_verdicts`): per (dataset, backbone, resampler, target), DEU's GFLOPs in all
   and its mean time against enhancing at full resolution (the block's full-resolution row), and the
   break-even backbone cost per pixel above which DEU saves FLOPs. Computed when the table is made,
@@ -171,6 +175,63 @@ def kept_initialisation_note(rows: pd.DataFrame, resampler: str) -> str | None:
             f"training pairs' PSNR (early stopping), so its rows there are those of the untrained {resampler}.")
 
 
+# ---------------------------------------------------------------- the same scores
+
+SAME_ATOL = 1e-9  # scores this close on every unit count as the same
+
+
+def _same_groups(block: pd.DataFrame, metrics: list[str]) -> dict:
+    """{(resamplers...): [targets]}: at each resampled target, the resamplers (two or more, in order of
+    appearance) whose ``metrics`` are equal to :data:`SAME_ATOL` on every (seed, image) unit, over
+    the same units."""
+    keys = [k for k in ("seed", "image") if k in block]
+    found: dict = {}
+    for target, rows in block[block["target"] != FULL].groupby("target", sort=False):
+        groups: list[tuple[list[str], pd.DataFrame]] = []
+        for name, mine in rows.groupby("resampler", sort=False):
+            scores = mine.set_index(keys)[metrics].astype(float).sort_index()
+            same = next((g for g in groups if g[1].index.equals(scores.index) and
+                         np.allclose(g[1].to_numpy(), scores.to_numpy(), rtol=0, atol=SAME_ATOL, equal_nan=True)), None)
+            if same is None:
+                groups.append(([name], scores))
+            else:
+                same[0].append(name)
+        for names, _ in groups:
+            if len(names) > 1:
+                found.setdefault(tuple(names), []).append(target)
+    return found
+
+
+def _sci(value: float) -> str:
+    """1e-09 as "1e-9"."""
+    return np.format_float_scientific(value, trim="-", exp_digits=1)
+
+
+def _odd_whole_factor(rows: pd.DataFrame) -> bool:
+    """Whether every row's effective scale is a whole odd number (3, 5, ...)."""
+    scale = pd.to_numeric(rows["scale"], errors="coerce").to_numpy(dtype=float) if "scale" in rows else np.array([])
+    return bool(scale.size) and np.all(np.abs(scale - np.round(scale)) < 1e-9) and np.all(np.round(scale) % 2 == 1)
+
+
+def same_scores_notes(block: pd.DataFrame) -> list[str]:
+    """The lines naming resamplers that score the same on every test image at some targets
+    (:func:`_same_groups`, over the metrics the rows hold), one per set of resamplers."""
+    metrics = [m for m in METRICS if m in block and block[m].notna().any()]
+    if not metrics:
+        return []
+    lines = []
+    for names, targets in _same_groups(block, metrics).items():
+        listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+        why = ""
+        if _odd_whole_factor(block[block["target"].isin(targets)]):
+            why = (f"; {', '.join(map(str, targets))} {'is a whole odd factor' if len(targets) == 1 else 'are whole odd factors'}"
+                   ", where an interpolation without antialiasing samples each block's centre pixel whatever its kernel")
+        lines.append(f"{listed} score the same on every test image at {', '.join(map(str, targets))} "
+                     f"({', '.join(m.upper() for m in metrics)} equal to within {_sci(SAME_ATOL)}): most likely the same "
+                     f"outputs, each evaluated on its own, not one row shown twice{why}.")
+    return lines
+
+
 # ---------------------------------------------------------------- compute
 
 COMPUTE_COLUMNS = ["dataset", "backbone", "resampler", "target", "scale", "deu_gflops", "full_gflops", "flops_ratio",
@@ -317,9 +378,9 @@ def compute_note(rows: pd.DataFrame) -> str | None:
 def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """{(dataset, backbone): the verdict lines under its tables}: convergence (unless converged),
     each resampler that beats full resolution by more than its paired interval (in each table block
-    where it first does), each that kept its initial weights, and, where the rows carry GFLOPs and a
-    full-resolution row, the compute table (:func:`compute_table`) with a line for each resampler
-    that saves no compute somewhere (:func:`compute_note`)."""
+    where it first does), each that kept its initial weights, resamplers that score the same, and,
+    where the rows carry GFLOPs and a full-resolution row, the compute table (:func:`compute_table`)
+    with a line for each resampler that saves no compute somewhere (:func:`compute_note`)."""
     notes: dict = {}
     for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
         line = convergence_note(rows, backbone)
@@ -337,6 +398,8 @@ def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, se
             line = kept_initialisation_note(rows, name)
             if line:
                 notes[(dataset, backbone)].append(line)
+    for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
+        notes[(dataset, backbone)] += same_scores_notes(rows)
     costs = compute_verdicts(df)
     for (dataset, backbone), block in costs.groupby(["dataset", "backbone"], sort=False):
         notes[(dataset, backbone)].append(compute_table(block))

@@ -278,7 +278,7 @@ def test_no_full_resolution_row_no_compute_verdict_but_a_line_saying_so():
     cost = {k: v for k, v in COST.items() if k[0] != "full_resolution"}
     quality = {k: v for k, v in QUALITY.items() if k != "full_resolution"}
     assert compute_verdicts(store(quality, cost=cost)).empty
-    lines = block_notes(store(quality, ("yes", ""), cost))[("d", "b")]
+    lines = [n for n in block_notes(store(quality, ("yes", ""), cost))[("d", "b")] if n.startswith("Compute")]
     assert lines == [("Compute: no full-resolution row here, so no verdict on whether DEU saves compute (add a "
                      "resampler of type full_resolution).")]
 
@@ -302,3 +302,33 @@ def test_kept_at_some_seeds_names_them():
     df = pd.concat([one.assign(seed=s, resampler_kept_epoch=k) for s, k in ((0, -1), (1, 2), (2, -1))])
     assert kept_initialisation_note(df, "resizer").startswith("resizer kept its initial weights at seeds 0, 2 of 3:")
     assert kept_initialisation_note(store({"resizer": {"x2": [1.0]}}), "resizer") is None  # no column: no verdict
+
+
+# ---------------------------------------------------------------- the same scores
+
+
+def test_resamplers_scoring_the_same_on_every_image_are_named_with_why_at_an_odd_factor():
+    same = {"x2": [30.0, 31.0], "x3": [28.0, 29.0]}
+    df = store({"a": same, "b": {"x2": [30.5, 31.0], "x3": [28.0, 29.0]}, "c": same, "d": {"x3": [28.0, 29.1]}})
+    lines = [n for n in block_notes(df)[("d", "b")] if "score the same" in n]
+    assert lines == [
+        ("a and c score the same on every test image at x2 (PSNR, SSIM equal to within 1e-9): most likely the "
+         "same outputs, each evaluated on its own, not one row shown twice."),
+        ("a, b and c score the same on every test image at x3 (PSNR, SSIM equal to within 1e-9): most likely the "
+         "same outputs, each evaluated on its own, not one row shown twice; x3 is a whole odd factor, where an "
+         "interpolation without antialiasing samples each block's centre pixel whatever its kernel.")]
+
+
+def test_one_line_names_every_target_where_the_same_resamplers_score_the_same():
+    twice = {"x2": [30.0, 31.0], "x4": [26.0, 27.0]}
+    (line,) = [n for n in block_notes(store({"a": twice, "b": twice}))[("d", "b")] if "score the same" in n]
+    assert line.startswith("a and b score the same on every test image at x2, x4 (") and "odd" not in line
+
+
+def test_scores_apart_by_more_than_1e_9_or_over_other_images_are_not_the_same():
+    apart = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0, 31.0 + 2e-9]}})
+    assert not [n for n in block_notes(apart)[("d", "b")] if "score the same" in n]
+    close = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0, 31.0 + 5e-10]}})
+    assert [n for n in block_notes(close)[("d", "b")] if "score the same" in n]
+    fewer = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0]}})  # b on image i0 alone
+    assert not [n for n in block_notes(fewer)[("d", "b")] if "score the same" in n]
