@@ -41,6 +41,7 @@ import pandas as pd
 
 from lmar.core.metric_table import METRICS
 from lmar.report.blocks import table_blocks
+from lmar.report.cost_tables import COST_KEYS, LOAD_MARK, load_under
 from lmar.report.stats import better, bootstrap_mean_ci, compare
 from lmar.report.tables import LEVEL, N_BOOT, shown_digits
 from lmar.run.targets import FULL
@@ -235,7 +236,7 @@ def same_scores_notes(block: pd.DataFrame) -> list[str]:
 # ---------------------------------------------------------------- compute
 
 COMPUTE_COLUMNS = ["dataset", "backbone", "resampler", "target", "scale", "deu_gflops", "full_gflops", "flops_ratio",
-                   "time_ratio", "backbone_kflop_per_pixel", "break_even_kflop_per_pixel"]
+                   "time_ratio", "time_under_load", "backbone_kflop_per_pixel", "break_even_kflop_per_pixel"]
 
 
 def break_even(resample_gflops: float, upsample_gflops: float, target_pixels: float, full_pixels: float) -> float:
@@ -255,9 +256,13 @@ def compute_verdicts(df: pd.DataFrame) -> pd.DataFrame:
     pixel at full resolution and the break-even cost of :func:`break_even`, both in kFLOP per pixel.
     The GFLOPs are counted once per target on the first test image (:func:`lmar.run.evaluate.evaluate`),
     so the pixels are that image's: each group's first row's ``target_h x target_w``. Empty where the
-    rows carry no GFLOPs; a block without a full-resolution row has no row here."""
+    rows carry no GFLOPs; a block without a full-resolution row has no row here. ``time_under_load``:
+    whether either side's time was taken while other work shared the CPUs
+    (:func:`lmar.report.cost_tables.load_under`, the cost table's mark)."""
     if not set(GFLOPS) <= set(df) or not {"target_h", "target_w"} <= set(df):
         return pd.DataFrame(columns=COMPUTE_COLUMNS)
+    loads = load_under(df)
+    busy = {tuple(key): bool(under) for key, under in zip(loads[COST_KEYS].itertuples(index=False), loads["under load"])}
     out = []
     for (dataset, backbone), block in df.groupby(["dataset", "backbone"], sort=False):
         full = full_resolution_name(block)
@@ -272,6 +277,8 @@ def compute_verdicts(df: pd.DataFrame) -> pd.DataFrame:
             out.append({"dataset": dataset, "backbone": backbone, "resampler": resampler, "target": target,
                         "scale": r["scale"], "deu_gflops": deu, "full_gflops": base["enhance_gflops"],
                         "flops_ratio": deu / base["enhance_gflops"], "time_ratio": r["time_s"] / base["time_s"],
+                        "time_under_load": busy.get((dataset, backbone, resampler, target), False)
+                        or busy.get((dataset, backbone, full, FULL), False),
                         "backbone_kflop_per_pixel": per_pixel,
                         "break_even_kflop_per_pixel": break_even(r["resample_gflops"], r["upsample_gflops"],
                                                                  r["target_h"] * r["target_w"], full_pixels)})
@@ -306,13 +313,13 @@ def _targets(targets: list[str], of: list[str]) -> str:
     return "any target" if len(targets) == len(of) else ", ".join(targets)
 
 
-def _ratio_cell(flops: float, time: float, timed: bool) -> str:
+def _ratio_cell(flops: float, time: float, timed: bool, busy: bool = False) -> str:
     """One cell of :func:`compute_table`: "0.45x / 0.71x" (FLOPs / time), a ratio of 1 or more (DEU saves
-    nothing there) in bold."""
+    nothing there) in bold, and the load mark after a time taken under load (``busy``)."""
     def one(ratio: float) -> str:
         return "-" if pd.isna(ratio) else f"**{ratio:.2f}x**" if ratio >= 1 else f"{ratio:.2f}x"
 
-    return f"{one(flops)} / {one(time)}" if timed else one(flops)
+    return f"{one(flops)} / {one(time)}{LOAD_MARK if busy else ''}" if timed else one(flops)
 
 
 def _break_even_cell(rows: pd.DataFrame) -> str:
@@ -343,13 +350,15 @@ def compute_table(costs: pd.DataFrame) -> str:
     lines = [f"Compute on backbone {first['backbone']} ({kflop(first['backbone_kflop_per_pixel'])} kFLOP/pixel at full "
              f"resolution): DEU's FLOPs{' / mean time' if timed else ''} as multiples of enhancing at full "
              f"resolution{'' if timed else ' (time not recorded)'}, bold where DEU saves nothing; and the backbone "
-             "cost per pixel above which DEU would save FLOPs.", "",
+             "cost per pixel above which DEU would save FLOPs."
+             + (f" {LOAD_MARK} a time ratio with either side timed under load (the cost table says which)."
+                if costs["time_under_load"].any() else ""), "",
              "| resampler | " + " | ".join(targets) + " | saves FLOPs with a backbone above (kFLOP/pixel) |",
              "|---" * (len(targets) + 2) + "|"]
     for name, rows in costs.groupby("resampler", sort=False):
         by_target = rows.set_index(rows["target"].astype(str))
-        cells = [_ratio_cell(by_target.at[t, "flops_ratio"], by_target.at[t, "time_ratio"], timed)
-                 if t in by_target.index else "-" for t in targets]
+        cells = [_ratio_cell(by_target.at[t, "flops_ratio"], by_target.at[t, "time_ratio"], timed,
+                             bool(by_target.at[t, "time_under_load"])) if t in by_target.index else "-" for t in targets]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {_break_even_cell(rows)} |")
     return "\n".join(lines)
 

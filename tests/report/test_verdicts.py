@@ -267,6 +267,21 @@ def test_the_compute_line_names_only_the_targets_where_deu_saves_nothing():
     assert "| cheap | **1.20x** / 0.90x | 0.75x / 0.40x |" in table[0]
 
 
+def test_a_time_taken_under_load_is_marked_on_its_ratio_as_in_the_cost_table():
+    # load > own threads + CPUs is "under load" (lmar.report.cost_tables.load_under): 6 > 2 + 2 is, 4 is not
+    df = store(QUALITY, ("yes", ""), COST).assign(cpus=2, threads=2, load_1m=1.0)
+    df.loc[(df["resampler"] == "cheap") & (df["target"] == "x2"), "load_1m"] = 6.0
+    df.loc[df["resampler"] == "heavy", "load_1m"] = 4.0
+    (table,) = [n for n in block_notes(df)[("d", "b")] if n.startswith("Compute on")]
+    assert "| cheap | 0.94x / 0.90x | 0.55x / 0.40x‡ |" in table and "| heavy | - | **1.35x** / **1.50x** |" in table
+    assert "‡ a time ratio with either side timed under load" in table
+    df.loc[df["resampler"] == "full_resolution", "load_1m"] = 6.0  # the side every ratio shares
+    (table,) = [n for n in block_notes(df)[("d", "b")] if n.startswith("Compute on")]
+    assert "| cheap | 0.94x / 0.90x‡ | 0.55x / 0.40x‡ |" in table and "/ **1.50x**‡ |" in table
+    unloaded = store(QUALITY, ("yes", ""), COST).assign(cpus=2, threads=2, load_1m=4.0)
+    assert "‡" not in [n for n in block_notes(unloaded)[("d", "b")] if n.startswith("Compute on")][0]
+
+
 def test_without_times_the_table_shows_flops_alone_and_says_so():
     df = store(QUALITY, ("yes", ""), COST).drop(columns="time_s")
     (table,) = [n for n in block_notes(df)[("d", "b")] if n.startswith("Compute on")]
