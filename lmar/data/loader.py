@@ -71,11 +71,12 @@ def _one(batch: list):
 def resolve_workers(workers, device: torch.device, threads: int | None = None) -> int:
     """The loader's worker processes for ``evaluation.workers``: a whole number >= 0 as given (0: decode in
     the evaluating process), or "auto": on CUDA one fewer than the job's threads (``threads``, default
-    the CPUs this process may use), at least 1; on a CPU 1, which overlaps decoding with the computation
-    without taking the threads it computes with."""
+    the CPUs this process may use), at least 1; on a CPU 0: the job computes with every CPU it may use,
+    and a worker decoding beside a timed pass would take CPU time from it (its times would then measure
+    the decoding too), so each pair is decoded between the passes."""
     if workers == "auto" or workers is None:
         if device.type != "cuda":
-            return 1
+            return 0
         if not threads:
             threads = usable_cpus()
         return max(1, int(threads) - 1)

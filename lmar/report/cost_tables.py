@@ -10,6 +10,7 @@ import pandas as pd
 
 from lmar.report.blocks import counted
 from lmar.report.tables import _labels, _tex_tables
+from lmar.run.cpu_wait import WAIT_LIMIT
 from lmar.run.targets import FULL
 
 COST_COLUMNS = {
@@ -21,24 +22,32 @@ COST_COLUMNS = {
 
 COST_KEYS = ["dataset", "backbone", "resampler", "target"]
 LOAD_MARK = "‡"  # after the milliseconds of a row timed under load (:func:`load_under`)
-LOAD_COLUMNS = ["load 1m", "cpus", "threads", "under load"]
+LOAD_COLUMNS = ["load 1m", "cpus", "threads", "cpu wait", "under load"]
 
 
 def load_under(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, backbone, resampler, target), the load its times were taken under: of the rows
-    that recorded it (``load_1m``, ``cpus``, ``threads``: :func:`lmar.run.evaluate.evaluate`), the one
-    whose load average stood highest above its job's own threads and CPUs, as ``load 1m``, ``cpus``,
-    ``threads``, and ``under load``: whether that load, less the job's own threads, exceeded the
-    CPUs it may use (then other work shared the CPUs and the times are slower than the machine's).
-    No row for a group none of whose rows recorded it (results from before it was recorded)."""
+    """Per (dataset, backbone, resampler, target), what its times were taken under: of the rows that
+    recorded it (``load_1m``, ``cpus``, ``threads``: :func:`lmar.run.evaluate.evaluate`), the load of
+    the one whose load average stood highest above its job's own threads and CPUs, as ``load 1m``,
+    ``cpus``, ``threads``; ``cpu wait``, the largest share of a timed pass's runnable time its
+    threads spent waiting for a CPU (``cpu_wait``, :mod:`lmar.run.cpu_wait`; missing where not
+    measured); and ``under load``: whether a row was timed while other work took CPU time from the
+    job (then its times are slower than the machine's): its ``cpu_wait`` above
+    :data:`lmar.run.cpu_wait.WAIT_LIMIT` where measured, else its load, less the job's own threads,
+    above the CPUs it may use. No row for a group none of whose rows recorded the load (results from
+    before it was recorded)."""
     if not {"load_1m", "cpus", "threads"} <= set(df):
         return pd.DataFrame(columns=COST_KEYS + LOAD_COLUMNS)
     rec = df.dropna(subset=["load_1m", "cpus", "threads"])
+    waited = pd.to_numeric(rec["cpu_wait"], errors="coerce") if "cpu_wait" in rec else pd.Series(float("nan"), rec.index)
     # load > threads + cpus, compared so: the whole numbers summed exactly, a load at the sum not marked
-    rec = rec.assign(excess=rec["load_1m"] - (rec["threads"] + rec["cpus"]))
+    loaded = rec["load_1m"] > rec["threads"] + rec["cpus"]
+    rec = rec.assign(excess=rec["load_1m"] - (rec["threads"] + rec["cpus"]), waited=waited,
+                     flagged=(waited > WAIT_LIMIT).where(waited.notna(), loaded).astype(bool))
     worst = rec.sort_values("excess", ascending=False, kind="stable").drop_duplicates(COST_KEYS)
     out = worst[COST_KEYS + ["load_1m", "cpus", "threads"]].rename(columns={"load_1m": "load 1m"})
-    return out.assign(**{"under load": worst["load_1m"] > worst["threads"] + worst["cpus"]})
+    per_group = rec.groupby(COST_KEYS, sort=False).agg(**{"cpu wait": ("waited", "max"), "under load": ("flagged", "any")})
+    return out.merge(per_group.reset_index(), on=COST_KEYS, how="left")
 
 
 def cost_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -102,13 +111,19 @@ def load_legend(part: pd.DataFrame) -> list[str]:
     lines = []
     if len(recorded):
         span = _load_span(recorded["load 1m"])
+        waits = recorded["cpu wait"].dropna() if "cpu wait" in recorded else pd.Series(dtype=float)
+        waited = (f"; the timed passes' threads waited for a CPU for at most {_percent(waits.max())} of their "
+                  "runnable time" + ("" if len(waits) == len(recorded) else " (where measured)")) if len(waits) else ""
         lines.append(f"Timed under a 1-minute load average of {span} (each row's highest) on "
-                     f"{counted_span(recorded['cpus'], 'CPU')}, with {counted_span(recorded['threads'], 'own thread')}.")
+                     f"{counted_span(recorded['cpus'], 'CPU')}, with {counted_span(recorded['threads'], 'own thread')}"
+                     f"{waited}.")
     marked = recorded[recorded["under load"].fillna(False).astype(bool)]
     if len(marked):
         each = "; ".join(_marked_rows(rows) for _, rows in marked.groupby(["resampler", "cpus", "threads"], sort=False))
-        lines.append(f"{LOAD_MARK} timed under load: the load average, less the job's own threads, exceeded the "
-                     f"CPUs it may use; other work shared them, so these times overstate the machine's ({each}).")
+        lines.append(f"{LOAD_MARK} timed under load: a timed pass's threads waited for a CPU for more than "
+                     f"{_percent(WAIT_LIMIT)} of their runnable time (where not measured: the load average, less the "
+                     "job's own threads, exceeded the CPUs it may use); other work took CPU time from the job, so "
+                     f"these times overstate the machine's ({each}).")
     missing = part[part["load 1m"].isna()]
     if len(missing) == len(part):
         lines.append("Load not recorded (results from before it was): a time taken on a loaded machine carries "
@@ -130,8 +145,15 @@ def _marked_rows(rows: pd.DataFrame) -> str:
     """One resampler's rows timed under load (on the same CPUs and threads), as the legend gives
     them: "bicubic x2, x4: load 4.98 to 5.21 against 2 CPUs, 2 own threads"."""
     r = rows.iloc[0]
-    return (f"{r['resampler']} {', '.join(map(str, rows['target']))}: load {_load_span(rows['load 1m'])} against "
-            f"{counted(int(r['cpus']), 'CPU')}, {counted(int(r['threads']), 'own thread')}")
+    waits = rows["cpu wait"].dropna() if "cpu wait" in rows else pd.Series(dtype=float)
+    waited = f"waited up to {_percent(waits.max())}, " if len(waits) else ""
+    return (f"{r['resampler']} {', '.join(map(str, rows['target']))}: {waited}load {_load_span(rows['load 1m'])} "
+            f"against {counted(int(r['cpus']), 'CPU')}, {counted(int(r['threads']), 'own thread')}")
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage: "5%", "38%", "0.4%"."""
+    return f"{100 * share:.0f}%" if share >= 0.01 else f"{100 * share:.1g}%"
 
 
 def _ms_cell(value, marked: bool) -> str:

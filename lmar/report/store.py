@@ -34,7 +34,7 @@ REQUIRED = ["dataset", "backbone", "resampler", "target", "scale", "image"]
 # time the timings were taken at. Everything else is the same to the last digit on a CPU
 # (tests/run/test_pipeline.py); on a GPU, ``lmar.core.runtime.nondeterministic_ops`` names what may not be.
 VOLATILE_COLUMNS = ("time_s", "resample_ms", "enhance_ms", "upsample_ms", "resample_peak_mb", "enhance_peak_mb",
-                    "upsample_peak_mb", "device", "load_1m", "cpus", "threads", "timed_at")
+                    "upsample_peak_mb", "device", "load_1m", "cpu_wait", "cpus", "threads", "timed_at")
 
 # what identifies a row: a store holds each combination once
 ROW_KEY = ["dataset", "backbone", "seed", "resampler", "target", "image"]
@@ -82,7 +82,7 @@ def _read_one(p) -> pd.DataFrame:
 
 
 # means, factors, sizes, timings and what they were timed under: numbers
-NUMERIC = [*METRICS, "scale", "seed", "target_h", "target_w", "time_s", "load_1m", "cpus", "threads"]
+NUMERIC = [*METRICS, "scale", "seed", "target_h", "target_w", "time_s", "load_1m", "cpu_wait", "cpus", "threads"]
 
 
 def _numbers(df: pd.DataFrame, p) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import os
 import resource
 import time
 from collections.abc import Collection
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from lmar.data.pairs import list_pairs
 from lmar.data.validate import check_test_split
 from lmar.parts.cost import param_count, stage_flops
 from lmar.parts.resize import check_method
-from lmar.run import checkpoint
+from lmar.run import checkpoint, cpu_wait
 from lmar.run.curves import backbone_convergence
 from lmar.run.eval_breakdown import clock, device_peak_over, note_device_peak, start, timed_iter
 from lmar.run.metrics import Scorer
@@ -86,7 +86,8 @@ def evaluate(
     Each test pair is decoded once (ahead, by ``evaluation.workers`` processes) and serves every target;
     each output is quantised on the device to the levels a saved file would hold and scored from those,
     one at a time (:class:`lmar.run.metrics.Scorer`). Files are written for the ``evaluation.save_outputs`` sample only,
-    by background threads."""
+    by background threads, never during a timed pass (each waits for the writes before it); each row's
+    ``cpu_wait`` says how much its timed pass's threads waited for a CPU (:mod:`lmar.run.cpu_wait`)."""
     t_start = time.perf_counter()
     targets = parse_targets(evaluation)
     upsampler = evaluation.get("upsampler", "bicubic")
@@ -130,8 +131,8 @@ def evaluate(
         "backbone_n_params": param_count(backbone),
         "resampler_n_params": param_count(resampler),
         "missing_metrics": json.dumps(scorer.missing) if scorer.missing else "",
-        # what the timings were taken under (with each row's load_1m and timed_at): the cost table
-        # marks a time taken while the load, less these threads, exceeded these CPUs (lmar.report.tables)
+        # what the timings were taken under (with each row's cpu_wait, load_1m and timed_at): the cost
+        # table marks a time whose threads waited for a CPU (or, unmeasured, under too high a load)
         "cpus": usable_cpus(),
         "threads": torch.get_num_threads(),
     }
@@ -159,14 +160,17 @@ def evaluate(
                     with clock(parts, "count_flops_s", device), precision_mode(precision, device):
                         flops[target.label] = stage_flops(resampler, backbone, upsampler, tuple(x.shape[-2:]), size,
                                                           device)
+                with clock(parts, "write_s", device):  # nothing of this job's own runs beside the timed pass
+                    wait(written)
                 synchronize(device)
-                timed_at, load_before = datetime.now(UTC), load_1m()
+                timed_at, load_before, waits = datetime.now(UTC), load_1m(), cpu_wait.snapshot()
                 t0 = time.perf_counter()
                 peaks = []
                 with precision_mode(precision, device), noting_nondeterminism(device, nondeterministic):
                     y, stages = deu_staged(x[None], size, resampler, backbone, upsampler, device, peaks)
                 synchronize(device)
                 seconds = time.perf_counter() - t0
+                waited = cpu_wait.wait_share(waits, cpu_wait.snapshot())  # NaN where not measurable
                 load = max(load_before, load_1m())  # NaN where there is no load average
                 for stage in STAGES:
                     parts[f"{stage}_s"] += stages[f"{stage}_ms"] / 1e3
@@ -191,6 +195,7 @@ def evaluate(
                         **scores,
                         "time_s": seconds,
                         "load_1m": load,
+                        "cpu_wait": waited,
                         "timed_at": timed_at.isoformat(timespec="milliseconds"),
                         **stages,
                         **flops[target.label],

@@ -178,3 +178,20 @@ def test_the_marked_cost_table_compiles_without_an_overfull_box(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:]
     log = (tmp_path / "doc.log").read_text(errors="replace")
     assert "Overfull \\hbox" not in log and "Missing character" not in log, log[-2000:]
+
+
+def test_a_measured_cpu_wait_decides_over_the_load_average():
+    """cpu_wait (lmar.run.cpu_wait) measured: above 5% marks the row whatever the load; at or below it
+    does not, even under a load that would; where not measured (NaN) the load rule stands."""
+    df = store((("lanczos3", 5.0), ("bicubic", 2.5), ("area", 5.0)))
+    df["cpu_wait"] = df["resampler"].map({"lanczos3": 0.01, "bicubic": 0.30, "area": float("nan")})
+    df.loc[(df["resampler"] == "bicubic") & (df["image"] == "i2"), "cpu_wait"] = 0.002  # one pass of two waited
+    costs = cost_frame(df).set_index("resampler")
+    assert costs["under load"].to_dict() == {"lanczos3": False, "bicubic": True, "area": True}
+    assert costs["cpu wait"].to_dict()["bicubic"] == 0.30  # the group's largest
+    md = cost_markdown(df)
+    assert md_rows(md)["bicubic"][-1].endswith("‡") and not md_rows(md)["lanczos3"][-1].endswith("‡")
+    assert "waited for a CPU for at most 30% of their runnable time (where measured)" in md
+    assert "bicubic x2: waited up to 30%, load 2.50 against 2 CPUs, 1 own thread" in md
+    assert "more than 5% of their runnable time" in md
+    assert "30\\%" in cost_latex(df)  # a percent sign escaped in LaTeX, not a comment

@@ -89,7 +89,7 @@ def test_a_bad_workers_is_refused(value):
 
 
 def test_auto_workers():
-    assert loader.resolve_workers("auto", CPU) == 1  # a CPU computes with its threads; one process decodes
+    assert loader.resolve_workers("auto", CPU) == 0  # a CPU computes with its threads: decode between passes
     assert loader.resolve_workers("auto", torch.device("cuda"), 16) == 15
     assert loader.resolve_workers("auto", torch.device("cuda"), 1) == 1
     assert loader.resolve_workers(0, CPU) == 0
@@ -155,3 +155,42 @@ def test_a_folder_of_jpegs_is_evaluated_too(data_copy, backbone_ckpt, tmp_path):
                   tmp_path / "img", CPU, dict(LABELS))
     assert sorted(df.image) == sorted(TEST_NAMES) and df.psnr.notna().all()
     shutil.rmtree(tmp_path / "img")
+
+
+def test_no_write_runs_beside_a_timed_pass_and_each_row_says_how_much_it_waited(mini_data, backbone_ckpt, tmp_path,
+                                                                                 monkeypatch):
+    """Every file written (slowly, 0.1 s each, in the background threads) starts and ends outside every
+    timed Downsample -> Enhance -> Upsample pass: a time never includes this job's own writing."""
+    import threading
+    import time
+
+    import lmar.run.evaluate as evaluation
+    from lmar.run import cpu_wait
+
+    writes, passes, lock = [], [], threading.Lock()
+    real_write, real_deu = evaluation.write_image, evaluation.deu_staged
+
+    def slow_write(*args, **kwargs):
+        start = time.perf_counter()
+        time.sleep(0.1)
+        real_write(*args, **kwargs)
+        with lock:
+            writes.append((start, time.perf_counter()))
+
+    def timed_deu(*args, **kwargs):
+        start = time.perf_counter()
+        out = real_deu(*args, **kwargs)
+        passes.append((start, time.perf_counter()))
+        return out
+
+    monkeypatch.setattr(evaluation, "write_image", slow_write)
+    monkeypatch.setattr(evaluation, "deu_staged", timed_deu)
+    df = evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, {"scales": [2, 3], "save_outputs": "all"},
+                  tmp_path / "b.csv", tmp_path / "img", CPU, dict(LABELS))
+    assert len(writes) == len(passes) == 2 * len(TEST_NAMES)
+    overlaps = [(w, p) for w in writes for p in passes if w[0] < p[1] and p[0] < w[1]]
+    assert not overlaps
+    if cpu_wait.snapshot() is not None:  # Linux: a share of the runnable time, between 0 and 1
+        assert df["cpu_wait"].between(0, 1).all()
+    else:
+        assert df["cpu_wait"].isna().all()

@@ -191,7 +191,7 @@ def test_same_config_and_seed_give_identical_results(capsys, mini_data, tmp_path
     # every column but the wall times, peak memory and host is the same to the last digit
     steady = [c for c in a.columns if c not in VOLATILE_COLUMNS]
     assert set(a.columns) - set(steady) == {"time_s", "resample_ms", "enhance_ms", "upsample_ms", "resample_peak_mb",
-                                           "enhance_peak_mb", "upsample_peak_mb", "device", "load_1m", "cpus",
+                                           "enhance_peak_mb", "upsample_peak_mb", "device", "load_1m", "cpu_wait", "cpus",
                                            "threads", "timed_at"}
     pd.testing.assert_frame_equal(a[steady], b[steady], check_exact=True)
     assert a["psnr"].notna().all() and a["nondeterministic_ops"].isna().all()  # nothing to note on a CPU
