@@ -157,15 +157,21 @@ def test_a_folder_of_jpegs_is_evaluated_too(data_copy, backbone_ckpt, tmp_path):
     shutil.rmtree(tmp_path / "img")
 
 
+@pytest.mark.parametrize("writers", ["in place", "threads"])
 def test_no_write_runs_beside_a_timed_pass_and_each_row_says_how_much_it_waited(mini_data, backbone_ckpt, tmp_path,
-                                                                                 monkeypatch):
-    """Every file written (slowly, 0.1 s each, in the background threads) starts and ends outside every
-    timed Downsample -> Enhance -> Upsample pass: a time never includes this job's own writing."""
+                                                                                 monkeypatch, writers):
+    """Every file written (slowly, 0.1 s each) starts and ends outside every timed Downsample -> Enhance ->
+    Upsample pass: a time never includes this job's own writing. A CPU writes in place; CUDA's background
+    threads (forced here on the CPU) are waited for before each pass."""
     import threading
     import time
+    from concurrent.futures import ThreadPoolExecutor
 
     import lmar.run.evaluate as evaluation
     from lmar.run import cpu_wait
+
+    if writers == "threads":
+        monkeypatch.setattr(evaluation, "_InPlace", lambda: ThreadPoolExecutor(evaluation.WRITERS))
 
     writes, passes, lock = [], [], threading.Lock()
     real_write, real_deu = evaluation.write_image, evaluation.deu_staged
@@ -194,3 +200,26 @@ def test_no_write_runs_beside_a_timed_pass_and_each_row_says_how_much_it_waited(
         assert df["cpu_wait"].between(0, 1).all()
     else:
         assert df["cpu_wait"].isna().all()
+
+
+@pytest.mark.parametrize("writers", ["in place", "threads"])
+def test_a_failed_write_fails_the_job_and_leaves_no_output(mini_data, backbone_ckpt, tmp_path, monkeypatch, writers):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import lmar.run.evaluate as evaluation
+
+    if writers == "threads":
+        monkeypatch.setattr(evaluation, "_InPlace", lambda: ThreadPoolExecutor(evaluation.WRITERS))
+    calls, real = [], evaluation.write_image
+
+    def full_disk(*args, **kwargs):  # the third file finds the disk full
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "write_image", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, {"scales": [2, 3], "save_outputs": "all"},
+                 tmp_path / "b.csv", tmp_path / "img", CPU, dict(LABELS))
+    assert entries(tmp_path) == []  # neither the scores nor a folder of images
