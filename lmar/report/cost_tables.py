@@ -29,25 +29,29 @@ def load_under(df: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, backbone, resampler, target), what its times were taken under: of the rows that
     recorded it (``load_1m``, ``cpus``, ``threads``: :func:`lmar.run.evaluate.evaluate`), the load of
     the one whose load average stood highest above its job's own threads and CPUs, as ``load 1m``,
-    ``cpus``, ``threads``; ``cpu wait``, the largest share of a timed pass's runnable time its
-    threads spent waiting for a CPU (``cpu_wait``, :mod:`lmar.run.cpu_wait`; missing where not
-    measured); and ``under load``: whether a row was timed while other work took CPU time from the
-    job (then its times are slower than the machine's): its ``cpu_wait`` above
-    :data:`lmar.run.cpu_wait.WAIT_LIMIT` where measured, else its load, less the job's own threads,
-    above the CPUs it may use. No row for a group none of whose rows recorded the load (results from
-    before it was recorded)."""
+    ``cpus``, ``threads``; ``cpu wait``, the share of its timed passes' runnable time their threads
+    spent waiting for a CPU, all its passes together (each row's ``cpu_wait``, :mod:`lmar.run.cpu_wait`,
+    weighted by its ``time_s``: about how much of the mean time is waiting; missing where not
+    measured); and ``under load``: whether other work took CPU time from the job (then its times are
+    slower than the machine's): that share above :data:`lmar.run.cpu_wait.WAIT_LIMIT` where measured,
+    else a row's load, less the job's own threads, above the CPUs it may use. No row for a group none
+    of whose rows recorded the load (results from before it was recorded)."""
     if not {"load_1m", "cpus", "threads"} <= set(df):
         return pd.DataFrame(columns=COST_KEYS + LOAD_COLUMNS)
     rec = df.dropna(subset=["load_1m", "cpus", "threads"])
     waited = pd.to_numeric(rec["cpu_wait"], errors="coerce") if "cpu_wait" in rec else pd.Series(float("nan"), rec.index)
+    weight = rec["time_s"].where(waited.notna()) if "time_s" in rec else waited.notna().astype(float)
     # load > threads + cpus, compared so: the whole numbers summed exactly, a load at the sum not marked
-    loaded = rec["load_1m"] > rec["threads"] + rec["cpus"]
-    rec = rec.assign(excess=rec["load_1m"] - (rec["threads"] + rec["cpus"]), waited=waited,
-                     flagged=(waited > WAIT_LIMIT).where(waited.notna(), loaded).astype(bool))
+    rec = rec.assign(excess=rec["load_1m"] - (rec["threads"] + rec["cpus"]), loaded=rec["load_1m"] > rec["threads"]
+                     + rec["cpus"], waited_time=waited * weight, weight=weight)
     worst = rec.sort_values("excess", ascending=False, kind="stable").drop_duplicates(COST_KEYS)
     out = worst[COST_KEYS + ["load_1m", "cpus", "threads"]].rename(columns={"load_1m": "load 1m"})
-    per_group = rec.groupby(COST_KEYS, sort=False).agg(**{"cpu wait": ("waited", "max"), "under load": ("flagged", "any")})
-    return out.merge(per_group.reset_index(), on=COST_KEYS, how="left")
+    groups = rec.groupby(COST_KEYS, sort=False).agg(waited_time=("waited_time", "sum"), weight=("weight", "sum"),
+                                                    measured=("waited_time", "count"), loaded=("loaded", "any"))
+    share = (groups["waited_time"] / groups["weight"]).where(groups["measured"] > 0)
+    groups = groups.assign(**{"cpu wait": share, "under load": (share > WAIT_LIMIT).where(share.notna(), groups["loaded"])})
+    return out.merge(groups[["cpu wait", "under load"]].astype({"under load": bool}).reset_index(), on=COST_KEYS,
+                     how="left")
 
 
 def cost_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -113,14 +117,15 @@ def load_legend(part: pd.DataFrame) -> list[str]:
         span = _load_span(recorded["load 1m"])
         waits = recorded["cpu wait"].dropna() if "cpu wait" in recorded else pd.Series(dtype=float)
         waited = (f"; the timed passes' threads waited for a CPU for at most {_percent(waits.max())} of their "
-                  "runnable time" + ("" if len(waits) == len(recorded) else " (where measured)")) if len(waits) else ""
+                  "runnable time (a row's passes together" + ("" if len(waits) == len(recorded) else
+                                                               ", where measured") + ")") if len(waits) else ""
         lines.append(f"Timed under a 1-minute load average of {span} (each row's highest) on "
                      f"{counted_span(recorded['cpus'], 'CPU')}, with {counted_span(recorded['threads'], 'own thread')}"
                      f"{waited}.")
     marked = recorded[recorded["under load"].fillna(False).astype(bool)]
     if len(marked):
         each = "; ".join(_marked_rows(rows) for _, rows in marked.groupby(["resampler", "cpus", "threads"], sort=False))
-        lines.append(f"{LOAD_MARK} timed under load: a timed pass's threads waited for a CPU for more than "
+        lines.append(f"{LOAD_MARK} timed under load: the row's timed passes waited for a CPU for more than "
                      f"{_percent(WAIT_LIMIT)} of their runnable time (where not measured: the load average, less the "
                      "job's own threads, exceeded the CPUs it may use); other work took CPU time from the job, so "
                      f"these times overstate the machine's ({each}).")
@@ -146,14 +151,25 @@ def _marked_rows(rows: pd.DataFrame) -> str:
     them: "bicubic x2, x4: load 4.98 to 5.21 against 2 CPUs, 2 own threads"."""
     r = rows.iloc[0]
     waits = rows["cpu wait"].dropna() if "cpu wait" in rows else pd.Series(dtype=float)
-    waited = f"waited up to {_percent(waits.max())}, " if len(waits) else ""
+    waited = f"waited {_span(waits)}, " if len(waits) else ""
     return (f"{r['resampler']} {', '.join(map(str, rows['target']))}: {waited}load {_load_span(rows['load 1m'])} "
             f"against {counted(int(r['cpus']), 'CPU')}, {counted(int(r['threads']), 'own thread')}")
 
 
+def _span(shares) -> str:
+    """Shares as percentages: "8%", or "6% to 9%" where they print differently."""
+    low, high = _percent(min(shares)), _percent(max(shares))
+    return low if low == high else f"{low} to {high}"
+
+
 def _percent(share: float) -> str:
-    """A share as a percentage: "5%", "38%", "0.4%"."""
-    return f"{100 * share:.0f}%" if share >= 0.01 else f"{100 * share:.1g}%"
+    """A share as a percentage: "38%", "5.3%", "5%", "0.4%" (a decimal below 10%, so that a share just
+    above the 5% limit does not print as 5%)."""
+    if share >= 0.1:
+        return f"{100 * share:.0f}%"
+    if share >= 0.01:
+        return f"{100 * share:.1f}".rstrip("0").rstrip(".") + "%"
+    return f"{100 * share:.1g}%"
 
 
 def _ms_cell(value, marked: bool) -> str:

@@ -7,7 +7,8 @@ time: wait / (run + wait), summed over the threads. It is near 0 when every thre
 gets one (0.2% measured on an idle 2-core machine with 2 PyTorch threads) and large when other work
 takes CPU time from the job (40% with one busy process beside them, 50% with two): unlike the load
 average, it neither lags behind nor counts the job's own threads. The cost tables mark a time whose
-share exceeds :data:`WAIT_LIMIT` (:func:`lmar.report.cost_tables.load_under`).
+passes together (weighted by their times) waited more than :data:`WAIT_LIMIT`
+(:func:`lmar.report.cost_tables.load_under`).
 
 Where the files are missing (not Linux, or a kernel without scheduler statistics) the share is NaN.
 """

@@ -181,17 +181,23 @@ def test_the_marked_cost_table_compiles_without_an_overfull_box(tmp_path):
 
 
 def test_a_measured_cpu_wait_decides_over_the_load_average():
-    """cpu_wait (lmar.run.cpu_wait) measured: above 5% marks the row whatever the load; at or below it
-    does not, even under a load that would; where not measured (NaN) the load rule stands."""
-    df = store((("lanczos3", 5.0), ("bicubic", 2.5), ("area", 5.0)))
-    df["cpu_wait"] = df["resampler"].map({"lanczos3": 0.01, "bicubic": 0.30, "area": float("nan")})
-    df.loc[(df["resampler"] == "bicubic") & (df["image"] == "i2"), "cpu_wait"] = 0.002  # one pass of two waited
+    """cpu_wait (lmar.run.cpu_wait) measured: the share of a row's passes together, weighted by their times
+    (13 and 14 ms here), above 5% marks it whatever the load; at or below, not even under a load that
+    would; where not measured (NaN) the load rule stands."""
+    df = store((("lanczos3", 5.0), ("bicubic", 2.5), ("area", 5.0), ("resizer", 2.5)))
+    waits = {("lanczos3", "i1"): 0.01, ("lanczos3", "i2"): 0.01, ("bicubic", "i1"): 0.30, ("bicubic", "i2"): 0.002,
+             ("resizer", "i1"): 0.08, ("resizer", "i2"): 0.02}
+    df["cpu_wait"] = [waits.get((r, i), float("nan")) for r, i in zip(df["resampler"], df["image"])]
     costs = cost_frame(df).set_index("resampler")
-    assert costs["under load"].to_dict() == {"lanczos3": False, "bicubic": True, "area": True}
-    assert costs["cpu wait"].to_dict()["bicubic"] == 0.30  # the group's largest
+    # by hand: bicubic (0.30 * 13 + 0.002 * 14) / 27 = 0.14548; resizer (0.08 * 13 + 0.02 * 14) / 27 = 0.04889
+    assert costs["under load"].to_dict() == {"lanczos3": False, "bicubic": True, "area": True, "resizer": False}
+    assert costs.loc["bicubic", "cpu wait"] == pytest.approx(3.928 / 27)
+    assert costs.loc["resizer", "cpu wait"] == pytest.approx(1.32 / 27) and math.isnan(costs.loc["area", "cpu wait"])
     md = cost_markdown(df)
     assert md_rows(md)["bicubic"][-1].endswith("‡") and not md_rows(md)["lanczos3"][-1].endswith("‡")
-    assert "waited for a CPU for at most 30% of their runnable time (where measured)" in md
-    assert "bicubic x2: waited up to 30%, load 2.50 against 2 CPUs, 1 own thread" in md
+    assert "waited for a CPU for at most 15% of their runnable time (a row's passes together, where measured)" in md
+    assert "bicubic x2: waited 15%, load 2.50 against 2 CPUs, 1 own thread" in md
     assert "more than 5% of their runnable time" in md
-    assert "30\\%" in cost_latex(df)  # a percent sign escaped in LaTeX, not a comment
+    df.loc[df["resampler"] == "resizer", "cpu_wait"] = 0.053  # just above the limit: printed as above it
+    assert "resizer x2: waited 5.3%" in cost_markdown(df)
+    assert "15\\%" in cost_latex(df)  # a percent sign escaped in LaTeX, not a comment
