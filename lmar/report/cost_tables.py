@@ -42,8 +42,9 @@ def load_under(df: pd.DataFrame) -> pd.DataFrame:
     waited = pd.to_numeric(rec["cpu_wait"], errors="coerce") if "cpu_wait" in rec else pd.Series(float("nan"), rec.index)
     weight = rec["time_s"].where(waited.notna()) if "time_s" in rec else waited.notna().astype(float)
     # load > threads + cpus, compared so: the whole numbers summed exactly, a load at the sum not marked
-    rec = rec.assign(excess=rec["load_1m"] - (rec["threads"] + rec["cpus"]), loaded=rec["load_1m"] > rec["threads"]
-                     + rec["cpus"], waited_time=waited * weight, weight=weight)
+    limit = rec["threads"] + rec["cpus"]
+    rec = rec.assign(excess=rec["load_1m"] - limit, loaded=rec["load_1m"] > limit, waited_time=waited * weight,
+                     weight=weight)
     worst = rec.sort_values("excess", ascending=False, kind="stable").drop_duplicates(COST_KEYS)
     out = worst[COST_KEYS + ["load_1m", "cpus", "threads"]].rename(columns={"load_1m": "load 1m"})
     groups = rec.groupby(COST_KEYS, sort=False).agg(waited_time=("waited_time", "sum"), weight=("weight", "sum"),
@@ -142,8 +143,7 @@ def load_legend(part: pd.DataFrame) -> list[str]:
 
 def _load_span(loads) -> str:
     """Load averages as printed: "4.02", or "3.54 to 5.21" where they print differently."""
-    low, high = f"{min(loads):.2f}", f"{max(loads):.2f}"
-    return low if low == high else f"{low} to {high}"
+    return _span(loads, lambda load: f"{load:.2f}")
 
 
 def _marked_rows(rows: pd.DataFrame) -> str:
@@ -151,14 +151,15 @@ def _marked_rows(rows: pd.DataFrame) -> str:
     them: "bicubic x2, x4: load 4.98 to 5.21 against 2 CPUs, 2 own threads"."""
     r = rows.iloc[0]
     waits = rows["cpu wait"].dropna() if "cpu wait" in rows else pd.Series(dtype=float)
-    waited = f"waited {_span(waits)}, " if len(waits) else ""
+    waited = f"waited {_span(waits, _percent)}, " if len(waits) else ""
     return (f"{r['resampler']} {', '.join(map(str, rows['target']))}: {waited}load {_load_span(rows['load 1m'])} "
             f"against {counted(int(r['cpus']), 'CPU')}, {counted(int(r['threads']), 'own thread')}")
 
 
-def _span(shares) -> str:
-    """Shares as percentages: "8%", or "6% to 9%" where they print differently."""
-    low, high = _percent(min(shares)), _percent(max(shares))
+def _span(values, shown) -> str:
+    """``values`` as ``shown`` prints them: "8%", or "6% to 9%" where the lowest and highest print
+    differently."""
+    low, high = shown(min(values)), shown(max(values))
     return low if low == high else f"{low} to {high}"
 
 

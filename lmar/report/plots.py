@@ -15,7 +15,7 @@ from lmar.report.plot_latency import quality_latency
 from lmar.report.plot_style import MARKERS, panels, resampler_styles, save_figure
 from lmar.report.store import load_results
 from lmar.report.tables import N_BOOT
-from lmar.run.curves import START
+from lmar.run.curves import KEPT, START, VAL_PSNR
 from lmar.run.targets import FULL
 
 
@@ -340,8 +340,7 @@ def curves_figure(curves, root: Path):
     return fig
 
 
-VALIDATION = "val_psnr"  # a curve's held-out score (lmar.run.train's validation split), drawn on a right-hand axis
-KEPT = "kept"  # early stopping's choice: 1 in the row whose weights were saved (epoch START: the initial ones)
+VALIDATION = VAL_PSNR  # a curve's held-out score (lmar.run.train's validation split), drawn on a right-hand axis
 KEPT_STYLE = {"marker": "*", "ms": 11, "color": "black", "clip_on": False}  # whole, even at the axes' edge
 KEPT_LABEL = "weights kept (best held-out PSNR;\n'init': before training)"
 

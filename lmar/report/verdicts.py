@@ -407,7 +407,6 @@ def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, se
             line = kept_initialisation_note(rows, name)
             if line:
                 notes[(dataset, backbone)].append(line)
-    for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
         notes[(dataset, backbone)] += same_scores_notes(rows)
     costs = compute_verdicts(df)
     for (dataset, backbone), block in costs.groupby(["dataset", "backbone"], sort=False):

@@ -49,7 +49,9 @@ from lmar.core.errors import LmarError
 log = logging.getLogger(__name__)
 
 BASE_COLUMNS = ("epoch", "lr", "seconds")
-LAST_COLUMNS = ("val_psnr", "kept")  # after the loss parts, in this order, where present
+VAL_PSNR = "val_psnr"  # the held-out PSNR after an epoch (or of the initial weights, epoch START)
+KEPT = "kept"  # early stopping's choice: 1 in the row whose weights were saved, else 0
+LAST_COLUMNS = (VAL_PSNR, KEPT)  # after the loss parts, in this order, where present
 START = -1  # the epoch of the row that scores the initial weights, before any training
 TENSORBOARD_ENV = "LMAR_TENSORBOARD"
 

@@ -166,7 +166,7 @@ def evaluate(
     rows, nondeterministic, flops = [], set(), {}  # flops: the stages' GFLOPs per target, for the first image
     writing = ThreadPoolExecutor(WRITERS) if device.type == "cuda" else _InPlace()  # see _InPlace
     with atomic_dir(images_dir) as tmp, torch.no_grad(), writing as writers:
-        written = []
+        written, pending = [], []  # every write, and those submitted since the last timed pass
         loop_start = time.perf_counter()
         decoded = timed_iter(decoded_pairs(pairs, device, workers), parts, "wait_s", "first_wait_s")
         progress = tqdm(decoded, total=len(pairs), desc=str(labels.get("resampler")), unit="pair", mininterval=5)
@@ -184,7 +184,8 @@ def evaluate(
                         flops[target.label] = stage_flops(resampler, backbone, upsampler, tuple(x.shape[-2:]), size,
                                                           device)
                 with clock(parts, "write_s", device):  # nothing of this job's own runs beside the timed pass
-                    wait(written)
+                    wait(pending)
+                    pending.clear()
                 synchronize(device)
                 timed_at, load_before, waits = datetime.now(UTC), load_1m(), cpu_wait.snapshot()
                 t0 = time.perf_counter()
@@ -206,7 +207,8 @@ def evaluate(
                 if pair.name in sample or (pair.name, target.label) == figure:
                     with clock(parts, "write_s", device):
                         path = tmp / path_component(target.label, "target name") / f"{pair.name}.png"
-                        written.append(writers.submit(write_image, levels_array(levels, bits), path, bits))
+                        pending.append(writers.submit(write_image, levels_array(levels, bits), path, bits))
+                        written.append(pending[-1])
                 rows.append(
                     {
                         **fixed,

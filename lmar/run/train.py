@@ -31,7 +31,7 @@ from lmar.data.loader import PRELOAD_MAX
 from lmar.data.pairs import list_pairs
 from lmar.parts.resize import resize
 from lmar.run import checkpoint
-from lmar.run.curves import START, CurveRecorder, curve_path, write_curve
+from lmar.run.curves import KEPT, START, CurveRecorder, curve_path, write_curve
 from lmar.run.resume import Saver, check_state, restore, rng_states
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def _epochs(name: str, cfg: dict, net, opt, sched, gen: torch.Generator, n_order
             curve.add(epoch, lr, time.perf_counter() - t_epoch, means)
         rows = curve.rows
     if keep_best:
-        rows = [{**row, "kept": int(row["epoch"] == best["epoch"])} for row in rows]
+        rows = [{**row, KEPT: int(row["epoch"] == best["epoch"])} for row in rows]
         net.load_state_dict(best["model"])
         log.info("%s: kept the weights of %s (held-out PSNR %.4f dB; %.4f before training)", name,
                  "the initialisation" if best["epoch"] < 0 else f"epoch {best['epoch']}", best["val_psnr"],
