@@ -3,7 +3,8 @@
 Per dataset and backbone, and per set of seeds the resamplers ran with (:func:`lmar.report.blocks.seed_groups`),
 one table per metric: rows resamplers, columns target sizes, each cell the mean over test images
 (and seeds) with a 95% bootstrap interval (:mod:`lmar.report.stats`). The best resampler of each column is
-in bold and the second underlined in LaTeX (italic in Markdown); the full-resolution row (no
+in bold and the second underlined in LaTeX (italic in Markdown), ranked by the means as printed (rows
+that print the same mean share a mark); the full-resolution row (no
 resampling) is the ceiling and takes no part in the ranking. Every row of a table is over the same
 test images and seeds: a block whose rows were scored on different ones is reduced to those they
 share, with a left-out note (:func:`lmar.report.blocks.common_rows`). A metric missing for some rows says so
@@ -92,15 +93,20 @@ def cell_stats(df: pd.DataFrame, metrics, n_boot: int = N_BOOT, seed: int = 0) -
 def _ranks(part: pd.DataFrame, metric: str) -> dict:
     """(resampler, target) -> 1 (best) or 2 (second), among resampled rows scored on every unit of the
     table: a row with a value for fewer (image, seed) units than the table has (a metric missing
-    somewhere, or rows the table was not reduced for) is not ranked by its mean over other images."""
+    somewhere, or rows the table was not reduced for) is not ranked by its mean over other images.
+    Ranked as printed: every row showing the best printed mean is best, every row showing the next
+    printed mean second, so two cells that read the same never carry different marks."""
     out = {}
+    d = metric_digits(metric)
     resampled = part[part["target"] != FULL]
     full = resampled["n_units"].max() if len(resampled) else 0
     ranked = resampled[(resampled["n"] == full) & (resampled["n_units"] == full) & resampled["mean"].notna()]
     for target, col in ranked.groupby("target", sort=False):
-        order = col.sort_values("mean", ascending=not better(metric))
-        for rank, resampler in enumerate(order["resampler"][:2], start=1):
-            out[(resampler, target)] = rank
+        shown = [float(f"{mean:.{d}f}") for mean in col["mean"]]
+        leaders = sorted(set(shown), reverse=better(metric))[:2]
+        for resampler, value in zip(col["resampler"], shown):
+            if value in leaders:
+                out[(resampler, target)] = leaders.index(value) + 1
     return out
 
 

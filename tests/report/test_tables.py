@@ -121,3 +121,21 @@ def test_the_cost_table_sums_stages_and_puts_the_full_resolution_row_first():
     assert abs(lmar["GFLOPs total"] - 3.52) < 1e-12 and lmar["params (M)"] == 0.261
     assert "peak MiB resample" not in costs  # CPU: no per-stage peaks, no empty column
     assert "### d / b" in cost_markdown(pd.DataFrame(rows))
+
+
+def test_means_that_print_the_same_share_a_mark():
+    # means (x2 and x4 alike): lmar and bicubic exactly 31.0, area 31.0003 (prints 31.00 too), lanczos3 30.5;
+    # lower-is-better LPIPS: area 0.20004 and lmar 0.2 print 0.2000, bicubic 0.3, lanczos3 0.4
+    psnr = {"lmar": [30.0, 31.0, 32.0], "bicubic": [32.0, 31.0, 30.0], "area": [30.001, 31.0, 32.0],
+            "lanczos3": [29.5, 30.5, 31.5]}
+    lpips = {"lmar": 0.2, "bicubic": 0.3, "area": 0.20004, "lanczos3": 0.4}
+    rows = [{"dataset": "d", "backbone": "b", "resampler": name, "target": target, "scale": scale, "image": image,
+             "seed": 0, "psnr": v, "ssim": 0.5, "lpips": lpips[name], "resampler_weights": "none"}
+            for target, scale in (("x2", 2.0), ("x4", 4.0))
+            for name, values in psnr.items() for image, v in zip(("i1", "i2", "i3"), values)]
+    md, tex, _ = render(pd.DataFrame(rows), ["psnr", "lpips"], n_boot=200)
+    got = table_lines(md, "d / b: PSNR (dB) ↑")
+    assert [got[name][0].split(" [")[0] for name in psnr] == ["**31.00", "**31.00", "**31.00", "*30.50"]
+    got = table_lines(md, "d / b: LPIPS ↓")
+    assert [got[name][0].split(" [")[0] for name in lpips] == ["**0.2000", "*0.3000", "**0.2000", "0.4000"]
+    assert tex.count(r"\textbf{31.00") == 6 and tex.count(r"\underline{30.50") == 2
