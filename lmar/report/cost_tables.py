@@ -80,8 +80,10 @@ def cost_frame(df: pd.DataFrame) -> pd.DataFrame:
         out["params (M)"] = (out["backbone_n_params"] + resampler) / 1e6
     out = out.drop(columns=[c for c in out if c.endswith("_peak_mb") and out[c].isna().all()])
     out["full"] = out["target"] == FULL
-    out = out.sort_values(["dataset", "backbone", "full", "scale"], ascending=[True, True, False, True], kind="stable")
-    return out.drop(columns=["full"]).rename(columns=COST_COLUMNS)
+    blocks = list(dict.fromkeys(zip(out["dataset"], out["backbone"])))  # in the order of the other tables
+    out["block"] = [blocks.index(key) for key in zip(out["dataset"], out["backbone"])]
+    out = out.sort_values(["block", "full", "scale"], ascending=[True, False, True], kind="stable")
+    return out.drop(columns=["full", "block"]).rename(columns=COST_COLUMNS)
 
 
 def _cost_number(value) -> str:

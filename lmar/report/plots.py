@@ -60,7 +60,8 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
             ax.axis("off")
             continue
         order = by_scale(part, "scale_a").index
-        table = part.pivot_table(index="backbone", columns="target", values="gain", aggfunc="mean")[order]
+        table = part.pivot_table(index="backbone", columns="target", values="gain", aggfunc="mean")
+        table = table.loc[list(dict.fromkeys(part["backbone"])), order]  # backbones in the tables' order
         # at least +-0.25 dB, so that hundredths of a dB stay pale rather than look like large gains
         limit = max(abs(table.min().min()), abs(table.max().max()), HEATMAP_MIN_DB)
         sns.heatmap(table, annot=True, fmt="+.2f", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax,

@@ -33,16 +33,19 @@ def _budgets(df: pd.DataFrame) -> str:
         cols = [c for c in df.columns if c.startswith(prefix)]
         if f"{part}_train" in df:
             rows = df.loc[df[f"{part}_train"].notna() & (df[f"{part}_train"] != ""), [part, f"{part}_train"]]
-            blocks = {(r[part], r[f"{part}_train"]) for _, r in rows.iterrows()}
+            blocks = dict.fromkeys((r[part], r[f"{part}_train"]) for _, r in rows.iterrows())
         elif cols:
-            blocks = set()
+            blocks = {}
             for _, r in df[[part, *cols]].drop_duplicates().iterrows():
                 train = {c[len(prefix):]: _plain(r[c]) for c in cols if not _absent(r[c])}
                 if train:
-                    blocks.add((r[part], json.dumps(train, sort_keys=True)))
+                    blocks[(r[part], json.dumps(train, sort_keys=True))] = None
         else:
             continue
-        text += "".join(f"\nTraining budget of {part} {name}: {_budget(block)}\n" for name, block in sorted(blocks))
+        # in the order the rows name them (the tables' order); one part's blocks together
+        order = list(dict.fromkeys(name for name, _ in blocks))
+        text += "".join(f"\nTraining budget of {part} {name}: {_budget(block)}\n"
+                        for name, block in sorted(blocks, key=lambda b: order.index(b[0])))
     return text
 
 

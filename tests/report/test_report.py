@@ -167,7 +167,9 @@ def test_the_gain_heatmap_shows_the_paired_mean_gain_per_backbone_and_target():
                                  "image": im, "seed": 0, "psnr": 20.0 + k + offset * (sc / 2)})
     fig = gain_heatmap(pd.DataFrame(rows), ("lmar", "bicubic"))
     ax = fig.axes[0]
-    # by hand: gain = offset x scale / 2: unet +1.00 at x2, +2.00 at x4; naf -0.50, -1.00 (rows sorted by name)
-    assert [t.get_text() for t in ax.texts] == ["-0.50", "-1.00", "+1.00", "+2.00"]
+    # by hand: gain = offset x scale / 2: unet +1.00 at x2, +2.00 at x4; naf -0.50, -1.00; the backbones in
+    # the order of the rows, as in the tables (not by name)
+    assert [t.get_text() for t in ax.texts] == ["+1.00", "+2.00", "-0.50", "-1.00"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["unet", "naf"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["x2", "x4"]
     plt.close("all")

@@ -105,3 +105,29 @@ def test_hashes_and_image_names_of_digits_stay_text(tmp_path):
     stored = pd.read_parquet(tmp_path / "results.parquet")
     assert list(stored["config_hash"]) == ["012345678901", "abcdef012345"]
     assert list(stored["image"]) == ["0042", "0042"] and list(stored["code_version"]) == ["1e5a00000000"] * 2
+
+
+def test_every_section_lists_backbones_in_the_order_of_the_rows(tmp_path):
+    # unet's rows come first, as in the default config: the overview, the cost tables and the training
+    # budgets all follow that order (alphabetical order would put nafnet first in some of them)
+    from lmar.report.write import write_table
+
+    rows = []
+    for backbone, epochs in (("unet", 180), ("nafnet", 90)):
+        for resampler, target, scale in (("bicubic", "x2", 2.0), ("full_resolution", "full", 1.0)):
+            for image in ("a", "b"):
+                rows.append({**row(resampler, image, backbone=backbone, target=target, scale=scale),
+                             "target_h": 10, "target_w": 15, "time_s": 0.01, "enhance_ms": 5.0,
+                             "enhance_gflops": 1.0, "backbone_n_params": 1000,
+                             "backbone_train": json.dumps({"epochs": epochs}), "resampler_train": ""})
+    a = tmp_path / "a.csv"
+    pd.DataFrame(rows).to_csv(a, index=False)
+    gather([a], tmp_path / "r.parquet", tmp_path / "r.csv")
+    write_table([tmp_path / "r.parquet"], tmp_path / "t.md")
+    text = (tmp_path / "t.md").read_text()
+    overview, rest = text.split("## Every metric")
+    cost = rest.split("## Cost")[1]
+    for section in (overview, cost):
+        assert 0 <= section.index("### mini / unet") < section.index("### mini / nafnet")
+    assert 0 <= text.index("Training budget of backbone unet: epochs 180") < text.index(
+        "Training budget of backbone nafnet: epochs 90")

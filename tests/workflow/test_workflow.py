@@ -22,9 +22,25 @@ def test_lint_passes():
 
 
 def test_default_config_plans_every_step(tmp_path):
-    res = snakemake("-n", "--cores", "8", "all", "--directory", str(tmp_path), "--configfile", str(ROOT / "config.yaml"))
+    res = snakemake("-n", "-p", "--cores", "8", "all", "--directory", str(tmp_path),
+                    "--configfile", str(ROOT / "config.yaml"))
     assert res.returncode == 0, res.stderr
     out = res.stdout + res.stderr
+    # the training curves' panels in the tables' order (config order: unet before nafnet, learned_resizer
+    # before lmar), not by name
+    (command,) = [line for line in out.splitlines() if "-m lmar plot-curves" in line]
+    panels = [p.split("/seed0/")[0].split("/")[-1] + "/" + p.split("/seed0/")[1].split(".curve")[0]
+              for p in command.split() if p.endswith(".curve.csv")]
+    assert panels == ["unet/backbone", "unet/resampler_learned_resizer", "unet/resampler_lmar",
+                      "nafnet/backbone", "nafnet/resampler_learned_resizer", "nafnet/resampler_lmar"]
+    # the job costs in the order the jobs depend on each other, each step's in config order
+    (command,) = [line for line in out.splitlines() if "-m lmar record --benchmarks" in line]
+    jobs = [p.split("/mini-default/")[1].removesuffix(".tsv") for p in command.split() if p.endswith(".tsv")]
+    resamplers = ["lanczos3", "bicubic", "area", "learned_resizer", "lmar", "full_resolution"]
+    assert jobs == (["pretrain_backbone/mini/unet/seed0", "pretrain_backbone/mini/nafnet/seed0"]
+                    + [f"train_resampler/mini/{b}/seed0/{r}" for b in ("unet", "nafnet")
+                       for r in ("learned_resizer", "lmar")]
+                    + [f"evaluate/mini/{b}/seed0/{r}" for b in ("unet", "nafnet") for r in resamplers])
     counts = {}
     for line in out.splitlines():
         parts = line.split()

@@ -230,21 +230,38 @@ def trainings():
     return pretrained, trained
 
 
+def in_config_order(pretrained):
+    """The (dataset, backbone, seed) cells of ``pretrained`` in the order the config lists them: the
+    tables' order, which the job costs and the training curves' panels follow too."""
+    return [(d, b, s) for d in config["datasets"] for b in config["backbones"] for s in seeds(config)
+            if (d, b, s) in pretrained]
+
+
 def benchmark_files():
-    """The benchmark file of every training and evaluation job of the grid (Snakemake writes them)."""
+    """The benchmark file of every training and evaluation job of the grid (Snakemake writes them), in
+    the order the jobs depend on each other (pretraining, training, evaluation), each step's jobs in
+    config order."""
     pretrained, trained = trainings()
-    files = {f"{BENCH}/pretrain_backbone/{d}/{b}/seed{s}.tsv" for d, b, s in pretrained}
-    files |= {f"{BENCH}/train_resampler/{d}/{b}/seed{s}/{r}.tsv" for d, b, s, r in trained}
-    files |= {f"{BENCH}/evaluate/{d}/{b}/seed{s}/{r}.tsv" for d, b, s, r in grid(config)}
-    return sorted(files)
+    cells, order = set(grid(config)), in_config_order(pretrained)
+    files = [f"{BENCH}/pretrain_backbone/{d}/{b}/seed{s}.tsv" for d, b, s in order]
+    files += [f"{BENCH}/train_resampler/{d}/{b}/seed{s}/{r}.tsv"
+              for d, b, s in order for r in config["resamplers"] if (d, b, s, r) in trained]
+    files += [f"{BENCH}/evaluate/{d}/{b}/seed{s}/{r}.tsv"
+              for d, b, s in order for r in config["resamplers"] if (d, b, s, r) in cells]
+    return files
 
 
 def curve_files():
-    """The training curve of every pretrained backbone and trained resampler of the grid."""
+    """The training curve of every pretrained backbone and trained resampler of the grid, in the tables'
+    order (the figure's panels follow it): per cell of :func:`in_config_order`, the backbone's curve,
+    then each trained resampler's in config order."""
     pretrained, trained = trainings()
-    files = {f"{RES}/models/{d}/{b}/seed{s}/backbone.curve.csv" for d, b, s in pretrained}
-    files |= {f"{RES}/models/{d}/{b}/seed{s}/resampler_{r}.curve.csv" for d, b, s, r in trained}
-    return sorted(files)
+    files = []
+    for d, b, s in in_config_order(pretrained):
+        files.append(f"{RES}/models/{d}/{b}/seed{s}/backbone.curve.csv")
+        files += [f"{RES}/models/{d}/{b}/seed{s}/resampler_{r}.curve.csv"
+                  for r in config["resamplers"] if (d, b, s, r) in trained]
+    return files
 
 
 def figure_cell():
