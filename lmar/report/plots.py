@@ -283,7 +283,7 @@ def training_curves(curves, root: Path, out: Path) -> None:
 
 def curves_figure(curves, root: Path):
     """One panel per training job (its curve CSV, :mod:`lmar.run.curves`): each loss part against the
-    epoch, labelled by the job's path under ``root``. Parts equal to each other at every epoch are one
+    epoch, labelled by the job's path under ``root``; a row per training cell (:func:`_panel_slots`). Parts equal to each other at every epoch are one
     line ("total (= l1)"); a part has one colour and marker in every panel, named in one legend beside
     the panels (never over a curve); a loss spanning a decade or more is on a log axis with labelled
     ticks, else on a linear one. A held-out PSNR (``val_psnr``) is dashed on a right-hand axis in dB;
@@ -303,11 +303,12 @@ def curves_figure(curves, root: Path):
     labels = list(dict.fromkeys(label for _, df, lines in jobs for label, _ in lines))
     colours = dict(zip(labels, _palette(len(labels))))
     style = {label: {"color": colours[label], "marker": MARKERS[i % len(MARKERS)]} for i, label in enumerate(labels)}
-    ncols = min(4, len(jobs))
-    nrows = -(-len(jobs) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 1.6, 2.6 * nrows), squeeze=False,
+    slots = _panel_slots([job for job, _, _ in jobs])
+    nrows, ncols = max(r for r, _ in slots) + 1, max(c for _, c in slots) + 1
+    fig, grid = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 1.6, 2.6 * nrows), squeeze=False,
                              layout="constrained")
-    for ax, (job, df, lines) in zip(axes.flat, jobs):
+    axes = [grid[slot] for slot in slots]
+    for ax, (job, df, lines) in zip(axes, jobs):
         ax.set_title(job, fontsize="small")
         if df.empty or not lines:
             ax.set_axis_off()
@@ -329,8 +330,9 @@ def curves_figure(curves, root: Path):
                 right.plot(kept["epoch"], kept[VALIDATION], ls="", **KEPT_STYLE)
         if (df["epoch"] == START).any():  # the initial weights' score, before any training
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "init" if v == START else f"{v:g}"))
-    for ax in axes.flat[len(jobs):]:
-        ax.remove()
+    for ax in grid.flat:
+        if not any(ax is used for used in axes):
+            ax.remove()
     handles = [Line2D([], [], ms=4, **style[label]) for label in labels]
     if any(VALIDATION in df.columns for _, df, _ in jobs):
         handles, labels = handles + [Line2D([], [], ls="--", color="black")], labels + ["held-out PSNR (right axis)"]
@@ -339,6 +341,25 @@ def curves_figure(curves, root: Path):
     if labels:
         fig.legend(handles, labels, title="loss part", loc="outside right upper", fontsize="small")
     return fig
+
+
+PANELS_PER_ROW = 4  # a training cell with more jobs than this goes on over the next rows
+
+
+def _panel_slots(jobs: list[str]) -> list[tuple[int, int]]:
+    """(row, column) of each job's panel: each training cell (the job's folder: dataset, backbone and
+    seed) starts a row of its own, its jobs in the order given (the backbone's, then its resamplers'),
+    at most PANELS_PER_ROW to a row."""
+    cells: dict[str, list[int]] = {}
+    for i, job in enumerate(jobs):
+        cells.setdefault(str(Path(job).parent), []).append(i)
+    width = min(PANELS_PER_ROW, max(map(len, cells.values())))
+    slots, row = [None] * len(jobs), 0
+    for members in cells.values():
+        for k, i in enumerate(members):
+            slots[i] = (row + k // width, k % width)
+        row += -(-len(members) // width)
+    return slots
 
 
 VALIDATION = VAL_PSNR  # a curve's held-out score (lmar.run.train's validation split), drawn on a right-hand axis

@@ -191,3 +191,21 @@ def test_epoch_labels_stay_apart_at_180_epochs(tmp_path):
         assert len(boxes) >= 3
         gaps = [b.x0 - a.x1 for a, b in zip(boxes, boxes[1:])]
         assert min(gaps) >= 3, ([t.get_text() for t in ax.get_xticklabels()], gaps)
+
+
+def test_each_training_cell_starts_a_row_of_its_own(tmp_path):
+    # two cells of 3 jobs and one of 6, given in that order: rows of at most 4 panels, a cell never
+    # sharing a row with another (by hand: unet row 0, nafnet row 1, the 6 ablations rows 2 and 3)
+    root = tmp_path / "models"
+    jobs = [(cell, name) for cell in ("mini/unet/seed0", "mini/nafnet/seed0")
+            for name in ("backbone", "resampler_learned_resizer", "resampler_lmar")]
+    jobs += [("mini/unet/seed1", name) for name in ("backbone", *(f"resampler_lmar_{k}" for k in range(5)))]
+    paths = [curve(root / cell / f"{name}.curve.csv", ["l1"], [[0.5], [0.2]]) for cell, name in jobs]
+    fig = curves_figure(paths, root)
+    slots = []
+    for cell, name in jobs:
+        spec = panel(fig, f"{cell}/{name}").get_subplotspec()
+        slots.append((spec.rowspan.start, spec.colspan.start))
+    assert slots == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2),
+                     (2, 0), (2, 1), (2, 2), (2, 3), (3, 0), (3, 1)]
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 12  # the 4 unused slots removed
