@@ -114,9 +114,23 @@ def lmar_figure(data: Path, image: str, resampler_ckpt: Path, size: tuple[int, i
     for ax, (title, im) in zip(axes[0], panels):
         _show(ax, im, title)
     _signed(fig, axes[0][-1], (small - x0)[0].mean(dim=0), "x_lr - R(x), mean over RGB")
-    fig.suptitle(f"{label + ': ' if label else ''}LMAR on {image} at {size[0]}x{size[1]}", fontsize=9)
+    fig.suptitle(f"{label + ': ' if label else ''}LMAR on {image} at {size[0]}x{size[1]}"
+                 f"{_which_weights(ckpt.get('meta') or {})}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _which_weights(meta: dict) -> str:
+    """Which weights early stopping kept, as the checkpoint's meta records it (``kept_epoch``, -1 for
+    the initialisation; numbered as in the training curves), for the LMAR figure's title; "" where it
+    records none (no held-out pairs, or weights converted rather than trained)."""
+    kept = meta.get("kept_epoch")
+    if isinstance(kept, bool) or not isinstance(kept, int):
+        return ""
+    if kept == -1:
+        return ("\nits initial weights: no epoch of its training beat them on the held-out pairs (early stopping), "
+                "so the map shows the untrained LMAR")
+    return f"\nweights of epoch {kept} of its training curve (the best on the held-out pairs)"
 
 
 def _signed(fig, ax, diff: torch.Tensor, title: str) -> None:

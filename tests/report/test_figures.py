@@ -43,3 +43,23 @@ def test_the_lmar_figure_shows_what_the_resampler_computes(mini_data, lmar_ckpt)
     shown = fig.axes[3].get_images()[0].get_array()
     assert np.allclose(shown, np.clip(want.permute(1, 2, 0).numpy(), 0, 1), atol=1e-6)
     plt.close("all")
+
+
+def test_the_lmar_figure_says_which_weights_early_stopping_kept(mini_data, lmar_ckpt, tmp_path):
+    from lmar.run.checkpoint import build_resampler, load, save
+
+    spec = {"type": "lmar", "params": LMAR_SPEC["params"]}
+    net, meta = build_resampler(spec, lmar_ckpt, torch.device("cpu"))
+    for kept, words in ((-1, "its initial weights: no epoch of its training beat them"),
+                        (2, "weights of epoch 2 of its training curve"), (None, None)):
+        path = tmp_path / f"kept{kept}.pt"
+        save(path, "resampler", spec, net, {**meta, "kept_epoch": kept} if kept is not None
+             else {k: v for k, v in meta.items() if k != "kept_epoch"})
+        assert load(path, "resampler")["meta"].get("kept_epoch") == kept
+        title = lmar_figure(mini_data, "coffee", path, (24, 36))._suptitle.get_text()
+        assert title.startswith("LMAR on coffee at 24x36")
+        if words is None:
+            assert "\n" not in title  # nothing recorded: nothing said
+        else:
+            assert words in title
+        plt.close("all")
