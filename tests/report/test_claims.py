@@ -51,3 +51,12 @@ def test_without_an_lmar_entry_it_cannot_be_tested():
     df = rows("uhd_lol4k", LOL4K_TARGETS, {"bicubic": ("bicubic", 24.0), "lanczos3": ("lanczos3", 24.5)})
     md = claims_table(df, n_boot=200)
     assert "cannot be tested: no LMAR entry" in md
+
+
+def test_the_claims_baseline_comes_first_whatever_the_names():
+    # rows of bicubic first, and names that sort the other way: the lanczos3-type entry's row still leads
+    df = rows("uhd_lol4k", LOL4K_TARGETS, {"lmar": ("lmar", 25.0), "a_bicubic": ("bicubic", 24.0),
+                                           "z_lanczos": ("lanczos3", 24.5)})
+    md = claims_table(df, n_boot=200)
+    order = [ln.split("|")[3].strip() for ln in md.splitlines() if ln.startswith("| d ")]
+    assert order == ["lmar - z_lanczos", "lmar - a_bicubic"]
