@@ -103,3 +103,17 @@ def test_each_verb_is_one_function_that_the_parser_and_run_share(monkeypatch):
     assert cli.main(["list"]) == 7 and seen == ["list"]
     sub = next(a for a in cli.build_parser()._actions if a.dest == "verb")
     assert list(sub.choices) == list(cli.VERBS)
+
+
+def test_help_is_plain_text_without_docstring_markup():
+    import argparse
+    import re
+
+    from lmar.cli import build_parser
+
+    parser = build_parser()
+    texts = [parser.format_help()] + [sub.format_help() for action in parser._actions
+                                      if isinstance(action, argparse._SubParsersAction) for sub in action.choices.values()]
+    assert len(texts) > 10 and "python -m lmar <verb>" in texts[0]
+    for text in texts:
+        assert not re.search(r"``|:(func|mod|class|data|meth):`", text), text
