@@ -532,7 +532,8 @@ def list_parts(args):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every verb of :data:`VERBS`."""
-    ap = argparse.ArgumentParser(prog="lmar", description=__doc__.split("\n")[0].replace("``", ""))  # the docstring's first line, as plain text
+    # the module docstring's first line, as plain text
+    ap = argparse.ArgumentParser(prog="lmar", description=__doc__.split("\n")[0].replace("``", ""))
     sub = ap.add_subparsers(dest="verb", required=True, metavar="VERB")
     for v in VERBS.values():
         p = sub.add_parser(v.name, help=v.help)

@@ -47,7 +47,8 @@ def claims_table(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> str:
         types = part.groupby("resampler", sort=False)["resampler_type"].first()  # in the tables' order
         lmars = [r for r, t in types.items() if t == "lmar"]
         # the claim's baseline (lanczos3) first, then bicubic
-        bases = sorted((r for r, t in types.items() if t in BASELINE_TYPES), key=lambda r: BASELINE_TYPES.index(types[r]))
+        bases = sorted((r for r, t in types.items() if t in BASELINE_TYPES),
+                       key=lambda r: BASELINE_TYPES.index(types[r]))
         if target is None or not lmars or not bases:
             why = ("no 1200x1600 target" if setting else "no target at x1.8") if target is None else \
                   "no LMAR entry" if not lmars else "no lanczos3 or bicubic entry"
