@@ -56,18 +56,27 @@ def _module_file(name: str) -> Path | None:
     return Path(spec.origin)
 
 
+def _import_statements(node: ast.AST):
+    """The import statements among ``node``'s statements, at any depth of statements (function and class
+    bodies, branches, handlers), except under ``if TYPE_CHECKING``. Only statements are followed: an
+    import statement never sits inside an expression."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.Import, ast.ImportFrom)):
+            yield child
+        elif isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+            continue
+        elif isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
+            yield from _import_statements(child)
+
+
 def _imports(tree: ast.Module, package: str) -> set[str]:
     """Dotted names a module of ``package`` imports anywhere in its body (functions included),
     except under ``if TYPE_CHECKING``."""
     names: set[str] = set()
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-            for n in ast.walk(node) if n is not node}
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
+    for node in _import_statements(tree):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
+        else:
             if node.level:  # relative: from the module's package, up level - 1
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(parts + ([node.module] if node.module else []))

@@ -27,6 +27,13 @@ def tree(tmp_path, monkeypatch):
         "baselines/__init__.py": "",
         "baselines/one.py": "from ..lmar_like import x\nfrom lmar.part_base import *\n",
         "baselines/two.py": "from lmar import part_base\n",
+        # an import in each kind of statement body: a class's method, a handler, a with, a loop's else, a match case
+        "lmar/deep.py": ("class C:\n    def f(self):\n        import lmar.m1\n"
+                         "try:\n    pass\nexcept ImportError:\n    import lmar.m2\n"
+                         "with open('x') as f:\n    import lmar.m3\n"
+                         "for i in []:\n    pass\nelse:\n    from lmar import m4\n"
+                         "match 1:\n    case 1:\n        from . import m5\n"),
+        **{f"lmar/m{k}.py": "" for k in range(1, 6)},
     }.items():
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +49,11 @@ def test_imports_are_followed_at_any_depth_but_not_under_type_checking(tree):
                                                        "lmar/helper.py"]  # the function-level import too
     assert rel(fp.module_files(["baselines.two"])) == ["baselines/__init__.py", "baselines/two.py", "lmar/__init__.py",
                                                         "lmar/part_base.py"]  # not typing_only
+
+
+def test_imports_in_every_kind_of_statement_body_are_followed(tree):
+    assert rel(fp.module_files(["lmar.deep"])) == ["lmar/__init__.py", "lmar/deep.py"] + [
+        f"lmar/m{k}.py" for k in range(1, 6)]
 
 
 def test_editing_a_part_changes_its_jobs_fingerprint_and_no_other(tree):
