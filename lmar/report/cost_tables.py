@@ -50,7 +50,8 @@ def load_under(df: pd.DataFrame) -> pd.DataFrame:
     groups = rec.groupby(COST_KEYS, sort=False).agg(waited_time=("waited_time", "sum"), weight=("weight", "sum"),
                                                     measured=("waited_time", "count"), loaded=("loaded", "any"))
     share = (groups["waited_time"] / groups["weight"]).where(groups["measured"] > 0)
-    groups = groups.assign(**{"cpu wait": share, "under load": (share > WAIT_LIMIT).where(share.notna(), groups["loaded"])})
+    flagged = (share > WAIT_LIMIT).where(share.notna(), groups["loaded"])  # the load rule only where unmeasured
+    groups = groups.assign(**{"cpu wait": share, "under load": flagged})
     return out.merge(groups[["cpu wait", "under load"]].astype({"under load": bool}).reset_index(), on=COST_KEYS,
                      how="left")
 
@@ -80,8 +81,7 @@ def cost_frame(df: pd.DataFrame) -> pd.DataFrame:
         out["params (M)"] = (out["backbone_n_params"] + resampler) / 1e6
     out = out.drop(columns=[c for c in out if c.endswith("_peak_mb") and out[c].isna().all()])
     out["full"] = out["target"] == FULL
-    blocks = list(dict.fromkeys(zip(out["dataset"], out["backbone"])))  # in the order of the other tables
-    out["block"] = [blocks.index(key) for key in zip(out["dataset"], out["backbone"])]
+    out["block"] = out.groupby(["dataset", "backbone"], sort=False).ngroup()  # in the order of the other tables
     out = out.sort_values(["block", "full", "scale"], ascending=[True, False, True], kind="stable")
     return out.drop(columns=["full", "block"]).rename(columns=COST_COLUMNS)
 

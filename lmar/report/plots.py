@@ -285,11 +285,12 @@ def curves_figure(curves, root: Path):
     """One panel per training job (its curve CSV, :mod:`lmar.run.curves`): each loss part against the
     epoch, labelled by the job's path under ``root``; a row per training cell (:func:`_panel_slots`).
     Parts equal to each other at every epoch are one line ("total (= l1)"); a part has one colour and
-    marker in every panel, named in one legend beside the panels (never over a curve); a loss spanning a decade or more is on a log axis with labelled
-    ticks, else on a linear one. A held-out PSNR (``val_psnr``) is dashed on a right-hand axis in dB;
-    with early stopping its first point is the initial weights' score (epoch -1, ticked "init") and a
-    star marks the point whose weights were kept (column ``kept``). A curve without rows (weights
-    converted, not trained) gets a panel that says so, without axes."""
+    marker in every panel, named in one legend beside the panels (never over a curve); a loss spanning
+    a decade or more is on a log axis with labelled ticks, else on a linear one. A held-out PSNR
+    (``val_psnr``) is dashed on a right-hand axis in dB; with early stopping its first point is the
+    initial weights' score (epoch -1, ticked "init") and a star marks the point whose weights were kept
+    (column ``kept``). A curve without rows (weights converted, not trained) gets a panel that says so,
+    without axes."""
     import matplotlib
 
     matplotlib.use("Agg")
