@@ -8,6 +8,7 @@ import re
 import runpy
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -158,6 +159,84 @@ def test_gpu_setup_stops_the_call_when_the_first_import_fails(tmp_path):
     assert "step 0 failed" in (tmp_path / "log").read_text()
 
 
+def test_a_step_gets_what_is_left_of_the_call_and_is_skipped_below_its_minimum(tmp_path):
+    """`step LIMIT LEAST CMD`: LIMIT where the call has that much left, else what it has left; not run
+    (status 124, a line in the log) where less than LEAST is left. The clock is bash's SECONDS, set here
+    (it may tick over by one between the setting and the step, hence the ranges)."""
+    script = (f'LOG={tmp_path}/log; GPU_CALL_SECONDS=100\n. {SCRIPTS / "gpu_env.sh"}\n'
+              'SECONDS=0; step 60 20 echo a\nSECONDS=70; step 60 20 echo b\n'
+              'SECONDS=90; step 60 20 echo c; echo "status $?"\n')
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.splitlines() == ["a", "b", "status 124"], proc.stderr
+    first, second, third = (tmp_path / "log").read_text().splitlines()
+    assert first in ("step, limit 60 s: echo a",)
+    assert second in (f"step, limit {n} s: echo b" for n in (28, 29, 30))
+    assert third in (f"skipped, {n} s of the call left (needs 20): echo c" for n in (8, 9, 10))
+
+
+FAKE_PYTHON = """#!/bin/sh
+{ printf '%s|' "${PYTHONPATH:-}"; printf '%s ' "$@" | tr '\\n' ' '; echo; } >> "$CALLS"
+[ "$1" = -c ] && echo "torch 0 triton 0 no CUDA device"
+exit 0
+"""
+
+
+def _gpu_check_on_a_stand_in(tmp_path, call_seconds: int) -> tuple[list[str], str, str]:
+    """gpu_check.sh on a stand-in python that records each call (PYTHONPATH|arguments) and does nothing,
+    in a folder holding a carried wheel and a baseline library: (calls, gpu_check.log, dag/gpu_dag.log)."""
+    work = tmp_path / f"call{call_seconds}"
+    (work / ".whl").mkdir(parents=True)
+    (work / ".whl" / "snakemake-0-py3-none-any.whl").write_text("")
+    (work / ".prev" / "lmar").mkdir(parents=True)
+    fake = work / "fakepython"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(fake), "CALLS": str(work / "calls"), "GPU_CALL_SECONDS": str(call_seconds),
+           "GPU_SITE": str(work / "site"), "GPU_BIN": str(work / "bin"), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(["bash", str(SCRIPTS / "gpu_check.sh"), str(work / "out")], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    dag_log = work / "out" / "dag" / "gpu_dag.log"
+    return ([c.rstrip() for c in (work / "calls").read_text().splitlines()], (work / "out" / "gpu_check.log").read_text(),
+            dag_log.read_text() if dag_log.exists() else "")
+
+
+def _what(call: str) -> str:
+    """A recorded call, named by what it runs."""
+    args = call.split("|", 1)[1].split()
+    if args[0] == "-c":
+        return "import"
+    if args[0] == "-m":
+        return " ".join(args[1:3]) if args[1] == "lmar" else args[1]
+    return Path(args[0]).name
+
+
+def test_the_gpu_check_runs_its_steps_in_priority_order_and_the_dag_with_what_is_left(tmp_path):
+    """The issue's order: the GPU tests, the 4K resampler (the baseline's library first, alone on the path),
+    its profile, bench-eval, then the default DAG with the rest of the call (the wheels installed once for
+    both scripts), then the cuDNN settings' check."""
+    calls, log, dag_log = _gpu_check_on_a_stand_in(tmp_path, 400)
+    assert [_what(c) for c in calls] == ["import", "pip", "gpu_ceilings.py", "pytest", "resampler_4k.py",
+                                         "resampler_4k.py", "lmar bench", "lmar bench-eval", "import", "snakemake",
+                                         "deu_cudnn_4k.py"]
+    baseline, current = (c.split("|")[0] for c in calls if c.endswith("resampler_4k.py"))
+    assert baseline.endswith("/.prev") and ".prev" not in current
+    assert "--config device=cuda" in next(c for c in calls if _what(c) == "snakemake")
+    assert re.search(r"the default DAG, with (\d+) s of the call left", log)
+    limit = int(re.search(r"step, limit (\d+) s: python -m snakemake", dag_log).group(1))
+    assert 380 <= limit <= 400  # what the call had left, under gpu_dag.sh's own 480
+
+
+def test_the_gpu_check_drops_the_dag_where_too_little_of_the_call_is_left(tmp_path):
+    calls, log, dag_log = _gpu_check_on_a_stand_in(tmp_path, 200)
+    assert "snakemake" not in [_what(c) for c in calls] and not dag_log
+    assert re.search(r"skipped, \d+ s of the call left \(needs 240\): the default DAG", log)
+    assert [_what(c) for c in calls][-1] == "deu_cudnn_4k.py"  # a short step after it still runs
+    calls, log, _ = _gpu_check_on_a_stand_in(tmp_path, 50)  # the tests (at least 60 s) and bench-eval too
+    assert "pytest" not in [_what(c) for c in calls] and "lmar bench-eval" not in [_what(c) for c in calls]
+    assert re.search(r"skipped, \d+ s of the call left \(needs 60\): .* -m pytest", log)
+
+
 def test_ncu_reports_runs_one_ncu_call_per_launch_with_the_launch_as_one_argument(tmp_path):
     """A stand-in ncu on PATH prints the arguments it gets: each launch's JSON reaches the profiled
     program as one argument (none for the built-in launch), after ncu's options (clocks left alone)."""
@@ -177,8 +256,8 @@ def test_ncu_reports_runs_one_ncu_call_per_launch_with_the_launch_as_one_argumen
     program = [args[args.index("python3"):] for args in calls]
     assert program == [["python3", "workflow/scripts/kernel_ncu.py", "cuda", "2160", "3840"],
                        ["python3", "workflow/scripts/kernel_ncu.py", "cuda", "2160", "3840", "[64, 4, 2, false, 1]"]]
-    assert (tmp_path / "log").read_text().splitlines() == ["ncu, launch built-in: exit 0",
-                                                          "ncu, launch [64, 4, 2, false, 1]: exit 0"]
+    assert [line for line in (tmp_path / "log").read_text().splitlines() if line.startswith("ncu")] == [
+        "ncu, launch built-in: exit 0", "ncu, launch [64, 4, 2, false, 1]: exit 0"]
 
 
 def test_the_gpu_check_profiles_the_built_in_launch_and_the_persistent_ones_it_times():

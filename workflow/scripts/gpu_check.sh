@@ -3,8 +3,9 @@
 # Needs PyTorch and Triton there (no Snakemake): the library runs from this tree. Before the call, here:
 # bash workflow/scripts/gpu_prepare.sh [BASELINE], and carry .whl (pyiqa), .prev (BASELINE's library) and
 # .authors (the authors' files the GPU tests compare with).
-# Most important first, each step under its own time limit (a device call's limit being 10 minutes,
-# the last steps may be cut), so that a slow or failing step leaves the others' results:
+# Most important first (issue 24's order), each step under its own time limit and all of them within
+# the call's (GPU_CALL_SECONDS, default 570 s; gpu_env.sh's `step`): a step that would start with less
+# than its minimum left is skipped and named in the log, so what is dropped first is the end of this list:
 #   0. the first import of torch and triton, under a time limit of its own (one such import once hung
 #      for 470 s on a fresh machine): if it fails, nothing else can run, and the log says so;
 #   1. the device's ceilings, measured in this call: a bf16 8192^3 matrix product's rate on random data
@@ -24,13 +25,15 @@
 #   5. lmar bench-eval: 8 synthetic 4K pairs (issue 24's count) through the whole evaluation of the
 #      paper grid (fp32, as the paper config), the time breakdown, and the extrapolated UHD-LOL4K and
 #      UHD-LL protocols -> scale.json, scale.md;
-#   6. one 4K output through the evaluation's DEU path for each paper backbone (x1.8-aspect and
-#      full resolution) under the evaluation's cuDNN settings and with benchmark mode on -> deu_cudnn_4k.jsonl
-#      (last: the call's limit may cut it).
+#   6. the default DAG (gpu_dag.sh, into OUT/dag) with what is left of the call, where that is at least
+#      DAG_LEAST seconds (default 240); otherwise the log says so and the DAG waits for a call of its own;
+#   7. one 4K output through the evaluation's DEU path for each paper backbone (x1.8-aspect and
+#      full resolution) under the evaluation's cuDNN settings and with benchmark mode on -> deu_cudnn_4k.jsonl.
 # The launch sweep is a call of its own (25 bf16 candidates, each in its own process, about 10 s each;
 # the JSON is rewritten after each, so a time limit keeps what ran):
 #   PYTHONPATH=$PWD timeout 280 python3 -m lmar tune-kernel --computes bf16 --out $OUT/kernel.json
-# Every step's output goes to one log, gpu_check.log, so that the files stay few.
+# Every step's output goes to one log, gpu_check.log (the DAG's to dag/), so that the files stay few.
+# Pass the device call's timeout_s less about 30 s as GPU_CALL_SECONDS where it is not 600.
 set -uo pipefail
 OUT=${1:-${OUT:-results/benchmarks/gpu}}
 mkdir -p "$OUT"
@@ -42,25 +45,33 @@ if [ -d .authors ]; then export LMAR_TEST_AUTHORS="$HERE/.authors"; fi
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv
     nproc
 } 2>&1 | tee "$LOG"
-gpu_setup triton  # step 0 (exits if the import fails); the carried pyiqa is for bench-eval alone
+gpu_setup triton  # step 0 (exits if the import fails); the carried wheels are for bench-eval and the DAG
 
-timeout 60 $PY workflow/scripts/gpu_ceilings.py 2>>"$LOG" | tee -a "$OUT/ceilings.json"
+step 60 20 $PY workflow/scripts/gpu_ceilings.py 2>>"$LOG" | tee -a "$OUT/ceilings.json"
 
-timeout 120 $PY -m pytest -q -rs -p no:cacheprovider -k "gpu or cuda" tests/parts/test_lmar_triton.py \
+step 120 60 $PY -m pytest -q -rs -p no:cacheprovider -k "gpu or cuda" tests/parts/test_lmar_triton.py \
     tests/parts/test_authors_resize.py tests/parts/test_released_precision.py tests/bench/test_benchmarks.py 2>&1 | tee -a "$LOG"
 
 if [ -d .prev/lmar ]; then
     echo "baseline: $(cat .prev/COMMIT 2>/dev/null)" | tee -a "$LOG"
-    PYTHONPATH="$HERE/.prev" timeout 50 $PY workflow/scripts/resampler_4k.py 2>>"$LOG" | tee -a "$OUT/resampler_4k.jsonl"
+    PYTHONPATH="$HERE/.prev" step 50 30 $PY workflow/scripts/resampler_4k.py 2>>"$LOG" | tee -a "$OUT/resampler_4k.jsonl"
 fi
-timeout 80 $PY workflow/scripts/resampler_4k.py 2>>"$LOG" | tee -a "$OUT/resampler_4k.jsonl"
+step 80 30 $PY workflow/scripts/resampler_4k.py 2>>"$LOG" | tee -a "$OUT/resampler_4k.jsonl"
 
-timeout 40 $PY -m lmar bench --device cuda --out "$OUT/resample.json" --sections profile 2>&1 | tee -a "$LOG"
+step 40 20 $PY -m lmar bench --device cuda --out "$OUT/resample.json" --sections profile 2>&1 | tee -a "$LOG"
 ncu_reports "$OUT" "" "[64, 4, 2, false, 1]" "[128, 8, 2, false, 1]"  # the built-in launch, then persistent ones
 
 # scale.json is rewritten after every job: a run cut short keeps the jobs it measured
-timeout 250 $PY -m lmar bench-eval --device cuda --out "$OUT" --pairs 8 2>&1 | grep -v " INFO " | tee -a "$LOG"
+step 250 60 $PY -m lmar bench-eval --device cuda --out "$OUT" --pairs 8 2>&1 | grep -v " INFO " | tee -a "$LOG"
 rm -rf "$OUT"/tmp*  # a run cut short leaves its synthetic set and checkpoints: not files to bring back
 
-timeout 45 $PY workflow/scripts/deu_cudnn_4k.py 2>>"$LOG" | tee -a "$OUT/deu_cudnn_4k.jsonl"
+left=$(( CALL_SECONDS - SECONDS ))
+if (( left >= ${DAG_LEAST:-240} )); then
+    echo "the default DAG, with $left s of the call left: $OUT/dag" | tee -a "$LOG"
+    GPU_CALL_SECONDS=$left bash "$(dirname "$0")/gpu_dag.sh" "$OUT/dag"
+else
+    echo "skipped, $left s of the call left (needs ${DAG_LEAST:-240}): the default DAG (gpu_dag.sh, a call of its own)" >> "$LOG"
+fi
+
+step 45 20 $PY workflow/scripts/deu_cudnn_4k.py 2>>"$LOG" | tee -a "$OUT/deu_cudnn_4k.jsonl"
 ls -l "$OUT"

@@ -8,7 +8,8 @@
 #     without their dependencies (about 6 GB, PyTorch included; kept for the next rehearsal);
 #   - gpu_prepare.sh's wheels for this machine's CPython (WHEEL_PYTHON), which gpu_dag.sh installs into a
 #     folder of its own (WORK/site), as it does on the GPU machine;
-#   - gpu_dag.sh with device cpu on DAG_CORES cores (default 2), time limit DAG_LIMIT (default 1800 s),
+#   - gpu_dag.sh with device cpu on DAG_CORES cores (default 2), time limit DAG_LIMIT (default 1800 s; the
+#     call's, GPU_CALL_SECONDS, a minute more),
 #     every virtual environment off PATH. Its files go to OUT (default WORK/out); exits 0 where snakemake did.
 # REHEARSE_PYTHON (default python3) names the CPython of the venv and the wheels: python3.12 for the GPU
 # machine's own (PyTorch then comes from the package index: about 3 GB, a CUDA build that runs on a CPU).
@@ -51,5 +52,6 @@ CLEAN_PATH=$(printf '%s' "$PATH" | tr ':' '\n' | while read -r dir; do
     [ -f "$dir/activate" ] || [ -f "$dir/../pyvenv.cfg" ] || printf '%s:' "$dir"; done)
 env -u VIRTUAL_ENV -u PYTHONPATH PATH="${CLEAN_PATH%:}" PYTHON="$WORK/venv/bin/python3" GPU_SITE="$WORK/site" \
     GPU_BIN="$WORK/bin" DAG_DEVICE=cpu DAG_CORES="${DAG_CORES:-2}" DAG_LIMIT="${DAG_LIMIT:-1800}" \
+    GPU_CALL_SECONDS=$(( ${DAG_LIMIT:-1800} + 60 )) \
     bash workflow/scripts/gpu_dag.sh "$OUT"
 grep -q "snakemake exit 0," "$OUT/wall.txt"
