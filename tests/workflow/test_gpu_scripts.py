@@ -222,7 +222,7 @@ def test_the_gpu_check_runs_its_steps_in_priority_order_and_the_dag_with_what_is
     baseline, current = (c.split("|")[0] for c in calls if c.endswith("resampler_4k.py"))
     assert baseline.endswith("/.prev") and ".prev" not in current
     assert "--config device=cuda" in next(c for c in calls if _what(c) == "snakemake")
-    assert re.search(r"the default DAG, with (\d+) s of the call left", log)
+    assert re.search(r"step, limit \d+ s: env GPU_CALL_SECONDS=\d+ bash \S+/gpu_dag\.sh \S+/out/dag\n", log)
     limit = int(re.search(r"step, limit (\d+) s: python -m snakemake", dag_log).group(1))
     assert 380 <= limit <= 400  # what the call had left, under gpu_dag.sh's own 480
 
@@ -230,7 +230,7 @@ def test_the_gpu_check_runs_its_steps_in_priority_order_and_the_dag_with_what_is
 def test_the_gpu_check_drops_the_dag_where_too_little_of_the_call_is_left(tmp_path):
     calls, log, dag_log = _gpu_check_on_a_stand_in(tmp_path, 200)
     assert "snakemake" not in [_what(c) for c in calls] and not dag_log
-    assert re.search(r"skipped, \d+ s of the call left \(needs 240\): the default DAG", log)
+    assert re.search(r"skipped, \d+ s of the call left \(needs 240\): env GPU_CALL_SECONDS=\d+ bash \S+/gpu_dag\.sh", log)
     assert [_what(c) for c in calls][-1] == "deu_cudnn_4k.py"  # a short step after it still runs
     calls, log, _ = _gpu_check_on_a_stand_in(tmp_path, 50)  # the tests (at least 60 s) and bench-eval too
     assert "pytest" not in [_what(c) for c in calls] and "lmar bench-eval" not in [_what(c) for c in calls]
