@@ -1,0 +1,127 @@
+"""The README's figures for the default experiment ("What its table shows, and what it cannot") are
+those of the run it names under docs/measured/: each quoted number is recomputed here from that run's
+``table_stats.csv``, its training curves and its ``table.md``, so that a rerun whose numbers moved
+cannot leave the README quoting the run before (the learned resizer's row once did)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import ROOT
+
+SECTION_HEAD = "**What its table shows, and what it cannot.**"
+
+
+@pytest.fixture(scope="module")
+def section() -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index(SECTION_HEAD)
+    return " ".join(text[start:text.index("\n\n", text.index("- **Compute**", start))].split())
+
+
+@pytest.fixture(scope="module")
+def run(section) -> Path:
+    named = re.search(r"its tables, statistics and curves are in `(docs/measured/[^`/]+)/`", section)
+    assert named, "the section no longer names the docs/measured folder its figures come from"
+    folder = ROOT / named.group(1)
+    assert (folder / "table_stats.csv").is_file() and (folder / "curves").is_dir(), folder
+    return folder
+
+
+@pytest.fixture(scope="module")
+def stats(run) -> pd.DataFrame:
+    return pd.read_csv(run / "table_stats.csv")
+
+
+def curve(run: Path, backbone: str, part: str) -> pd.DataFrame:
+    return pd.read_csv(run / "curves" / f"{backbone}-{part}.curve.csv")
+
+
+def mean_psnr(stats, backbone, resampler, target) -> float:
+    row = stats[(stats.kind == "mean") & (stats.metric == "psnr") & (stats.backbone == backbone)
+                & (stats.resampler == resampler) & (stats.target == target)]
+    assert len(row) == 1, (backbone, resampler, target)
+    return float(row["mean"].iloc[0])
+
+
+def paired_psnr(stats, backbone, a, b) -> pd.DataFrame:
+    rows = stats[(stats.kind == "paired") & (stats.metric == "psnr") & (stats.backbone == backbone)
+                 & (stats.a == a) & (stats.b == b)]
+    assert len(rows) == 5, (backbone, a, b)
+    return rows.set_index("target")
+
+
+def quoted(section: str, pattern: str) -> tuple[float, ...]:
+    m = re.search(pattern, section)
+    assert m, f"the README's section no longer says {pattern!r}: update this test with the sentence"
+    return tuple(float(g) for g in m.groups())
+
+
+def kept_epoch(c: pd.DataFrame) -> int:
+    return int(c.loc[c.kept == 1, "epoch"].iloc[0])
+
+
+def test_full_resolution_and_the_loss_resampling_costs(section, stats):
+    unet, nafnet = quoted(section, r"at full resolution the U-Net reads ([\d.]+) dB and NAFNet ([\d.]+) dB")
+    full = {b: mean_psnr(stats, b, "full_resolution", "full") for b in ("unet", "nafnet")}
+    assert (unet, nafnet) == (round(full["unet"], 2), round(full["nafnet"], 2))
+    got = quoted(section, r"full resolution minus lanczos3, is (-?[\d.]+) dB at x1.5 and (-?[\d.]+) dB at x4 "
+                          r"with the U-Net, and (-?[\d.]+) and (-?[\d.]+) dB with NAFNet")
+    loss = [round(full[b] - mean_psnr(stats, b, "lanczos3", t), 2)
+            for b in ("unet", "nafnet") for t in ("x1.5", "x4")]
+    assert list(got) == loss
+
+
+def test_the_backbones_convergence(section, run):
+    got = quoted(section, r"held-out PSNR ([+-][\d.]+) and ([+-][\d.]+) dB between the last two fifths")
+    deltas = []
+    for backbone in ("unet", "nafnet"):
+        psnr = curve(run, backbone, "backbone")["val_psnr"].to_numpy()
+        fifth = len(psnr) // 5
+        deltas.append(round(psnr[-fifth:].mean() - psnr[-2 * fifth:-fifth].mean(), 2))
+    assert list(got) == deltas
+
+
+def test_lmar_kept_its_start_and_is_within_noise(section, run, stats):
+    assert "LMAR kept its initial weights (its plain lanczos3 start) on both" in section
+    (epochs,) = quoted(section, r"none of its (\d+) epochs beat them")
+    for backbone in ("unet", "nafnet"):
+        c = curve(run, backbone, "lmar")
+        assert kept_epoch(c) == -1 and (c.epoch >= 0).sum() == epochs
+        assert not paired_psnr(stats, backbone, "lmar", "lanczos3")["significant"].any(), backbone
+
+
+def test_the_learned_resizer(section, run, stats):
+    assert kept_epoch(curve(run, "unet", "learned_resizer")) == -1
+    c = curve(run, "nafnet", "learned_resizer")
+    assert "On NAFNet it kept its third epoch" in section and kept_epoch(c) == 2
+    (gain,) = quoted(section, r"\(\+([\d.]+) dB over its start on the held-out pairs\)")
+    psnr = c.set_index("epoch")["val_psnr"]
+    assert gain == round(psnr[2] - psnr[-1], 2)
+    low, high = quoted(section, r"reads ([\d.]+) to ([\d.]+) dB below lanczos3 at x1.5 to x2")
+    paired = paired_psnr(stats, "nafnet", "learned_resizer", "lanczos3")
+    below = [-paired.loc[t, "mean_diff"] for t in ("x1.5", "x1.8", "x2")]
+    assert (low, high) == (round(min(below), 2), round(max(below), 2))
+    assert paired.loc[["x1.5", "x1.8", "x2"], "significant"].all()
+    assert "(within noise at x3 and x4)" in section and not paired.loc[["x3", "x4"], "significant"].any()
+    swings = quoted(section, r"from epoch to epoch \(([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+) dB\)")
+    assert list(swings) == [round(psnr[e], 2) for e in range(4)]
+
+
+def test_lmars_compute(section, run):
+    low, high, nafnet = quoted(section, r"\(([\d.]+) to ([\d.]+) times the U-Net's, (\d+) times NAFNet's\)")
+    (threshold,) = quoted(section, r"above about (\d+) kFLOP per pixel at x4")
+    table = (run / "table.md").read_text()
+    ratios = {}
+    for backbone in ("unet", "nafnet"):
+        block = table[table.index(f"Compute on backbone {backbone} "):]
+        row = re.search(r"^\| lmar \|(.*)$", block, flags=re.MULTILINE).group(1)
+        cells = [c for c in row.split("|") if c.strip()]
+        ratios[backbone] = [float(re.match(r"\s*\**([\d.]+)x", c).group(1)) for c in cells[:5]]
+        assert cells[5].strip().startswith(f"{threshold:.0f} (x4)"), cells[5]
+    assert (low, high) == (round(min(ratios["unet"]), 1), round(max(ratios["unet"]), 1))
+    assert all(round(r) == nafnet for r in ratios["nafnet"])
