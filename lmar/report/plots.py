@@ -38,38 +38,61 @@ HEATMAP_MIN_DB = 0.25  # the colour scale of the gain heatmap spans at least thi
 def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
     """Mean PSNR gain of ``gain[0]`` over ``gain[1]`` (paired per image and seed), backbone x target
     size, one panel per dataset; each backbone's over the rows of the first table block holding both
-    (as the table's gain row is); a cell the pair did not both run is blank and says so in the title."""
+    (as the table's gain row is); a cell the pair did not both run is blank and says so in the title.
+
+    Each cell reads as the table's gain row: its mean with a dagger where the paired 95% interval
+    excludes 0 (:func:`lmar.report.stats.compare`, as table_stats.csv); a backbone on which ``gain[0]``
+    kept its initial weights at every seed (early stopping) is starred, the star explained in the title,
+    so that a pale row is not read as a trained method that gained nothing."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    from lmar.report.stats import compare
+
     a, b = gain
-    keys = ["dataset", "backbone", "target", "seed", "image"]
     # per dataset and backbone, the first table block holding both: the units of its table's gain row
     blocks = _first_blocks_with(df, {a, b})
     rows = pd.concat(blocks, ignore_index=True) if blocks else df.iloc[:0]
-    both = rows[rows["resampler"] == a].merge(rows[rows["resampler"] == b], on=keys, suffixes=("_a", "_b"))
+    stats = compare(rows, ["psnr"], [(a, b)], n_boot=N_BOOT, seed=0) if blocks else pd.DataFrame()
     datasets = list(dict.fromkeys(df["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
-        part = both[both["dataset"] == dataset].assign(gain=lambda d: d["psnr_a"] - d["psnr_b"])
+        part = stats[stats["dataset"] == dataset].dropna(subset=["mean_diff"]) if len(stats) else stats
         if part.empty:
             ax.set_title(f"{dataset}: {a} or {b} did not run")
             ax.axis("off")
             continue
-        order = by_scale(part, "scale_a").index
-        table = part.pivot_table(index="backbone", columns="target", values="gain", aggfunc="mean")
-        table = table.loc[list(dict.fromkeys(part["backbone"])), order]  # backbones in the tables' order
+        mine = rows[rows["dataset"] == dataset]
+        targets = list(by_scale(mine[mine["resampler"] == a]).index)
+        backbones = list(dict.fromkeys(part["backbone"]))  # the tables' order
+        table = part.pivot(index="backbone", columns="target", values="mean_diff").reindex(backbones)
+        table = table[[t for t in targets if t in table.columns]]
+        marks = part.pivot(index="backbone", columns="target", values="significant").reindex_like(table)
+        dagger = np.where(marks.fillna(False).astype(bool), "\u2020", "")
+        labels = np.where(table.isna(), "", table.map(lambda v: f"{v:+.2f}") + dagger)
+        ours = mine[mine["resampler"] == a]
+        untrained = [bb for bb in backbones if _kept_initial_weights(ours[ours["backbone"] == bb])]
         # at least +-0.25 dB, so that hundredths of a dB stay pale rather than look like large gains
         limit = max(abs(table.min().min()), abs(table.max().max()), HEATMAP_MIN_DB)
-        sns.heatmap(table, annot=True, fmt="+.2f", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax,
-                    cbar_kws={"label": "dB"})
-        ax.set_title(f"{dataset}: PSNR {a} - {b}")
+        sns.heatmap(table, annot=labels, fmt="", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax, cbar_kws={"label": "dB"})
+        ax.set_yticklabels([f"{bb} *" if bb in untrained else bb for bb in table.index])
+        notes = "\u2020 paired 95% interval excludes 0" + (f"\n* {a} kept its initial weights" if untrained else "")
+        ax.set_title(f"{dataset}: PSNR {a} - {b}\n{notes}", fontsize=10)
         ax.set_xlabel("target size")
+        ax.set_ylabel("backbone")
     fig.tight_layout()
     return fig
+
+
+def _kept_initial_weights(rows: pd.DataFrame) -> bool:
+    """Whether every row (every seed) of one resampler on one backbone is of weights early stopping kept
+    from before training (``resampler_kept_epoch`` -1)."""
+    if rows.empty or "resampler_kept_epoch" not in rows:
+        return False
+    return bool((pd.to_numeric(rows["resampler_kept_epoch"], errors="coerce") == -1).all())
 
 
 def _first_blocks_with(df: pd.DataFrame, names: set) -> list[pd.DataFrame]:
@@ -99,7 +122,9 @@ def psnr_figure(df: pd.DataFrame, baseline: str = "lanczos3"):
     statistics: images and seeds resampled, seed 0; a pair only where both have the unit, an image
     missing at one seed leaving that target's comparison); the baseline is the line at 0. Bottom row: each
     resampler's mean PSNR (points and lines, no band: the spread over images is not the uncertainty
-    of a comparison), and the full-resolution ceiling as a dashed line labelled where no data is."""
+    of a comparison), and the full-resolution ceiling as a dashed line labelled where no data is. A
+    panel's title names the trainable resamplers that kept their initial weights there (early
+    stopping): their points are the untrained parts'."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,7 +145,9 @@ def psnr_figure(df: pd.DataFrame, baseline: str = "lanczos3"):
         positions = target_positions(rows)
         top, bottom = grid.axes_dict[(DIFFERENCE, panel)], grid.axes_dict[(ABSOLUTE, panel)]
         _difference_panel(top, rows, positions, baseline, [n for n in shown if n != baseline], colours, markers)
-        top.set_title(f"{panel}\nPSNR - {baseline}, paired, 95% CI", fontsize="medium")
+        untrained = [n for n in shown if _kept_initial_weights(rows[rows["resampler"] == n])]
+        kept = f"\nkept their initial weights: {', '.join(untrained)}" if untrained else ""
+        top.set_title(f"{panel}\nPSNR - {baseline}, paired, 95% CI{kept}", fontsize="medium")
         full = df[(df["panel"] == panel) & (df["target"] == FULL)].groupby("resampler", sort=False)["psnr"].mean()
         _absolute_panel(bottom, rows, positions, shown, colours, markers, full.to_dict())
         bottom.set_title("mean PSNR", fontsize="medium")

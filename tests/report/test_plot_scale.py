@@ -225,3 +225,17 @@ def test_the_intervals_are_those_of_table_stats_csv():
                 if np.allclose(seg[:, 0], seg[0, 0]) and np.isclose(seg[0, 0], x).any()]
     assert len(segments) == 1
     assert (min(segments[0][:, 1]), max(segments[0][:, 1])) == pytest.approx((want["ci_low"], want["ci_high"]), abs=1e-12)
+
+
+def test_a_panel_names_the_resamplers_that_kept_their_initial_weights():
+    # lmar kept its initial weights on unet at both seeds, on nafnet only at seed 0 (its seed 1 kept
+    # epoch 2): only unet's panel names it; the interpolations carry no kept epoch
+    df = pd.concat([store(), store().assign(backbone="nafnet")], ignore_index=True)
+    df["resampler_kept_epoch"] = np.nan
+    lmar = df["resampler"] == "lmar"
+    df.loc[lmar, "resampler_kept_epoch"] = -1
+    df.loc[lmar & (df["backbone"] == "nafnet") & (df["seed"] == 1), "resampler_kept_epoch"] = 2
+    grid = psnr_figure(df, "lanczos3")
+    unet, nafnet = grid.axes[0][0].get_title(), grid.axes[0][1].get_title()
+    assert unet.endswith("\nkept their initial weights: lmar")
+    assert "initial weights" not in nafnet

@@ -168,8 +168,34 @@ def test_the_gain_heatmap_shows_the_paired_mean_gain_per_backbone_and_target():
     fig = gain_heatmap(pd.DataFrame(rows), ("lmar", "bicubic"))
     ax = fig.axes[0]
     # by hand: gain = offset x scale / 2: unet +1.00 at x2, +2.00 at x4; naf -0.50, -1.00; the backbones in
-    # the order of the rows, as in the tables (not by name)
-    assert [t.get_text() for t in ax.texts] == ["+1.00", "+2.00", "-0.50", "-1.00"]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["unet", "naf"]
+    # the order of the rows, as in the tables (not by name); both images differ by the same amount, so
+    # every interval is that one point, which excludes 0: a dagger on each
+    assert [t.get_text() for t in ax.texts] == ["+1.00\u2020", "+2.00\u2020", "-0.50\u2020", "-1.00\u2020"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["unet", "naf"]  # no column says what was kept: no star
     assert [t.get_text() for t in ax.get_xticklabels()] == ["x2", "x4"]
+    plt.close("all")
+
+
+def test_the_gain_heatmap_marks_noise_and_a_resampler_that_kept_its_initial_weights():
+    import matplotlib.pyplot as plt
+
+    from lmar.report.plots import gain_heatmap
+
+    rows = []
+    # lmar - bicubic per image: unet +1 and -1 at x2 (mean 0, the interval holds 0: no dagger), +1 and +3
+    # at x4 (mean +2, every resample of the two is positive: a dagger); naf +0.5 on both at both targets.
+    # On unet lmar kept its initial weights (kept epoch -1), on naf its epoch 3.
+    gains = {("unet", "x2"): (1.0, -1.0), ("unet", "x4"): (1.0, 3.0), ("naf", "x2"): (0.5, 0.5), ("naf", "x4"): (0.5, 0.5)}
+    for (backbone, t), per_image in gains.items():
+        for name in ("lmar", "bicubic"):
+            for k, im in enumerate(("i1", "i2")):
+                rows.append({"dataset": "d", "backbone": backbone, "resampler": name, "target": t,
+                             "scale": float(t[1:]), "image": im, "seed": 0,
+                             "psnr": 20.0 + (per_image[k] if name == "lmar" else 0.0),
+                             "resampler_kept_epoch": (-1 if backbone == "unet" else 3) if name == "lmar" else None})
+    fig = gain_heatmap(pd.DataFrame(rows), ("lmar", "bicubic"))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["+0.00", "+2.00\u2020", "+0.50\u2020", "+0.50\u2020"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["unet *", "naf"]
+    assert "* lmar kept its initial weights" in ax.get_title() and "\u2020 paired 95% interval excludes 0" in ax.get_title()
     plt.close("all")

@@ -178,7 +178,7 @@ def test_the_gain_heatmap_is_over_the_units_of_the_tables_gain_row():
     units = {name: {"x2": {k: v for k, v in values["x2"].items()}} for name, values in SHORT.items()}
     units["lmar"]["x2"][(0, "c")] = 29.0
     fig = gain_heatmap(frame(units), ("lmar", "bicubic"))
-    assert [t.get_text() for t in fig.axes[0].texts] == ["+1.00"]
+    assert [t.get_text() for t in fig.axes[0].texts] == ["+1.00\u2020"]  # +1 on both: the interval is that point
     plt.close("all")
 
 
