@@ -8,6 +8,8 @@ rule gather:
         store=f"{RES}/results.parquet",
         csv=f"{RES}/results.csv",
         left_out=f"{RES}/gather_left_out.md",
+    params:
+        code=code("lmar.report.store"),  # the code that renders it: an edit reruns it
     conda:
         ENV
     log:
@@ -27,6 +29,7 @@ rule table:
         stats=f"{RES}/table_stats.csv",
         left_out=report(f"{RES}/left_out.md", caption="../report/left_out.rst", category="Tables"),
     params:
+        code=code("lmar.report.write"),  # the code that renders it: an edit reruns it
         gain=config["report"]["gain"],
         title=f"lmar-bench: {EXP}",
     conda:
@@ -48,6 +51,7 @@ rule plot:
         latency=report(f"{RES}/quality_vs_latency.png", caption="../report/latency.rst", category="Plots"),
         pdf=[f"{RES}/psnr_vs_scale.pdf", f"{RES}/gain_heatmap.pdf", f"{RES}/quality_vs_latency.pdf"],
     params:
+        code=code("lmar.report.plots"),  # the code that renders it: an edit reruns it
         gain=config["report"]["gain"],
     conda:
         ENV
@@ -63,6 +67,8 @@ rule plot_curves:
         curve_files(),
     output:
         report(f"{RES}/training_curves.png", caption="../report/curves.rst", category="Training"),
+    params:
+        code=code("lmar.report.plots"),  # the code that renders it: an edit reruns it
     conda:
         ENV
     log:
@@ -78,6 +84,7 @@ rule figures:
         crops=report(f"{RES}/crops.png", caption="../report/crops.rst", category="Figures"),
         lmar=report(f"{RES}/lmar_map.png", caption="../report/lmar_map.rst", category="Figures"),
     params:
+        code=code("lmar.report.figures"),  # the code that renders it: an edit reruns it
         outputs=lambda w: figure_outputs(),
         evaluation=json.dumps(EVALUATION, sort_keys=True),
         resamplers=lambda w: figure_cell()[3],
@@ -97,6 +104,7 @@ rule record_run:
         config=report(f"{RES}/config.resolved.yaml", caption="../report/config.rst", category="Provenance"),
         env=report(f"{RES}/environment.txt", caption="../report/environment.rst", category="Provenance"),
     params:
+        code=code("lmar.run.run_record"),  # the code that renders it: an edit reruns it
         config=json.dumps(config, sort_keys=False, default=str),
     conda:
         ENV
@@ -113,6 +121,8 @@ rule job_costs:
     output:
         md=report(f"{RES}/job_costs.md", caption="../report/job_costs.rst", category="Cost"),
         csv=f"{RES}/job_costs.csv",
+    params:
+        code=code("lmar.run.run_record"),  # the code that renders it: an edit reruns it
     conda:
         ENV
     log:
