@@ -390,12 +390,14 @@ def plot_curves(args):
       flag("--image", default=None, help="a test image's name (default: the first)"),
       flag("--out-crops", type=Path, required=True),
       flag("--lmar-ckpt", type=Path, default=None),
-      flag("--out-lmar", type=Path, default=None))
+      flag("--out-lmar", type=Path, default=None),
+      flag("--metrics", type=Path, nargs="*", default=[],
+           help="the cell's results CSVs: a resampler that kept its initial weights is named so in the crops"))
 def figures(args):
     from lmar.report.figures import write_figures
 
     write_figures(args.data, args.outputs, args.evaluation, args.resamplers, args.out_crops, args.lmar_ckpt,
-                  args.out_lmar, args.image)
+                  args.out_lmar, args.image, args.metrics)
 
 
 # ---------------------------------------------------------------- enhancing one's own images

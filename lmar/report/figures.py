@@ -51,11 +51,13 @@ def _score_note(ax, psnr: float | None) -> None:
     ax.text(0.5, -0.04, text, transform=ax.transAxes, ha="center", va="top", fontsize=8)
 
 
-def crops_figure(data: Path, outputs: Path, image: str, target: str, resamplers, side: int | None = None):
+def crops_figure(data: Path, outputs: Path, image: str, target: str, resamplers, side: int | None = None,
+                 untrained=frozenset()):
     """One row of zoomed crops of test image ``image``: input, ground truth, then each resampler's
     output at ``target`` (the full-resolution row at its own target) from ``outputs/<resampler>/``.
     Under each panel its PSNR against the ground truth on the whole image (not the crop), computed by
-    the project's metric (:mod:`lmar.run.metrics`) from the files as saved; the title names the run cell."""
+    the project's metric (:mod:`lmar.run.metrics`) from the files as saved; the title names the run cell.
+    A resampler of ``untrained`` (it kept its initial weights: :func:`untrained_resamplers`) is named so."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -70,7 +72,8 @@ def crops_figure(data: Path, outputs: Path, image: str, target: str, resamplers,
         chosen = target if (folder / target).is_dir() else FULL if (folder / FULL).is_dir() else None
         if chosen is None:
             raise LmarError(f"no outputs of {name} at {target} under {folder}; run its evaluation first")
-        panels.append((f"{name}" + ("" if chosen == target else " (no resampling)"),
+        panels.append((f"{name}" + ("" if chosen == target else " (no resampling)")
+                       + ("\n(its initial weights)" if name in untrained else ""),
                        read_image(folder / chosen / f"{image}.png")))
     score = _psnr_scorer()
     fig, axes = plt.subplots(1, len(panels), figsize=(2.0 * len(panels), 2.7), squeeze=False)
@@ -145,10 +148,24 @@ def _signed(fig, ax, diff: torch.Tensor, title: str) -> None:
     bar.ax.tick_params(labelsize=7)
 
 
+def untrained_resamplers(metrics) -> set[str]:
+    """The resamplers whose rows in the per-resampler results CSVs ``metrics`` (one cell's, as the
+    evaluations write them) are all of weights early stopping kept from before training."""
+    from lmar.report.store import load_results
+    from lmar.report.verdicts import kept_initial_weights
+
+    if not metrics:
+        return set()
+    rows = load_results([Path(m) for m in metrics])
+    return {name for name, mine in rows.groupby("resampler", sort=False) if kept_initial_weights(mine)}
+
+
 def write_figures(data: Path, outputs: Path, evaluation: dict, resamplers, out_crops: Path,
-                  lmar_ckpt: Path | None = None, out_lmar: Path | None = None, image: str | None = None) -> None:
+                  lmar_ckpt: Path | None = None, out_lmar: Path | None = None, image: str | None = None,
+                  metrics=()) -> None:
     """Both figures, PNG and PDF each, for test image ``image`` (default: the first by name) at the
-    evaluation's target nearest x2."""
+    evaluation's target nearest x2; ``metrics``, the cell's results CSVs, say which resamplers kept
+    their initial weights."""
     from lmar.report.plot_style import save_figure
     from lmar.run.targets import figure_target, parse_targets
 
@@ -159,7 +176,8 @@ def write_figures(data: Path, outputs: Path, evaluation: dict, resamplers, out_c
     targets = parse_targets(evaluation)
     hw = tuple(read_image(Path(data) / "test" / "input" / f"{image}.png").shape[-2:])
     target = figure_target(targets, hw)
-    save_figure(crops_figure(data, outputs, image, target.label, resamplers), out_crops)
+    untrained = untrained_resamplers(metrics)
+    save_figure(crops_figure(data, outputs, image, target.label, resamplers, untrained=untrained), out_crops)
     if out_lmar is not None:
         save_figure(lmar_figure(data, image, lmar_ckpt, target.resolve(hw), cell_label(outputs)) if lmar_ckpt
               else _note(f"{cell_label(outputs)}: no LMAR entry in this run"), out_lmar)

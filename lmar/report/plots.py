@@ -15,6 +15,7 @@ from lmar.report.plot_latency import quality_latency
 from lmar.report.plot_style import MARKERS, panels, resampler_styles, save_figure
 from lmar.report.store import load_results
 from lmar.report.tables import N_BOOT
+from lmar.report.verdicts import kept_initial_weights
 from lmar.run.curves import KEPT, START, VAL_PSNR
 from lmar.run.targets import FULL
 
@@ -74,7 +75,7 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
         dagger = np.where(marks.fillna(False).astype(bool), "\u2020", "")
         labels = np.where(table.isna(), "", table.map(lambda v: f"{v:+.2f}") + dagger)
         ours = mine[mine["resampler"] == a]
-        untrained = [bb for bb in backbones if _kept_initial_weights(ours[ours["backbone"] == bb])]
+        untrained = [bb for bb in backbones if kept_initial_weights(ours[ours["backbone"] == bb])]
         # at least +-0.25 dB, so that hundredths of a dB stay pale rather than look like large gains
         limit = max(abs(table.min().min()), abs(table.max().max()), HEATMAP_MIN_DB)
         sns.heatmap(table, annot=labels, fmt="", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax, cbar_kws={"label": "dB"})
@@ -85,14 +86,6 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
         ax.set_ylabel("backbone")
     fig.tight_layout()
     return fig
-
-
-def _kept_initial_weights(rows: pd.DataFrame) -> bool:
-    """Whether every row (every seed) of one resampler on one backbone is of weights early stopping kept
-    from before training (``resampler_kept_epoch`` -1)."""
-    if rows.empty or "resampler_kept_epoch" not in rows:
-        return False
-    return bool((pd.to_numeric(rows["resampler_kept_epoch"], errors="coerce") == -1).all())
 
 
 def _first_blocks_with(df: pd.DataFrame, names: set) -> list[pd.DataFrame]:
@@ -145,7 +138,7 @@ def psnr_figure(df: pd.DataFrame, baseline: str = "lanczos3"):
         positions = target_positions(rows)
         top, bottom = grid.axes_dict[(DIFFERENCE, panel)], grid.axes_dict[(ABSOLUTE, panel)]
         _difference_panel(top, rows, positions, baseline, [n for n in shown if n != baseline], colours, markers)
-        untrained = [n for n in shown if _kept_initial_weights(rows[rows["resampler"] == n])]
+        untrained = [n for n in shown if kept_initial_weights(rows[rows["resampler"] == n])]
         kept = f"\nkept their initial weights: {', '.join(untrained)}" if untrained else ""
         top.set_title(f"{panel}\nPSNR - {baseline}, paired, 95% CI{kept}", fontsize="medium")
         full = df[(df["panel"] == panel) & (df["target"] == FULL)].groupby("resampler", sort=False)["psnr"].mean()

@@ -159,6 +159,14 @@ def repair_note(beats: pd.DataFrame, resampler: str, metric: str = "psnr") -> st
 # ---------------------------------------------------------------- kept its initialisation
 
 
+def kept_initial_weights(rows: pd.DataFrame) -> bool:
+    """Whether every row (every seed) of one resampler in one cell is of weights early stopping kept
+    from before training (``resampler_kept_epoch`` -1): what the figures mark."""
+    if rows.empty or "resampler_kept_epoch" not in rows:
+        return False
+    return bool((pd.to_numeric(rows["resampler_kept_epoch"], errors="coerce") == -1).all())
+
+
 def kept_initialisation_note(rows: pd.DataFrame, resampler: str) -> str | None:
     """The line saying that ``resampler`` kept its initial weights (``resampler_kept_epoch`` -1) at
     every seed, or at which seeds; None where it never did or the column is absent."""

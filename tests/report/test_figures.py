@@ -63,3 +63,31 @@ def test_the_lmar_figure_says_which_weights_early_stopping_kept(mini_data, lmar_
         else:
             assert words in title
         plt.close("all")
+
+
+def test_a_crop_of_a_resampler_that_kept_its_initial_weights_says_so(mini_data, tmp_path):
+    import pandas as pd
+
+    from helpers import result_rows
+
+    from lmar.report.figures import untrained_resamplers
+
+    # the cell's results CSVs as the evaluations write them: lmar kept its initial weights (-1) at
+    # every row, learned_resizer its epoch 3, bicubic has no kept epoch at all
+    metrics = []
+    for name, kept in (("lmar", -1), ("learned_resizer", 3), ("bicubic", None)):
+        rows = pd.DataFrame(result_rows(name, only="bicubic"))
+        if kept is not None:
+            rows["resampler_kept_epoch"] = kept
+        metrics.append(tmp_path / f"{name}.csv")
+        rows.to_csv(metrics[-1], index=False)
+    assert untrained_resamplers(metrics) == {"lmar"}
+    assert untrained_resamplers([]) == set()
+
+    out = tmp_path / "outputs"
+    for name in ("bicubic", "lmar"):
+        (out / name / "x2").mkdir(parents=True)
+        (out / name / "x2" / "coffee.png").write_bytes((mini_data / "test" / "gt" / "coffee.png").read_bytes())
+    fig = crops_figure(mini_data, out, "coffee", "x2", ["bicubic", "lmar"], untrained={"lmar"})
+    assert [ax.get_title() for ax in fig.axes][2:] == ["bicubic", "lmar\n(its initial weights)"]
+    plt.close("all")

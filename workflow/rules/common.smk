@@ -282,7 +282,8 @@ def figure_outputs():
 
 def figures_inputs(w=None):
     d, b, s, names, lmar = figure_cell()
-    out = {"data": data_dir(d), "outputs": [f"{figure_outputs()}/{r}" for r in names]}
+    out = {"data": data_dir(d), "outputs": [f"{figure_outputs()}/{r}" for r in names],
+           "metrics": [f"{RES}/metrics/{d}/{b}/seed{s}/{r}.csv" for r in names]}  # which kept their initial weights
     if lmar:
         out["lmar"] = f"{RES}/models/{d}/{b}/seed{s}/resampler_{lmar}.pt"
     return out

@@ -96,7 +96,7 @@ rule figures:
     shell:
         "python -m lmar figures --data {input.data:q} --outputs {params.outputs:q} --evaluation {params.evaluation:q}"
         " --resamplers {params.resamplers:q} --out-crops {output.crops:q} {params.lmar:q} --out-lmar {output.lmar:q}"
-        " > {log:q} 2>&1"
+        " --metrics {input.metrics:q} > {log:q} 2>&1"
 
 
 rule record_run:
