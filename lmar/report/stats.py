@@ -168,11 +168,15 @@ def win_rate(diffs: pd.DataFrame, metric: str) -> float:
     return float((wins.sum() + 0.5 * (d == 0).sum()) / d.size)
 
 
-def learned_pairs(df_or_names: pd.DataFrame | Sequence[str], learned: list[str]) -> list[tuple[str, str]]:
+def learned_pairs(df_or_names: pd.DataFrame | Sequence[str], learned: list[str],
+                  types: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """``(l, other)`` for each learned resampler ``l`` and every other resampler present.
 
     ``df_or_names`` is a results table (its ``resampler`` column) or the resampler names. A pair of two
-    learned resamplers appears once, in the order of ``learned``.
+    learned resamplers appears once, in the order of ``learned``. With ``types`` (name -> part type),
+    two learned resamplers of one type are paired only where one is the first of that type in
+    ``learned``: variants of one method (an ablation study's entries) are each compared with that
+    reference entry and with every other method, not with one another.
     """
     if isinstance(df_or_names, pd.DataFrame):
         _require(df_or_names, ["resampler"], "results table")
@@ -182,10 +186,20 @@ def learned_pairs(df_or_names: pd.DataFrame | Sequence[str], learned: list[str])
     absent = [n for n in learned if n not in names]
     if absent:
         raise LmarError(f"learned resampler(s) {absent} not in the results; present: {names}.")
+    types = types or {}
+    first: dict[str, str] = {}
+    for name in dict.fromkeys(learned):
+        if name in types:
+            first.setdefault(types[name], name)
+
+    def siblings(a: str, b: str) -> bool:
+        kind = types.get(a)
+        return kind is not None and b in learned and types.get(b) == kind and first[kind] not in (a, b)
+
     pairs: list[tuple[str, str]] = []
     for a in dict.fromkeys(learned):
         for b in names:
-            if b != a and (b, a) not in pairs:
+            if b != a and (b, a) not in pairs and not siblings(a, b):
                 pairs.append((a, b))
     return pairs
 

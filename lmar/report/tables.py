@@ -275,7 +275,8 @@ def _title(dataset, backbone, block: pd.DataFrame, seeds: str, metric: str) -> s
 
 
 def comparisons(df: pd.DataFrame, metrics, learned, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
-    """Each learned resampler present against every other resampler, per dataset, backbone, target,
+    """Each learned resampler present against every other resampler (variants of one part type only
+    against the first of them: :func:`lmar.report.stats.learned_pairs`), per dataset, backbone, target,
     within the table blocks of :func:`lmar.report.blocks.seed_groups`: over the seeds both ran with (the
     largest such set; column ``seeds``) and the test images every row of that table shares, so that
     a pair is compared on exactly the units its table's means are over."""
@@ -285,7 +286,9 @@ def comparisons(df: pd.DataFrame, metrics, learned, n_boot: int = N_BOOT, seed: 
         for chosen, block in seed_groups(both):
             resampled = block[block["target"] != FULL]  # the full-resolution row has no target to pair with
             present = list(dict.fromkeys(resampled["resampler"]))
-            pairs = [p for p in learned_pairs(present, [a for a in learned if a in present]) if p not in done]
+            types = (dict(zip(resampled["resampler"], resampled["resampler_type"].astype(str)))
+                     if "resampler_type" in resampled else None)
+            pairs = [p for p in learned_pairs(present, [a for a in learned if a in present], types) if p not in done]
             if pairs:
                 cmp = compare(resampled, [m for m in metrics if m in df], pairs, n_boot=n_boot, seed=seed)
                 out.append(cmp.assign(seeds=",".join(map(str, chosen))))

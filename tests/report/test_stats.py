@@ -280,3 +280,20 @@ def test_learned_pairs():
     ]
     with pytest.raises(LmarError, match="'ghost'"):
         learned_pairs(names, ["ghost"])
+
+
+def test_variants_of_one_part_type_are_paired_with_its_first_entry_not_with_one_another():
+    # an ablation study: lmar and two variants of it (type lmar), a learned resizer, one interpolation
+    names = ["bicubic", "learned_resizer", "lmar", "no-kernel", "no-edge"]
+    types = {"bicubic": "bicubic", "learned_resizer": "learned_resizer", "lmar": "lmar", "no-kernel": "lmar",
+             "no-edge": "lmar"}
+    learned = ["learned_resizer", "lmar", "no-kernel", "no-edge"]
+    assert learned_pairs(names, learned, types) == [
+        ("learned_resizer", "bicubic"), ("learned_resizer", "lmar"), ("learned_resizer", "no-kernel"),
+        ("learned_resizer", "no-edge"),
+        ("lmar", "bicubic"), ("lmar", "no-kernel"), ("lmar", "no-edge"),  # what each removed part adds
+        ("no-kernel", "bicubic"),  # no ("no-kernel", "no-edge"): two variants of lmar
+        ("no-edge", "bicubic"),
+    ]
+    # without types every pair is made, as before (10 of them: 4 + 3 + 2 + 1)
+    assert len(learned_pairs(names, learned)) == 10
