@@ -83,6 +83,10 @@ def test_a_crop_of_a_resampler_that_kept_its_initial_weights_says_so(mini_data, 
         rows.to_csv(metrics[-1], index=False)
     assert untrained_resamplers(metrics) == {"lmar"}
     assert untrained_resamplers([]) == set()
+    # a file the tables would leave out (a log line, not a CSV) does not stop the figure
+    (tmp_path / "broken.csv").write_text("CUDA out of memory\n")
+    assert untrained_resamplers([*metrics, tmp_path / "broken.csv"]) == {"lmar"}
+    assert untrained_resamplers([tmp_path / "broken.csv"]) == set()
 
     out = tmp_path / "outputs"
     for name in ("bicubic", "lmar"):
