@@ -286,8 +286,8 @@ def comparisons(df: pd.DataFrame, metrics, learned, n_boot: int = N_BOOT, seed: 
         for chosen, block in seed_groups(both):
             resampled = block[block["target"] != FULL]  # the full-resolution row has no target to pair with
             present = list(dict.fromkeys(resampled["resampler"]))
-            types = (dict(zip(resampled["resampler"], resampled["resampler_type"].astype(str)))
-                     if "resampler_type" in resampled else None)
+            kinds = resampled.get("resampler_type", pd.Series(dtype=object, index=resampled.index))
+            types = dict(zip(resampled["resampler"], kinds)) if kinds.notna().all() else None  # untyped: every pair
             pairs = [p for p in learned_pairs(present, [a for a in learned if a in present], types) if p not in done]
             if pairs:
                 cmp = compare(resampled, [m for m in metrics if m in df], pairs, n_boot=n_boot, seed=seed)

@@ -217,3 +217,23 @@ def test_the_gain_row_pairs_units_where_a_value_is_missing():
     df.loc[(df.resampler == "bicubic") & (df.image == "c"), "psnr"] = float("nan")
     t = overview(markdown_table(df, gain=("lmar", "bicubic")))
     assert t["**lmar - bicubic**"] == ["+1.00 [+1.00, +1.00] † (2 of 3) / +0.0100 [+0.0100, +0.0100] †"]
+
+
+def test_variants_of_one_type_are_paired_with_the_first_and_untyped_rows_with_everyone():
+    from lmar.report.tables import comparisons
+
+    psnr = {name: {"x2": {"a": 20.0 + k, "b": 21.0 + k}} for k, name in enumerate(("bicubic", "lmar", "v1", "v2"))}
+    df = frame(psnr)
+    df["resampler_type"] = df["resampler"].map({"bicubic": "bicubic", "lmar": "lmar", "v1": "lmar", "v2": "lmar"})
+    learned = ["lmar", "v1", "v2"]
+
+    def pairs(d):
+        return sorted(set(zip(d["a"], d["b"])))
+
+    # v1 and v2 are variants of lmar: each against lmar and bicubic, not against each other
+    assert pairs(comparisons(df, ["psnr"], learned, n_boot=200)) == [
+        ("lmar", "bicubic"), ("lmar", "v1"), ("lmar", "v2"), ("v1", "bicubic"), ("v2", "bicubic")]
+    # a store whose rows carry no type (NaN) pairs them all, as a store without the column does
+    df["resampler_type"] = None
+    assert pairs(comparisons(df, ["psnr"], learned, n_boot=200)) == [
+        ("lmar", "bicubic"), ("lmar", "v1"), ("lmar", "v2"), ("v1", "bicubic"), ("v1", "v2"), ("v2", "bicubic")]

@@ -1,4 +1,6 @@
 # Report: the results store (one file of every per-image row), and the tables and plots made from it alone.
+# Each step's params hold the fingerprint of the module that writes its files (code(...)): an edit to it
+# reruns the step.
 
 
 rule gather:
@@ -9,7 +11,7 @@ rule gather:
         csv=f"{RES}/results.csv",
         left_out=f"{RES}/gather_left_out.md",
     params:
-        code=code("lmar.report.store"),  # the code that renders it: an edit reruns it
+        code=code("lmar.report.store"),
     conda:
         ENV
     log:
@@ -29,7 +31,7 @@ rule table:
         stats=f"{RES}/table_stats.csv",
         left_out=report(f"{RES}/left_out.md", caption="../report/left_out.rst", category="Tables"),
     params:
-        code=code("lmar.report.write"),  # the code that renders it: an edit reruns it
+        code=code("lmar.report.write"),
         gain=config["report"]["gain"],
         title=f"lmar-bench: {EXP}",
     conda:
@@ -51,7 +53,7 @@ rule plot:
         latency=report(f"{RES}/quality_vs_latency.png", caption="../report/latency.rst", category="Plots"),
         pdf=[f"{RES}/psnr_vs_scale.pdf", f"{RES}/gain_heatmap.pdf", f"{RES}/quality_vs_latency.pdf"],
     params:
-        code=code("lmar.report.plots"),  # the code that renders it: an edit reruns it
+        code=code("lmar.report.plots"),
         gain=config["report"]["gain"],
     conda:
         ENV
@@ -68,7 +70,7 @@ rule plot_curves:
     output:
         report(f"{RES}/training_curves.png", caption="../report/curves.rst", category="Training"),
     params:
-        code=code("lmar.report.plots"),  # the code that renders it: an edit reruns it
+        code=code("lmar.report.plots"),
     conda:
         ENV
     log:
@@ -84,7 +86,7 @@ rule figures:
         crops=report(f"{RES}/crops.png", caption="../report/crops.rst", category="Figures"),
         lmar=report(f"{RES}/lmar_map.png", caption="../report/lmar_map.rst", category="Figures"),
     params:
-        code=code("lmar.report.figures"),  # the code that renders it: an edit reruns it
+        code=code("lmar.report.figures"),
         outputs=lambda w: figure_outputs(),
         evaluation=json.dumps(EVALUATION, sort_keys=True),
         resamplers=lambda w: figure_cell()[3],
@@ -104,7 +106,7 @@ rule record_run:
         config=report(f"{RES}/config.resolved.yaml", caption="../report/config.rst", category="Provenance"),
         env=report(f"{RES}/environment.txt", caption="../report/environment.rst", category="Provenance"),
     params:
-        code=code("lmar.run.run_record"),  # the code that renders it: an edit reruns it
+        code=code("lmar.run.run_record"),
         config=json.dumps(config, sort_keys=False, default=str),
     conda:
         ENV
@@ -122,7 +124,7 @@ rule job_costs:
         md=report(f"{RES}/job_costs.md", caption="../report/job_costs.rst", category="Cost"),
         csv=f"{RES}/job_costs.csv",
     params:
-        code=code("lmar.run.run_record"),  # the code that renders it: an edit reruns it
+        code=code("lmar.run.run_record"),
     conda:
         ENV
     log:
