@@ -19,6 +19,7 @@ from lmar.core.errors import LmarError
 from lmar.core.metric_table import METRICS
 from lmar.report.cost_tables import LOAD_MARK, counted_span, load_under
 from lmar.report.plot_style import panels, resampler_styles, styled
+from lmar.report.verdicts import kept_initial_weights_title
 
 MARKER_AREA = 60  # the points' size (seaborn's ``s``: points squared)
 PAD_PX = 1.5  # the least room, in pixels, between two labels or a label and a marker
@@ -31,6 +32,8 @@ def quality_latency(df: pd.DataFrame):
     resampler and target size, one panel per table block (:func:`lmar.report.plot_style.panels`): what speed
     buys what quality. The title names the device(s), the load and the newest time the times were
     taken at (:func:`timing_title`); a target timed under load has :data:`lmar.report.cost_tables.LOAD_MARK`.
+    A panel's title names the trainable resamplers that kept their initial weights there (early
+    stopping), as the scale figure's does: their points are the untrained parts'.
     Returns the seaborn grid (its ``.figure`` is what :func:`lmar.report.plots.write_plots` saves)."""
     import matplotlib
 
@@ -48,7 +51,10 @@ def quality_latency(df: pd.DataFrame):
     grid.set_axis_labels("end-to-end time per image (ms)", METRICS["psnr"].label)
     for panel, ax in grid.axes_dict.items():
         _log_time(ax, mean.loc[panel, "ms"])
-    grid.set_titles("{col_name}")
+    for panel, ax in grid.axes_dict.items():  # as the scale figure: whose points are an untrained part's
+        rows = d[d["panel"] == panel]
+        ax.set_title(panel + kept_initial_weights_title(rows, list(dict.fromkeys(rows["resampler"]))),
+                     fontsize="medium")
     title = grid.figure.suptitle(timing_title(df), fontsize="small")
     grid.tight_layout()
     marked = _under_load(d)

@@ -15,7 +15,7 @@ from lmar.report.plot_latency import quality_latency
 from lmar.report.plot_style import MARKERS, panels, resampler_styles, save_figure
 from lmar.report.store import load_results
 from lmar.report.tables import N_BOOT
-from lmar.report.verdicts import kept_initial_weights
+from lmar.report.verdicts import kept_initial_weights, kept_initial_weights_title
 from lmar.run.curves import KEPT, START, VAL_PSNR
 from lmar.run.targets import FULL
 
@@ -138,8 +138,7 @@ def psnr_figure(df: pd.DataFrame, baseline: str = "lanczos3"):
         positions = target_positions(rows)
         top, bottom = grid.axes_dict[(DIFFERENCE, panel)], grid.axes_dict[(ABSOLUTE, panel)]
         _difference_panel(top, rows, positions, baseline, [n for n in shown if n != baseline], colours, markers)
-        untrained = [n for n in shown if kept_initial_weights(rows[rows["resampler"] == n])]
-        kept = f"\nkept their initial weights: {', '.join(untrained)}" if untrained else ""
+        kept = kept_initial_weights_title(rows, shown)
         top.set_title(f"{panel}\nPSNR - {baseline}, paired, 95% CI{kept}", fontsize="medium")
         full = df[(df["panel"] == panel) & (df["target"] == FULL)].groupby("resampler", sort=False)["psnr"].mean()
         _absolute_panel(bottom, rows, positions, shown, colours, markers, full.to_dict())
@@ -304,8 +303,10 @@ def training_curves(curves, root: Path, out: Path) -> None:
 def curves_figure(curves, root: Path):
     """One panel per training job (its curve CSV, :mod:`lmar.run.curves`): each loss part against the
     epoch, labelled by the job's path under ``root``; a row per training cell (:func:`_panel_slots`).
-    Parts equal to each other at every epoch are one line ("total (= l1)"); a part has one colour and
-    marker in every panel, named in one legend beside the panels (never over a curve); a loss spanning
+    Parts equal to each other at every epoch are one line, drawn as the component ("l1 (= total)"); a
+    part has one colour and marker in every panel (the learned resizer's l1 that is its total has the
+    backbone's l1's), named once in one legend beside the panels (never over a curve: "l1 (= total
+    where equal)"); a loss spanning
     a decade or more is on a log axis with labelled ticks, else on a linear one. A held-out PSNR
     (``val_psnr``) is dashed on a right-hand axis in dB; with early stopping its first point is the
     initial weights' score (epoch -1, ticked "init") and a star marks the point whose weights were kept
@@ -321,9 +322,12 @@ def curves_figure(curves, root: Path):
     jobs = [_read_curve(Path(path), root) for path in curves]
     if not jobs:
         raise LmarError("no training curves given")
-    labels = list(dict.fromkeys(label for _, df, lines in jobs for label, _ in lines))
-    colours = dict(zip(labels, _palette(len(labels))))
-    style = {label: {"color": colours[label], "marker": MARKERS[i % len(MARKERS)]} for i, label in enumerate(labels)}
+    columns = list(dict.fromkeys(column for _, _, lines in jobs for column, _ in lines))
+    style = {column: {"color": colour, "marker": MARKERS[i % len(MARKERS)]}
+             for i, (column, colour) in enumerate(zip(columns, _palette(len(columns))))}
+    aliases = {column: dict.fromkeys(a for _, _, lines in jobs for c, names in lines if c == column for a in names)
+               for column in columns}
+    labels = [_named(column, list(aliases[column]), " where equal") for column in columns]
     slots = _panel_slots([job for job, _, _ in jobs])
     nrows, ncols = max(r for r, _ in slots) + 1, max(c for _, c in slots) + 1
     fig, grid = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 1.6, 2.6 * nrows), squeeze=False,
@@ -336,9 +340,9 @@ def curves_figure(curves, root: Path):
             ax.text(0.5, 0.5, RELEASED if df.empty else "no loss recorded", ha="center", va="center",
                     transform=ax.transAxes)
             continue
-        for label, column in lines:
-            ax.plot(df["epoch"], df[column], ms=3, lw=1.2, label=label, **style[label])
-        _loss_axis(ax, df[[column for _, column in lines]].to_numpy(dtype=float))
+        for column, equal in lines:
+            ax.plot(df["epoch"], df[column], ms=3, lw=1.2, label=_named(column, equal), **style[column])
+        _loss_axis(ax, df[[column for column, _ in lines]].to_numpy(dtype=float))
         ax.set_xlabel("epoch", fontsize="small")
         ax.set_ylabel("loss (mean per epoch)", fontsize="small")
         if VALIDATION in df.columns:  # a score in dB, not a loss: its own axis on the right
@@ -354,7 +358,7 @@ def curves_figure(curves, root: Path):
     for ax in grid.flat:
         if not any(ax is used for used in axes):
             ax.remove()
-    handles = [Line2D([], [], ms=4, **style[label]) for label in labels]
+    handles = [Line2D([], [], ms=4, **style[column]) for column in columns]
     if any(VALIDATION in df.columns for _, df, _ in jobs):
         handles, labels = handles + [Line2D([], [], ls="--", color="black")], labels + ["held-out PSNR (right axis)"]
     if any(KEPT in df.columns for _, df, _ in jobs):
@@ -390,7 +394,7 @@ KEPT_LABEL = "weights kept (best held-out PSNR;\n'init': before training)"
 
 def _read_curve(path: Path, root: Path) -> tuple[str, pd.DataFrame, list[tuple[str, str]]]:
     """(job label, rows, lines) of one curve CSV: the label is its path under ``root``; the lines are
-    (label, column) of its loss parts, one per set of parts equal at every epoch (:func:`_same_lines`)."""
+    (column, equal parts) of its loss parts, one per set of parts equal at every epoch (:func:`_same_lines`)."""
     try:
         df = pd.read_csv(path)
     except (OSError, ValueError) as exc:
@@ -403,9 +407,10 @@ def _read_curve(path: Path, root: Path) -> tuple[str, pd.DataFrame, list[tuple[s
     return job, df, _same_lines(df, parts)
 
 
-def _same_lines(df: pd.DataFrame, parts: list[str]) -> list[tuple[str, str]]:
-    """(label, column) per distinct loss curve: a part equal to an earlier one at every epoch (to
-    1e-9 relative, empty cells alike) is drawn once with it, labelled "total (= l1)"."""
+def _same_lines(df: pd.DataFrame, parts: list[str]) -> list[tuple[str, list[str]]]:
+    """(column, the parts equal to it) per distinct loss curve: parts equal at every epoch (to 1e-9
+    relative, empty cells alike) are drawn once, as the first of them that is a component, not the
+    :data:`TOTAL` that sums them ("l1 (= total)", :func:`_named`)."""
     groups: list[list[str]] = []
     for part in parts:
         values = pd.to_numeric(df[part], errors="coerce").to_numpy(dtype=float)
@@ -415,7 +420,17 @@ def _same_lines(df: pd.DataFrame, parts: list[str]) -> list[tuple[str, str]]:
             groups.append([part])
         else:
             same.append(part)
-    return [(g[0] + (f" (= {', '.join(g[1:])})" if len(g) > 1 else ""), g[0]) for g in groups]
+    drawn = [next((part for part in group if part != TOTAL), group[0]) for group in groups]
+    return [(column, [part for part in group if part != column]) for column, group in zip(drawn, groups)]
+
+
+TOTAL = "total"  # the loss part that sums the others (lmar.run.train)
+
+
+def _named(column: str, aliases: list[str], where: str = "") -> str:
+    """A line's name: the part, and the parts equal to it ("l1 (= total)"; in the legend, which names
+    a part once for every panel, "l1 (= total where equal)")."""
+    return column + (f" (= {', '.join(aliases)}{where})" if aliases else "")
 
 
 def _palette(n: int) -> list:

@@ -167,6 +167,14 @@ def kept_initial_weights(rows: pd.DataFrame) -> bool:
     return bool((pd.to_numeric(rows["resampler_kept_epoch"], errors="coerce") == -1).all())
 
 
+def kept_initial_weights_title(rows: pd.DataFrame, names: list[str]) -> str:
+    """A figure panel's title line naming those of ``names`` whose rows in ``rows`` (one panel's)
+    kept their initial weights at every seed (:func:`kept_initial_weights`), with its newline before
+    it; empty where none did."""
+    untrained = [n for n in names if kept_initial_weights(rows[rows["resampler"] == n])]
+    return f"\nkept their initial weights: {', '.join(untrained)}" if untrained else ""
+
+
 def kept_initialisation_note(rows: pd.DataFrame, resampler: str) -> str | None:
     """The line saying that ``resampler`` kept its initial weights (``resampler_kept_epoch`` -1) at
     every seed, or at which seeds; None where it never did or the column is absent."""

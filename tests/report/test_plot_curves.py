@@ -54,12 +54,24 @@ def test_a_part_equal_to_total_at_every_epoch_is_drawn_once_and_named_for_both(j
     root, paths = jobs
     fig = curves_figure(paths, root)
     resizer = panel(fig, "mini/unet/seed0/resampler_learned_resizer")
-    assert [line.get_label() for line in resizer.lines] == ["total (= l1)"]
+    assert [line.get_label() for line in resizer.lines] == ["l1 (= total)"]  # the component, not the sum
     assert list(resizer.lines[0].get_ydata()) == [0.3, 0.2, 0.1]
     lmar = panel(fig, "mini/unet/seed0/resampler_lmar")  # four different parts: four lines
     assert [line.get_label() for line in lmar.lines] == ["total", "feature", "edge", "resize"]
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["l1", "total (= l1)", "total", "feature", "edge",
-                                                                 "resize"]
+    # one entry a part: l1 once, for the backbone's and the resizer's, total once, for LMAR's
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["l1 (= total where equal)", "total", "feature",
+                                                                 "edge", "resize"]
+
+
+def test_a_part_has_one_colour_and_marker_in_every_panel(jobs):
+    root, paths = jobs
+    fig = curves_figure(paths, root)
+    backbone, resizer, lmar = (panel(fig, f"mini/unet/seed0/{job}")
+                               for job in ("backbone", "resampler_learned_resizer", "resampler_lmar"))
+    l1, resizer_l1 = backbone.lines[0], resizer.lines[0]
+    assert (l1.get_color(), l1.get_marker()) == (resizer_l1.get_color(), resizer_l1.get_marker())
+    drawn = {(line.get_color(), line.get_marker()) for line in [l1, *lmar.lines]}
+    assert len(drawn) == 5  # l1 and LMAR's four parts: five styles
 
 
 def test_parts_that_differ_at_one_epoch_stay_two_lines(tmp_path):

@@ -164,3 +164,15 @@ def test_a_log_time_axis_labels_plain_numbers_that_do_not_overlap():
     assert all(re.fullmatch(r"[0-9.]+", t.get_text()) for t in ticks), [t.get_text() for t in ticks]
     assert overlapping(ticks) == [], [t.get_text() for t in ticks]
     plt.close("all")
+
+
+def test_a_panel_names_the_resamplers_that_kept_their_initial_weights():
+    # r1 kept its initial weights (kept epoch -1 on every row), r2 its epoch 2, r0 is an interpolation
+    # (no kept epoch): the title names r1 alone, as the scale figure's does; a panel without one says nothing
+    df = crowded(3)
+    df["resampler_kept_epoch"] = df["resampler"].map({"r1": -1, "r2": 2})
+    other = df.assign(backbone="nafnet", resampler_kept_epoch=df["resampler"].map({"r1": 0, "r2": 2}))
+    grid = quality_latency(pd.concat([df, other], ignore_index=True))
+    titles = [ax.get_title() for ax in grid.axes.flat]
+    assert titles == ["mini / unet\nkept their initial weights: r1", "mini / nafnet"]
+    plt.close("all")
