@@ -73,7 +73,7 @@ def crops_figure(data: Path, outputs: Path, image: str, target: str, resamplers,
         if chosen is None:
             raise LmarError(f"no outputs of {name} at {target} under {folder}; run its evaluation first")
         panels.append((f"{name}" + ("" if chosen == target else " (no resampling)")
-                       + ("\n(its initial weights)" if name in untrained else ""),
+                       + ("\n(kept its initial weights)" if name in untrained else ""),
                        read_image(folder / chosen / f"{image}.png")))
     score = _psnr_scorer()
     fig, axes = plt.subplots(1, len(panels), figsize=(2.0 * len(panels), 2.7), squeeze=False)
@@ -131,8 +131,8 @@ def _which_weights(meta: dict) -> str:
     if isinstance(kept, bool) or not isinstance(kept, int):
         return ""
     if kept == -1:
-        return ("\nits initial weights: no epoch of its training beat them on the held-out pairs (early stopping), "
-                "so the map shows the untrained LMAR")
+        return ("\nLMAR kept its initial weights: no epoch of its training beat them on the held-out pairs "
+                "(early stopping), so the map shows the untrained LMAR")
     return f"\nweights of epoch {kept} of its training curve (the best on the held-out pairs)"
 
 

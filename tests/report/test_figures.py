@@ -50,7 +50,7 @@ def test_the_lmar_figure_says_which_weights_early_stopping_kept(mini_data, lmar_
 
     spec = {"type": "lmar", "params": LMAR_SPEC["params"]}
     net, meta = build_resampler(spec, lmar_ckpt, torch.device("cpu"))
-    for kept, words in ((-1, "its initial weights: no epoch of its training beat them"),
+    for kept, words in ((-1, "\nLMAR kept its initial weights: no epoch of its training beat them"),
                         (2, "weights of epoch 2 of its training curve"), (None, None)):
         path = tmp_path / f"kept{kept}.pt"
         save(path, "resampler", spec, net, {**meta, "kept_epoch": kept} if kept is not None
@@ -93,5 +93,5 @@ def test_a_crop_of_a_resampler_that_kept_its_initial_weights_says_so(mini_data, 
         (out / name / "x2").mkdir(parents=True)
         (out / name / "x2" / "coffee.png").write_bytes((mini_data / "test" / "gt" / "coffee.png").read_bytes())
     fig = crops_figure(mini_data, out, "coffee", "x2", ["bicubic", "lmar"], untrained={"lmar"})
-    assert [ax.get_title() for ax in fig.axes][2:] == ["bicubic", "lmar\n(its initial weights)"]
+    assert [ax.get_title() for ax in fig.axes][2:] == ["bicubic", "lmar\n(kept its initial weights)"]
     plt.close("all")
