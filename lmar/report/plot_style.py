@@ -23,17 +23,30 @@ def save_figure(fig, out: Path) -> None:
 
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+# The default experiment's methods: each has this slot (a tab10 colour and a marker of MARKERS) in
+# every run's figures, whatever else a config adds (an ablation's variants, a new method), so that
+# lanczos3 is the same blue in the default's report and in the ablations'
+FIXED = {"lanczos3": 0, "bicubic": 1, "area": 2, "learned_resizer": 3, "lmar": 4, "full_resolution": 5}
 
 
 def resampler_styles(df: pd.DataFrame) -> tuple[list[str], dict, dict]:
     """Every resampler of the results, in the order the store lists them, with a colour and a marker
     each: a resampler keeps its colour and marker in every figure of a run, whichever of the others
-    a figure shows (seaborn would otherwise colour each figure's own hue levels in turn)."""
+    a figure shows (seaborn would otherwise colour each figure's own hue levels in turn), and one
+    of :data:`FIXED` keeps its own in every run. The others take, in the store's order, the colours
+    no fixed one has (tab10's last four, then tab20's light shades, then evenly spaced hues) and
+    the markers after the fixed ones'."""
     import seaborn as sns
 
     names = list(dict.fromkeys(df["resampler"].astype(str)))
-    colours = sns.color_palette("tab10" if len(names) <= 10 else "husl", len(names))
-    return names, dict(zip(names, colours)), {n: MARKERS[i % len(MARKERS)] for i, n in enumerate(names)}
+    tab10 = sns.color_palette("tab10", 10)
+    others = [n for n in names if n not in FIXED]
+    spare = tab10[len(FIXED):] + sns.color_palette("tab20", 20)[1::2]
+    spare += sns.color_palette("husl", max(0, len(others) - len(spare)))
+    colours = {n: tab10[FIXED[n]] for n in names if n in FIXED} | dict(zip(others, spare))
+    markers = {n: MARKERS[FIXED[n]] for n in names if n in FIXED}
+    markers |= {n: MARKERS[(len(FIXED) + i) % len(MARKERS)] for i, n in enumerate(others)}
+    return names, colours, markers
 
 
 def styled(names: list[str], colours: dict, markers: dict, shown) -> dict:

@@ -167,12 +167,20 @@ def kept_initial_weights(rows: pd.DataFrame) -> bool:
     return bool((pd.to_numeric(rows["resampler_kept_epoch"], errors="coerce") == -1).all())
 
 
+TITLE_WIDTH = 48  # characters to a line of a panel's title: an ablation's list of names stays over its panel
+
+
 def kept_initial_weights_title(rows: pd.DataFrame, names: list[str]) -> str:
-    """A figure panel's title line naming those of ``names`` whose rows in ``rows`` (one panel's)
-    kept their initial weights at every seed (:func:`kept_initial_weights`), with its newline before
-    it; empty where none did."""
+    """A figure panel's title lines naming those of ``names`` whose rows in ``rows`` (one panel's)
+    kept their initial weights at every seed (:func:`kept_initial_weights`), with a newline before
+    them, wrapped at :data:`TITLE_WIDTH` characters between names; empty where none did."""
+    import textwrap
+
     untrained = [n for n in names if kept_initial_weights(rows[rows["resampler"] == n])]
-    return f"\nkept their initial weights: {', '.join(untrained)}" if untrained else ""
+    if not untrained:
+        return ""
+    text = f"kept their initial weights: {', '.join(untrained)}"
+    return "\n" + "\n".join(textwrap.wrap(text, TITLE_WIDTH, break_long_words=False, break_on_hyphens=False))
 
 
 def kept_initialisation_note(rows: pd.DataFrame, resampler: str) -> str | None:

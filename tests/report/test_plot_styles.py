@@ -60,3 +60,23 @@ def test_each_resampler_keeps_its_colour_and_marker_in_every_figure():
         if name in scale:
             assert scale[name][0] == expected, name
             assert scale[name][1] == latency[name][1] == markers[name], name
+
+
+def test_the_default_methods_keep_their_colours_whatever_else_a_run_holds():
+    """lanczos3 is tab10's blue and a circle in the default's report and in an ablation study's, where
+    variants may come first in the store; the variants take colours no default method has (every
+    colour distinct, past tab10's spare four and tab20's ten shades) and, up to six, other markers."""
+    import seaborn as sns
+
+    default = ["lanczos3", "bicubic", "area", "learned_resizer", "lmar", "full_resolution"]
+    default_markers = ["o", "s", "^", "D", "v", "P"]  # what the default's figures have always drawn
+    variants = [f"variant-{i}" for i in range(20)]
+    tab10 = sns.color_palette("tab10", 10)
+    for names in (default, variants[:5] + default[::-1], variants + default):
+        got_names, colours, markers = resampler_styles(pd.DataFrame({"resampler": names}))
+        assert got_names == names
+        for name, colour, marker in zip(default, tab10, default_markers):
+            assert (tuple(colours[name]), markers[name]) == (tuple(colour), marker), name
+        assert len({tuple(round(c, 6) for c in colour) for colour in colours.values()}) == len(names)
+        if len(names) <= 12:
+            assert not {markers[n] for n in names if n not in default} & set(default_markers)

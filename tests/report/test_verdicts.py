@@ -21,6 +21,7 @@ from lmar.report.verdicts import (
     break_even,
     compute_verdicts,
     gain_text,
+    kept_initial_weights_title,
     kept_initialisation_note,
 )
 from lmar.report.write import write_table
@@ -347,3 +348,16 @@ def test_scores_apart_by_more_than_1e_9_or_over_other_images_are_not_the_same():
     assert [n for n in block_notes(close)[("d", "b")] if "score the same" in n]
     fewer = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0]}})  # b on image i0 alone
     assert not [n for n in block_notes(fewer)[("d", "b")] if "score the same" in n]
+
+
+def test_a_long_list_of_untrained_resamplers_wraps_between_names():
+    # an ablation study: seven of eight kept their initial weights (one kept epoch 2); each title line
+    # fits 48 characters, no name is split, and the lines read as the one sentence
+    names = ["learned_resizer", "lmar", "no-feature-loss", "no-edge-loss", "no-resize-loss", "feature-only",
+             "fixed-scale", "wide-net"]
+    rows = pd.DataFrame({"resampler": names, "resampler_kept_epoch": [-1] * 7 + [2]})
+    title = kept_initial_weights_title(rows, names)
+    lines = title.split("\n")
+    assert lines[0] == "" and len(lines) > 2 and all(len(line) <= 48 for line in lines)
+    assert " ".join(lines[1:]) == "kept their initial weights: " + ", ".join(names[:7])
+    assert kept_initial_weights_title(rows, ["wide-net"]) == ""
