@@ -377,7 +377,7 @@ def plot(args):
            "(default: the folder the curves share)"),
       flag("--out", type=Path, required=True))
 def plot_curves(args):
-    from lmar.report.plots import training_curves
+    from lmar.report.plot_curves import training_curves
 
     training_curves(args.curves, args.root or _shared_folder(args.curves), args.out)
 

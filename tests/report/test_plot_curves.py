@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from lmar.core.errors import LmarError
-from lmar.report.plots import curves_figure, training_curves
+from lmar.report.plot_curves import curves_figure, training_curves
 
 
 def curve(path, columns: list[str], rows: list[list[float]]):

@@ -60,10 +60,15 @@ def test_a_copy_plans_nothing_and_an_edited_baseline_reruns_its_jobs_alone(tmp_p
     assert evaluations and all("resampler=bicubic" in j for j in evaluations), jobs
     assert not [j for j in jobs if j.startswith(("pretrain_backbone", "train_resampler", "prepare_data"))], jobs
 
-    # the report's rules fingerprint the code that renders them: an edit to the plots reruns the plots alone
+    # the report's rules fingerprint the code that renders them: an edit to the results' plots reruns
+    # that plot step alone (not the training curves', drawn by a module of their own); an edit to what
+    # every figure shares (the resamplers' styles, how a figure is saved) reruns every figure's step
     redrawn = tmp_path / "c" / "redrawn"
     redrawn.parent.mkdir()
     subprocess.run(["cp", "-a", str(project), str(redrawn)], check=True)
     plots = redrawn / "lmar" / "report" / "plots.py"
     plots.write_text(plots.read_text() + "\n# an edit to the plots\n")
-    assert {j.split()[0] for j in planned(redrawn)} - {"all"} == {"plot", "plot_curves"}
+    assert {j.split()[0] for j in planned(redrawn)} - {"all"} == {"plot"}
+    shared = redrawn / "lmar" / "report" / "plot_style.py"
+    shared.write_text(shared.read_text() + "\n# an edit to every figure's styles\n")
+    assert {j.split()[0] for j in planned(redrawn)} - {"all"} == {"plot", "plot_curves", "figures"}

@@ -70,7 +70,7 @@ rule plot_curves:
     output:
         report(f"{RES}/training_curves.png", caption="../report/curves.rst", category="Training"),
     params:
-        code=code("lmar.report.plots"),
+        code=code("lmar.report.plot_curves"),
     conda:
         ENV
     log:
