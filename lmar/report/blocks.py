@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lmar.core.metric_table import METRICS
+from lmar.run.targets import FULL
 
 log = logging.getLogger(__name__)
 
@@ -222,3 +223,11 @@ def _infinite_note(rows: pd.DataFrame, metric: str, total: int) -> str:
     return (f"{metric.upper()} is {signs} in {len(rows)} of {total} rows (an output equal to its ground truth): "
             f"{'; '.join(where)}. Left out of every {metric.upper()} mean, gain, rank and comparison (their "
             "cells count the rows left); check those images' input and ground truth")
+
+
+def full_resolution_name(block: pd.DataFrame) -> str | None:
+    """The first resampler of ``block`` whose rows are all at target ``full`` (no resampling), or None."""
+    for name, rows in block.groupby("resampler", sort=False):
+        if (rows["target"] == FULL).all():
+            return name
+    return None

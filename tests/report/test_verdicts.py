@@ -15,11 +15,10 @@ from helpers import CPU, LABELS
 
 from lmar.cli import main
 from lmar.report.overview import markdown_table
+from lmar.report.compute_verdict import break_even, compute_verdicts
 from lmar.report.verdicts import (
     beats_full_resolution,
     block_notes,
-    break_even,
-    compute_verdicts,
     gain_text,
     kept_initial_weights_title,
     kept_initialisation_note,
