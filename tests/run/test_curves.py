@@ -164,7 +164,7 @@ def test_tensorboard_when_asked(tmp_path, monkeypatch):
 def test_the_curves_plot_has_one_panel_per_training_job(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
-    from lmar.report import plots
+    from lmar.report import plot_curves
 
     root = tmp_path / "models"
     a = root / "mini" / "unet" / "seed0" / "backbone.curve.csv"
@@ -176,7 +176,7 @@ def test_the_curves_plot_has_one_panel_per_training_job(tmp_path, monkeypatch):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     monkeypatch.setattr(plt, "close", lambda *_: None)  # keep the figure to look at it
-    plots.training_curves([a, b, c], root, tmp_path / "curves.png")
+    plot_curves.training_curves([a, b, c], root, tmp_path / "curves.png")
     fig = plt.gcf()
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["mini/unet/seed0/backbone", "mini/unet/seed0/resampler_lmar", "mini/unet/seed0/resampler_authors"]
