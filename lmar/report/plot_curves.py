@@ -11,7 +11,7 @@ import pandas as pd
 from lmar.core.atomic import atomic_path
 from lmar.core.errors import LmarError
 from lmar.report.plot_style import MARKERS
-from lmar.run.curves import KEPT, START, VAL_PSNR
+from lmar.run.curves import BASE_COLUMNS, KEPT, LAST_COLUMNS, START, VAL_PSNR
 
 RELEASED = "released weights:\nnot trained here"  # a header-only curve's panel
 
@@ -32,8 +32,8 @@ def curves_figure(curves, root: Path):
     Parts equal to each other at every epoch are one line, drawn as the component ("l1 (= total)"); a
     part has one colour and marker in every panel (the learned resizer's l1 that is its total has the
     backbone's l1's), named once in one legend beside the panels (never over a curve: "l1 (= total
-    where equal)"); a loss spanning
-    a decade or more is on a log axis with labelled ticks, else on a linear one. A held-out PSNR
+    where equal)"); a loss spanning a decade or more is on a log axis with labelled ticks, else on a
+    linear one. A held-out PSNR
     (``val_psnr``) is dashed on a right-hand axis in dB; with early stopping its first point is the
     initial weights' score (epoch -1, ticked "init") and a star marks the point whose weights were kept
     (column ``kept``). A curve without rows (weights converted, not trained) gets a panel that says so,
@@ -118,7 +118,7 @@ KEPT_STYLE = {"marker": "*", "ms": 11, "color": "black", "clip_on": False}  # wh
 KEPT_LABEL = "weights kept (best held-out PSNR;\n'init': before training)"
 
 
-def _read_curve(path: Path, root: Path) -> tuple[str, pd.DataFrame, list[tuple[str, str]]]:
+def _read_curve(path: Path, root: Path) -> tuple[str, pd.DataFrame, list[tuple[str, list[str]]]]:
     """(job label, rows, lines) of one curve CSV: the label is its path under ``root``; the lines are
     (column, equal parts) of its loss parts, one per set of parts equal at every epoch (:func:`_same_lines`)."""
     try:
@@ -129,7 +129,7 @@ def _read_curve(path: Path, root: Path) -> tuple[str, pd.DataFrame, list[tuple[s
         raise LmarError(f"training curve {path} has no 'epoch' column (it has {list(df.columns)}); "
                         "give the .curve.csv files written beside the checkpoints")
     job = str(path.relative_to(root) if path.is_relative_to(root) else path).removesuffix(".curve.csv")
-    parts = [c for c in df.columns if c not in ("epoch", "lr", "seconds", VALIDATION, KEPT)]
+    parts = [c for c in df.columns if c not in (*BASE_COLUMNS, *LAST_COLUMNS)]  # the loss parts
     return job, df, _same_lines(df, parts)
 
 
@@ -150,7 +150,7 @@ def _same_lines(df: pd.DataFrame, parts: list[str]) -> list[tuple[str, list[str]
     return [(column, [part for part in group if part != column]) for column, group in zip(drawn, groups)]
 
 
-TOTAL = "total"  # the loss part that sums the others (lmar.run.train)
+TOTAL = "total"  # the loss part that sums the others (lmar.run.train's resampler training names it so)
 
 
 def _named(column: str, aliases: list[str], where: str = "") -> str:

@@ -30,6 +30,8 @@ None of them is a left-out note: a table that states a verdict has left nothing 
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
@@ -157,8 +159,6 @@ def kept_initial_weights_title(rows: pd.DataFrame, names: list[str]) -> str:
     """A figure panel's title lines naming those of ``names`` whose rows in ``rows`` (one panel's)
     kept their initial weights at every seed (:func:`kept_initial_weights`), with a newline before
     them, wrapped at :data:`TITLE_WIDTH` characters between names; empty where none did."""
-    import textwrap
-
     untrained = [n for n in names if kept_initial_weights(rows[rows["resampler"] == n])]
     if not untrained:
         return ""
