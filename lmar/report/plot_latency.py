@@ -1,6 +1,8 @@
 """The quality-against-latency figure: PSNR against end-to-end time per image, one point per resampler
 and target, one panel per table block, whose target labels never overlap one another or a marker, and
-whose title says on which device(s), under what load and when the times were taken.
+whose title says on which device(s), under what load and when the times were taken. A panel with more
+resamplers than :data:`CROWDED` (an ablation study's variants) is drawn one target a panel instead
+(:func:`by_target`): there the panel's title names the target, and no point needs a label.
 
 Labels are placed here (adjustText is not a dependency): each beside its point in the first of eight
 directions where it overlaps no label placed before it and no marker, else further out on a leader
@@ -17,14 +19,20 @@ import pandas as pd
 
 from lmar.core.errors import LmarError
 from lmar.core.metric_table import METRICS
+from lmar.report.blocks import by_scale
 from lmar.report.cost_tables import LOAD_MARK, counted_span, load_under
 from lmar.report.plot_style import panels, resampler_styles, styled
-from lmar.report.verdicts import kept_initial_weights_title
+from lmar.report.verdicts import kept_initial_weights_names, kept_initial_weights_title, wrap_names
+from lmar.run.targets import FULL
 
 MARKER_AREA = 60  # the points' size (seaborn's ``s``: points squared)
 PAD_PX = 1.5  # the least room, in pixels, between two labels or a label and a marker
 RINGS_PT = (12, 18, 26, 36, 48, 62, 80)  # distances (points) tried on a leader line, in order
 KEY_LINE_IN = 0.11  # the height of one line of a panel's key (6 pt type), inches
+CROWDED = 8  # a panel with more resamplers than this is drawn one target a panel (:func:`by_target`)
+RING_AREA = 2.5 * MARKER_AREA  # the ring around a point timed under load, in the one-target-a-panel figure
+X_LABEL = "end-to-end time per image (ms)"
+X_LABEL_LOG = "end-to-end time per image (ms, log scale)"
 
 
 def quality_latency(df: pd.DataFrame):
@@ -40,15 +48,16 @@ def quality_latency(df: pd.DataFrame):
     matplotlib.use("Agg")
     import seaborn as sns
 
-
     styles = resampler_styles(df)
     d = panels(df)
     d = d.assign(ms=d["time_s"] * 1000.0)
     mean = d.groupby(["panel", "resampler", "target"], sort=False).agg(psnr=("psnr", "mean"), ms=("ms", "mean"))
+    if d.groupby("panel", sort=False)["resampler"].nunique().max() > CROWDED:
+        return by_target(df, d, mean, styles)
     grid = sns.relplot(data=mean.reset_index(), x="ms", y="psnr", hue="resampler", style="resampler", col="panel",
                        s=MARKER_AREA, height=3.5, aspect=1.2, facet_kws={"sharex": False, "sharey": False},
                        **styled(*styles, d["resampler"]))
-    grid.set_axis_labels("end-to-end time per image (ms)", METRICS["psnr"].label)
+    grid.set_axis_labels(X_LABEL, METRICS["psnr"].label)
     for panel, ax in grid.axes_dict.items():
         _log_time(ax, mean.loc[panel, "ms"])
     for panel, ax in grid.axes_dict.items():  # as the scale figure: whose points are an untrained part's
@@ -66,22 +75,71 @@ def quality_latency(df: pd.DataFrame):
     return grid
 
 
+def by_target(df: pd.DataFrame, d: pd.DataFrame, mean: pd.DataFrame, styles: tuple):
+    """The figure of :func:`quality_latency` for panels too crowded to label: a row of panels per
+    table block (``d``, rows of :func:`lmar.report.plot_style.panels`), one panel per target in the
+    order of their factors, each holding every resampler's point at that target (``mean``), on a log
+    time axis. Points timed under load are ringed. The title says so, and per block gives the
+    full-resolution reference (its PSNR and time: a point of its own would stretch every panel's
+    PSNR axis past the differences it is drawn to show) and names the trainable resamplers that kept
+    their initial weights. Returns the seaborn grid."""
+    import seaborn as sns
+
+    marked = _under_load(d)
+    m = mean.reset_index()
+    m["loaded"] = [(p, r, t) in marked for p, r, t in zip(m["panel"], m["resampler"], m["target"])]
+    targets = [t for t in by_scale(d).index if t != FULL]
+    shown = m[m["target"] != FULL]
+    rows = list(dict.fromkeys(d["panel"]))
+    grid = sns.relplot(data=shown, x="ms", y="psnr", hue="resampler", style="resampler", row="panel", col="target",
+                       row_order=rows, col_order=targets, s=MARKER_AREA, height=2.8, aspect=1.0,
+                       facet_kws={"sharex": False, "sharey": False},
+                       **styled(*styles, shown["resampler"]))
+    grid.set_axis_labels("", METRICS["psnr"].label)
+    for (panel, target), ax in grid.axes_dict.items():
+        ax.set_title(f"{panel}, {target}", fontsize="medium")
+        here = shown[(shown["panel"] == panel) & (shown["target"] == target)]
+        _log_time(ax, here["ms"], span=1)
+        ax.set_xlabel("")
+        ax.margins(0.12)  # a ring at the panel's edge stays inside it
+        loaded = here[here["loaded"]]
+        if len(loaded):
+            ax.scatter(loaded["ms"], loaded["psnr"], s=RING_AREA, facecolors="none", edgecolors="black",
+                       linewidths=0.8)
+    grid.figure.supxlabel(X_LABEL_LOG)
+    lines = [timing_title(df, mark="ringed:")]
+    for panel in rows:
+        block = m[m["panel"] == panel]
+        full = block[block["target"] == FULL]
+        reference = "; ".join(f"{r['resampler']} (no resampling) {r['psnr']:.2f} dB at {r['ms']:.3g} ms"
+                              + (" (timed under load)" if r["loaded"] else "") for _, r in full.iterrows())
+        untrained = kept_initial_weights_names(d[d["panel"] == panel], list(dict.fromkeys(block["resampler"])))
+        kept = f"kept their initial weights: {', '.join(untrained)}" if untrained else ""
+        if reference or kept:
+            lines += wrap_names(f"{panel}: " + "; ".join(filter(None, (reference, kept))), KEPT_WIDTH)
+    grid.figure.suptitle("\n".join(lines), fontsize="small")
+    grid.tight_layout()
+    return grid
+
+
+KEPT_WIDTH = 120  # characters to a line of the one-target-a-panel figure's title, per table block
 LOG_SPAN = 10  # a panel whose times span this factor or more gets a log time axis
 
 
-def _log_time(ax, ms: pd.Series) -> None:
-    """A log time axis (plain numbers at its ticks) where the panel's times span :data:`LOG_SPAN` or
-    more: the full-resolution row's seconds would otherwise press the resampled targets to the left."""
+def _log_time(ax, ms: pd.Series, span: float = LOG_SPAN) -> None:
+    """A log time axis (plain numbers at its ticks) where the panel's times span ``span`` or more
+    (:data:`LOG_SPAN`: the full-resolution row's seconds would otherwise press the resampled targets to
+    the left) and every time is above zero."""
     from matplotlib.ticker import FuncFormatter
 
     positive = ms[ms > 0]
-    if len(positive) and positive.max() >= LOG_SPAN * positive.min() and len(positive) == len(ms):
+    if len(positive) and positive.max() >= span * positive.min() and len(positive) == len(ms):
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         # within a decade matplotlib labels every minor tick (2, 3, ..., 9 x 10^k, in scientific notation,
         # side by side): label only 2 and 5 x 10^k, as plain numbers
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
-        ax.set_xlabel("end-to-end time per image (ms, log scale)")
+        ax.set_xlabel(X_LABEL_LOG)
 
 
 def _under_load(d: pd.DataFrame) -> set:
@@ -91,19 +149,19 @@ def _under_load(d: pd.DataFrame) -> set:
     return {(r["dataset"], r["resampler"], r["target"]) for _, r in loads.iterrows() if r["under load"]}
 
 
-def timing_title(df: pd.DataFrame) -> str:
+def timing_title(df: pd.DataFrame, mark: str = LOAD_MARK) -> str:
     """Where and when the times of ``df`` were taken, on two lines: "timed on cpu:x86_64x2, newest
     2026-12-04 23:45 UTC" and "load 0.40-3.10 on 2 CPUs, 1 own thread" (the 1-minute load
-    average over every row; "; ‡ timed under load" when some row was); "load not recorded" (and no
-    time) for results from before they were recorded."""
+    average over every row; "; ‡ timed under load" when some row was, with ``mark`` for how such a
+    point is marked); "load not recorded" (and no time) for results from before they were recorded."""
     devices = sorted(set(df["device"].dropna().astype(str))) if "device" in df else []
     where = f"timed on {', '.join(devices)}" if devices else "device not recorded"
     newest = newest_time(df)
     first = where + (f", newest {newest:%Y-%m-%d %H:%M} UTC" if newest is not None else "")
-    return first + "\n" + _load_text(df)
+    return first + "\n" + _load_text(df, mark)
 
 
-def _load_text(df: pd.DataFrame) -> str:
+def _load_text(df: pd.DataFrame, mark: str) -> str:
     """The load line of :func:`timing_title`."""
     cols = ["load_1m", "cpus", "threads"]
     recorded = df.dropna(subset=cols) if set(cols) <= set(df) else df.iloc[:0]
@@ -113,7 +171,7 @@ def _load_text(df: pd.DataFrame) -> str:
     text = f"load {low:.2f}" + (f"-{high:.2f}" if high > low else "")
     text += f" on {counted_span(recorded['cpus'], 'CPU')}, {counted_span(recorded['threads'], 'own thread')}"
     if load_under(df)["under load"].any():  # the cost table's rule, so the title and the table agree
-        text += f"; {LOAD_MARK} timed under load"
+        text += f"; {mark} timed under load"
     if len(recorded) < len(df):
         text += f"\nload not recorded for {len(df) - len(recorded)} of {len(df)} rows"
     return text

@@ -159,11 +159,22 @@ def kept_initial_weights_title(rows: pd.DataFrame, names: list[str]) -> str:
     """A figure panel's title lines naming those of ``names`` whose rows in ``rows`` (one panel's)
     kept their initial weights at every seed (:func:`kept_initial_weights`), with a newline before
     them, wrapped at :data:`TITLE_WIDTH` characters between names; empty where none did."""
-    untrained = [n for n in names if kept_initial_weights(rows[rows["resampler"] == n])]
+    untrained = kept_initial_weights_names(rows, names)
     if not untrained:
         return ""
-    text = f"kept their initial weights: {', '.join(untrained)}"
-    return "\n" + "\n".join(textwrap.wrap(text, TITLE_WIDTH, break_long_words=False, break_on_hyphens=False))
+    return "\n" + "\n".join(wrap_names(f"kept their initial weights: {', '.join(untrained)}", TITLE_WIDTH))
+
+
+def kept_initial_weights_names(rows: pd.DataFrame, names: list[str]) -> list[str]:
+    """Those of ``names`` whose rows in ``rows`` kept their initial weights at every seed
+    (:func:`kept_initial_weights`), in the order of ``names``."""
+    return [n for n in names if kept_initial_weights(rows[rows["resampler"] == n])]
+
+
+def wrap_names(text: str, width: int) -> list[str]:
+    """``text`` (a list of names) as lines of at most ``width`` characters, broken between names only
+    (a name such as "no-feature-loss" is never split at its hyphens)."""
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
 
 
 def kept_initialisation_note(rows: pd.DataFrame, resampler: str) -> str | None:

@@ -1,6 +1,8 @@
 """The quality-against-latency figure (lmar.report.plot_latency): no two target labels overlap even where
 points lie nearly on top of each other, every point is named (by a label or in a key), and the title
-says on which device, under what load and when the times were taken."""
+says on which device, under what load and when the times were taken; a panel of more resamplers
+than labels fit is drawn one target a panel, with no labels, rings for points timed under load and
+the full-resolution reference in the title."""
 
 from __future__ import annotations
 
@@ -175,4 +177,68 @@ def test_a_panel_names_the_resamplers_that_kept_their_initial_weights():
     grid = quality_latency(pd.concat([df, other], ignore_index=True))
     titles = [ax.get_title() for ax in grid.axes.flat]
     assert titles == ["mini / unet\nkept their initial weights: r1", "mini / nafnet"]
+    plt.close("all")
+
+
+# ---------------------------------------------------------------- more resamplers than labels fit: one target a panel
+
+def with_full_resolution(df: pd.DataFrame, psnr: float = 31.0, time_s: float = 0.05, load: float = 1.0) -> pd.DataFrame:
+    """``df`` (one panel) and a full-resolution row per image: ``psnr`` dB in ``time_s`` seconds."""
+    full = df[df["resampler"] == "r0"].drop_duplicates("image").assign(
+        resampler="full_resolution", target="full", scale=1.0, psnr=psnr, time_s=time_s, load_1m=load)
+    return pd.concat([df, full], ignore_index=True)
+
+
+def points(ax, rings: bool = False) -> set:
+    """The (ms, dB) of ``ax``'s markers (rounded to 1e-6), or of its rings (markers with no face)."""
+    return {tuple(round(float(v), 6) for v in p) for c in ax.collections
+            if (len(c.get_facecolors()) == 0) == rings for p in c.get_offsets()}
+
+
+def test_a_panel_of_more_resamplers_than_labels_fit_is_drawn_one_target_a_panel():
+    grid = quality_latency(with_full_resolution(crowded(9, 0.01)))
+    assert grid.axes.shape == (1, len(TARGETS))
+    assert [ax.get_title() for ax in grid.axes.flat] == [f"mini / unet, {t}" for t, _ in TARGETS]
+    for j, ax in enumerate(grid.axes.flat):
+        # by hand from crowded(): resampler k at target j scores 30 - j + 0.01 k dB in 10 + j + 0.01 k ms; the
+        # full-resolution point is not drawn (its 31 dB would stretch the PSNR axis), every other point once
+        assert points(ax) == {(round(10 + j + 0.01 * k, 6), round(30 - j + 0.01 * k, 6)) for k in range(9)}
+        assert [t.get_text() for t in ax.texts] == []  # the title names the target: no labels, no key
+        assert ax.get_xscale() == "log"
+    assert "full_resolution (no resampling) 31.00 dB at 50 ms" in grid.figure.get_suptitle()
+    assert grid.figure.get_supxlabel() == "end-to-end time per image (ms, log scale)"
+    plt.close("all")
+
+
+def test_eight_resamplers_are_still_one_labelled_panel():
+    grid = quality_latency(with_full_resolution(crowded(7, 0.01)))  # 7 and full resolution: 8
+    assert grid.axes.shape == (1, 1) and any(t.get_text() == "full" for t in grid.axes.flat[0].texts)
+    plt.close("all")
+
+
+def test_one_target_a_panel_rings_the_points_timed_under_load():
+    # loads 1 + k with 1 own thread on 2 CPUs: r3 to r8 were timed under load (4 - 1 > 2), r0 to r2 not
+    grid = quality_latency(with_full_resolution(crowded(9, 0.01), load=9.0))
+    for j, ax in enumerate(grid.axes.flat):
+        assert points(ax, rings=True) == {(round(10 + j + 0.01 * k, 6), round(30 - j + 0.01 * k, 6))
+                                          for k in range(3, 9)}
+    title = grid.figure.get_suptitle()
+    assert "ringed: timed under load" in title and "‡" not in title
+    assert "31.00 dB at 50 ms (timed under load)" in title
+    grid = quality_latency(crowded(9, 0.01).assign(load_1m=1.0))
+    assert all(points(ax, rings=True) == set() for ax in grid.axes.flat)
+    assert "timed under load" not in grid.figure.get_suptitle()
+    plt.close("all")
+
+
+def test_one_target_a_panel_names_per_block_the_resamplers_that_kept_their_initial_weights():
+    df = crowded(9, 0.01)
+    df["resampler_kept_epoch"] = df["resampler"].map({"r1": -1, "r2": -1, "r5": 3})
+    other = df.assign(backbone="nafnet", resampler_kept_epoch=df["resampler"].map({"r1": 0}))
+    grid = quality_latency(pd.concat([df, other], ignore_index=True))
+    assert grid.axes.shape == (2, len(TARGETS))
+    assert [ax.get_title() for ax in grid.axes[:, 0]] == ["mini / unet, x1.5", "mini / nafnet, x1.5"]
+    lines = grid.figure.get_suptitle().splitlines()
+    assert "mini / unet: kept their initial weights: r1, r2" in lines
+    assert not any(line.startswith("mini / nafnet") for line in lines)
     plt.close("all")
