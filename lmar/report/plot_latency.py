@@ -33,6 +33,7 @@ CROWDED = 8  # a panel with more resamplers than this is drawn one target a pane
 RING_AREA = 2.5 * MARKER_AREA  # the ring around a point timed under load, in the one-target-a-panel figure
 X_LABEL = "end-to-end time per image (ms)"
 X_LABEL_LOG = "end-to-end time per image (ms, log scale)"
+KEPT_WIDTH = 120  # characters to a line of the one-target-a-panel figure's title, per table block
 
 
 def quality_latency(df: pd.DataFrame):
@@ -111,7 +112,7 @@ def by_target(df: pd.DataFrame, d: pd.DataFrame, mean: pd.DataFrame, styles: tup
     for panel in rows:
         block = m[m["panel"] == panel]
         full = block[block["target"] == FULL]
-        reference = "; ".join(f"{r['resampler']} (no resampling) {r['psnr']:.2f} dB at {r['ms']:.3g} ms"
+        reference = "; ".join(f"{r['resampler']} (no resampling) {r['psnr']:.2f} dB at {_ms(r['ms'])} ms"
                               + (" (timed under load)" if r["loaded"] else "") for _, r in full.iterrows())
         untrained = kept_initial_weights_names(d[d["panel"] == panel], list(dict.fromkeys(block["resampler"])))
         kept = f"kept their initial weights: {', '.join(untrained)}" if untrained else ""
@@ -122,7 +123,12 @@ def by_target(df: pd.DataFrame, d: pd.DataFrame, mean: pd.DataFrame, styles: tup
     return grid
 
 
-KEPT_WIDTH = 120  # characters to a line of the one-target-a-panel figure's title, per table block
+def _ms(value: float) -> str:
+    """Milliseconds to three significant digits, written out in full from 1000 on ("28,900", not
+    "2.89e+04")."""
+    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+
+
 LOG_SPAN = 10  # a panel whose times span this factor or more gets a log time axis
 
 

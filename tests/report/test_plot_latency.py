@@ -206,6 +206,8 @@ def test_a_panel_of_more_resamplers_than_labels_fit_is_drawn_one_target_a_panel(
         assert [t.get_text() for t in ax.texts] == []  # the title names the target: no labels, no key
         assert ax.get_xscale() == "log"
     assert "full_resolution (no resampling) 31.00 dB at 50 ms" in grid.figure.get_suptitle()
+    grid = quality_latency(with_full_resolution(crowded(9, 0.01), time_s=28.94))  # a 4K image on a CPU
+    assert "31.00 dB at 28,940 ms" in grid.figure.get_suptitle()
     assert grid.figure.get_supxlabel() == "end-to-end time per image (ms, log scale)"
     plt.close("all")
 
