@@ -51,10 +51,22 @@ def _score_note(ax, psnr: float | None) -> None:
     ax.text(0.5, -0.04, text, transform=ax.transAxes, ha="center", va="top", fontsize=8)
 
 
+CROPS_PER_ROW = 8  # the most panels in one row of the crops figure: more (an ablation study's) wrap
+
+
+def crop_grid(panels: int) -> tuple[int, int]:
+    """(rows, columns) of the crops figure for ``panels`` panels: one row of up to
+    :data:`CROPS_PER_ROW`, else the fewest rows that hold them, filled as evenly as they can be (18
+    panels: 3 rows of 6, not 8, 8 and 2)."""
+    rows = -(-panels // CROPS_PER_ROW)
+    return rows, -(-panels // rows)
+
+
 def crops_figure(data: Path, outputs: Path, image: str, target: str, resamplers, side: int | None = None,
                  untrained=frozenset()):
-    """One row of zoomed crops of test image ``image``: input, ground truth, then each resampler's
-    output at ``target`` (the full-resolution row at its own target) from ``outputs/<resampler>/``.
+    """Zoomed crops of test image ``image``: input, ground truth, then each resampler's output at
+    ``target`` (the full-resolution row at its own target) from ``outputs/<resampler>/``, in rows
+    of :func:`crop_grid`, read left to right and top to bottom.
     Under each panel its PSNR against the ground truth on the whole image (not the crop), computed by
     the project's metric (:mod:`lmar.run.metrics`) from the files as saved; the title names the run cell.
     A resampler of ``untrained`` (it kept its initial weights: :func:`untrained_resamplers`) is named so."""
@@ -76,8 +88,11 @@ def crops_figure(data: Path, outputs: Path, image: str, target: str, resamplers,
                        + ("\n(kept its initial weights)" if name in untrained else ""),
                        read_image(folder / chosen / f"{image}.png")))
     score = _psnr_scorer()
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.0 * len(panels), 2.7), squeeze=False)
-    for ax, (title, im) in zip(axes[0], panels):
+    rows, cols = crop_grid(len(panels))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.7 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:  # the last row's empty places
+        ax.remove()
+    for ax, (title, im) in zip(axes.flat, panels):
         if im.shape != gt.shape:
             raise LmarError(f"the {title} image of {image} is {tuple(im.shape[-2:])} but its ground truth is "
                             f"{tuple(gt.shape[-2:])}: not of dataset {data}; give that run's --data and --outputs")

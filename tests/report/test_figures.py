@@ -95,3 +95,29 @@ def test_a_crop_of_a_resampler_that_kept_its_initial_weights_says_so(mini_data, 
     fig = crops_figure(mini_data, out, "coffee", "x2", ["bicubic", "lmar"], untrained={"lmar"})
     assert [ax.get_title() for ax in fig.axes][2:] == ["bicubic", "lmar\n(kept its initial weights)"]
     plt.close("all")
+
+
+@pytest.mark.parametrize("panels, grid", [(1, (1, 1)), (8, (1, 8)), (9, (2, 5)), (17, (3, 6)), (18, (3, 6))])
+def test_the_crops_wrap_past_eight_panels_into_rows_as_even_as_can_be(panels, grid):
+    from lmar.report.figures import crop_grid
+
+    assert crop_grid(panels) == grid
+
+
+def test_an_ablation_studys_crops_read_in_rows_left_to_right(mini_data, tmp_path):
+    out = tmp_path / "outputs"
+    names = [f"variant-{i}" for i in range(16)]  # with input and ground truth: 18 panels, 3 rows of 6
+    for name in names:
+        (out / name / "x2").mkdir(parents=True)
+        (out / name / "x2" / "coffee.png").write_bytes((mini_data / "test" / "gt" / "coffee.png").read_bytes())
+    fig = crops_figure(mini_data, out, "coffee", "x2", names)
+    fig.canvas.draw()
+    assert [ax.get_title() for ax in fig.axes] == ["input", "ground truth", *names]  # no empty panel left
+    boxes = [ax.get_position() for ax in fig.axes]
+    rows = [sorted({round(b.y0, 6) for b in boxes[i:i + 6]}) for i in (0, 6, 12)]
+    assert all(len(r) == 1 for r in rows) and rows[0][0] > rows[1][0] > rows[2][0]  # each row level, top first
+    assert [round(b.x0, 6) for b in boxes[6:12]] == [round(b.x0, 6) for b in boxes[:6]]  # columns align
+    plt.close("all")
+    few = crops_figure(mini_data, out, "coffee", "x2", names[:6])  # 8 panels: one row, as the default's
+    assert len({round(ax.get_position().y0, 6) for ax in few.axes}) == 1 and len(few.axes) == 8
+    plt.close("all")
