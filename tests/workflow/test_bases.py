@@ -55,7 +55,7 @@ def test_an_ablation_entry_plans_one_more_training(tmp_path):
 
 @pytest.mark.slow
 def test_the_ablation_config_plans_one_training_per_ablation(tmp_path):
-    res = snakemake("-n", "--cores", "1", "all", "--directory", str(tmp_path),
+    res = snakemake("-n", "-p", "--cores", "1", "all", "--directory", str(tmp_path),
                     "--configfile", str(ROOT / "workflow" / "configs" / "ablations.yaml"))
     assert res.returncode == 0, res.stderr[-2000:]
     counts = {p[0]: int(p[1]) for p in (ln.split() for ln in res.stdout.splitlines()) if len(p) == 2 and p[1].isdigit()}
@@ -63,6 +63,11 @@ def test_the_ablation_config_plans_one_training_per_ablation(tmp_path):
     # ablations on one backbone and seed (10); evaluated: lanczos3, bicubic, area, lmar and
     # full_resolution on 6 (30), plus the 2 + 10 one-seed entries
     assert counts["pretrain_backbone"] == 6 and counts["train_resampler"] == 18 and counts["evaluate"] == 42
+    # of the 6 backbones, seeds 0 and 1's come from the zoo; seed 2's train here
+    pretrain = [ln for ln in (res.stdout + res.stderr).splitlines() if "lmar pretrain-backbone" in ln]
+    copied = sorted(ln.split("--from-zoo ")[1].split()[0].rsplit("/", 1)[-1] for ln in pretrain if "--from-zoo" in ln)
+    assert copied == [f"mini-{b}-seed{s}.pt" for b in ("nafnet", "unet") for s in (0, 1)], pretrain
+    assert sum("--seed 2" in ln for ln in pretrain if "--from-zoo" not in ln) == 2
 
 
 @pytest.mark.slow
