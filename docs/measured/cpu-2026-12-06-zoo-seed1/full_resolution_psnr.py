@@ -5,10 +5,12 @@ Run from the repository root after `make run` (which builds the dataset folder n
 """
 import sys
 from pathlib import Path
+
 import torch
+
+from lmar.data.images import read_image
 from lmar.run import checkpoint
 from lmar.run.metrics import Scorer
-from lmar.data.images import read_image
 
 torch.set_num_threads(1)
 data = Path("resources/data/mini/80eba069972b")
