@@ -241,7 +241,7 @@ def _key(ax, pts: list[dict]) -> None:
     numbered = [dict(p, text=str(i)) for i, p in enumerate(left, start=1)]
     _, unplaced = _place(ax, numbered, taken=_boxes(ax), others=[p for p in pts if p not in left])
     lines = [f"{p['text']}: {p['name']}" if p not in unplaced else
-             f"{p['name']} (no room for a label): {p['x']:.3g} ms, {p['y']:.2f} dB" for p in numbered]
+             f"{p['name']} (no room for a label): {_ms(p['x'])} ms, {p['y']:.2f} dB" for p in numbered]
     ax.annotate("\n".join(lines), (0, 0), xycoords="axes fraction", xytext=(0, -32), textcoords="offset points",
                 va="top", ha="left", fontsize=6, color="dimgrey")
 
