@@ -26,8 +26,8 @@ run: $(STAMP)
 	snakemake --report results/mini-default/report.html
 	python -m lmar left-out results/mini-default/left_out.md
 
-# the backbone zoo (lmar/zoo): the default's backbones at seeds 0 and 1, trained to a plateau (about 20
-# minutes a NAFNet and 49 a U-Net on 2 CPU cores), then copied into the package; resumable. `rm -rf results/zoo` first to retrain from scratch.
+# the backbone zoo (lmar/zoo): the default's backbones at seeds 0, 1 and 2, trained to a plateau (about 20
+# minutes a NAFNet and 47 to 50 a U-Net on 2 CPU cores), then copied into the package; resumable. `rm -rf results/zoo` first to retrain from scratch.
 zoo: $(STAMP)
 	snakemake --cores $(CORES) zoo --configfile workflow/configs/zoo.yaml
 	cp results/zoo/zoo/*/*/seed*/*-seed* lmar/zoo/
