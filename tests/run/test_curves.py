@@ -131,7 +131,7 @@ def test_parts_missing_in_an_epoch_are_empty_cells(tmp_path):
 
 
 def test_header_only_for_converted_parts(tmp_path):
-    from lmar.cli import _no_curve
+    from lmar.cli.train_verbs import _no_curve
 
     _no_curve(tmp_path / "m" / "backbone.pt")  # what --released does after converting the weights
     assert entries(tmp_path) == ["m", "m/backbone.curve.csv"]
