@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lmar.report.blocks import counted
-from lmar.report.tables import _labels, _tex_tables
+from lmar.report.latex import label_maker, tex_tables
 from lmar.run.cpu_wait import WAIT_LIMIT
 from lmar.run.targets import FULL
 
@@ -195,7 +195,7 @@ def cost_latex(df: pd.DataFrame) -> str:
         return ""
     numbers = [c for c in COST_KEEP if c in costs and c not in ("resampler", "target", "target_h", "target_w")]
     out = []
-    label = _labels()
+    label = label_maker()
     for (dataset, backbone), part in costs.groupby(["dataset", "backbone"], sort=False):
         rows = []
         for _, r in part.iterrows():
@@ -206,7 +206,7 @@ def cost_latex(df: pd.DataFrame) -> str:
         head = [("resampler", ""), ("target", ""), ("size", "h x w")] + [_cost_head(c) for c in numbers]
         caption = " ".join([f"{dataset} / {backbone}: cost per image (mean over test images and seeds), same run."]
                            + load_legend(part))
-        out += [_tex_tables(caption, label(dataset, backbone, "", "cost"), head, rows, keep=2), ""]
+        out += [tex_tables(caption, label(dataset, backbone, "", "cost"), head, rows, keep=2), ""]
     return "\n".join(out)
 
 
