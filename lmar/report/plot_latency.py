@@ -22,7 +22,7 @@ from lmar.core.metric_table import METRICS
 from lmar.report.blocks import by_scale
 from lmar.report.cost_tables import LOAD_MARK, counted_span, load_under
 from lmar.report.plot_style import panels, resampler_styles, styled
-from lmar.report.verdicts import kept_initial_weights_names, kept_initial_weights_title, wrap_names
+from lmar.report.verdicts import kept_initial_weights_labels, kept_initial_weights_title, wrap_names
 from lmar.run.targets import FULL
 
 MARKER_AREA = 60  # the points' size (seaborn's ``s``: points squared)
@@ -114,7 +114,7 @@ def by_target(df: pd.DataFrame, d: pd.DataFrame, mean: pd.DataFrame, styles: tup
         full = block[block["target"] == FULL]
         reference = "; ".join(f"{r['resampler']} (no resampling) {r['psnr']:.2f} dB at {_ms(r['ms'])} ms"
                               + (" (timed under load)" if r["loaded"] else "") for _, r in full.iterrows())
-        untrained = kept_initial_weights_names(d[d["panel"] == panel], list(dict.fromkeys(block["resampler"])))
+        untrained = kept_initial_weights_labels(d[d["panel"] == panel], list(dict.fromkeys(block["resampler"])))
         kept = f"kept their initial weights: {', '.join(untrained)}" if untrained else ""
         if reference or kept:
             lines += wrap_names(f"{panel}: " + "; ".join(filter(None, (reference, kept))), KEPT_WIDTH)

@@ -157,18 +157,42 @@ TITLE_WIDTH = 48  # characters to a line of a panel's title: an ablation's list 
 
 def kept_initial_weights_title(rows: pd.DataFrame, names: list[str]) -> str:
     """A figure panel's title lines naming those of ``names`` whose rows in ``rows`` (one panel's)
-    kept their initial weights at every seed (:func:`kept_initial_weights`), with a newline before
-    them, wrapped at :data:`TITLE_WIDTH` characters between names; empty where none did."""
-    untrained = kept_initial_weights_names(rows, names)
-    if not untrained:
+    kept their initial weights (:func:`kept_initial_weights_labels`), with a newline before them,
+    wrapped at :data:`TITLE_WIDTH` characters between names; empty where none did."""
+    named = kept_initial_weights_labels(rows, names)
+    if not named:
         return ""
-    return "\n" + "\n".join(wrap_names(f"kept their initial weights: {', '.join(untrained)}", TITLE_WIDTH))
+    return "\n" + "\n".join(wrap_names(f"kept their initial weights: {', '.join(named)}", TITLE_WIDTH))
 
 
-def kept_initial_weights_names(rows: pd.DataFrame, names: list[str]) -> list[str]:
-    """Those of ``names`` whose rows in ``rows`` kept their initial weights at every seed
-    (:func:`kept_initial_weights`), in the order of ``names``."""
-    return [n for n in names if kept_initial_weights(rows[rows["resampler"] == n])]
+def kept_initial_weights_labels(rows: pd.DataFrame, names: list[str]) -> list[str]:
+    """Those of ``names`` whose rows in ``rows`` kept their initial weights, in the order of ``names``:
+    a name alone where they did at every seed (:func:`kept_initial_weights`), with the seeds where at
+    some only ("lmar (seed 0 of 3)", held together by non-breaking spaces, which print as spaces, so
+    that :func:`wrap_names` never breaks a line inside it)."""
+    named = []
+    for name in names:
+        at, every = kept_seeds(rows, name)
+        if at:
+            seeds = "" if at == every else " (" + _at_seeds(at, every) + ")"
+            named.append(name + seeds.replace(" ", "\u00a0"))
+    return named
+
+
+def kept_seeds(rows: pd.DataFrame, resampler: str) -> tuple[list, list]:
+    """The seeds at which ``resampler``'s rows in ``rows`` kept their initial weights
+    (``resampler_kept_epoch`` -1), and all its seeds there; both empty without that column."""
+    if "resampler_kept_epoch" not in rows:
+        return [], []
+    mine = rows[rows["resampler"] == resampler]
+    kept = pd.to_numeric(mine["resampler_kept_epoch"], errors="coerce")
+    seeds = mine["seed"] if "seed" in mine else pd.Series(0, index=mine.index)
+    return sorted(set(seeds[kept == -1])), sorted(set(seeds))
+
+
+def _at_seeds(at: list, every: list) -> str:
+    """ "seed 0 of 3", "seeds 0, 2 of 3": where a verdict holds at some seeds only."""
+    return f"seed{'s' if len(at) > 1 else ''} {', '.join(map(str, at))} of {len(every)}"
 
 
 def wrap_names(text: str, width: int) -> list[str]:
@@ -180,16 +204,10 @@ def wrap_names(text: str, width: int) -> list[str]:
 def kept_initialisation_note(rows: pd.DataFrame, resampler: str) -> str | None:
     """The line saying that ``resampler`` kept its initial weights (``resampler_kept_epoch`` -1) at
     every seed, or at which seeds; None where it never did or the column is absent."""
-    if "resampler_kept_epoch" not in rows:
-        return None
-    mine = rows[rows["resampler"] == resampler]
-    kept = pd.to_numeric(mine["resampler_kept_epoch"], errors="coerce")
-    seeds = mine["seed"] if "seed" in mine else pd.Series(0, index=mine.index)
-    at = sorted(set(seeds[kept == -1]))
+    at, every = kept_seeds(rows, resampler)
     if not at:
         return None
-    every = sorted(set(seeds))
-    where = "" if at == every else f" at seed{'s' if len(at) > 1 else ''} {', '.join(map(str, at))} of {len(every)}"
+    where = "" if at == every else " at " + _at_seeds(at, every)
     return (f"{resampler} kept its initial weights{where}: no epoch of its training beat them on the held-out "
             f"training pairs' PSNR (early stopping), so its rows there are those of the untrained {resampler}.")
 

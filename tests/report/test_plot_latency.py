@@ -244,3 +244,16 @@ def test_one_target_a_panel_names_per_block_the_resamplers_that_kept_their_initi
     assert "mini / unet: kept their initial weights: r1, r2" in lines
     assert not any(line.startswith("mini / nafnet") for line in lines)
     plt.close("all")
+
+
+def test_a_resampler_that_kept_its_initial_weights_at_some_seeds_is_named_with_those_seeds():
+    # seeds 0 and 1 of one block: r1 kept its initial weights at seed 0 only, r2 at both, r3 at neither
+    df = pd.concat([crowded(9, 0.01).assign(seed=s) for s in (0, 1)], ignore_index=True)
+    df["resampler_kept_epoch"] = [{"r1": -1 if s == 0 else 2, "r2": -1, "r3": 1}.get(r)
+                                  for r, s in zip(df["resampler"], df["seed"])]
+    lines = quality_latency(df).figure.get_suptitle().replace("\u00a0", " ").splitlines()
+    assert "mini / unet: kept their initial weights: r1 (seed 0 of 2), r2" in lines
+    grid = quality_latency(crowded(3).assign(seed=1).pipe(lambda d: pd.concat([d, d.assign(seed=0)])).assign(
+        resampler_kept_epoch=lambda d: [-1 if (r, s) == ("r1", 0) else 0 for r, s in zip(d["resampler"], d["seed"])]))
+    assert [ax.get_title() for ax in grid.axes.flat] == ["mini / unet\nkept their initial weights: r1\u00a0(seed\u00a00\u00a0of\u00a02)"]
+    plt.close("all")

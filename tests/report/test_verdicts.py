@@ -360,3 +360,18 @@ def test_a_long_list_of_untrained_resamplers_wraps_between_names():
     assert lines[0] == "" and len(lines) > 2 and all(len(line) <= 48 for line in lines)
     assert " ".join(lines[1:]) == "kept their initial weights: " + ", ".join(names[:7])
     assert kept_initial_weights_title(rows, ["wide-net"]) == ""
+
+
+def test_a_title_names_a_resampler_that_kept_its_initial_weights_at_some_seeds_with_those_seeds():
+    # 3 seeds: "resizer" kept them at all three, "lmar" at seed 0 only, "wide" at seeds 0 and 2, "net" never
+    kept = {"resizer": [-1, -1, -1], "lmar": [-1, 1, 0], "wide": [-1, 3, -1], "net": [0, 2, 1]}
+    rows = pd.DataFrame([{"resampler": n, "seed": s, "resampler_kept_epoch": e}
+                         for n, epochs in kept.items() for s, e in enumerate(epochs)])
+    title = kept_initial_weights_title(rows, list(kept))
+    lines = title.split("\n")
+    assert lines[0] == "" and all(len(line) <= 48 for line in lines)
+    # held together by non-breaking spaces, which print as spaces: no line ends inside a resampler's seeds
+    assert " ".join(lines[1:]).replace("\u00a0", " ") == (
+        "kept their initial weights: resizer, lmar (seed 0 of 3), wide (seeds 0, 2 of 3)")
+    assert all(line.count("(") == line.count(")") for line in lines)
+    assert kept_initial_weights_title(rows, ["net"]) == ""
