@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from lmar.core.metric_table import METRICS
-from lmar.report.blocks import full_resolution_name, table_blocks
+from lmar.report.blocks import full_resolution_name, seed_groups, table_blocks
 from lmar.report.compute_verdict import GFLOPS, compute_note, compute_table, compute_verdicts
 from lmar.report.stats import better, bootstrap_mean_ci, compare
 from lmar.report.tables import LEVEL, N_BOOT, shown_digits
@@ -269,6 +269,19 @@ def same_scores_notes(block: pd.DataFrame) -> list[str]:
     return lines
 
 
+def block_same_scores_notes(rows: pd.DataFrame) -> list[str]:
+    """:func:`same_scores_notes` of each table block of one dataset and backbone (:func:`seed_groups`),
+    over the seeds and images its table shows (so that two rows a table shows as equal are named as
+    such there, whatever other seeds one of them ran with); with more than one block, each line
+    says which ("Over seed 0: ...")."""
+    groups = seed_groups(rows)
+    lines = []
+    for chosen, block in groups:
+        where = f"Over {'seeds' if len(chosen) > 1 else 'seed'} {', '.join(map(str, chosen))}: " if len(groups) > 1 else ""
+        lines += [where + line for line in same_scores_notes(block)]
+    return lines
+
+
 # ---------------------------------------------------------------- the notes of table.md
 
 
@@ -295,7 +308,7 @@ def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, se
             line = kept_initialisation_note(rows, name)
             if line:
                 notes[(dataset, backbone)].append(line)
-        notes[(dataset, backbone)] += same_scores_notes(rows)
+        notes[(dataset, backbone)] += block_same_scores_notes(rows)
     costs = compute_verdicts(df)
     for (dataset, backbone), block in costs.groupby(["dataset", "backbone"], sort=False):
         notes[(dataset, backbone)].append(compute_table(block))

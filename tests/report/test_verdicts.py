@@ -340,13 +340,16 @@ def test_one_line_names_every_target_where_the_same_resamplers_score_the_same():
     assert line.startswith("a and b score the same on every test image at x2, x4 (") and "odd" not in line
 
 
-def test_scores_apart_by_more_than_1e_9_or_over_other_images_are_not_the_same():
+def test_scores_apart_by_more_than_1e_9_are_not_the_same_and_the_images_compared_are_the_tables():
     apart = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0, 31.0 + 2e-9]}})
     assert not [n for n in block_notes(apart)[("d", "b")] if "score the same" in n]
     close = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0, 31.0 + 5e-10]}})
     assert [n for n in block_notes(close)[("d", "b")] if "score the same" in n]
-    fewer = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0]}})  # b on image i0 alone
-    assert not [n for n in block_notes(fewer)[("d", "b")] if "score the same" in n]
+    # b on image i0 alone: the table is reduced to i0 (a left-out note says so), where a and b are equal
+    fewer = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0]}})
+    assert [n for n in block_notes(fewer)[("d", "b")] if "score the same" in n]
+    other = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.5]}})  # apart on the image they share
+    assert not [n for n in block_notes(other)[("d", "b")] if "score the same" in n]
 
 
 def test_a_long_list_of_untrained_resamplers_wraps_between_names():
@@ -375,3 +378,16 @@ def test_a_title_names_a_resampler_that_kept_its_initial_weights_at_some_seeds_w
         "kept their initial weights: resizer, lmar (seed 0 of 3), wide (seeds 0, 2 of 3)")
     assert all(line.count("(") == line.count(")") for line in lines)
     assert kept_initial_weights_title(rows, ["net"]) == ""
+
+
+def test_scores_the_same_are_found_in_each_table_block_over_the_seeds_it_shows():
+    # r and s ran with seeds 0 and 1 and score alike at both; t (an ablation) ran with seed 0 alone and
+    # scores as r and s do there. The table over seed 0 shows r, s and t equal: its note names all three
+    # (over both seeds, t's 2 units against r's 4 would not compare); the table over seeds 0, 1 names r and s
+    seed0 = store({"r": {"x2": [30.0, 31.0]}, "s": {"x2": [30.0, 31.0]}, "t": {"x2": [30.0, 31.0]}})
+    seed1 = store({"r": {"x2": [28.0, 29.0]}, "s": {"x2": [28.0, 29.0]}}).assign(seed=1)
+    same = [n for n in block_notes(pd.concat([seed0, seed1], ignore_index=True))[("d", "b")] if "score the same" in n]
+    assert [n.split(" score the same")[0] for n in same] == ["Over seeds 0, 1: r and s", "Over seed 0: r, s and t"]
+    # one block (one seed): no "Over ..." before the line
+    (line,) = [n for n in block_notes(seed0)[("d", "b")] if "score the same" in n]
+    assert line.startswith("r, s and t score the same on every test image at x2 (")
