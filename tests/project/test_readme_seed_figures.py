@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from helpers import ROOT
 
 SENTENCE = r"At seeds 1 and 2 \(the ablation config's run, `(docs/measured/[^`/]+)/`\)"
