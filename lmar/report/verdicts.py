@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from lmar.core.metric_table import METRICS
-from lmar.report.blocks import full_resolution_name, seed_groups, table_blocks
+from lmar.report.blocks import full_resolution_name, table_blocks
 from lmar.report.compute_verdict import GFLOPS, compute_note, compute_table, compute_verdicts
 from lmar.report.stats import better, bootstrap_mean_ci, compare
 from lmar.report.tables import LEVEL, N_BOOT, shown_digits
@@ -269,12 +269,11 @@ def same_scores_notes(block: pd.DataFrame) -> list[str]:
     return lines
 
 
-def block_same_scores_notes(rows: pd.DataFrame) -> list[str]:
-    """:func:`same_scores_notes` of each table block of one dataset and backbone (:func:`seed_groups`),
-    over the seeds and images its table shows (so that two rows a table shows as equal are named as
-    such there, whatever other seeds one of them ran with); with more than one block, each line
-    says which ("Over seed 0: ...")."""
-    groups = seed_groups(rows)
+def block_same_scores_notes(groups: list[tuple[list, pd.DataFrame]]) -> list[str]:
+    """:func:`same_scores_notes` of each table block of one dataset and backbone (``groups``: the seeds
+    and rows of each, as :func:`table_blocks` gives them), over the seeds and images its table shows (so
+    that two rows a table shows as equal are named as such there, whatever other seeds one of them ran
+    with); with more than one block, each line says which ("Over seed 0: ...")."""
     lines = []
     for chosen, block in groups:
         where = f"Over {'seeds' if len(chosen) > 1 else 'seed'} {', '.join(map(str, chosen))}: " if len(groups) > 1 else ""
@@ -295,20 +294,24 @@ def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, se
     for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
         line = convergence_note(rows, backbone)
         notes[(dataset, backbone)] = [line] if line else []
+    blocks: dict = {}  # (dataset, backbone) -> [(seeds, rows)] of its tables, in their order
+    for dataset, backbone, chosen, rows in table_blocks(df):
+        blocks.setdefault((dataset, backbone), []).append((chosen, rows))
     if metric in df:
-        done: set = set()
-        for dataset, backbone, chosen, rows in table_blocks(df):
-            beats = beats_full_resolution(rows, metric, n_boot, seed)
-            names = list(dict.fromkeys(beats["a"])) if len(beats) else []
-            for name in [n for n in names if (dataset, backbone, n) not in done]:
-                done.add((dataset, backbone, name))
-                notes[(dataset, backbone)].append(repair_note(beats, name, metric))
+        for key, groups in blocks.items():
+            done: set = set()
+            for _, rows in groups:
+                beats = beats_full_resolution(rows, metric, n_boot, seed)
+                names = list(dict.fromkeys(beats["a"])) if len(beats) else []
+                for name in [n for n in names if n not in done]:
+                    done.add(name)
+                    notes[key].append(repair_note(beats, name, metric))
     for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
         for name in dict.fromkeys(rows["resampler"]):
             line = kept_initialisation_note(rows, name)
             if line:
                 notes[(dataset, backbone)].append(line)
-        notes[(dataset, backbone)] += block_same_scores_notes(rows)
+        notes[(dataset, backbone)] += block_same_scores_notes(blocks.get((dataset, backbone), []))
     costs = compute_verdicts(df)
     for (dataset, backbone), block in costs.groupby(["dataset", "backbone"], sort=False):
         notes[(dataset, backbone)].append(compute_table(block))
