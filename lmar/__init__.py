@@ -17,7 +17,7 @@ too, and that no modules import each other in a circle):
 - ``report/``  the results store (the hub), table blocks, tables, stats, verdicts, claims, plots,
   figures, left-out notes;
 - ``bench/``   the benchmark suite, the evaluation at scale, the fused kernel's launch sweep;
-- ``cli.py``   the verbs.
+- ``cli/``     the verbs, a module per kind of work, and the parser.
 
 ``baselines/`` (one file per baseline resampler) is a part: it imports from ``core`` and ``parts`` only.
 ``lmar/zoo/`` holds the backbone zoo's files (data, read by :mod:`lmar.run.zoo`).

@@ -14,6 +14,14 @@ registries' discovery (every module of ``baselines/`` and ``lmar/parts/backbones
 from there: a job counts the parts it uses, named by their config entries. So the harness code
 names no part module (a part declares what the harness needs of it, e.g. its resizes for the cost
 table, as a method), and editing one baseline reruns its jobs alone.
+
+What is hashed of a file (:func:`code_text`): its text without comments and docstrings (a module's,
+a class's, a function's: the string that opens its body), without blank lines and trailing spaces.
+So a change to what a module says of itself reruns nothing, and any other edit reruns its jobs, a
+change of spacing within a line or of indentation too. The text is cut from the file as written
+(where the comments and docstrings are comes from Python's tokenizer and parser, which place them
+alike in CPython 3.11 to 3.13), so a project moved to another Python keeps its fingerprints.
+No job reads a docstring: ``lmar list`` prints them, and it is no job.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import io
+import tokenize
 from functools import lru_cache
 from pathlib import Path
 
@@ -117,13 +127,75 @@ def module_files(modules) -> list[Path]:
     return sorted(set(seen.values()))
 
 
+def _docstrings(tree: ast.Module):
+    """The docstring expressions of a module: the string statement opening the module's, each class's
+    and each function's body."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                yield first
+
+
+def _char_col(line: str, byte_col: int) -> int:
+    """The parser counts columns in UTF-8 bytes, the tokenizer in characters."""
+    return len(line.encode()[:byte_col].decode())
+
+
+def code_text(source: str, name: str = "<source>") -> str:
+    """``source`` without its comments and docstrings, then without trailing spaces and blank lines
+    (those inside a string literal kept: they are the string's). LmarError naming ``name`` where the
+    source does not parse."""
+    try:
+        tree = ast.parse(source, filename=name)
+        comments = [(t.start, t.end) for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                    if t.type == tokenize.COMMENT]
+    except (SyntaxError, tokenize.TokenError) as exc:
+        raise LmarError(f"cannot read the source of module {name}: {exc}") from None
+    lines = source.splitlines()
+    cut: dict[int, list[tuple[int, int]]] = {}  # line (1-based) -> [start, end) character ranges to drop
+    for (r0, c0), (r1, c1) in comments:
+        cut.setdefault(r0, []).append((c0, c1))
+    for doc in _docstrings(tree):
+        r0, r1 = doc.lineno, doc.end_lineno
+        c0, c1 = _char_col(lines[r0 - 1], doc.col_offset), _char_col(lines[r1 - 1], doc.end_col_offset)
+        for r in range(r0, r1 + 1):
+            cut.setdefault(r, []).append((c0 if r == r0 else 0, c1 if r == r1 else len(lines[r - 1])))
+    inside_strings = set()  # lines whose end lies inside a kept string literal: their spaces are its text
+    docs = {id(d.value) for d in _docstrings(tree)}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Constant, ast.JoinedStr)) and id(node) not in docs and node.end_lineno > node.lineno:
+            inside_strings.update(range(node.lineno, node.end_lineno))
+    kept = []
+    for r, line in enumerate(lines, start=1):
+        for c0, c1 in sorted(cut.get(r, ()), reverse=True):
+            line = line[:c0] + line[c1:]
+        if r not in inside_strings:
+            line = line.rstrip()
+            if not line:
+                continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+_code_text_cached = lru_cache(maxsize=4096)(code_text)  # by the source itself: an edited file is read anew
+
+
+def _code_text_of(path: Path) -> str:
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LmarError(f"cannot read the source of {path}: {exc}") from None
+    return _code_text_cached(source, str(path))
+
+
 def fingerprint(modules) -> str:
-    """12 hex digits of sha256 over the files of :func:`module_files` (their paths relative to the
-    project, so that a copied project keeps its fingerprints, and their bytes)."""
+    """12 hex digits of sha256 over the files of :func:`module_files`: each one's path relative to the
+    project (so that a copied project keeps its fingerprints) and its :func:`code_text`."""
     h = hashlib.sha256()
     for path in module_files(modules):
         rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
-        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+        h.update(rel.encode() + b"\0" + _code_text_of(path).encode() + b"\0")
     return h.hexdigest()[:12]
 
 

@@ -58,7 +58,7 @@ def test_imports_in_every_kind_of_statement_body_are_followed(tree):
 
 def test_editing_a_part_changes_its_jobs_fingerprint_and_no_other(tree):
     one, two = fp.fingerprint(["lmar.harness", "baselines.one"]), fp.fingerprint(["lmar.harness", "baselines.two"])
-    (tree / "baselines/one.py").write_text((tree / "baselines/one.py").read_text() + "# edited\n")
+    (tree / "baselines/one.py").write_text((tree / "baselines/one.py").read_text() + "EDITED = 1\n")
     assert fp.fingerprint(["lmar.harness", "baselines.one"]) != one
     assert fp.fingerprint(["lmar.harness", "baselines.two"]) == two
     (tree / "lmar/helper.py").write_text("import sys\n")  # shared harness code: both change

@@ -15,7 +15,7 @@ def test_a_wrapped_backbone_runs_its_network_module(make_module, tmp_path):
     assert modules == ["lmar.parts.backbones.wrapped", name]
     before = fingerprint(modules)
     source = tmp_path / f"{name}.py"  # where make_module wrote it
-    source.write_text(source.read_text() + "# an edit\n")
+    source.write_text(source.read_text() + "EDITED = 1\n")
     assert fingerprint(modules) != before
 
 

@@ -1,5 +1,5 @@
-"""Reruns plan exactly what changed: a copied project plans nothing; editing one method's file plans
-only the jobs that use it. Runs the tiny workflow in a copy of the project (its own lmar/ first on
+"""Reruns plan exactly what changed: a copied project plans nothing, nor does a comment or a docstring;
+editing one method's code plans only the jobs that use it. Runs the tiny workflow in a copy of the project (its own lmar/ first on
 PYTHONPATH), so that the test can edit the copy's code."""
 
 from __future__ import annotations
@@ -53,8 +53,16 @@ def test_a_copy_plans_nothing_and_an_edited_baseline_reruns_its_jobs_alone(tmp_p
     subprocess.run(["cp", "-a", str(project), str(moved)], check=True)  # mtimes kept
     assert planned(moved) == []
 
+    # what a module says of itself is no edit: a comment and a reworded docstring in the training code
+    # every job imports rerun nothing
+    train = moved / "lmar" / "run" / "train.py"
+    text = train.read_text()
+    first_line = text.index("\n")
+    train.write_text(text[:first_line] + " Reworded,\nover two lines." + text[first_line:] + "\n# a comment\n")
+    assert planned(moved) == []
+
     interpolation = moved / "baselines" / "interpolation.py"
-    interpolation.write_text(interpolation.read_text() + "\n# an edit to the interpolation baselines\n")
+    interpolation.write_text(interpolation.read_text() + "\nEDITED = 1  # an edit to the interpolation baselines\n")
     jobs = planned(moved)
     evaluations = [j for j in jobs if j.startswith("evaluate ")]
     assert evaluations and all("resampler=bicubic" in j for j in evaluations), jobs
@@ -67,8 +75,8 @@ def test_a_copy_plans_nothing_and_an_edited_baseline_reruns_its_jobs_alone(tmp_p
     redrawn.parent.mkdir()
     subprocess.run(["cp", "-a", str(project), str(redrawn)], check=True)
     plots = redrawn / "lmar" / "report" / "plots.py"
-    plots.write_text(plots.read_text() + "\n# an edit to the plots\n")
+    plots.write_text(plots.read_text() + "\nEDITED = 1  # an edit to the plots\n")
     assert {j.split()[0] for j in planned(redrawn)} - {"all"} == {"plot"}
     shared = redrawn / "lmar" / "report" / "plot_style.py"
-    shared.write_text(shared.read_text() + "\n# an edit to every figure's styles\n")
+    shared.write_text(shared.read_text() + "\nEDITED = 1  # an edit to every figure's styles\n")
     assert {j.split()[0] for j in planned(redrawn)} - {"all"} == {"plot", "plot_curves", "figures"}
