@@ -11,7 +11,7 @@ too, and that no modules import each other in a circle):
   file hashes, the metric table;
 - ``data/``    datasets, downloads, extraction, images, loaders;
 - ``parts/``   the Resampler and Backbone bases, ``backbones/``, ``lmar/`` (the LMAR resampler, its
-  fused kernels, losses, released-weights converters), resize operators, weights, cost;
+  per-pixel inputs, its bands' memory planning, its fused kernels, losses, released-weights converters), resize operators, weights, cost;
 - ``run/``     pipeline (DEU), train, resume, evaluate, metrics, enhance, targets, checkpoints, zoo,
   config checks and job resources (what the Snakefile plans with);
 - ``report/``  the results store (the hub), table blocks, tables, stats, verdicts, claims, plots,

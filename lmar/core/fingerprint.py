@@ -146,13 +146,14 @@ def code_text(source: str, name: str = "<source>") -> str:
     """``source`` without its comments and docstrings, then without trailing spaces and blank lines
     (those inside a string literal kept: they are the string's). LmarError naming ``name`` where the
     source does not parse."""
+    source = source.replace("\r\n", "\n").replace("\r", "\n")  # as Python reads a file
     try:
         tree = ast.parse(source, filename=name)
         comments = [(t.start, t.end) for t in tokenize.generate_tokens(io.StringIO(source).readline)
                     if t.type == tokenize.COMMENT]
     except (SyntaxError, tokenize.TokenError) as exc:
         raise LmarError(f"cannot read the source of module {name}: {exc}") from None
-    lines = source.splitlines()
+    lines = source.split("\n")  # Python's line breaks, no others (str.splitlines knows more)
     cut: dict[int, list[tuple[int, int]]] = {}  # line (1-based) -> [start, end) character ranges to drop
     for (r0, c0), (r1, c1) in comments:
         cut.setdefault(r0, []).append((c0, c1))

@@ -79,6 +79,13 @@ def test_a_code_edit_changes_the_text(edit):
     assert fp.code_text(edit(SOURCE)) != EXPECTED
 
 
+def test_lines_are_python_lines():
+    """A line separator or form feed inside a string or comment does not break a line for Python, nor
+    for the cut (str.splitlines would: the comment's line would then be the string's); \\r\\n is one break."""
+    source = 'x = "a\u2028b\x0cc"  # d\u2028e\r\n# f\r\ny = 1\r\n'
+    assert fp.code_text(source) == 'x = "a\u2028b\x0cc"\ny = 1'
+
+
 def test_a_source_that_does_not_parse_is_named():
     with pytest.raises(LmarError, match="cannot read the source of module lmar/broken.py"):
         fp.code_text("def f(:\n", "lmar/broken.py")

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 import lmar.parts.lmar.resampler as lmar_resampler
 from lmar.core.errors import LmarError
-from lmar.parts.lmar.resampler import LMAR, relative_coordinate
+from lmar.parts.lmar.inputs import relative_coordinate
+from lmar.parts.lmar.resampler import LMAR
 from lmar.parts.resize import resize
 
 

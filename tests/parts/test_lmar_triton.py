@@ -23,7 +23,8 @@ from helpers import run_interpreted
 
 from lmar.core.errors import LmarError
 from lmar.parts.lmar.fused import mlp_unsupported, triton_available, use_fused
-from lmar.parts.lmar.resampler import LMAR, kernel_mlp
+from lmar.parts.lmar.inputs import kernel_mlp
+from lmar.parts.lmar.resampler import LMAR
 
 needs_triton = pytest.mark.skipif(not triton_available(), reason="needs triton")
 

@@ -27,7 +27,8 @@ from lmar.core.errors import LmarError
 from lmar.core.params import bind_recipe
 from lmar.core.registry import BACKBONES, RESAMPLERS
 from lmar.parts.lmar.released import mlp_state_dict
-from lmar.parts.lmar.resampler import LMAR, kernel_mlp, relative_coordinate
+from lmar.parts.lmar.inputs import kernel_mlp, relative_coordinate
+from lmar.parts.lmar.resampler import LMAR
 from lmar.parts.recipes import BackboneRecipe, ResamplerRecipe
 from lmar.parts.resize import resize
 from lmar.run import checkpoint

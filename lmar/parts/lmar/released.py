@@ -10,7 +10,7 @@ checked. The MLP vector holds the layer matrices one after another, each row-maj
 ``nn.Linear.weight``: (128, 16), four (128, 128), (96, 128). tiny-cuda-nn pads the 7 inputs to 16
 with the value 1.0, so columns 7..15 of the first matrix act together as a first-layer bias (their
 row sums); there are no other biases; output rows 81..95 are padding. :func:`mlp_state_dict` turns
-the vector into the state of :func:`lmar.parts.lmar.resampler.kernel_mlp` exactly.
+the vector into the state of :func:`lmar.parts.lmar.inputs.kernel_mlp` exactly.
 """
 
 from __future__ import annotations

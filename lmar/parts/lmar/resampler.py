@@ -12,14 +12,13 @@ terms are switched by the recipe (:class:`LMARRecipe`).
 The PyTorch path (the reference) runs the MLP over bands of full-resolution rows
 (``chunk_pixels`` pixels at a time), so a 3840x2160 input needs bounded memory; with gradients
 each band is checkpointed (recomputed in the backward pass) unless "auto" finds that all their
-activations fit in memory (:func:`auto_checkpoint`). On CUDA, without gradients, a fused Triton
+activations fit in memory (:func:`lmar.parts.lmar.bands.auto_checkpoint`). On CUDA, without gradients, a fused Triton
 kernel computes C in one pass with its working set on chip (:mod:`lmar.parts.lmar.fused`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 import torch
@@ -30,122 +29,16 @@ from torch.utils.checkpoint import checkpoint
 from lmar.core.errors import LmarError
 from lmar.core.params import NonNegativeFloat, PositiveInt
 from lmar.core.registry import RESAMPLERS
+from lmar.parts.lmar.bands import auto_checkpoint, auto_chunk_pixels
 from lmar.parts.lmar.fused import FUSED_MODES, check_fused, fused_compute, fused_map, fused_resizer, use_fused
+from lmar.parts.lmar.inputs import KERNEL, KERNEL_SIZES, identity_taps, kernel_mlp, positions, upsample_taps
 from lmar.parts.lmar.losses import FALLBACKS
 from lmar.parts.lmar.released import lmar_state_dict
 from lmar.parts.recipes import ResamplerRecipe
 from lmar.parts.resampler_base import Resampler
-from lmar.parts.resize import METHODS, check_method, resize, resize_taps
+from lmar.parts.resize import METHODS, check_method, resize
 
-N_INPUTS = 7  # rel. coordinate (2) + rel. cell (2) + detail residual (3)
-KERNEL = 3  # 3x3 spatial support over the 3 input channels -> 27 values per pixel (the method's, the fused kernel's)
-KERNEL_SIZES = (3, 5)  # the spatial supports LMAR(kernel_size=...) offers
 EMBEDDINGS = ("fusion", "add")
-
-
-def kernel_mlp(hidden: int = 128, depth: int = 5, kernel_size: int = KERNEL) -> nn.Sequential:
-    """f: 7 -> hidden x depth -> 3 k^2 x 3 (81 for k = 3: a 27x3 matrix), LeakyReLU, no output activation."""
-    layers: list[nn.Module] = [nn.Linear(N_INPUTS, hidden), nn.LeakyReLU()]
-    for _ in range(depth - 1):
-        layers += [nn.Linear(hidden, hidden), nn.LeakyReLU()]
-    layers.append(nn.Linear(hidden, 3 * kernel_size * kernel_size * 3))
-    return nn.Sequential(*layers)
-
-
-def pixel_centres(n: int, device) -> torch.Tensor:
-    """The n pixel centres of one axis in [-1, 1], ``-1 + 1/n + (2/n) i``, in float32 (the authors'
-    arithmetic, so that ties below fall the way theirs did)."""
-    r = 1.0 / n
-    return (2.0 * r) * torch.arange(n, dtype=torch.float32, device=device) + (-1.0 + r)
-
-
-def relative_coordinate(n_full: int, n_low: int, device, dtype) -> torch.Tensor:
-    """Per full-res index i along one axis: (coord_i - centre of its nearest low-res pixel) * n_low,
-    in low-res pixel units, in [-1, 1].
-
-    Computed as the authors' code does: float32 pixel centres, the nearest low-res pixel by rounding
-    ``((c + 1) n_low - 1) / 2`` half to even (grid_sample's nearest mode), the difference times
-    n_low in float32. At integer ratios nothing ties; at x1.5 every third full-res pixel lies exactly
-    between two low-res ones, and the float32 rounding decides the side, as it did for the
-    released model.
-    """
-    c, low = pixel_centres(n_full, device), pixel_centres(n_low, device)
-    k = torch.round(((c + 1) * n_low - 1) / 2).clamp_(0, n_low - 1).long()
-    return ((c - low[k]) * n_low).to(dtype)
-
-
-# Band working-set budget for chunk_pixels="auto": a fraction of the free memory, capped so that
-# 4K inference stays within about 2 GB on a CPU and adds well under 1 GB on a GPU.
-CHUNK_BUDGET_FRACTION = 0.125
-CHUNK_BUDGET_CAP = {"cpu": 384 * 2**20, "cuda": 512 * 2**20}
-# On a CPU, bands also stay small enough for the caches and the allocator to reuse their memory:
-# 8192-pixel bands ran the default MLP 2.5x (inference) and 1.8x (training) faster than 262144-pixel
-# ones on the 2-core reference machine (large fresh buffers cost page faults, and miss the caches).
-CHUNK_CACHE_PIXELS = {"cpu": 8192}
-# With gradients and chunk_pixels="auto", bands are checkpointed only when keeping all their
-# activations would take more than this fraction of the free memory (a 1024x1024 crop: 6.4 GB).
-CHECKPOINT_FRACTION = 0.25
-
-
-def free_memory(device: torch.device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    import psutil
-
-    return psutil.virtual_memory().available
-
-
-def band_bytes_per_pixel(hidden: int, depth: int, needs_grad: bool, kernel_size: int = KERNEL) -> int:
-    """A band's float32 working set per pixel: features, patches (3 k^2), kernels (9 k^2) and output,
-    plus two hidden activations (inference) or all of them (what a backward pass needs kept)."""
-    live = 2 if not needs_grad else 2 * depth + 1
-    taps = 3 * kernel_size * kernel_size
-    return 4 * (N_INPUTS + taps + 3 * taps + 3 + hidden * live)
-
-
-@torch.compiler.disable  # a plain int from the host, never a symbol in a compiled graph
-def auto_chunk_pixels(
-    device: torch.device, hidden: int, depth: int, needs_grad: bool, kernel_size: int = KERNEL
-) -> int:
-    """Pixels per band such that the band's working set (:func:`band_bytes_per_pixel`) fits the
-    budget; on a CPU at most CHUNK_CACHE_PIXELS."""
-    budget = min(CHUNK_BUDGET_FRACTION * free_memory(device), CHUNK_BUDGET_CAP.get(device.type, 2**29))
-    per_pixel = band_bytes_per_pixel(hidden, depth, needs_grad, kernel_size)
-    return max(1, min(int(budget // per_pixel), CHUNK_CACHE_PIXELS.get(device.type, 2**62)))
-
-
-@torch.compiler.disable
-def auto_checkpoint(device: torch.device, hidden: int, depth: int, pixels: int, kernel_size: int = KERNEL) -> bool:
-    """Whether a pass with gradients over ``pixels`` pixels checkpoints its bands (recomputing
-    each in the backward pass, about a third more arithmetic) because keeping every band's
-    activations would take more than CHECKPOINT_FRACTION of the free memory."""
-    return pixels * band_bytes_per_pixel(hidden, depth, True, kernel_size) > CHECKPOINT_FRACTION * free_memory(device)
-
-
-@lru_cache(maxsize=16)
-def _upsample_taps(low_hw: tuple[int, int], hw: tuple[int, int], method: str, antialias: bool, device: str):
-    """:func:`resize_taps` for the residual's resize, kept per shape and device (a few KiB each)."""
-    return resize_taps(low_hw, hw, method, antialias, device)
-
-
-@lru_cache(maxsize=16)
-def _positions(hw: tuple[int, int], size: tuple[int, int], device: str, dtype: torch.dtype, _inference: bool):
-    """``LMAR.position_inputs`` for one shape, kept per shape, device and dtype (read only: a few KiB;
-    about 30 small kernels a forward pass otherwise). ``_inference``: whether inference mode made them
-    (such tensors cannot enter autograd, so the two kinds are kept apart)."""
-    (H, W), (h, w) = hw, size
-    rel_y = relative_coordinate(H, h, device, dtype)
-    rel_x = relative_coordinate(W, w, device, dtype)
-    # filled on the device: a tensor built from a Python list would be a host-to-device copy,
-    # which waits for the GPU's queue to drain in the middle of the forward pass
-    cell = torch.full((2,), 2.0 * h / H, device=device, dtype=dtype)
-    cell[1:].fill_(2.0 * w / W)
-    return rel_y, rel_x, cell
-
-
-@lru_cache(maxsize=16)
-def _identity_taps(n: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.arange(n, device=device, dtype=torch.int32)[:, None], torch.ones(n, 1, device=device)
 
 
 @dataclass(frozen=True)
@@ -211,7 +104,8 @@ class LMAR(Resampler):
     ):
         """``chunk_pixels``: full-resolution pixels per band of the MLP (over the batch; with
         gradients each band is checkpointed), or "auto" (band size from the memory free on the
-        input's device, :func:`auto_chunk_pixels`; checkpoints only when needed, :func:`auto_checkpoint`).
+        input's device, :func:`~lmar.parts.lmar.bands.auto_chunk_pixels`; checkpoints only when needed,
+        :func:`~lmar.parts.lmar.bands.auto_checkpoint`).
         ``fused``: when the band loop runs the fused Triton kernel: "auto", "never" or "always"
         (see :mod:`lmar.parts.lmar.fused`); the PyTorch path is the reference.
 
@@ -368,17 +262,17 @@ class LMAR(Resampler):
         H, W = x.shape[-2:]
         if x0 is None:
             x0 = self.R(x, size)
-        taps = _upsample_taps(tuple(x0.shape[-2:]), (H, W), self.interpolation, self.antialias, str(x.device))
+        taps = upsample_taps(tuple(x0.shape[-2:]), (H, W), self.interpolation, self.antialias, str(x.device))
         if taps is None:
             x0 = self.R(x0, (H, W))
-            taps = tuple(_identity_taps(n, str(x.device)) for n in (H, W))
+            taps = tuple(identity_taps(n, str(x.device)) for n in (H, W))
         return x, x0, *taps, *self.position_inputs(x, size)
 
     def position_inputs(self, x: torch.Tensor, size) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(rel_y, rel_x, cell)``: each full-resolution row's and column's relative coordinate,
         and the relative cell (docs/method.md section 2)."""
         H, W = x.shape[-2:]
-        return _positions((int(H), int(W)), (int(size[0]), int(size[1])), str(x.device), x.dtype,
+        return positions((int(H), int(W)), (int(size[0]), int(size[1])), str(x.device), x.dtype,
                           torch.is_inference_mode_enabled())
 
     def _band(self, x_pad, residual, rel_y, rel_x, cell) -> torch.Tensor:
@@ -416,7 +310,7 @@ class LMAR(Resampler):
             # with the fusion, the kernel's epilogue also mixes 6 values into 3 per pixel (the 1x1
             # convolution, which then does not run at the target size)
             extra = lmar_map_flops(self, pixels) + (2 * 6 * 3 * pixels if self.embedding == "fusion" else 0)
-            residual_seen = _upsample_taps(size, hw, self.interpolation, self.antialias, str(x.device)) is None
+            residual_seen = upsample_taps(size, hw, self.interpolation, self.antialias, str(x.device)) is None
         return out + [(size, hw, *how, residual_seen), (hw, size, *how, True)], extra
 
     def make_loss(self, backbone, train_spec, device):
