@@ -8,7 +8,7 @@ compiler reports (registers, spills, shared memory per program), and its error a
 float64 reference on a band of rows (relative L2 and largest absolute
 difference). Candidates that fail to compile or run are recorded with the reason. The fastest
 correct candidate per mode is reported as JSON ready for the ``LMAR_FUSED_LAUNCH`` variable
-(or for :data:`lmar.parts.lmar.fused.lmar_triton.LAUNCH`).
+(or for :data:`lmar.parts.lmar.fused.launch.LAUNCH`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def candidates(compute: str) -> list:
     weights' pipeline (each program streams every layer's weights from L2), then the other blocks
     and warps, then the unpipelined schedules: under Triton 3.6 on H100 and H200 each of those
     faulted."""
-    from lmar.parts.lmar.fused.lmar_triton import Launch
+    from lmar.parts.lmar.fused.launch import Launch
 
     blocks = {"fp32": (32, 64), "tf32": (64, 128), "bf16": (128, 256, 64)}[compute]
     warps = (8, 4) if compute == "bf16" else (4, 8)
@@ -136,7 +136,9 @@ def _float64_reference(net, x: torch.Tensor, size) -> torch.Tensor:
 def _candidate(setting: dict, compute: str, launch: list, best_ms: float | None) -> dict:
     """One candidate, in its own process: its map's first rows checked against float64, then
     timed (once only when it is SLOW times the best so far)."""
-    from lmar.parts.lmar.fused.lmar_triton import Launch, compute_dtype, fused_compensation, pack_mlp
+    from lmar.parts.lmar.fused.launch import Launch
+    from lmar.parts.lmar.fused.lmar_triton import fused_compensation
+    from lmar.parts.lmar.fused.packing import compute_dtype, pack_mlp
 
     dev = torch.device(setting["device"])
     net, x, args = _setting(setting["hw"], setting["size"], setting["hidden"], setting["depth"], dev)

@@ -78,7 +78,7 @@ def bench_eval(args):
 
 @verb("tune-kernel", "time and check the fused LMAR kernel's launch candidates on a GPU, to JSON",
       flag("--out", type=Path, required=True),
-      # the fused kernel's compute modes (lmar.parts.lmar.fused.lmar_triton.COMPUTES): every precision but fp16
+      # the fused kernel's compute modes (lmar.parts.lmar.fused.packing.COMPUTES): every precision but fp16
       flag("--computes", nargs="+", choices=[c for c in PRECISIONS if c != "fp16"], default=["tf32", "bf16"]),
       flag("--size", type=int, nargs=2, default=[2160, 3840], metavar=("H", "W")))
 def tune_kernel(args):

@@ -21,7 +21,7 @@ from lmar.parts.lmar.fused import triton_available
 SCRIPT = """
 import json
 from types import SimpleNamespace
-from lmar.parts.lmar.fused.lmar_triton import Launch
+from lmar.parts.lmar.fused.launch import Launch
 from lmar.bench.tuning import tune
 broken = SimpleNamespace(block=16, num_warps=3, num_stages=1, unroll=False, persistent=0)  # fails inside its process
 partials = []

@@ -80,7 +80,7 @@ def _persistent(spec: dict) -> bool:
 
 def _run_case(spec: dict) -> dict:
     """Fused ("always") vs reference ("never") twins on one random input; runs under the interpreter."""
-    from lmar.parts.lmar.fused import lmar_triton
+    from lmar.parts.lmar.fused import launch, lmar_triton
 
     torch.manual_seed(0)
     params = {"hidden": spec["hidden"], "depth": spec["depth"], "chunk_pixels": spec.get("chunk", 262144),
@@ -95,10 +95,10 @@ def _run_case(spec: dict) -> dict:
         fused.to(getattr(torch, spec["model_dtype"]))
 
     launches, mixed = 0, []
-    original, built_in = lmar_triton.fused_compensation, dict(lmar_triton.LAUNCH)
+    original, built_in = lmar_triton.fused_compensation, dict(launch.LAUNCH)
     if "launch" in spec:  # this case's launch in every compute mode, until the case ends
-        for compute in lmar_triton.LAUNCH:
-            lmar_triton.LAUNCH[compute] = lmar_triton.Launch(*spec["launch"])
+        for compute in launch.LAUNCH:
+            launch.LAUNCH[compute] = launch.Launch(*spec["launch"])
 
     def counting(*args, **kwargs):
         nonlocal launches
@@ -113,12 +113,12 @@ def _run_case(spec: dict) -> dict:
             map_ref, map_fused = ref.compensatory_map(x, spec["size"]), fused.compensatory_map(xf, spec["size"])
             out_ref, out_fused = ref(x, spec["size"]), fused(xf, spec["size"])
             if _persistent(spec):  # the same blocks, one program each
-                for compute in lmar_triton.LAUNCH:
-                    lmar_triton.LAUNCH[compute] = lmar_triton.Launch(*spec["launch"][:4])
+                for compute in launch.LAUNCH:
+                    launch.LAUNCH[compute] = launch.Launch(*spec["launch"][:4])
                 per_block = fused.compensatory_map(xf, spec["size"])
     finally:
         lmar_triton.fused_compensation = original
-        lmar_triton.LAUNCH.update(built_in)
+        launch.LAUNCH.update(built_in)
 
     result = {
         "launches": launches,
@@ -347,7 +347,7 @@ def test_supported_shapes(hidden, depth, dtype):
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_hidden_is_limited_to_128(dtype):
     """Wider weight tiles would not fit a GPU's shared memory (test_wider_mlps_would_not_fit_the_default_launch)."""
-    from lmar.parts.lmar.fused.lmar_triton import pack_mlp
+    from lmar.parts.lmar.fused.packing import pack_mlp
 
     assert "[16, 128]" in mlp_unsupported(kernel_mlp(144, 2).to(getattr(torch, dtype)))
     with pytest.raises(LmarError, match=r"\[16, 128\]"):
@@ -428,7 +428,7 @@ def test_float16_autocast_is_refused_by_always():
 
 @needs_triton
 def test_launch_override_from_the_environment(monkeypatch):
-    from lmar.parts.lmar.fused.lmar_triton import LAUNCH, LAUNCH_ENV, Launch, launch_for
+    from lmar.parts.lmar.fused.launch import LAUNCH, LAUNCH_ENV, Launch, launch_for
 
     monkeypatch.setenv(LAUNCH_ENV, '{"bf16": [128, 8, 2, true]}')
     assert launch_for("bf16") == Launch(128, 8, 2, True)
@@ -455,7 +455,7 @@ def test_launch_override_from_the_environment(monkeypatch):
     ],
 )
 def test_programs_of_a_launch(persistent, blocks, batch, want):
-    from lmar.parts.lmar.fused.lmar_triton import INTERPRETER_MULTIPROCESSORS, Launch
+    from lmar.parts.lmar.fused.launch import INTERPRETER_MULTIPROCESSORS, Launch
 
     assert INTERPRETER_MULTIPROCESSORS == 2
     assert Launch(64, persistent=persistent).programs(blocks, batch, torch.device("cpu")) == want
@@ -501,14 +501,9 @@ def test_kernel_compiles_for_h100(hidden, depth, compute, launch, up_taps, mix, 
 
     The interpreter cannot catch compile-only errors (types, layouts, resources); this does.
     """
-    from lmar.parts.lmar.fused.lmar_triton import (
-        Launch,
-        _compensation_kernel,
-        compute_dtype,
-        kernel_constants,
-        launch_for,
-        pack_mlp,
-    )
+    from lmar.parts.lmar.fused.launch import Launch, launch_for
+    from lmar.parts.lmar.fused.lmar_triton import _compensation_kernel, kernel_constants
+    from lmar.parts.lmar.fused.packing import compute_dtype, pack_mlp
 
     _skip_unless_compiling()
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))  # a cold compile, and no files left behind
@@ -542,7 +537,9 @@ def test_persistent_programs_load_the_weights_once(persistent, tmp_path, monkeyp
     """Compiled for sm_90 (bf16, the default MLP): a persistent program's tensor-core products read every
     weight matrix from shared memory filled before its loop over blocks, and nothing in the loop loads a
     weight; one program per block streams the hidden layers' weights through its layer loop instead."""
-    from lmar.parts.lmar.fused.lmar_triton import Launch, _compensation_kernel, kernel_constants, pack_mlp
+    from lmar.parts.lmar.fused.launch import Launch
+    from lmar.parts.lmar.fused.lmar_triton import _compensation_kernel, kernel_constants
+    from lmar.parts.lmar.fused.packing import pack_mlp
 
     _skip_unless_compiling()
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
@@ -569,17 +566,13 @@ def test_persistent_programs_load_the_weights_once(persistent, tmp_path, monkeyp
 @needs_triton
 def test_wider_mlps_would_not_fit_the_default_launch(tmp_path, monkeypatch):
     """Why MAX_HIDDEN is 128: at hidden 256 the bf16 launch's pipelined weights need 385 KiB of shared memory."""
-    from lmar.parts.lmar.fused.lmar_triton import (
-        MAX_HIDDEN,
-        _compensation_kernel,
-        kernel_constants,
-        launch_for,
-        pack_mlp,
-    )
+    from lmar.parts.lmar.fused.launch import launch_for
+    from lmar.parts.lmar.fused.lmar_triton import _compensation_kernel, kernel_constants
+    from lmar.parts.lmar.fused.packing import MAX_HIDDEN, pack_mlp
 
     _skip_unless_compiling()
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr("lmar.parts.lmar.fused.lmar_triton.MAX_HIDDEN", 256)  # pack it anyway, to compile it
+    monkeypatch.setattr("lmar.parts.lmar.fused.packing.MAX_HIDDEN", 256)  # pack it anyway, to compile it
     packed = pack_mlp(kernel_mlp(256, 3).bfloat16())
     launch = launch_for("bf16")
     compiled = _compile_as_launched(_compensation_kernel, {"w": "bf16", "iy": "i32", "ix": "i32"},

@@ -26,8 +26,8 @@ from lmar.core.atomic import atomic_path, remove_stale_temps, temp_name
 from lmar.core.errors import LmarError
 from lmar.core.params import bind_recipe
 from lmar.core.registry import BACKBONES, RESAMPLERS
-from lmar.parts.lmar.released import mlp_state_dict
 from lmar.parts.lmar.inputs import kernel_mlp, relative_coordinate
+from lmar.parts.lmar.released import mlp_state_dict
 from lmar.parts.lmar.resampler import LMAR
 from lmar.parts.recipes import BackboneRecipe, ResamplerRecipe
 from lmar.parts.resize import resize

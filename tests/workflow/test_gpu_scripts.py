@@ -100,7 +100,7 @@ def test_the_resampler_script_times_the_persistent_launches_last_and_records_a_f
     """Each persistent launch reaches the library through LMAR_FUSED_LAUNCH for its own case only; a case
     that raises is recorded and the next still runs (measure stands in for the GPU timing here)."""
     pytest.importorskip("triton")
-    from lmar.parts.lmar.fused.lmar_triton import launch_for
+    from lmar.parts.lmar.fused.launch import launch_for
 
     main = runpy.run_path(str(SCRIPTS / "resampler_4k.py"))["main"]
     seen = []

@@ -59,12 +59,13 @@ def triton_available() -> bool:
 
 
 def mlp_unsupported(mlp: nn.Module) -> str | None:
-    """Why the fused kernel cannot run ``mlp`` (None: it can). Imports Triton."""
+    """Why the fused kernel cannot run ``mlp`` (None: it can): Triton does not import, or the MLP is not
+    one the kernel takes (:func:`lmar.parts.lmar.fused.packing.mlp_unsupported`)."""
     if not triton_available():
         return "triton is not installed or does not import"
-    from lmar.parts.lmar.fused.lmar_triton import mlp_unsupported as triton_mlp_unsupported
+    from lmar.parts.lmar.fused.packing import mlp_unsupported as layout_unsupported
 
-    return triton_mlp_unsupported(mlp)
+    return layout_unsupported(mlp)
 
 
 def use_fused(mode: str, mlp: nn.Module, x: torch.Tensor, needs_grad: bool) -> bool:
@@ -72,7 +73,7 @@ def use_fused(mode: str, mlp: nn.Module, x: torch.Tensor, needs_grad: bool) -> b
 
     ``needs_grad``: whether the map must be differentiable (the kernel has no backward pass).
     Under float16 autocast it is False for "auto" (LmarError for "always"): the kernel's dot
-    operands are float32 or bfloat16 only (:data:`lmar.parts.lmar.fused.lmar_triton.COMPUTES`), and a
+    operands are float32 or bfloat16 only (:data:`lmar.parts.lmar.fused.packing.COMPUTES`), and a
     float16 mode would be another packed dtype and launch, unmeasured on a GPU.
     """
     if mode == "never":
@@ -114,7 +115,8 @@ def fused_map(mlp: nn.Sequential, compute: str) -> Callable[..., torch.Tensor]:
     rel_y, rel_x, cell``), by the fused kernel with ``mlp``'s current weights in ``compute`` mode.
     The packed weights are kept on ``mlp`` and re-packed only when a parameter changed (in place,
     as an optimiser step or ``load_state_dict`` does, or by moving) or the mode differs."""
-    from lmar.parts.lmar.fused.lmar_triton import compute_dtype, fused_compensation, pack_mlp
+    from lmar.parts.lmar.fused.lmar_triton import fused_compensation
+    from lmar.parts.lmar.fused.packing import compute_dtype, pack_mlp
 
     key = (compute, tuple((p.data_ptr(), p._version, p.dtype) for p in mlp.parameters()))
     cached = getattr(mlp, "_lmar_packed", None)

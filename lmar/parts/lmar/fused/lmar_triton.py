@@ -23,14 +23,12 @@ keeps everything on chip:
 - the last layer is split into three (hidden, 32) column blocks W_o (the 27 kernel entries
   of output channel o, zero-padded to 32), so ``c_o = sum_k patch[k] * (h @ W_o + b_o)[k]``.
 
-Weights are packed for the kernel (:func:`pack_mlp`, cached by :func:`lmar.parts.lmar.fused.fused_map`
-until a parameter changes): transposed,
-padded to a power-of-two hidden size (Triton's block shapes must be powers of two; the zero
-rows and columns contribute exactly nothing) and cast to the dot dtype. Accumulation is
-fp32; the operands are fp32, TF32 or bf16 by the compute mode (:data:`COMPUTES`), which
+Weights are packed for the kernel (:mod:`lmar.parts.lmar.fused.packing`, cached by
+:func:`lmar.parts.lmar.fused.fused_map` until a parameter changes). Accumulation is fp32; the operands
+are fp32, TF32 or bf16 by the compute mode (:data:`lmar.parts.lmar.fused.packing.COMPUTES`), which
 :mod:`lmar.parts.lmar.fused` picks from the model's dtype, autocast and PyTorch's float32 matmul precision.
-The launch (block shape, warps, pipelining) comes from :data:`LAUNCH`, measured with
-``lmar tune-kernel`` (:mod:`lmar.bench.tuning`).
+The launch (block shape, warps, pipelining) comes from :mod:`lmar.parts.lmar.fused.launch`, measured
+with ``lmar tune-kernel`` (:mod:`lmar.bench.tuning`).
 
 Triton's CPU interpreter (``TRITON_INTERPRET=1``) multiplies bf16 dot operands as raw bit
 patterns (triton-lang/triton#11584, "not supported yet"); under the interpreter the bf16 path
@@ -42,37 +40,17 @@ as far from fp32 as a GPU's.
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass
-
 import torch
 import triton
 import triton.language as tl
 from torch import nn
 
-from lmar.core.errors import LmarError
+from lmar.parts.lmar.fused.launch import Launch, launch_for
+from lmar.parts.lmar.fused.packing import COMPUTES, PackedMLP, compute_dtype, pack_mlp
 from lmar.parts.lmar.fused.resize_triton import taps_at
 
-N_FEATURES = 7  # rel. coordinate (2), rel. cell (2), residual (3): docs/method.md section 2
-FEATURES_PADDED = 16  # tl.dot needs every dimension >= 16
-N_TAPS = 27  # 3 channels x 3x3 neighbourhood
-TAPS_PADDED = 32
-N_KERNEL = N_TAPS * 3  # the MLP's output: K_p as a 27x3 matrix, row-major
 DOT_DTYPES = {torch.float32: tl.float32, torch.bfloat16: tl.bfloat16}
-COMPUTES = {"fp32": (torch.float32, "ieee"), "tf32": (torch.float32, "tf32"), "bf16": (torch.bfloat16, "tf32")}
-"""Compute mode -> (weight and dot-operand dtype, ``tl.dot`` input_precision); accumulation is fp32
-in all three. fp32: true fp32 products, like PyTorch's matmul at float32 precision "highest";
-tf32: fp32 operands through the tensor cores' TF32 mode (PyTorch's "high"); bf16: bf16 operands
-(bf16 weights, or a float32 model under bf16 autocast). ("tf32x3" would need 256 KiB of shared
-memory at hidden 128.)"""
-MAX_HIDDEN = 128
-"""The widest hidden layer the kernel takes, in either dot dtype; a wider MLP runs the PyTorch path
-under "auto". Compiled for sm_90 (H100) as Triton specialises a 3840x2160 launch (pointers and sizes
-divisible by 16, unit strides constant), the default launches then need 97 KiB (bf16: the hidden layers'
-weights pipelined through 3 buffers of hidden x hidden), 144 KiB (fp32) or 65 KiB (tf32) of shared
-memory, of the 227 KiB a block may use; bf16 at hidden 256 (or 144 to 240, padded to 256) would need
-385 KiB (tests/parts/test_lmar_triton.py, compiled code)."""
+"""The Triton dtype of each weight dtype (:data:`lmar.parts.lmar.fused.packing.WEIGHT_DTYPES`)."""
 
 
 @triton.jit
@@ -312,194 +290,6 @@ def _compensation_kernel(
 
 INTERPRETED = not isinstance(_compensation_kernel, triton.JITFunction)
 """Whether Triton's CPU interpreter runs the kernel (TRITON_INTERPRET=1 when this module was imported)."""
-
-
-@dataclass(frozen=True)
-class Launch:
-    """How the kernel is launched: pixels per block (a power of two >= 16), warps per program,
-    software-pipelining depth, whether the hidden-layer loop is unrolled, and ``persistent``:
-
-    - 0: one program per block, each loading every weight matrix from L2 (at 128 pixels a block and
-      the default MLP, 156 KiB of bf16 weights per 128 pixels: about 10 GB of L2 reads for a 4K image);
-    - n >= 1: n programs per multiprocessor, each loading the weight matrices once into shared memory
-      (156 KiB in bf16 for the default MLP, so one program fits a multiprocessor) and looping over
-      every n-th block; the hidden layers are then always unrolled (``unroll`` has no effect), and
-      ``num_stages`` pipelines the block loop (the next block's loads during this block's MLP).
-    """
-
-    block: int
-    num_warps: int = 4
-    num_stages: int = 3
-    unroll: bool = False
-    persistent: int = 0
-
-    def __post_init__(self):
-        if not (isinstance(self.block, int) and self.block >= 16 and not self.block & (self.block - 1)):
-            raise ValueError(f"block={self.block!r} is not a power of two >= 16")
-        if self.num_warps not in (1, 2, 4, 8, 16) or not (isinstance(self.num_stages, int) and self.num_stages >= 1):
-            raise ValueError(f"num_warps={self.num_warps!r} (1, 2, 4, 8 or 16), num_stages={self.num_stages!r} (>= 1)")
-        if not (isinstance(self.persistent, int) and not isinstance(self.persistent, bool) and self.persistent >= 0):
-            raise ValueError(f"persistent={self.persistent!r} is not a count of programs per multiprocessor (>= 0)")
-
-    def programs(self, n_blocks: int, batch: int, device: torch.device) -> int:
-        """Programs per batch item for ``n_blocks`` blocks: n_blocks, or when persistent that many
-        programs per multiprocessor in all (at least one per batch item, at most one per block).
-        Triton's CPU interpreter has no multiprocessors: it is given INTERPRETER_MULTIPROCESSORS."""
-        if not self.persistent:
-            return n_blocks
-        sms = (torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda"
-               else INTERPRETER_MULTIPROCESSORS)
-        return max(1, min(n_blocks, -(-self.persistent * sms // batch)))
-
-
-INTERPRETER_MULTIPROCESSORS = 2
-"""What a persistent launch counts as multiprocessors under the interpreter: few, so that each program
-loops over several blocks in the tests."""
-
-
-LAUNCH = {
-    "fp32": Launch(32, 8, 3, False),
-    "tf32": Launch(128, 4, 1, True),
-    "bf16": Launch(128, 4, 3, False),
-}
-"""The launch per compute mode for the default MLP (hidden 128, depth 5): the fastest correct
-candidates of ``lmar tune-kernel`` for the compensatory map at 3840x2160 -> 1200x2133 (torch 2.11,
-Triton 3.6). bf16: NVIDIA H100 80GB HBM3, 2026-11-26, 3.18 ms (the previous default, (64, 4, 3),
-took 4.88 ms there); every bf16 candidate with num_stages=1 hit an illegal memory access in
-Triton 3.6 on both H100 and H200 (see README, Speed), so the sweep runs each candidate in its own
-process and keeps only those that match float64. fp32 (72 ms) and tf32 (15.8 ms): NVIDIA H200,
-same day."""
-LAUNCH_ENV = "LMAR_FUSED_LAUNCH"
-
-
-def launch_for(compute: str) -> Launch:
-    """LAUNCH[compute], unless the environment variable LMAR_FUSED_LAUNCH overrides it with JSON
-    such as ``{"bf16": [128, 8, 3, true]}`` (block, num_warps, num_stages, unroll[, persistent]) to tune on
-    another GPU (``lmar tune-kernel`` measures the candidates)."""
-    raw = os.environ.get(LAUNCH_ENV)
-    if raw:
-        try:
-            given = json.loads(raw)
-            if compute in given:
-                return Launch(*given[compute])
-        except (ValueError, TypeError) as exc:
-            raise LmarError(
-                f"environment variable {LAUNCH_ENV}={raw!r} is not valid: {exc}; "
-                'expected JSON like {"bf16": [128, 8, 3, true]} (block, num_warps, num_stages, unroll), or unset it'
-            ) from exc
-    return LAUNCH[compute]
-
-
-def compute_dtype(compute: str) -> torch.dtype:
-    if compute not in COMPUTES:
-        raise LmarError(f"lmar: compute={compute!r} is not one of {', '.join(COMPUTES)}")
-    return COMPUTES[compute][0]
-
-
-@dataclass(frozen=True)
-class PackedMLP:
-    """The kernel MLP's weights laid out for :func:`_compensation_kernel`.
-
-    ``hidden`` below is the MLP's hidden width rounded up to a power of two (zero padded);
-    weights are in the dot dtype, biases in fp32.
-    """
-
-    w_in: torch.Tensor  # (16, hidden): first layer, input-major, rows 7..15 zero
-    b_in: torch.Tensor  # (hidden,)
-    w_hidden: torch.Tensor  # (max(1, n_hidden_layers), hidden, hidden), input-major
-    b_hidden: torch.Tensor  # (max(1, n_hidden_layers), hidden)
-    w_out: torch.Tensor  # (3, hidden, 32): [o, i, k] = W_last[k * 3 + o, i], k >= 27 zero
-    b_out: torch.Tensor  # (3, 32)
-    n_hidden_layers: int  # depth - 1 (hidden -> hidden layers); w_hidden is a dummy when 0
-    negative_slope: float
-
-    @property
-    def hidden(self) -> int:
-        return self.w_in.shape[1]
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.w_in.dtype
-
-
-def _layers(mlp: nn.Module) -> tuple[list[nn.Linear], list[nn.LeakyReLU]] | None:
-    """(linears, activations) of a Linear, LeakyReLU, ..., Linear stack; None for anything else."""
-    if not isinstance(mlp, nn.Sequential) or len(mlp) < 3 or len(mlp) % 2 == 0:
-        return None
-    linears, acts = list(mlp)[0::2], list(mlp)[1::2]
-    if not all(type(m) is nn.Linear for m in linears) or not all(type(m) is nn.LeakyReLU for m in acts):
-        return None
-    return linears, acts
-
-
-def mlp_unsupported(mlp: nn.Module) -> str | None:
-    """Why the fused kernel cannot run ``mlp`` (None: it can).
-
-    Supported: ``Linear(7, h), LeakyReLU, [Linear(h, h), LeakyReLU] x (depth - 1), Linear(h, 81)``
-    with biases, one LeakyReLU slope in (0, 1], depth >= 1, fp32 or bf16 parameters and h a multiple of 16
-    in [16, MAX_HIDDEN].
-    """
-    layers = _layers(mlp)
-    if layers is None:
-        return "the kernel MLP is not a Linear/LeakyReLU stack"
-    linears, acts = layers
-    hidden = linears[0].out_features
-    if linears[0].in_features != N_FEATURES or linears[-1].out_features != N_KERNEL:
-        return f"the kernel MLP maps {linears[0].in_features} -> {linears[-1].out_features}, not 7 -> 81"
-    if any(m.in_features != hidden for m in linears[1:]) or any(m.out_features != hidden for m in linears[:-1]):
-        return "the kernel MLP's hidden layers differ in width"
-    if any(m.bias is None for m in linears):
-        return "a kernel MLP layer has no bias"
-    if len({m.negative_slope for m in acts}) != 1:
-        return "the kernel MLP's LeakyReLU slopes differ"
-    if not 0 < acts[0].negative_slope <= 1:
-        return f"the kernel MLP's LeakyReLU slope {acts[0].negative_slope} is not in (0, 1]"
-    dtypes = {p.dtype for p in mlp.parameters()}
-    if len(dtypes) != 1 or next(iter(dtypes)) not in DOT_DTYPES:
-        return f"the kernel MLP's parameters are {sorted(map(str, dtypes))}, not all float32 or all bfloat16"
-    if hidden % 16 or not 16 <= hidden <= MAX_HIDDEN:
-        return f"hidden={hidden} is not a multiple of 16 in [16, {MAX_HIDDEN}]"
-    return None
-
-
-def _padded(t: torch.Tensor, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """``t`` in the top-left corner of a zero tensor of ``shape``."""
-    out = torch.zeros(shape, dtype=dtype, device=t.device)
-    out[tuple(slice(0, n) for n in t.shape)] = t
-    return out
-
-
-@torch.no_grad()
-def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
-    """Lay out ``mlp``'s weights for the kernel, in ``dtype`` (float32 or bfloat16; None: the parameters')."""
-    reason = mlp_unsupported(mlp)
-    if reason is not None:
-        raise LmarError(f"lmar: the fused kernel cannot run this MLP: {reason}")
-    linears, acts = _layers(mlp)
-    first, middle, last = linears[0], linears[1:-1], linears[-1]
-    dtype = first.weight.dtype if dtype is None else dtype
-    if dtype not in DOT_DTYPES:
-        raise LmarError(f"lmar: the fused kernel computes in float32 or bfloat16, not {dtype}")
-    hidden = triton.next_power_of_2(first.out_features)
-    f32 = torch.float32
-    if middle:
-        w_hidden = torch.stack([_padded(m.weight.t(), (hidden, hidden), dtype) for m in middle])
-        b_hidden = torch.stack([_padded(m.bias, (hidden,), f32) for m in middle])
-    else:  # never read (the layer loop runs zero times), but the kernel needs a valid pointer
-        w_hidden = torch.zeros(1, hidden, hidden, dtype=dtype, device=first.weight.device)
-        b_hidden = torch.zeros(1, hidden, dtype=f32, device=first.weight.device)
-    # W_last row k * 3 + o holds tap k of output channel o (K_p is a row-major 27x3 matrix).
-    w_last = last.weight.view(N_TAPS, 3, -1).permute(1, 2, 0)  # (3, hidden, 27)
-    return PackedMLP(
-        w_in=_padded(first.weight.t(), (FEATURES_PADDED, hidden), dtype),
-        b_in=_padded(first.bias, (hidden,), f32),
-        w_hidden=w_hidden,
-        b_hidden=b_hidden,
-        w_out=_padded(w_last, (3, hidden, TAPS_PADDED), dtype),
-        b_out=_padded(last.bias.view(N_TAPS, 3).t(), (3, TAPS_PADDED), f32),
-        n_hidden_layers=len(middle),
-        negative_slope=float(acts[0].negative_slope),
-    )
 
 
 def kernel_constants(packed: PackedMLP, compute: str, launch: Launch, up_taps: int = 4,
