@@ -11,7 +11,7 @@ import pandas as pd
 from lmar.core.atomic import atomic_path
 from lmar.core.errors import LmarError
 from lmar.report.plot_style import MARKERS
-from lmar.run.curves import BASE_COLUMNS, KEPT, LAST_COLUMNS, START, VAL_PSNR
+from lmar.run.curves import BASE_COLUMNS, KEPT, LAST_COLUMNS, START, TOTAL, VAL_PSNR
 
 RELEASED = "released weights:\nnot trained here"  # a header-only curve's panel
 
@@ -148,9 +148,6 @@ def _same_lines(df: pd.DataFrame, parts: list[str]) -> list[tuple[str, list[str]
             same.append(part)
     drawn = [next((part for part in group if part != TOTAL), group[0]) for group in groups]
     return [(column, [part for part in group if part != column]) for column, group in zip(drawn, groups)]
-
-
-TOTAL = "total"  # the loss part that sums the others (lmar.run.train's resampler training names it so)
 
 
 def _named(column: str, aliases: list[str], where: str = "") -> str:

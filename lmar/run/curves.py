@@ -53,6 +53,7 @@ VAL_PSNR = "val_psnr"  # the held-out PSNR after an epoch (or of the initial wei
 KEPT = "kept"  # early stopping's choice: 1 in the row whose weights were saved, else 0
 LAST_COLUMNS = (VAL_PSNR, KEPT)  # after the loss parts, in this order, where present
 START = -1  # the epoch of the row that scores the initial weights, before any training
+TOTAL = "total"  # a resampler's loss column that sums its weighted parts (a backbone's one loss is "l1")
 TENSORBOARD_ENV = "LMAR_TENSORBOARD"
 
 

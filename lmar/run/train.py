@@ -31,7 +31,7 @@ from lmar.data.loader import PRELOAD_MAX
 from lmar.data.pairs import list_pairs
 from lmar.parts.resize import resize
 from lmar.run import checkpoint
-from lmar.run.curves import KEPT, START, CurveRecorder, curve_path, write_curve
+from lmar.run.curves import KEPT, START, TOTAL, CurveRecorder, curve_path, write_curve
 from lmar.run.resume import Saver, check_state, restore, rng_states
 
 log = logging.getLogger(__name__)
@@ -365,7 +365,7 @@ def train_resampler(
 
     validate = _validation(net, held_out, device, _deu_runs(net, backbone, cfg)) if held_out else None
     means, seconds, rows, kept = _epochs(f"train {name}", cfg, net, opt, sched, gen, n, n, step, saver,
-                                         f"{name}/seed{seed}", "total", validate, keep_best=bool(held_out))
+                                         f"{name}/seed{seed}", TOTAL, validate, keep_best=bool(held_out))
     rate = _throughput(n * int(cfg["epochs"]), seconds, f"train {name}")
     meta = {"train": cfg, "final_losses": means, "seed": seed, "steps_per_second": rate, **info,
             "validation": sorted(p.name for p in held_out),
