@@ -4,7 +4,7 @@ project module they import, followed transitively.
 A Snakemake job is a ``shell:`` call, so Snakemake's own code trigger sees only the command line;
 the workflow puts :func:`fingerprint` of each job's modules among its params instead. Editing a
 method's file then reruns exactly the jobs whose modules import it (directly or through other
-project modules), and nothing else; a comment or whitespace change counts as an edit.
+project modules), and nothing else; a comment or a docstring is no edit (below).
 
 What is followed: every ``import`` and ``from ... import`` statement of a module, at its top level
 or inside a function (not under ``if TYPE_CHECKING``), into the project's own packages
