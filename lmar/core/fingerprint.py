@@ -184,8 +184,9 @@ _code_text_cached = lru_cache(maxsize=4096)(code_text)  # by the source itself: 
 
 def _code_text_of(path: Path) -> str:
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        with tokenize.open(path) as f:  # in the encoding its coding line declares, as Python reads it
+            source = f.read()
+    except (OSError, SyntaxError, UnicodeDecodeError) as exc:
         raise LmarError(f"cannot read the source of {path}: {exc}") from None
     return _code_text_cached(source, str(path))
 

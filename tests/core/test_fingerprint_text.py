@@ -86,6 +86,18 @@ def test_lines_are_python_lines():
     assert fp.code_text(source) == 'x = "a\u2028b\x0cc"\ny = 1'
 
 
+def test_a_file_is_read_in_the_encoding_it_declares(tmp_path):
+    """A user's module (named by a config's ``module:Class``) in Latin-1 with a coding line is read as
+    Python reads it; its docstring is cut like any other, and a file that is not text is named."""
+    latin = tmp_path / "latin.py"
+    latin.write_bytes('# -*- coding: latin-1 -*-\n"""Caf\u00e9."""\nX = "\u00e9"\n'.encode("latin-1"))
+    assert fp._code_text_of(latin) == 'X = "\u00e9"'
+    broken = tmp_path / "broken.py"
+    broken.write_bytes(b"X = '\xff'\n")  # no coding line: UTF-8, which this is not
+    with pytest.raises(LmarError, match="cannot read the source of .*broken.py"):
+        fp._code_text_of(broken)
+
+
 def test_a_source_that_does_not_parse_is_named():
     with pytest.raises(LmarError, match="cannot read the source of module lmar/broken.py"):
         fp.code_text("def f(:\n", "lmar/broken.py")
