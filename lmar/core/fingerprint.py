@@ -155,15 +155,16 @@ def code_text(source: str, name: str = "<source>") -> str:
         raise LmarError(f"cannot read the source of module {name}: {exc}") from None
     lines = source.split("\n")  # Python's line breaks, no others (str.splitlines knows more)
     cut: dict[int, list[tuple[int, int]]] = {}  # line (1-based) -> [start, end) character ranges to drop
-    for (r0, c0), (r1, c1) in comments:
+    for (r0, c0), (_, c1) in comments:  # a comment ends on its own line
         cut.setdefault(r0, []).append((c0, c1))
-    for doc in _docstrings(tree):
+    docstrings = list(_docstrings(tree))
+    for doc in docstrings:
         r0, r1 = doc.lineno, doc.end_lineno
         c0, c1 = _char_col(lines[r0 - 1], doc.col_offset), _char_col(lines[r1 - 1], doc.end_col_offset)
         for r in range(r0, r1 + 1):
             cut.setdefault(r, []).append((c0 if r == r0 else 0, c1 if r == r1 else len(lines[r - 1])))
     inside_strings = set()  # lines whose end lies inside a kept string literal: their spaces are its text
-    docs = {id(d.value) for d in _docstrings(tree)}
+    docs = {id(d.value) for d in docstrings}
     for node in ast.walk(tree):
         if isinstance(node, (ast.Constant, ast.JoinedStr)) and id(node) not in docs and node.end_lineno > node.lineno:
             inside_strings.update(range(node.lineno, node.end_lineno))

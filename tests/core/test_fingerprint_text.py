@@ -136,7 +136,7 @@ def test_the_projects_files_keep_their_code_by_an_independent_reading():
         got = [t.string for t in tokenize.generate_tokens(io.StringIO(text + "\n").readline)
                if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
                                  tokenize.ENDMARKER)]
-        assert got == [t for t in _tokens_without_docstrings(source)], path
+        assert got == _tokens_without_docstrings(source), path
 
 
 _DIGEST = """
