@@ -363,6 +363,16 @@ def test_foreign_mlp_is_unsupported():
 
 
 @needs_triton
+def test_only_the_3x3_kernel_mlp_is_supported():
+    """The kernel reads 7 inputs and the 27 taps of a 3x3 neighbourhood over 3 channels (3 x 27 = 81
+    outputs); a 5x5 LMAR's MLP (75 taps, 225 outputs) or one with another input count runs in PyTorch."""
+    assert "7 -> 225, not 7 -> 81" in mlp_unsupported(kernel_mlp(16, 2, kernel_size=5))
+    wider_input = kernel_mlp(16, 2)
+    wider_input[0] = torch.nn.Linear(8, 16)
+    assert "8 -> 81, not 7 -> 81" in mlp_unsupported(wider_input)
+
+
+@needs_triton
 @pytest.mark.parametrize("slope, supported", [(1e-6, True), (0.01, True), (1.0, True), (0.0, False), (-0.1, False),
                                              (1.5, False)])
 def test_leaky_relu_slopes_outside_0_1_are_unsupported(slope, supported):

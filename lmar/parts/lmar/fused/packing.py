@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from lmar.core.errors import LmarError
+from lmar.parts.lmar.inputs import KERNEL, N_INPUTS
 
-N_FEATURES = 7  # rel. coordinate (2), rel. cell (2), residual (3): docs/method.md section 2
 FEATURES_PADDED = 16  # tl.dot needs every dimension >= 16
-N_TAPS = 27  # 3 channels x 3x3 neighbourhood
+N_TAPS = 3 * KERNEL * KERNEL  # 3 channels x the method's 3x3 neighbourhood: 27
 TAPS_PADDED = 32
 N_KERNEL = N_TAPS * 3  # the MLP's output: K_p as a 27x3 matrix, row-major
 COMPUTES = {"fp32": (torch.float32, "ieee"), "tf32": (torch.float32, "tf32"), "bf16": (torch.bfloat16, "tf32")}
@@ -93,8 +93,8 @@ def mlp_unsupported(mlp: nn.Module) -> str | None:
         return "the kernel MLP is not a Linear/LeakyReLU stack"
     linears, acts = layers
     hidden = linears[0].out_features
-    if linears[0].in_features != N_FEATURES or linears[-1].out_features != N_KERNEL:
-        return f"the kernel MLP maps {linears[0].in_features} -> {linears[-1].out_features}, not 7 -> 81"
+    if linears[0].in_features != N_INPUTS or linears[-1].out_features != N_KERNEL:
+        return f"the kernel MLP maps {linears[0].in_features} -> {linears[-1].out_features}, not {N_INPUTS} -> {N_KERNEL}"
     if any(m.in_features != hidden for m in linears[1:]) or any(m.out_features != hidden for m in linears[:-1]):
         return "the kernel MLP's hidden layers differ in width"
     if any(m.bias is None for m in linears):
