@@ -165,16 +165,17 @@ def _signed(fig, ax, diff: torch.Tensor, title: str) -> None:
 
 def untrained_resamplers(metrics) -> set[str]:
     """The resamplers whose rows in the per-resampler results CSVs ``metrics`` (one cell's, as the
-    evaluations write them) are all of weights early stopping kept from before training. A file that
+    evaluations write them) are of weights early stopping kept from before training, at every seed. A file that
     cannot be read is passed over, as the tables leave it out (and say so): it names no resampler."""
     from lmar.report.store import load_results
-    from lmar.report.verdicts import kept_initial_weights
+    from lmar.report.verdicts import kept_seeds
 
     try:
         rows = load_results([Path(m) for m in metrics], left_out=[])
     except LmarError:  # no file at all, or none readable
         return set()
-    return {name for name, mine in rows.groupby("resampler", sort=False) if kept_initial_weights(mine)}
+    kept = {name: kept_seeds(rows, name) for name in rows["resampler"].unique()}
+    return {name for name, (at, every) in kept.items() if at and at == every}
 
 
 def write_figures(data: Path, outputs: Path, evaluation: dict, resamplers, out_crops: Path,

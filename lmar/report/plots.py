@@ -13,7 +13,7 @@ from lmar.report.plot_latency import quality_latency
 from lmar.report.plot_style import panels, resampler_styles, save_figure
 from lmar.report.store import load_results
 from lmar.report.tables import N_BOOT
-from lmar.report.verdicts import kept_initial_weights, kept_initial_weights_title
+from lmar.report.verdicts import kept_initial_weights_star, kept_initial_weights_title
 from lmar.run.targets import FULL
 
 
@@ -40,8 +40,9 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
 
     Each cell reads as the table's gain row: its mean with a dagger where the paired 95% interval
     excludes 0 (:func:`lmar.report.stats.compare`, as table_stats.csv); a backbone on which ``gain[0]``
-    kept its initial weights at every seed (early stopping) is starred, the star explained in the title,
-    so that a pale row is not read as a trained method that gained nothing."""
+    kept its initial weights (early stopping) at some seed is starred, the star explained in the title
+    with the seeds where not at every one (:func:`lmar.report.verdicts.kept_initial_weights_star`), so
+    that a pale row is not read as a trained method that gained nothing."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,13 +72,12 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
         marks = part.pivot(index="backbone", columns="target", values="significant").reindex_like(table)
         dagger = np.where(marks.fillna(False).astype(bool), "\u2020", "")
         labels = np.where(table.isna(), "", table.map(lambda v: f"{v:+.2f}") + dagger)
-        ours = mine[mine["resampler"] == a]
-        untrained = [bb for bb in backbones if kept_initial_weights(ours[ours["backbone"] == bb])]
+        untrained, kept_note = kept_initial_weights_star(mine, a, backbones)
         # at least +-0.25 dB, so that hundredths of a dB stay pale rather than look like large gains
         limit = max(abs(table.min().min()), abs(table.max().max()), HEATMAP_MIN_DB)
         sns.heatmap(table, annot=labels, fmt="", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax, cbar_kws={"label": "dB"})
         ax.set_yticklabels([f"{bb} *" if bb in untrained else bb for bb in table.index])
-        notes = "\u2020 paired 95% interval excludes 0" + (f"\n* {a} kept its initial weights" if untrained else "")
+        notes = "\u2020 paired 95% interval excludes 0" + kept_note
         ax.set_title(f"{dataset}: PSNR {a} - {b}\n{notes}", fontsize=10)
         ax.set_xlabel("target size")
         ax.set_ylabel("backbone")

@@ -144,14 +144,6 @@ def repair_note(beats: pd.DataFrame, resampler: str, metric: str = "psnr") -> st
 # ---------------------------------------------------------------- kept its initialisation
 
 
-def kept_initial_weights(rows: pd.DataFrame) -> bool:
-    """Whether every row (every seed) of one resampler in one cell is of weights early stopping kept
-    from before training (``resampler_kept_epoch`` -1): what the figures mark."""
-    if rows.empty or "resampler_kept_epoch" not in rows:
-        return False
-    return bool((pd.to_numeric(rows["resampler_kept_epoch"], errors="coerce") == -1).all())
-
-
 TITLE_WIDTH = 48  # characters to a line of a panel's title: an ablation's list of names stays over its panel
 
 
@@ -167,9 +159,9 @@ def kept_initial_weights_title(rows: pd.DataFrame, names: list[str]) -> str:
 
 def kept_initial_weights_labels(rows: pd.DataFrame, names: list[str]) -> list[str]:
     """Those of ``names`` whose rows in ``rows`` kept their initial weights, in the order of ``names``:
-    a name alone where they did at every seed (:func:`kept_initial_weights`), with the seeds where at
-    some only ("lmar (seed 0 of 3)", held together by non-breaking spaces, which print as spaces, so
-    that :func:`wrap_names` never breaks a line inside it)."""
+    a name alone where they did at every seed, with the seeds where at some only ("lmar (seed 0 of 3)",
+    held together by non-breaking spaces, which print as spaces, so that :func:`wrap_names` never breaks
+    a line inside it)."""
     named = []
     for name in names:
         at, every = kept_seeds(rows, name)
@@ -188,6 +180,21 @@ def kept_seeds(rows: pd.DataFrame, resampler: str) -> tuple[list, list]:
     kept = pd.to_numeric(mine["resampler_kept_epoch"], errors="coerce")
     seeds = mine["seed"] if "seed" in mine else pd.Series(0, index=mine.index)
     return sorted(set(seeds[kept == -1])), sorted(set(seeds))
+
+
+def kept_initial_weights_star(rows: pd.DataFrame, resampler: str, backbones: list[str]) -> tuple[list[str], str]:
+    """Those of ``backbones`` on which ``resampler``'s rows in ``rows`` kept their initial weights at some
+    seed (the gain heatmap stars them), and the title line explaining the star: "* lmar kept its initial
+    weights", naming the seeds of each starred backbone where it did not at every seed ("(unet: seed 0
+    of 3)"), wrapped at :data:`TITLE_WIDTH`; empty where none did."""
+    mine = rows[rows["resampler"] == resampler]
+    kept = {bb: kept_seeds(mine[mine["backbone"] == bb], resampler) for bb in backbones}
+    starred = [bb for bb in backbones if kept[bb][0]]
+    if not starred:
+        return [], ""
+    some = [f"{bb}: {_at_seeds(*kept[bb])}".replace(" ", "\u00a0") for bb in starred if kept[bb][0] != kept[bb][1]]
+    line = f"* {resampler} kept its initial weights" + (f" ({'; '.join(some)})" if some else "")
+    return starred, "\n" + "\n".join(wrap_names(line, TITLE_WIDTH))
 
 
 def _at_seeds(at: list, every: list) -> str:

@@ -199,3 +199,25 @@ def test_the_gain_heatmap_marks_noise_and_a_resampler_that_kept_its_initial_weig
     assert [t.get_text() for t in ax.get_yticklabels()] == ["unet *", "naf"]
     assert "* lmar kept its initial weights" in ax.get_title() and "\u2020 paired 95% interval excludes 0" in ax.get_title()
     plt.close("all")
+
+
+def test_the_gain_heatmap_stars_a_backbone_where_the_resampler_kept_its_initial_weights_at_some_seeds():
+    """Three seeds: on unet lmar kept its initial weights at seed 0 only, on naf at every seed, on vit at
+    none. Each row's mean mixes the seeds, so unet is starred too, its seeds named in the title."""
+    import matplotlib.pyplot as plt
+
+    from lmar.report.plots import gain_heatmap
+
+    kept = {"unet": (-1, 2, 1), "naf": (-1, -1, -1), "vit": (0, 3, 1)}
+    rows = [{"dataset": "d", "backbone": backbone, "resampler": name, "target": "x2", "scale": 2.0, "image": im,
+             "seed": seed, "psnr": 20.0 + (0.5 if name == "lmar" else 0.0),
+             "resampler_kept_epoch": epochs[seed] if name == "lmar" else None}
+            for backbone, epochs in kept.items() for seed in range(3) for name in ("lmar", "bicubic")
+            for im in ("i1", "i2")]
+    ax = gain_heatmap(pd.DataFrame(rows), ("lmar", "bicubic")).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["unet *", "naf *", "vit"]
+    title = ax.get_title().split("\n")
+    assert all(len(line) <= 48 for line in title[1:]), title
+    assert " ".join(title[1:]).replace("\u00a0", " ") == (
+        "\u2020 paired 95% interval excludes 0 * lmar kept its initial weights (unet: seed 0 of 3)")
+    plt.close("all")
