@@ -165,8 +165,9 @@ def _signed(fig, ax, diff: torch.Tensor, title: str) -> None:
 
 def untrained_resamplers(metrics) -> set[str]:
     """The resamplers whose rows in the per-resampler results CSVs ``metrics`` (one cell's, as the
-    evaluations write them) are of weights early stopping kept from before training, at every seed. A file that
-    cannot be read is passed over, as the tables leave it out (and say so): it names no resampler."""
+    evaluations write them) are of weights early stopping kept from before training, at every seed. A
+    file that cannot be read is passed over, as the tables leave it out (and say so): it names no
+    resampler."""
     from lmar.report.store import load_results
     from lmar.report.verdicts import kept_seeds
 

@@ -187,8 +187,7 @@ def kept_initial_weights_star(rows: pd.DataFrame, resampler: str, backbones: lis
     seed (the gain heatmap stars them), and the title line explaining the star: "* lmar kept its initial
     weights", naming the seeds of each starred backbone where it did not at every seed ("(unet: seed 0
     of 3)"), wrapped at :data:`TITLE_WIDTH`; empty where none did."""
-    mine = rows[rows["resampler"] == resampler]
-    kept = {bb: kept_seeds(mine[mine["backbone"] == bb], resampler) for bb in backbones}
+    kept = {bb: kept_seeds(rows[rows["backbone"] == bb], resampler) for bb in backbones}
     starred = [bb for bb in backbones if kept[bb][0]]
     if not starred:
         return [], ""

@@ -94,7 +94,8 @@ def mlp_unsupported(mlp: nn.Module) -> str | None:
     linears, acts = layers
     hidden = linears[0].out_features
     if linears[0].in_features != N_INPUTS or linears[-1].out_features != N_KERNEL:
-        return f"the kernel MLP maps {linears[0].in_features} -> {linears[-1].out_features}, not {N_INPUTS} -> {N_KERNEL}"
+        return (f"the kernel MLP maps {linears[0].in_features} -> {linears[-1].out_features}, "
+                f"not {N_INPUTS} -> {N_KERNEL}")
     if any(m.in_features != hidden for m in linears[1:]) or any(m.out_features != hidden for m in linears[:-1]):
         return "the kernel MLP's hidden layers differ in width"
     if any(m.bias is None for m in linears):
