@@ -32,8 +32,11 @@ zoo: $(STAMP)
 	snakemake --cores $(CORES) zoo --configfile workflow/configs/zoo.yaml
 	cp results/zoo/zoo/*/*/seed*/*-seed* lmar/zoo/
 
+# the suite in TEST_WORKERS processes (pytest-xdist; default one per CPU core, at most 4), a worker that runs
+# out of tests taking some of another's; TEST_WORKERS=0 runs it in this one process
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	python -m pytest
+	python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist worksteal
 
 bench: $(STAMP)
 	snakemake --cores 1 bench
