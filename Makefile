@@ -32,9 +32,9 @@ zoo: $(STAMP)
 	snakemake --cores $(CORES) zoo --configfile workflow/configs/zoo.yaml
 	cp results/zoo/zoo/*/*/seed*/*-seed* lmar/zoo/
 
-# the suite in TEST_WORKERS processes (pytest-xdist; default one per CPU core, at most 4), a worker that runs
+# the suite in TEST_WORKERS processes (pytest-xdist; default one per logical CPU, at most 4), a worker that runs
 # out of tests taking some of another's; TEST_WORKERS=0 runs it in this one process
-TEST_WORKERS ?= auto
+TEST_WORKERS ?= logical
 test: $(STAMP)
 	python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist worksteal
 
