@@ -1,6 +1,6 @@
-"""``make test`` runs the suite in parallel processes (pytest-xdist, installed by the lock) with the options
-the Makefile names, and ``TEST_WORKERS=0`` runs it in one: both checked on a throwaway suite of three tests,
-run with the Makefile's own options and the project's conftest."""
+"""``make test`` runs the suite in parallel processes (pytest-xdist, installed by the lock), by default one
+per logical CPU and at most four, and ``TEST_WORKERS=0`` runs it in one: checked on a throwaway suite of
+three tests, run with the Makefile's own options and the project's conftest."""
 
 from __future__ import annotations
 
