@@ -14,6 +14,7 @@ from pathlib import Path
 
 from helpers import ROOT
 
+MAKEFILE = (ROOT / "Makefile").read_text()
 THREE_TESTS = '''
 import os
 from pathlib import Path
@@ -39,14 +40,14 @@ def test_c():
 
 def make_test_options() -> list[str]:
     """The options of the Makefile's ``test`` recipe (``python -m pytest ...``), TEST_WORKERS as written."""
-    recipe = re.search(r"^test:.*\n\t(.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE).group(1)
+    recipe = re.search(r"^test:.*\n\t(.*)$", MAKEFILE, re.MULTILINE).group(1)
     words = shlex.split(recipe)
     assert words[:3] == ["python", "-m", "pytest"], recipe
     return words[3:]
 
 
 def default_workers() -> str:
-    return re.search(r"^TEST_WORKERS \?= (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE).group(1)
+    return re.search(r"^TEST_WORKERS \?= (\S+)$", MAKEFILE, re.MULTILINE).group(1)
 
 
 def run_with_the_makefiles_options(tmp_path: Path, workers: str) -> tuple[list[str], str]:
