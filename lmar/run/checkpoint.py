@@ -19,7 +19,7 @@ import torch
 from lmar.core.atomic import atomic_path
 from lmar.core.errors import LmarError
 from lmar.core.registry import BACKBONES, RESAMPLERS
-from lmar.parts.lmar.released import FILES, URL, read_released, released_file
+from lmar.parts.lmar.released import FILES, URL, check_released_params, read_released, released_file
 
 
 def save(path: str | Path, kind: str, spec: dict, module: torch.nn.Module, meta: dict) -> None:
@@ -129,6 +129,7 @@ def import_released(kind: str, spec: dict, path: str | Path, out: str | Path, wh
     registry = BACKBONES if kind == "backbone" else RESAMPLERS
     cls = registry.get(spec.get("type"), f"{where}.type")
     file_name = released_file(cls, f"{where}.weights")
+    check_released_params(cls, spec.get("params") or {}, f"{where}.params")
     content = read_released(path, cls.released)
     net = registry.build(spec, where)
     try:

@@ -20,7 +20,7 @@ from lmar.core.params import bind_recipe, import_names
 from lmar.core.paths import path_component
 from lmar.core.provenance import config_hash
 from lmar.core.registry import BACKBONES, DATASETS, RESAMPLERS, Registry
-from lmar.parts.lmar.released import released_file
+from lmar.parts.lmar.released import check_released_params, released_file
 from lmar.run.job_resources import check_config_memory, check_part_memory
 from lmar.run.targets import Target, parse_targets
 
@@ -194,6 +194,7 @@ def check_entry(section: str, registry: Registry, name: str, spec) -> None:
         if section == "datasets":
             raise LmarError(f"{where}.weights: a dataset has no weights")
         released_file(cls, f"{where}.weights")
+        check_released_params(cls, params, f"{where}.params")
         if "train" in spec:
             raise LmarError(f"{where}: 'weights' replaces training; remove the train block")
     if "train" in spec:

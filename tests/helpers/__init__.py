@@ -271,3 +271,20 @@ def real_lpips(home: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(lpips.__file__).parent / weights.LPIPS_PACKAGE_FILE, path)
     return path
+
+
+# LMAR's edge-loss weight, written out pixel by pixel from the authors' formula (not the library's code)
+def authors_edge_mask(gray: np.ndarray) -> np.ndarray:
+    """M of an (H, W) image in [0, 1]: each pixel's 3x3 neighbourhood (edges repeated), the Scharr
+    weights 3, 10, 3 across each axis, each response clamped to [-1, 1] (the authors clamp to +-255 on
+    a 0..255 scale), M = (|gx| + |gy|) / 2."""
+    g = np.pad(np.asarray(gray, dtype=np.float64), 1, mode="edge")
+    H, W = gray.shape
+    out = np.zeros((H, W))
+    for i in range(H):
+        for j in range(W):
+            n = g[i : i + 3, j : j + 3]  # rows i-1..i+1, columns j-1..j+1
+            gx = 3 * (n[0, 2] - n[0, 0]) + 10 * (n[1, 2] - n[1, 0]) + 3 * (n[2, 2] - n[2, 0])
+            gy = 3 * (n[2, 0] - n[0, 0]) + 10 * (n[2, 1] - n[0, 1]) + 3 * (n[2, 2] - n[0, 2])
+            out[i, j] = (abs(min(max(gx, -1.0), 1.0)) + abs(min(max(gy, -1.0), 1.0))) / 2
+    return out

@@ -15,13 +15,16 @@ from lmar.parts.resize import resize
 
 
 def small_lmar(seed: int = 0, **kw) -> LMAR:
+    """A narrow LMAR with R = torch's bicubic (the independent references here resize with it) unless given."""
     torch.manual_seed(seed)
+    kw.setdefault("interpolation", "bicubic")
     return LMAR(hidden=kw.pop("hidden", 16), depth=kw.pop("depth", 2), **kw)
 
 
 def twin(net: LMAR, chunk_pixels: int) -> LMAR:
     """The same weights, another chunk size."""
-    other = LMAR(hidden=net.mlp[0].out_features, depth=(len(net.mlp) - 1) // 2, chunk_pixels=chunk_pixels)
+    other = LMAR(interpolation=net.interpolation, hidden=net.mlp[0].out_features, depth=(len(net.mlp) - 1) // 2,
+                 chunk_pixels=chunk_pixels)
     other.load_state_dict(net.state_dict())
     return other
 

@@ -84,7 +84,7 @@ def _run_case(spec: dict) -> dict:
 
     torch.manual_seed(0)
     params = {"hidden": spec["hidden"], "depth": spec["depth"], "chunk_pixels": spec.get("chunk", 262144),
-              **spec.get("lmar", {})}
+              "interpolation": "bicubic", **spec.get("lmar", {})}  # R = bicubic (4 taps) unless the case says
     ref = LMAR(fused="never", **params)
     fused = LMAR(fused="always", **params)
     fused.load_state_dict(ref.state_dict())

@@ -9,8 +9,11 @@ import pytest
 import torch
 
 from lmar.core.errors import LmarError
-from lmar.parts.lmar.losses import LMARLoss, resize_loss_choice, scharr_magnitude
+from helpers import authors_edge_mask
+
+from lmar.parts.lmar.losses import LMARLoss, resize_loss_choice, scharr_mask
 from lmar.parts.lmar.resampler import LMAR
+from lmar.parts.resize import resize
 from lmar.parts.weights import weight_path
 
 CPU = torch.device("cpu")
@@ -153,30 +156,55 @@ def test_resize_l1_term_is_pixel_l1_between_x_lr_and_plain_resample(frozen_backb
     x = torch.rand(1, 3, 32, 32)
     _, p = loss(x, None, (12, 12), 0)
     with torch.no_grad():
-        expected = (net(x, (12, 12)) - torch.nn.functional.interpolate(x, size=(12, 12), mode="bicubic",
-                                                                         align_corners=False)).abs().mean()
+        expected = (net(x, (12, 12)) - resize(x, (12, 12), "lanczos3")).abs().mean()  # R: the method's lanczos3
     assert p["resize"] == pytest.approx(expected.item(), rel=1e-5)
 
 
 # ---------------------------------------------------------------- Scharr
 
 
-def test_scharr_of_a_vertical_step():
+def test_scharr_mask_of_a_vertical_step_saturates_at_one_half():
     img = torch.zeros(1, 1, 6, 8)
     img[..., 4:] = 1.0
-    mag = scharr_magnitude(img)[0, 0]
+    mag = scharr_mask(img)[0, 0]
     expected = torch.zeros(6, 8)
-    expected[:, 3:5] = 0.5  # (3 + 10 + 3) / 32 on each side of the step
-    torch.testing.assert_close(mag, expected, rtol=0, atol=1e-5)
-    torch.testing.assert_close(scharr_magnitude(img.transpose(-1, -2))[0, 0], expected.t(), rtol=0, atol=1e-5)
+    expected[:, 3:5] = 0.5  # (3 + 10 + 3) * 1 = 16 across the step, clamped to 1; (1 + 0) / 2
+    torch.testing.assert_close(mag, expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(scharr_mask(img.transpose(-1, -2))[0, 0], expected.t(), rtol=0, atol=1e-6)
 
 
-def test_scharr_of_a_constant_is_zero():
-    assert scharr_magnitude(torch.full((2, 1, 5, 7), 0.3)).max() < 1e-5
+def test_scharr_mask_of_ramps_by_hand():
+    """A horizontal ramp of slope a per pixel: gx = 16 * 2a = 32a inside (16a in the first and last
+    columns, where the edge pixel repeats), gy = 0, so M = 16a; a diagonal ramp a*i + b*j gives
+    M = 16(a + b); a slope of 1/32 or more saturates at 1/2."""
+    a = 1 / 63
+    ramp = a * torch.arange(9.0).expand(1, 1, 5, 9)
+    m = scharr_mask(ramp)[0, 0]
+    torch.testing.assert_close(m[:, 1:-1], torch.full((5, 7), 16 * a), rtol=0, atol=1e-6)  # 0.254
+    torch.testing.assert_close(m[:, [0, -1]], torch.full((5, 2), 8 * a), rtol=0, atol=1e-6)
+    i, j = torch.meshgrid(torch.arange(6.0), torch.arange(7.0), indexing="ij")
+    diag = scharr_mask((0.004 * i + 0.01 * j)[None, None])[0, 0]
+    torch.testing.assert_close(diag[1:-1, 1:-1], torch.full((4, 5), 16 * 0.014), rtol=0, atol=1e-6)
+    steep = scharr_mask(0.05 * torch.arange(9.0).expand(1, 1, 5, 9))[0, 0]
+    torch.testing.assert_close(steep[:, 1:-1], torch.full((5, 7), 0.5), rtol=0, atol=1e-6)
 
 
-def test_feature_and_edge_parts_follow_the_spec(frozen_backbone):
-    """feature = SmoothL1(up(phi(x_lr)), phi(x)); edge = mean(|up(phi(x_lr)) - phi(x)| * M), M = Scharr(mean_c x)."""
+def test_scharr_mask_of_a_constant_is_zero():
+    assert scharr_mask(torch.full((2, 1, 5, 7), 0.3)).max() < 1e-6
+
+
+def test_scharr_mask_is_the_pixel_by_pixel_formula_on_a_photograph_like_image():
+    torch.manual_seed(4)
+    gray = torch.rand(1, 1, 12, 15) * 0.05 + torch.linspace(0, 0.3, 15)  # some saturated, some not
+    expected = authors_edge_mask(gray[0, 0].numpy())
+    assert (expected > 0.5).any() and (expected < 0.5).any()  # one response clamped at some pixels, not at others
+    torch.testing.assert_close(scharr_mask(gray.double())[0, 0], torch.from_numpy(expected), rtol=0, atol=1e-12)
+
+
+def test_feature_and_edge_parts_follow_the_method(frozen_backbone):
+    """feature = SmoothL1(up(phi(x_lr)), phi(x)); edge = mean(|up(phi(x_lr)) - phi(x)| * M): up the authors'
+    lanczos3 resize (checked against their outputs in test_authors_resize), M the authors' Scharr mask of
+    mean_c(x) (written out pixel by pixel here) resized to phi's size by bicubic interpolation."""
     import torch.nn.functional as F
 
     net = make_lmar(hidden_scale=0.3)
@@ -187,15 +215,12 @@ def test_feature_and_edge_parts_follow_the_spec(frozen_backbone):
     with torch.no_grad():
         f_full = frozen_backbone.feature(x)
         assert tuple(f_full.shape[-2:]) == (9, 11)
-        f_low = F.interpolate(frozen_backbone.feature(net(x, (14, 18))), size=(9, 11), mode="bilinear",
-                              align_corners=False)
-        gray = x.mean(dim=1, keepdim=True)
-        kx = torch.tensor([[3.0, 0, -3], [10, 0, -10], [3, 0, -3]]) / 32
-        pad = F.pad(gray, (1, 1, 1, 1), mode="replicate")
-        gx, gy = F.conv2d(pad, kx[None, None]), F.conv2d(pad, kx.t()[None, None])
-        m = F.adaptive_avg_pool2d(torch.sqrt(gx**2 + gy**2), (9, 11))
+        f_low = resize(frozen_backbone.feature(net(x, (14, 18))), (9, 11), "lanczos3")
+        mask = torch.from_numpy(authors_edge_mask(x.mean(dim=1)[0].double().numpy())).float()[None, None]
+        m = F.interpolate(mask, size=(9, 11), mode="bicubic", align_corners=False)
         feature = F.smooth_l1_loss(f_low, f_full)
         edge = ((f_low - f_full).abs() * m).mean()
     assert parts["feature"] == pytest.approx(feature.item(), rel=1e-4)
     assert parts["edge"] == pytest.approx(edge.item(), rel=1e-4)
-    assert parts["edge"] > 0 and parts["feature"] > 0
+    # the edge term weighs as much as the feature term here (the authors' mask: mean 0.2 to 0.5 on noise)
+    assert parts["edge"] > 0.2 * parts["feature"] > 0

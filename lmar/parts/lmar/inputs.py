@@ -18,11 +18,13 @@ KERNEL_SIZES = (3, 5)  # the spatial supports LMAR(kernel_size=...) offers
 
 
 def kernel_mlp(hidden: int = 128, depth: int = 5, kernel_size: int = KERNEL) -> nn.Sequential:
-    """f: 7 -> hidden x depth -> 3 k^2 x 3 (81 for k = 3: a 27x3 matrix), LeakyReLU, no output activation."""
+    """f: 7 -> hidden x depth -> 3 k^2 x 3 (81 for k = 3: a 27x3 matrix), LeakyReLU (slope 0.01), no output
+    activation; a bias on the first layer only, as in the authors' network (their first-layer bias is
+    implicit: padded inputs of value 1)."""
     layers: list[nn.Module] = [nn.Linear(N_INPUTS, hidden), nn.LeakyReLU()]
     for _ in range(depth - 1):
-        layers += [nn.Linear(hidden, hidden), nn.LeakyReLU()]
-    layers.append(nn.Linear(hidden, 3 * kernel_size * kernel_size * 3))
+        layers += [nn.Linear(hidden, hidden, bias=False), nn.LeakyReLU()]
+    layers.append(nn.Linear(hidden, 3 * kernel_size * kernel_size * 3, bias=False))
     return nn.Sequential(*layers)
 
 

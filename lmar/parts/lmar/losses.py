@@ -4,8 +4,10 @@ total = feature + edge + w(epoch) * resize, by default; in general (the recipe's
 total = feature_weight * feature + edge_weight * edge + resize_scale * w(epoch) * resize
         + task_weight * task, where a term
 whose weight is 0 is not computed at all (nor the backbone or VGG passes only it needs).
-- feature: SmoothL1(up(phi(x_lr)), phi(x)), phi = the backbone's tapped encoder feature;
-- edge:    mean(|up(phi(x_lr)) - phi(x)| * M), M = Scharr magnitude of mean_c(x) at phi's size;
+- feature: SmoothL1(up(phi(x_lr)), phi(x)), phi = the backbone's tapped encoder feature, up = the
+           resampler's own resize R (lanczos3 in the method) to phi(x)'s size;
+- edge:    mean(|up(phi(x_lr)) - phi(x)| * M), M = the Scharr mask of mean_c(x) (:func:`scharr_mask`)
+           brought to phi's size by bicubic interpolation;
 - resize:  L1 between VGG16 relu4_3 features of x_lr and x0 when the weights are present,
            else the weight-free fallback the config names ("l1": pixel L1);
 - task:    L1(resize(backbone(x_lr), (H, W), task_upsampler), gt): not part of the method (weight 0 by
@@ -32,12 +34,14 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 FALLBACKS = ("l1",)
 
 
-def scharr_magnitude(img: torch.Tensor) -> torch.Tensor:
-    """Gradient magnitude of a (B, 1, H, W) image with Scharr kernels (replicate padding)."""
+def scharr_mask(img: torch.Tensor) -> torch.Tensor:
+    """The edge loss's weight M of a (B, 1, H, W) image in [0, 1], as the authors compute it: the two
+    unnormalised 3x3 Scharr responses (weights 3, 10, 3; replicate padding), each clamped to [-1, 1]
+    (a step of 1/32 or more saturates), then M = (|gx| + |gy|) / 2, in [0, 1]."""
     kx = torch.tensor([[3.0, 0.0, -3.0], [10.0, 0.0, -10.0], [3.0, 0.0, -3.0]], dtype=img.dtype, device=img.device)
-    k = torch.stack([kx, kx.t()])[:, None] / 32.0
-    g = F.conv2d(F.pad(img, (1, 1, 1, 1), mode="replicate"), k)
-    return torch.sqrt((g**2).sum(dim=1, keepdim=True) + 1e-12)
+    k = torch.stack([kx, kx.t()])[:, None]
+    g = F.conv2d(F.pad(img, (1, 1, 1, 1), mode="replicate"), k).clamp(-1.0, 1.0)
+    return g.abs().mean(dim=1, keepdim=True)
 
 
 class VGGRelu43(nn.Module):
@@ -112,10 +116,9 @@ class LMARLoss:
             with torch.no_grad():
                 f_full = self.backbone.feature(x)
                 if self.edge_weight:
-                    edge_map = scharr_magnitude(x.mean(dim=1, keepdim=True))
-                    edge_map = F.interpolate(edge_map, size=f_full.shape[-2:], mode="area")
-            f_low = self.backbone.feature(x_lr)
-            f_low = F.interpolate(f_low, size=f_full.shape[-2:], mode="bilinear", align_corners=False)
+                    edge_map = scharr_mask(x.mean(dim=1, keepdim=True))
+                    edge_map = F.interpolate(edge_map, size=f_full.shape[-2:], mode="bicubic", align_corners=False)
+            f_low = self.resampler.R(self.backbone.feature(x_lr), tuple(f_full.shape[-2:]))
             if self.feature_weight:
                 feature = F.smooth_l1_loss(f_low, f_full)
                 terms["feature"] = (feature if self.feature_weight == 1 else self.feature_weight * feature, feature)

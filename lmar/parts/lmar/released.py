@@ -15,6 +15,7 @@ the vector into the state of :func:`lmar.parts.lmar.inputs.kernel_mlp` exactly.
 
 from __future__ import annotations
 
+import inspect
 import io
 from pathlib import Path
 
@@ -67,13 +68,10 @@ def mlp_state_dict(params: torch.Tensor) -> dict[str, torch.Tensor]:
     state = {}
     for layer, m in enumerate(mats):
         key = f"{2 * layer}"  # nn.Sequential index: Linear layers sit at even positions
-        if layer == 0:
-            weight, bias = m[:, :TCNN_IN], m[:, TCNN_IN:].sum(dim=1)  # the padded inputs are 1.0
-        elif layer == len(mats) - 1:
-            weight, bias = m[:TCNN_OUT], torch.zeros(TCNN_OUT, dtype=m.dtype)
-        else:
-            weight, bias = m, torch.zeros(m.shape[0], dtype=m.dtype)
-        state[f"{key}.weight"], state[f"{key}.bias"] = weight.float(), bias.float()
+        if layer == 0:  # the padded inputs are 1.0: their columns' row sums are the first layer's bias
+            state[f"{key}.weight"], state[f"{key}.bias"] = m[:, :TCNN_IN].float(), m[:, TCNN_IN:].sum(dim=1).float()
+        else:  # no bias; the last layer's rows past TCNN_OUT are padding
+            state[f"{key}.weight"] = (m[:TCNN_OUT] if layer == len(mats) - 1 else m).float()
     return state
 
 
@@ -95,6 +93,20 @@ def released_file(cls: type, where: str) -> str:
         raise LmarError(f"{where}: {getattr(cls, 'registry_name', cls.__name__)} has no released weights; "
                         "remove 'weights' (it is trained instead)")
     return FILES[key][0]
+
+
+def check_released_params(cls: type, params: dict, where: str) -> None:
+    """Refuse params that the released weights load into but were not trained with: the class's
+    ``released_params`` (e.g. LMAR's resize R), each compared with ``params`` or else the constructor's
+    default. The state dict cannot tell these apart, so without this the weights would run as another method."""
+    wanted = getattr(cls, "released_params", None) or {}
+    defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+    off = {k: params.get(k, defaults.get(k)) for k, v in wanted.items() if params.get(k, defaults.get(k)) != v}
+    if off:
+        have = ", ".join(f"{k}: {v!r}" for k, v in off.items())
+        need = ", ".join(f"{k}: {wanted[k]!r}" for k in off)
+        raise LmarError(f"{where}: the released weights were trained with {need}, not {have}; "
+                        f"set params {{{need}}} or remove 'weights' (train it instead)")
 
 
 def fetch(name: str, out: str | Path, base_url: str = URL) -> None:

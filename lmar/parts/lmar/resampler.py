@@ -86,13 +86,15 @@ class LMARRecipe(ResamplerRecipe):
 class LMAR(Resampler):
     trainable = True
     train_recipe = LMARRecipe
-    released = "lmar"  # the authors' LMAR_model.bin converts into LMAR(interpolation="lanczos3")
+    released = "lmar"  # the authors' LMAR_model.bin (lmar.parts.lmar.released), through lmar_state_dict
     released_state = staticmethod(lmar_state_dict)
+    # what the released weights were trained with and the state dict cannot tell (it loads strictly either way)
+    released_params = {"interpolation": "lanczos3", "antialias": False, "compensation": True, "embedding": "fusion"}
     example_params = {"hidden": 16, "depth": 2}
 
     def __init__(
         self,
-        interpolation: Literal[METHODS] = "bicubic",
+        interpolation: Literal[METHODS] = "lanczos3",
         antialias: bool = False,
         hidden: PositiveInt = 128,
         depth: PositiveInt = 5,

@@ -85,7 +85,7 @@ def mlp_unsupported(mlp: nn.Module) -> str | None:
     """Why the fused kernel cannot run ``mlp`` (None: it can).
 
     Supported: ``Linear(7, h), LeakyReLU, [Linear(h, h), LeakyReLU] x (depth - 1), Linear(h, 81)``
-    with biases, one LeakyReLU slope in (0, 1], depth >= 1, fp32 or bf16 parameters and h a multiple of 16
+    with or without biases (a missing one packs as zeros), one LeakyReLU slope in (0, 1], depth >= 1, fp32 or bf16 parameters and h a multiple of 16
     in [16, MAX_HIDDEN].
     """
     layers = _layers(mlp)
@@ -98,8 +98,6 @@ def mlp_unsupported(mlp: nn.Module) -> str | None:
                 f"not {N_INPUTS} -> {N_KERNEL}")
     if any(m.in_features != hidden for m in linears[1:]) or any(m.out_features != hidden for m in linears[:-1]):
         return "the kernel MLP's hidden layers differ in width"
-    if any(m.bias is None for m in linears):
-        return "a kernel MLP layer has no bias"
     if len({m.negative_slope for m in acts}) != 1:
         return "the kernel MLP's LeakyReLU slopes differ"
     if not 0 < acts[0].negative_slope <= 1:
@@ -119,6 +117,11 @@ def _padded(t: torch.Tensor, shape: tuple[int, ...], dtype: torch.dtype) -> torc
     return out
 
 
+def _bias(m: nn.Linear) -> torch.Tensor:
+    """The layer's bias, or zeros where it has none."""
+    return m.bias if m.bias is not None else torch.zeros(m.out_features, dtype=m.weight.dtype, device=m.weight.device)
+
+
 @torch.no_grad()
 def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
     """Lay out ``mlp``'s weights for the kernel, in ``dtype`` (float32 or bfloat16; None: the parameters')."""
@@ -134,7 +137,7 @@ def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
     f32 = torch.float32
     if middle:
         w_hidden = torch.stack([_padded(m.weight.t(), (hidden, hidden), dtype) for m in middle])
-        b_hidden = torch.stack([_padded(m.bias, (hidden,), f32) for m in middle])
+        b_hidden = torch.stack([_padded(_bias(m), (hidden,), f32) for m in middle])
     else:  # never read (the layer loop runs zero times), but the kernel needs a valid pointer
         w_hidden = torch.zeros(1, hidden, hidden, dtype=dtype, device=first.weight.device)
         b_hidden = torch.zeros(1, hidden, dtype=f32, device=first.weight.device)
@@ -142,11 +145,11 @@ def pack_mlp(mlp: nn.Sequential, dtype: torch.dtype | None = None) -> PackedMLP:
     w_last = last.weight.view(N_TAPS, 3, -1).permute(1, 2, 0)  # (3, hidden, 27)
     return PackedMLP(
         w_in=_padded(first.weight.t(), (FEATURES_PADDED, hidden), dtype),
-        b_in=_padded(first.bias, (hidden,), f32),
+        b_in=_padded(_bias(first), (hidden,), f32),
         w_hidden=w_hidden,
         b_hidden=b_hidden,
         w_out=_padded(w_last, (3, hidden, TAPS_PADDED), dtype),
-        b_out=_padded(last.bias.view(N_TAPS, 3).t(), (3, TAPS_PADDED), f32),
+        b_out=_padded(_bias(last).view(N_TAPS, 3).t(), (3, TAPS_PADDED), f32),
         n_hidden_layers=len(middle),
         negative_slope=float(acts[0].negative_slope),
     )
