@@ -41,9 +41,10 @@ def spec(option: str, what: str, required: bool = True) -> tuple[tuple[str, ...]
 DEVICE = (flag("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)"),
           flag("--threads", type=int, default=None, help="CPU threads for PyTorch"))
 SEED = (flag("--seed", type=int, default=0),)
-ALLOW = (flag("--allow-module", action="append", default=[], metavar="MODULE",
-              help="a module that checkpoint specs may name besides registered parts (checkpoints are data: "
-                   "code they name is imported only from modules given here); repeat for several"),)
+ALLOW = (flag("--allow-module", action="append", default=[], metavar="MODULE:CLASS",
+              help="a class (module:Class) that checkpoint specs may name besides registered parts, or a module "
+                   "(every class in it); checkpoints are data: code they name is imported only from what is given "
+                   "here; repeat for several"),)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ A config entry names a registered part by its ``type`` or, for a user's own part
 What may be imported (the trust rule): config files are trusted like a Snakefile, so a
 ``module:Class`` they name is imported. A spec read from data (a checkpoint) is not: it may name
 registered parts, classes of this project's own packages, or a module that the user names in a
-trusted place (``allow``: the modules of the current config, or ``--allow-module``); anything else
-is refused before it is imported. The same holds for parameters that name code (``ImportName``).
+trusted place (``allow``: the classes the current config names, or ``--allow-module``); anything else
+is refused before it is imported. A third-party class whose constructor loads files by default is
+refused from data even where allowed (the checkpoint could not turn that load off). The same holds for parameters that name code (``ImportName``).
 
 A spec read from data is checked at every depth of its params, not only at the top
 (:func:`check_data_params`): only plain values (strings, numbers, booleans, null, lists and
@@ -31,6 +32,7 @@ import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import pkgutil
 import re
 import sys
@@ -41,7 +43,8 @@ from typing import Any
 from lmar.core.errors import LmarError
 from lmar.core.params import bind_params, import_names
 
-OWN_PACKAGES = ("lmar", "baselines")  # this project's code: always importable
+OWN_PACKAGES = ("lmar", "baselines")  # this project's code
+PART_HOMES = ("lmar.parts", "baselines")  # where its parts live: what data may name without permission
 
 
 # the allow-list of the untrusted spec being built, if any: imports asked for while it is built
@@ -59,31 +62,54 @@ def untrusted(allow: Collection[str]) -> Iterator[None]:
         _BUILDING_UNTRUSTED.reset(token)
 
 
-def module_allowed(module: str, allow: Collection[str] | None) -> bool:
-    """Whether ``module`` may be imported: ``allow=None`` is a trusted source (a config), else
-    ``module`` must be one of ``allow`` or of OWN_PACKAGES, or inside one of them. While an
-    untrusted spec is built (:func:`untrusted`), its allow-list applies to every import."""
+def _effective_allow(allow: Collection[str] | None) -> Collection[str] | None:
     building = _BUILDING_UNTRUSTED.get()
     if building is not None:
         allow = building if allow is None else [a for a in allow if a in building]
+    return allow
+
+
+def _inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def name_allowed(name: str, allow: Collection[str] | None) -> bool:
+    """Whether code ``name`` ("module:Class") may be imported: ``allow=None`` is a trusted source (a
+    config). Else ``name`` must live in PART_HOMES, or be named exactly by an ``allow`` entry
+    "module:Class", or lie inside an entry that names a whole module; and no part of its module
+    path may begin with "_" (``lmar.__main__`` runs the CLI when imported). While an untrusted spec
+    is built (:func:`untrusted`), its allow-list applies to every import."""
+    allow = _effective_allow(allow)
     if allow is None:
         return True
-    return any(module == a or module.startswith(a + ".") for a in (*OWN_PACKAGES, *allow))
+    module = name.partition(":")[0]
+    if any(part.startswith("_") for part in module.split(".")):
+        return False
+    return (any(_inside(module, home) for home in PART_HOMES)
+            or any(name == a if ":" in a else _inside(module, a) for a in allow))
+
+
+def module_allowed(module: str, allow: Collection[str] | None) -> bool:
+    """:func:`name_allowed` for a whole module (no class named)."""
+    return name_allowed(module, allow)
 
 
 def check_import(name: str, what: str, where: str, allow: Collection[str] | None) -> tuple[str, str]:
     """``(module, attribute)`` of ``name`` = "module:attr", refused unless the trust rule allows it."""
     mod, _, attr = name.partition(":")
-    if not module_allowed(mod, allow):
+    if not name_allowed(name, allow):
         raise LmarError(
-            f"{where} names {what} {name!r} from module {mod!r}, which is not trusted: a checkpoint is data and "
-            f"may name only registered parts. If you trust {mod!r}, name it in your config or pass --allow-module {mod}"
+            f"{where} names {what} {name!r}, which is not trusted: a checkpoint is data and may name only "
+            f"registered parts. If you trust it, name it in your config or pass --allow-module {name}"
         )
     return mod, attr
 
 
 def import_object(name: str, what: str, where: str, allow: Collection[str] | None = None) -> Any:
-    """The object ``module:attr`` after the trust check."""
+    """The object ``module:attr`` after the trust check; for data (``allow`` given, or while an
+    untrusted spec is built), a class from outside PART_HOMES is refused where its constructor would
+    load a file by default (a parameter named like FILE_KEYS with a default other than None/False/""):
+    a checkpoint cannot set such keys, so that default would be what it asks for."""
     mod_name, attr = check_import(name, what, where, allow)
     try:
         mod = importlib.import_module(mod_name)
@@ -94,7 +120,27 @@ def import_object(name: str, what: str, where: str, allow: Collection[str] | Non
         ) from None
     if not hasattr(mod, attr):
         raise LmarError(f"{where}: module {mod_name!r} has no {attr!r} for {what} {name!r}")
-    return getattr(mod, attr)
+    obj = getattr(mod, attr)
+    if _effective_allow(allow) is not None and not any(_inside(mod_name, home) for home in PART_HOMES):
+        loads = _loads_files_by_default(obj)
+        if loads:
+            raise LmarError(f"{where} names {what} {name!r}, whose constructor loads files by default ({loads}); "
+                            "a checkpoint cannot say otherwise. Name it in your config, with those parameters set, "
+                            "and build it from there")
+    return obj
+
+
+def _loads_files_by_default(obj: Any) -> str:
+    """The file-loading parameters of ``obj``'s constructor with a default that asks for a load."""
+    try:
+        params = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError):
+        return ""
+    def asks(default: Any) -> bool:
+        return not (default is inspect.Parameter.empty or default is None or default is False
+                    or (isinstance(default, str) and not default))
+
+    return ", ".join(f"{p.name}={p.default!r}" for p in params if FILE_KEYS.search(p.name) and asks(p.default))
 
 
 # keys that make third-party constructors read a file or a URL (pyiqa, timm, torchvision ...)

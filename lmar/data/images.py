@@ -42,6 +42,9 @@ from lmar.core.errors import LmarError
 from lmar.core.runtime import positive_env
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+# the decoders Pillow may pick (it picks by content, not by name): those of EXTENSIONS only, so that a
+# file named .png that holds PostScript is refused rather than handed to Ghostscript
+PIL_FORMATS = ("PNG", "JPEG", "BMP", "TIFF")
 
 MAX_PIXELS_ENV = "LMAR_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_IMAGE_PIXELS = 2**28
@@ -158,7 +161,7 @@ def _load(path: Path, decode: bool) -> tuple[np.ndarray | None, int, tuple[int, 
         with _own_pixel_limit():
             if _is_tiff(path):  # Pillow turns some TIFFs by their orientation itself, not always right
                 return _load_tiff(path, decode)
-            with Image.open(path) as im:
+            with Image.open(path, formats=PIL_FORMATS) as im:
                 _check_size(path, im.width, im.height, len(im.getbands()), _pil_sample_bytes(im))
                 orientation = _pil_orientation(im, path)
                 arr = _decode_pil(im, path) if decode else None
@@ -327,7 +330,7 @@ def _load_tiff(path: Path, decode: bool) -> tuple[np.ndarray | None, int, tuple[
     if arr is not None:
         pass
     elif plain8:
-        with Image.open(path) as im:
+        with Image.open(path, formats=("TIFF",)) as im:
             if im.size != (width, height):
                 raise ValueError(f"Pillow sees {im.width}x{im.height} pixels, the header {width}x{height}")
             arr = _decode_pil(im, path)

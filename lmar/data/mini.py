@@ -62,7 +62,7 @@ def _photo(name: str) -> Image.Image:
     folders = _folders()
     for folder in folders:
         if (folder / name).is_file():
-            return Image.open(folder / name).convert("RGB")
+            return Image.open(folder / name, formats=("PNG", "JPEG")).convert("RGB")
     raise LmarError(f"photo {name} is in none of {', '.join(map(str, folders))}; "
                     "reinstall scikit-image and matplotlib (make setup)")
 

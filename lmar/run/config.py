@@ -288,14 +288,15 @@ def grid(config: dict) -> list[tuple[str, str, int, str]]:
 
 
 def trusted_modules(config: dict) -> list[str]:
-    """The modules a config names (parts' ``module:Class`` types and parameters that name code):
-    checkpoints made by this config's jobs may name them too."""
+    """The code a config names (parts' ``module:Class`` types and parameters that name code), each
+    ``module:Class`` exactly: checkpoints made by this config's jobs may name them too, and nothing
+    else of their modules."""
     found = set()
     for section, registry in SECTIONS:
         for spec in (config.get(section) or {}).values():
             names = [spec["type"]] if ":" in spec["type"] else []
             names += import_names(registry.get(spec["type"]), spec.get("params") or {}).values()
-            found.update(n.partition(":")[0] for n in names)
+            found.update(names)
     return sorted(found)
 
 

@@ -163,8 +163,8 @@ def default_part_limit(monkeypatch):
 
 
 def lmar_mlp_bytes(hidden: int, depth: int) -> int:
-    """LMAR's MLP by hand: Linear(7, h), depth - 1 Linear(h, h), Linear(h, 81), weights and biases, float32."""
-    return 4 * ((7 * hidden + hidden) + (depth - 1) * (hidden * hidden + hidden) + (hidden * 81 + 81))
+    """LMAR's MLP by hand: Linear(7, h) with its bias, depth - 1 Linear(h, h) and Linear(h, 81) without, float32."""
+    return 4 * ((7 * hidden + hidden) + (depth - 1) * hidden * hidden + hidden * 81)
 
 
 def test_the_small_config_passes(default_part_limit):

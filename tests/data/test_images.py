@@ -515,3 +515,33 @@ def test_output_depth_refuses_an_unknown_suffix():
 
     with pytest.raises(LmarError, match="unsupported suffix '.webp'"):
         output_depth("a.webp", 8)
+
+
+EPS = b"""%!PS-Adobe-3.0 EPSF-3.0
+%%BoundingBox: 0 0 32 32
+%%EndComments
+newpath 0 0 moveto 32 32 lineto stroke
+showpage
+%%EOF
+"""
+
+
+@pytest.mark.parametrize("name", ["planted.png", "planted.jpg", "planted.tif"])
+def test_a_file_in_another_format_is_refused_by_content_not_decoded(tmp_path, monkeypatch, name):
+    """Pillow picks a decoder by content: a PostScript file named .png would go to Ghostscript (a
+    program run on the file). Only the decoders of the accepted extensions may read it."""
+    import subprocess
+
+    from PIL import EpsImagePlugin
+
+    calls = []
+    monkeypatch.setattr(EpsImagePlugin, "gs_binary", "gs", raising=False)  # as if Ghostscript were installed
+    monkeypatch.setattr(subprocess, "check_call", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
+    path = tmp_path / name
+    path.write_bytes(EPS)
+    with pytest.raises(LmarError, match=f"cannot read image {path}"):
+        image_size(path)
+    with pytest.raises(LmarError, match=f"cannot read image {path}"):
+        read_image(path)
+    assert calls == []

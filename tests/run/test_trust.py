@@ -147,7 +147,7 @@ def test_import_targets_in_params_follow_the_trust_rule(plugin):
         RESAMPLERS.resolve({**spec, "params": {"network": "os.system"}}, "config key resamplers.w")
     config = {"datasets": {"d": {"type": "mini"}}, "backbones": {"b": {"type": "unet_lite"}},
               "resamplers": {"w": spec, "bicubic": {"type": "bicubic"}}}
-    assert trusted_modules(config) == sorted(["os", plugin])
+    assert trusted_modules(config) == sorted(["os:system", f"{plugin}:Wrap"])  # each class exactly
 
 
 # ------------------------------------------------------------ 2. a config part must be a part
