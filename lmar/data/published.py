@@ -87,6 +87,7 @@ class PublishedDataset(Dataset):
         if not base.exists():
             raise LmarError(f"{self.title}: {base} does not exist; {self.instructions(base)}")
         root = self.find_root(base).resolve()
+        check_apart(out_dir, base, root)
         problems = []
         for split in ("train", "test"):
             inputs, gts = root / self.layout[f"{split}/input"], root / self.layout[f"{split}/gt"]
@@ -97,6 +98,17 @@ class PublishedDataset(Dataset):
             for ours in OUR_LAYOUT:
                 (tmp / ours).parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(root / self.layout[ours], tmp / ours, target_is_directory=True)
+
+
+def check_apart(out_dir: str | Path, *sources: Path) -> None:
+    """Refuse an output folder that is, holds or lies inside a source folder: preparing replaces the
+    output folder whole, so it would delete the data it prepares from."""
+    out = Path(out_dir).resolve()
+    for src in sources:
+        src = Path(src).resolve()
+        if out == src or out.is_relative_to(src) or src.is_relative_to(out):
+            raise LmarError(f"output folder {out_dir} overlaps the dataset's folder {src}: preparing replaces the "
+                            "output folder whole, which would delete that data. Give an output folder outside it")
 
 
 @DATASETS.register("uhd_lol4k")

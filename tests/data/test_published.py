@@ -51,6 +51,20 @@ def test_local_path_is_linked_into_our_layout(tmp_path):
     assert len(list_pairs(out, "train")) == 3 and len(list_pairs(out, "test")) == 2
 
 
+@pytest.mark.parametrize("out_at", ["the data", "inside the data", "above the data"])
+def test_an_output_folder_overlapping_the_data_is_refused_and_the_data_kept(tmp_path, out_at):
+    """Preparing replaces its output folder whole: pointed at (or around) the user's own data it
+    would delete it. Refused before anything is written."""
+    src = make_uhdll(tmp_path / "mine" / "UHD-LL")
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    out = {"the data": src, "inside the data": src / "prepared", "above the data": tmp_path / "mine"}[out_at]
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    with pytest.raises(LmarError, match=f"output folder {out} overlaps the dataset's folder"):
+        DATASETS.build(spec(local_path=str(src))).prepare(out)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+    assert len(list((src / "training_set" / "input").iterdir())) == 3
+
+
 def test_local_path_one_level_down_is_found(tmp_path):
     make_uhdll(tmp_path / "wrapper" / "UHD-LL")
     DATASETS.build(spec(local_path=str(tmp_path / "wrapper"))).prepare(tmp_path / "out")
