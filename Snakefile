@@ -3,7 +3,7 @@
 from snakemake.utils import min_version, validate
 
 from lmar.core.errors import LmarError
-from lmar.run.config import apply_extends, schema_error
+from lmar.run.config import apply_extends, check_config_files, schema_error
 
 min_version("9.0")
 
@@ -15,6 +15,13 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+
+# each config file read once more, strictly: a key given twice (YAML keeps the last silently) or a
+# syntax error is one line naming the file and line
+try:
+    check_config_files(workflow.overwrite_configfiles or ["config.yaml"])
+except LmarError as exc:
+    raise WorkflowError(f"config error: {exc}") from None
 
 # `extends: other.yaml`: this config is that one with the keys given here changed (lmar.run.config).
 if "extends" in config:

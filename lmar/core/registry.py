@@ -118,6 +118,9 @@ def import_object(name: str, what: str, where: str, allow: Collection[str] | Non
             f"{where}: cannot import module {mod_name!r} for {what} {name!r}: {exc}. "
             "Check the name and that the module is on PYTHONPATH."
         ) from None
+    except Exception as exc:  # noqa: BLE001 - the module itself fails (a syntax error, an error at import)
+        raise LmarError(f"{where}: module {mod_name!r} for {what} {name!r} fails to import: {_cause(exc)}. "
+                        "Fix the module") from None
     if not hasattr(mod, attr):
         raise LmarError(f"{where}: module {mod_name!r} has no {attr!r} for {what} {name!r}")
     obj = getattr(mod, attr)

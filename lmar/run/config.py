@@ -9,6 +9,7 @@ are imported here.
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 
 import torch
@@ -49,6 +50,9 @@ def _construct(section: str, cls: type, params: dict, where: str) -> None:
         raise LmarError(f"{where}.params: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise LmarError(f"{where}.params: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a part's own constructor failing: named against its config key
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise LmarError(f"{where}: building {cls.__name__} failed: {type(exc).__name__}: {first}") from None
     if section == "resamplers":
         _probe(part, where)
 
@@ -124,19 +128,54 @@ def schema_error(config: dict, schema_file: str | Path, report: str, log: str | 
         return f"config error: {(report.strip().splitlines() or ['?'])[0][:300]} (full report: {log})"
     key = ".".join(str(p) for p in err.absolute_path)
     what = err.message
+    path = list(err.absolute_path)
+    if (err.validator in ("anyOf", "oneOf") and isinstance(err.instance, dict) and len(path) == 2
+            and path[0] in dict(SECTIONS) and not {"type", "base"} & set(err.instance)):
+        what = "needs a 'type' (a registered name or module:Class) or a 'base' (another entry it changes)"
+    elif len(what) > 300 and repr(err.instance) in what:  # keep what is wrong, shorten the value quoted
+        what = what.replace(repr(err.instance), reprlib.repr(err.instance))
     if err.validator == "pattern" and isinstance(err.schema, dict) and err.schema.get("description"):
         what = f"{err.instance!r} is not allowed here: {err.schema['description']}"
     where = f"config key {key}" if key else "config"
     return f"config error: {where}: {what[:300]} (full report: {log})"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML keeps the last silently:
+    a second ``resamplers:`` block would drop every entry of the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # the base class names an unhashable key
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (first on line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+def check_config_files(files) -> None:
+    """Each config file read as YAML with duplicate keys refused: an LmarError naming the file, line
+    and key (Snakemake's own reading says neither, and keeps the last of two keys)."""
+    for f in files:
+        _read_yaml(Path(f), "config file")
+
+
 def _read_yaml(path: Path, what: str) -> dict:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except OSError as exc:
         raise LmarError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise LmarError(f"{what}: {path} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise LmarError(f"{what}: {path} is not valid YAML:{at} {problem}; fix it there") from None
     if not isinstance(data, dict):
         raise LmarError(f"{what}: {path} must hold a mapping of config keys")
     return data

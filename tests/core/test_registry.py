@@ -102,6 +102,26 @@ def test_missing_module_or_class_is_an_lmar_error(user_module):
         RESAMPLERS.build({"type": f"{user_module}:BoxDown", "params": {"colour": 1}})
 
 
+def test_a_plugin_that_fails_to_import_or_to_build_is_named_against_its_key(make_module):
+    """A syntax error in the module, or any exception from the part's constructor: one LmarError
+    naming the config key and the cause, never a traceback."""
+    broken = make_module("lmar_test_broken_syntax", "def f(:\n    pass\n")
+    with pytest.raises(LmarError, match=rf"resamplers.mine.type: module '{broken}'.*fails to import: SyntaxError"):
+        RESAMPLERS.get(f"{broken}:Thing", "resamplers.mine.type")
+    failing = make_module("lmar_test_failing_init", textwrap.dedent("""
+        from lmar.parts.resampler_base import Resampler
+
+        class Fails(Resampler):
+            def __init__(self):
+                super().__init__()
+                raise RuntimeError("no GPU driver here")
+    """))
+    config = {"datasets": {"mini": {"type": "mini"}}, "backbones": {"unet": {"type": "unet_lite"}},
+              "resamplers": {"mine": {"type": f"{failing}:Fails"}}}
+    with pytest.raises(LmarError, match="config key resamplers.mine: building Fails failed: RuntimeError: no GPU driver"):
+        check_parts(config)
+
+
 @pytest.mark.parametrize("bad", ["", None, 3])
 def test_type_must_be_a_nonempty_string(bad):
     with pytest.raises(LmarError, match="non-empty string"):

@@ -11,7 +11,7 @@ import yaml
 from helpers import ROOT, TINY, snakemake
 
 from lmar.core.errors import LmarError
-from lmar.run.config import apply_extends, schema_error
+from lmar.run.config import apply_extends, check_config_files, schema_error
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 TINY_CONFIG = yaml.safe_load(TINY.read_text())
@@ -43,6 +43,9 @@ CASES = {
     "braces in a part's weights": (lambda c: c["backbones"]["unet"].update(weights="x/{y}.bin"),
                                    "config key backbones.unet.weights: 'x/{y}.bin' is not allowed here"),
     "a number as device": (lambda c: c.update(device=3), "config key device: 3 is not of type 'string'"),
+    # a long entry quoted whole used to cut the line before it said what was wrong
+    "an entry without a type": (lambda c: c["resamplers"].update(m={"params": {f"p{i}": "x" * 30 for i in range(12)}}),
+                                "config key resamplers.m: needs a 'type' (a registered name or module:Class) or a 'base'"),
 }
 
 
@@ -70,4 +73,41 @@ def test_the_workflow_says_it_in_one_line_and_plans_nothing(tmp_path):
     assert "config error: config: 'experiment' is a required property (full report: logs/config-error.log)" in out
     assert len(out.splitlines()) < 15, out  # not the schema, quoted whole
     assert "required property" in (tmp_path / "run" / "logs" / "config-error.log").read_text()
+    assert not (tmp_path / "run" / "results").exists()
+
+
+DUPLICATED = """experiment: a
+resamplers:
+  lanczos3: {type: lanczos3}
+  lmar: {type: lmar}
+seed: 0
+resamplers:
+  mine: {type: bicubic}
+"""
+
+
+def test_a_key_given_twice_is_refused_naming_the_file_and_lines(tmp_path):
+    """YAML keeps the last of two keys: this file would run 'mine' alone, silently dropping lmar."""
+    path = tmp_path / "c.yaml"
+    path.write_text(DUPLICATED)
+    assert yaml.safe_load(DUPLICATED)["resamplers"] == {"mine": {"type": "bicubic"}}  # what plain YAML does
+    with pytest.raises(LmarError, match=re.escape(f"config file: {path} is not valid YAML: line 6, column 1: "
+                                                  "key 'resamplers' is given twice (first on line 2)")):
+        check_config_files([path])
+    nested = tmp_path / "n.yaml"
+    nested.write_text("experiment: a\nresamplers:\n  lmar: {type: lmar}\n  lmar: {type: bicubic}\n")
+    with pytest.raises(LmarError, match="line 4, column 3: key 'lmar' is given twice"):
+        check_config_files([nested])
+    (tmp_path / "ok.yaml").write_text("experiment: a\nresamplers:\n  lmar: {type: lmar}\n")
+    check_config_files([tmp_path / "ok.yaml"])
+
+
+@pytest.mark.slow
+def test_the_workflow_refuses_a_key_given_twice(tmp_path):
+    cfg = yaml.safe_load(yaml.safe_dump(TINY_CONFIG))
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg) + "seed: 1\nseed: 2\n")
+    res = snakemake("-n", "--cores", "1", "all", "--directory", str(tmp_path / "run"), "--configfile", str(path))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "key 'seed' is given twice" in out and str(path) in out, out
     assert not (tmp_path / "run" / "results").exists()
