@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from lmar.core.atomic import atomic_dir
@@ -46,12 +48,33 @@ def fetch(spec: dict, name: str, out_dir: Path, archives: Path, lockfile: Path) 
         elif kind == "gdrive_folder":
             folder = archives / "folder"
             gdrive_folder_download(source["id"], folder)
+            owner: dict[Path, Path] = {}  # each unpacked file: the archive it came from
             for f in sorted(folder.rglob("*")):
                 if f.is_file() and is_archive(f):
                     verify_or_record(lockfile, f"{name}/{f.relative_to(folder)}", f)
-                    safe_extract(f, tmp / "extracted" / f.name.split(".")[0])
+                    part = tmp / "parts" / "archive"
+                    safe_extract(f, part)
+                    merge_into(part, tmp / "extracted", f, owner)
+            shutil.rmtree(tmp / "parts", ignore_errors=True)
             if not (tmp / "extracted").exists():
                 (tmp / "extracted").symlink_to(folder.resolve(), target_is_directory=True)
         else:
             raise LmarError(f"{cls.title}: unknown source kind {kind!r} in its registry entry")
         dataset.find_root(tmp / "extracted")  # the published layout must be there
+
+
+def merge_into(part: Path, dest: Path, archive: Path, owner: dict[Path, Path]) -> None:
+    """Move the files unpacked from ``archive`` (in ``part``) into the tree ``dest``, which the folder's
+    other archives fill too (one may hold the train split, another the test split); a file that two
+    archives both hold is an LmarError naming them (it would be overwritten)."""
+    for src in sorted(part.rglob("*")):
+        if src.is_dir():
+            continue
+        rel = src.relative_to(part)
+        if rel in owner:
+            raise LmarError(f"archives {owner[rel]} and {archive} both hold {rel}; one would overwrite the other. "
+                            f"This is not the published download: delete {archive.parent} and download again")
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dest / rel)
+        owner[rel] = archive
+    shutil.rmtree(part)

@@ -132,6 +132,42 @@ def test_fetch_with_a_bad_checksum_leaves_nothing(tmp_path, monkeypatch):
     assert not (tmp_path / "downloads").exists()
 
 
+def _split_archives(dest: Path, parts: dict[str, list[str]]) -> Path:
+    """A stand-in for a Drive folder of zips: archive name -> the files (PNG pairs) it holds."""
+    dest.mkdir(parents=True)
+    for archive, names in parts.items():
+        with zipfile.ZipFile(dest / archive, "w") as z:
+            for n in names:
+                buf = io.BytesIO()
+                Image.new("RGB", (16, 12), (40, 20, 30)).save(buf, format="PNG")
+                z.writestr(n, buf.getvalue())
+    return dest
+
+
+def test_a_folder_of_archives_is_unpacked_into_one_tree(tmp_path, monkeypatch):
+    """UHD-Haze is a Drive folder: two archives sharing a name stem (the train and the test split) must
+    both arrive; unpacking each into a folder named by the name's first part kept only the last."""
+    import lmar.data.fetch as fetch_module
+
+    parts = {"UHD-Haze.part1.zip": [f"UHD-Haze/train/{d}/{i}.png" for d in ("input", "gt") for i in range(3)],
+             "UHD-Haze.part2.zip": [f"UHD-Haze/test/{d}/{i}.png" for d in ("input", "gt") for i in range(2)]}
+    monkeypatch.setattr(fetch_module, "gdrive_folder_download", lambda _id, dest: _split_archives(Path(dest), parts))
+    haze = {"type": "uhd_haze", "params": {"expected": {"train": 3, "test": 2}}}
+    fetch(haze, "uhd_haze", tmp_path / "dl", tmp_path / "ar", tmp_path / "c.json")
+    DATASETS.build({**haze, "params": {**haze["params"], "download_dir": str(tmp_path / "dl")}}).prepare(tmp_path / "data")
+    assert len(list_pairs(tmp_path / "data", "train")) == 3 and len(list_pairs(tmp_path / "data", "test")) == 2
+
+
+def test_two_archives_holding_the_same_file_are_refused_naming_both(tmp_path, monkeypatch):
+    import lmar.data.fetch as fetch_module
+
+    parts = {"a.zip": ["x/train/input/0.png"], "b.zip": ["x/train/input/0.png"]}
+    monkeypatch.setattr(fetch_module, "gdrive_folder_download", lambda _id, dest: _split_archives(Path(dest), parts))
+    with pytest.raises(LmarError, match=r"archives .*a\.zip and .*b\.zip both hold x/train/input/0\.png"):
+        fetch({"type": "uhd_haze"}, "uhd_haze", tmp_path / "dl", tmp_path / "ar", tmp_path / "c.json")
+    assert not (tmp_path / "dl").exists()
+
+
 def test_manual_source_says_where_to_put_the_files(tmp_path):
     with pytest.raises(LmarError) as err:
         fetch({"type": "uhd_lol4k"}, "uhd_lol4k", tmp_path / "dl", tmp_path / "ar", tmp_path / "c.json")
