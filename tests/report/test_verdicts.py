@@ -178,6 +178,16 @@ def test_no_dagger_on_a_printed_zero_and_more_decimals_where_they_show_the_inter
     assert gain_text(0.02, -0.01, 0.05, "psnr") == "+0.02 [-0.01, +0.05] within noise"
 
 
+def test_a_loss_whose_interval_is_entirely_below_zero_is_significant_too():
+    # the interval excludes 0 from below: a significant loss, marked as a gain would be (PSNR: 2 decimals,
+    # SSIM: 4); more decimals where the metric's own would print a zero
+    assert gain_text(-0.83, -1.0, -0.5, "psnr") == "-0.83 [-1.00, -0.50] †"
+    assert gain_text(-0.012, -0.02, -0.004, "ssim") == "-0.0120 [-0.0200, -0.0040] †"
+    assert gain_text(-0.0004, -0.0007, -0.0001, "psnr") == "-0.0004 [-0.0007, -0.0001] †"
+    # touching 0 from below is not excluding it
+    assert gain_text(-0.5, -1.0, 0.0, "psnr") == "-0.50 [-1.00, +0.00] within noise"
+
+
 # ---------------------------------------------------------------- changes what the backbone sees
 
 FULL = [30.0, 31.0, 32.0, 33.0]

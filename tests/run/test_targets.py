@@ -22,6 +22,29 @@ def test_target_size_rounds_and_stays_positive(hw, scale, expected):
     assert target_size(hw, scale) == expected
 
 
+# sizes rounded to the nearest whole pixel (the module's "round(H/2) x round(W/2)"), where that is not
+# truncation: 5 / 3 = 1.67 -> 2 (truncated: 1), 7 / 3 = 2.33 -> 2; 50 / 3 = 16.67 -> 17, 71 / 3 = 23.67 -> 24;
+# 1000 / 1.5 = 666.67 -> 667, 2999 / 1.5 = 1999.33 -> 1999; 1000 / 4 = 250, 2999 / 4 = 749.75 -> 750
+@pytest.mark.parametrize("hw, scale, expected", [((5, 7), 3, (2, 2)), ((50, 71), 3, (17, 24)),
+                                                 ((1000, 2999), 1.5, (667, 1999)), ((1000, 2999), 4, (250, 750))])
+def test_target_size_rounds_to_the_nearest_pixel_not_down(hw, scale, expected):
+    assert target_size(hw, scale) == expected
+    assert Target(f"x{scale:g}", scale=float(scale)).resolve(hw) == expected
+
+
+def test_target_size_rounds_halves_as_python_round_does():
+    # Python's round() takes a half to the even neighbour: 37 / 2 = 18.5 -> 18, 51 / 2 = 25.5 -> 26
+    assert target_size((37, 51), 2) == (18, 26)
+
+
+# a fraction of each side, rounded to the nearest pixel: 37 * 0.3 = 11.1 -> 11, 51 * 0.7 = 35.7 -> 36
+# (truncated: 35); 10 * 0.27 = 2.7 -> 3 (truncated: 2), 10 * 0.66 = 6.6 -> 7 (truncated: 6)
+@pytest.mark.parametrize("hw, fraction, expected", [((37, 51), (0.3, 0.7), (11, 36)),
+                                                    ((10, 10), (0.27, 0.66), (3, 7))])
+def test_a_fraction_target_rounds_to_the_nearest_pixel_not_down(hw, fraction, expected):
+    assert Target("f", fraction=fraction).resolve(hw) == expected
+
+
 @pytest.mark.parametrize("good, value", [(2, 2.0), ("1.8", 1.8), (1, 1.0)])
 def test_parse_scale_accepts_numbers_at_least_one(good, value):
     assert parse_scale(good) == value

@@ -194,6 +194,26 @@ def test_a_linked_dataset_key_follows_its_files_not_their_times(tmp_path):
     assert dataset_key(mini(["coffee"])) != dataset_key(mini(["coffee", "rocket"]))  # params, no files
 
 
+def test_a_file_rewritten_with_as_many_bytes_changes_the_key_despite_the_cache(tmp_path):
+    """The cache keeps a file's digest by path, size and modification time: a file rewritten in place
+    with other bytes of the same length (and a new time) is read again, so the key changes."""
+    data = linked_dataset(tmp_path / "data")
+    spec = {"type": "folder", "params": {"local_path": str(data)}}
+    cache = tmp_path / "cache.json"
+    key = dataset_key(spec, cache)
+    image = data / "test" / "gt" / "te0.png"
+    before, st = image.read_bytes(), image.stat()
+    changed = bytearray(before)
+    changed[len(changed) // 2] ^= 0xFF  # one byte flipped: other content, the same size
+    image.write_bytes(bytes(changed))
+    os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # a new time, whatever the clock's grain
+    assert image.stat().st_size == st.st_size and image.read_bytes() != before
+    assert dataset_key(spec, cache) != key
+    assert dataset_key(spec, cache) == dataset_key(spec)  # what the cache now holds is the file's new digest
+    image.write_bytes(before)  # the old bytes back (under yet another time): the old key
+    assert dataset_key(spec, cache) == key
+
+
 @pytest.mark.slow
 def test_a_pair_added_to_a_linked_dataset_reruns_everything_on_it(tmp_path):
     """New mtimes alone plan nothing; a new test pair plans prepare and every job downstream of it."""

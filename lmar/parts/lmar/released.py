@@ -49,7 +49,12 @@ def read_released(path: str | Path, name: str) -> dict:
     if digest != sha:
         raise LmarError(f"{path} is not the authors' {file_name}: sha256 {digest}, expected {sha}. Delete it and "
                         "fetch it again")
-    obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - never torch's advice to load it fully (that would run its code)
+        raise LmarError(f"{path}: cannot read the authors' {file_name} as tensors ({type(exc).__name__}); a file "
+                        "holding other Python objects would run code if fully loaded, so it is refused. Delete it "
+                        "and fetch it again") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("state_dict"), dict):
         raise LmarError(f"{path}: expected a dict with a 'state_dict'")
     return obj
