@@ -42,8 +42,15 @@ def why_unreadable(exc: BaseException) -> str:
 
 def load(path: str | Path, kind: str) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise LmarError(f"{kind} checkpoint {path} is a folder; give the checkpoint file (a .pt the workflow wrote)")
     if not path.is_file():
         raise LmarError(f"{kind} checkpoint not found: {path}. Train it first (the workflow does this).")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip file, or its older pickle stream
+        raise LmarError(f"cannot read {kind} checkpoint {path}: it is not a PyTorch file (it starts with {head!r}); "
+                        "give the checkpoint file (a .pt the workflow wrote)")
     try:
         with warnings.catch_warnings():  # torch's notes on pickle protocols: the error says what matters
             warnings.simplefilter("ignore")

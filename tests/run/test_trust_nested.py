@@ -181,7 +181,11 @@ def test_a_pickle_checkpoint_gets_one_line_without_torchs_advice(capsys, tmp_pat
     image = write_rgb(tmp_path / "in.png", 24, 36)
     empty = tmp_path / "e.pt"
     empty.write_bytes(b"")
-    for ckpt, why in ((bad, "would run code"), (text, "not a file of tensors"), (empty, "not a checkpoint")):
+    folder = tmp_path / "folder.pt"
+    folder.mkdir()
+    for ckpt, why in ((bad, "would run code"), (text, "it is not a PyTorch file (it starts with b'not '"),
+                      (empty, "not a PyTorch file"), (image, "it is not a PyTorch file (it starts with b'\\x89PNG'"),
+                      (folder, "is a folder; give the checkpoint file")):
         rc, err = run_cli(capsys, "enhance", image, tmp_path / "y.png", "--backbone", ckpt, "--scale", 2)
         line = one_error(rc, err)
         assert why in line and str(ckpt) in line
