@@ -168,7 +168,7 @@ def check_config_files(files) -> None:
 
 def _read_yaml(path: Path, what: str) -> dict:
     try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except OSError as exc:
         raise LmarError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:

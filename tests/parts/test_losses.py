@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from lmar.core.errors import LmarError
 from helpers import authors_edge_mask
 
+from lmar.core.errors import LmarError
 from lmar.parts.lmar.losses import LMARLoss, resize_loss_choice, scharr_mask
 from lmar.parts.lmar.resampler import LMAR
 from lmar.parts.resize import resize
