@@ -19,6 +19,7 @@ class Dataset:
     source: dict = {}
     # what plan_shape assumes of a dataset that says nothing more: UHD frames, a UHD dataset's size
     PLAN_SHAPE = (2160, 3840, 2000, 200)
+    exact_shape = False  # True where plan_shape's (H, W) is every image's size (targets are checked at plan time)
 
     def plan_shape(self) -> tuple[int, int, int, int]:
         """``(H, W, n_train, n_test)``, an estimate known before the data exists, that job resources

@@ -128,6 +128,8 @@ class MiniDataset(Dataset):
         self.size, self.test, self.seed, self.photos = tuple(size), set(test), int(seed), tuple(photos)
         self.views = int(views)
 
+    exact_shape = True  # every image is made at `size`
+
     def plan_shape(self) -> tuple[int, int, int, int]:
         n_test = len([p for p in self.photos if Path(p).stem in self.test])
         return (*self.size, (len(self.photos) - n_test) * self.views, n_test)

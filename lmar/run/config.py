@@ -262,7 +262,28 @@ def check_parts(config: dict) -> list[Target]:
             check_only(config, section, name, spec)
     targets = parse_targets(config.get("evaluation") or {"scales": [2]})
     check_config_memory(config, targets)  # every part at its planned sizes, under LMAR_MAX_PART_BYTES
+    check_targets_fit(config, targets)
     return targets
+
+
+def check_targets_fit(config: dict, targets: list[Target]) -> None:
+    """For a dataset whose frame size is known at plan time (``exact_shape``, e.g. ``mini``): every
+    target at least the smallest input of every backbone, and not larger than the frame (what
+    each evaluation job would refuse, after the resamplers trained)."""
+    from lmar.run.pipeline import check_target
+
+    for dname, dspec in (config.get("datasets") or {}).items():
+        dataset = DATASETS.build(dspec, f"config key datasets.{dname}")
+        if not getattr(dataset, "exact_shape", False):
+            continue
+        hw = tuple(dataset.plan_shape()[:2])
+        for bname, bspec in (config.get("backbones") or {}).items():
+            cls, params = BACKBONES.resolve(bspec, f"config key backbones.{bname}")
+            with torch.device("meta"):
+                backbone = cls(**params)
+            for t in targets:
+                what = f"config key {t.where or 'evaluation'} ({t.label}) on datasets.{dname}, backbones.{bname}"
+                check_target(t.resolve(hw), hw, backbone, what, by_scale=t.scale is not None)
 
 
 def row_labels(config: dict, dataset: str, backbone: str, resampler: str, seed: int | str) -> dict:

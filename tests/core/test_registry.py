@@ -157,3 +157,18 @@ def test_check_parts_names_the_config_key():
     with pytest.raises(LmarError, match="resamplers.x needs a 'type'"):
         check_parts({**good, "resamplers": {"x": {"params": {}}}})
     assert trainable({"type": "lmar"}) and not trainable({"type": "bicubic"})
+
+
+@pytest.mark.parametrize("evaluation, says", [
+    ({"scales": [1000]}, "is below the backbone's smallest input 8x8; use a scale of at most"),
+    ({"sizes": [{"name": "big", "size": [720, 1080]}]}, "is larger than the input 360x540"),
+])
+def test_a_target_mini_cannot_run_is_refused_at_plan_time(evaluation, says):
+    """mini's frames are 360x540 whatever the run: a target the U-Net cannot take (its smallest input is 8)
+    or one larger than the frame is refused when the plan is made, not by each evaluation job later."""
+    config = {"datasets": {"mini": {"type": "mini"}}, "backbones": {"unet": {"type": "unet_lite"}},
+              "resamplers": {"bicubic": {"type": "bicubic"}}, "evaluation": evaluation}
+    with pytest.raises(LmarError, match=says) as err:
+        check_parts(config)
+    assert "datasets.mini, backbones.unet" in str(err.value)
+    check_parts({**config, "evaluation": {"scales": [40]}})  # 9x14: at least 8 on both sides
