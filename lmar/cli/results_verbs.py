@@ -37,8 +37,10 @@ def evaluate(args):
       flag("--out-left-out", type=Path, default=None, help="leave out a results file that cannot be read or lacks "
            "columns, noted in this file (the table step reads it); without it, such a file is an error"))
 def gather(args):
+    from lmar.core.atomic import check_outputs
     from lmar.report import store
 
+    check_outputs({"--out": args.out, "--out-csv": args.out_csv, "--out-left-out": args.out_left_out}, args.results)
     store.gather(args.results, args.out, args.out_csv, args.out_left_out)
 
 
@@ -74,9 +76,12 @@ def record(args):
       flag("--out-left-out", type=Path, default=None, help="write what was left out here and exit 0; without it, "
            "exit status 3 says that something was left out (every output still written)"))
 def table(args):
+    from lmar.core.atomic import check_outputs
     from lmar.report.left_out import LEFT_OUT
     from lmar.report.write import write_table
 
+    check_outputs({"--out-md": args.out_md, "--out-csv": args.out_csv, "--out-tex": args.out_tex,
+                   "--out-stats": args.out_stats, "--out-left-out": args.out_left_out}, [*args.results, *args.left_out])
     _, notes = write_table(args.results, args.out_md, args.out_csv, tuple(args.gain), args.title, args.out_tex,
                            args.out_stats, args.left_out, args.out_left_out)
     if notes and args.out_left_out is None:
@@ -92,9 +97,10 @@ def table(args):
            "memory, the host and code_version"),
       flag("--out-md", type=Path, default=None, help="also write the report here"))
 def compare_results(args):
-    from lmar.core.atomic import atomic_path
+    from lmar.core.atomic import atomic_path, check_outputs
     from lmar.report.compare import compare
 
+    check_outputs({"--out-md": args.out_md}, [args.a, args.b])
     result = compare(args.a, args.b, args.atol, tuple(args.skip))
     text = result.markdown(args.a, args.b)
     print(text, end="")
@@ -126,8 +132,13 @@ def left_out(args):
       flag("--gain", nargs=2, default=["lmar", "bicubic"], metavar=("A", "B"),
            help="the gain heatmap shows A - B; B is the baseline of the PSNR figure's differences"))
 def plot(args):
+    from lmar.core.atomic import check_outputs
     from lmar.report.plots import write_plots
 
+    figures = {"--out": args.out, "--out-gain": args.out_gain, "--out-latency": args.out_latency}
+    # each figure is written as PNG and as PDF beside it (lmar.report.plot_style.save_figure)
+    check_outputs({**figures, **{f"{flag} (its PDF)": out.with_suffix(".pdf") for flag, out in figures.items()
+                                 if out is not None and out.suffix.lower() != ".pdf"}}, [args.results])
     write_plots(args.results, args.out, args.out_gain, args.out_latency, tuple(args.gain))
 
 
@@ -137,8 +148,10 @@ def plot(args):
            "(default: the folder the curves share)"),
       flag("--out", type=Path, required=True))
 def plot_curves(args):
+    from lmar.core.atomic import check_outputs
     from lmar.report.plot_curves import training_curves
 
+    check_outputs({"--out": args.out}, args.curves)
     training_curves(args.curves, args.root or shared_folder(args.curves), args.out)
 
 

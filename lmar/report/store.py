@@ -27,7 +27,9 @@ from lmar.core.metric_table import METRICS  # the metric columns a results file 
 
 log = logging.getLogger(__name__)
 
-REQUIRED = ["dataset", "backbone", "resampler", "target", "scale", "image"]
+# the columns every results file has: what identifies a row (ROW_KEY) and the factor; the tables, plots and
+# checks index them without asking (a file lacking one is refused by name as it is read, not a KeyError later)
+REQUIRED = ["dataset", "backbone", "seed", "resampler", "target", "scale", "image"]
 
 # Columns of a results row that may differ between two runs of the same config and seed: wall
 # times, peak memory, the host (device name and GPU index, its CPUs and threads) and the load and
@@ -50,13 +52,16 @@ TEXT = ["dataset", "backbone", "resampler", "target", "image", "config_hash", "c
 
 
 def load_results(paths, left_out: list[str] | None = None) -> pd.DataFrame:
-    """The rows of results files, joined. A file that cannot be read, lacks a column, has no metric or
-    holds text in a column of numbers (:data:`NUMERIC`) is an error naming it; with a ``left_out``
-    list, it is skipped and a note appended there instead (an error still when no file is left)."""
-    frames = []
+    """The rows of results files, joined. A file that cannot be read, lacks a column (:data:`REQUIRED`),
+    has no metric, no rows, a row twice (:data:`ROW_KEY`) or text in a column of numbers (:data:`NUMERIC`) is an
+    error naming it; with a ``left_out`` list, it is skipped and a note appended there instead (an error still
+    when no file is left). Two files holding the same row (the same evaluation twice) are always an error,
+    naming both: which one is stale is for the user to say."""
+    frames, read = [], []
     for p in paths:
         try:
             frames.append(_read_one(p))
+            read.append(p)
         except LmarError as exc:
             if left_out is None:
                 raise
@@ -65,7 +70,36 @@ def load_results(paths, left_out: list[str] | None = None) -> pd.DataFrame:
     if not frames:
         raise LmarError("no results files given to the table" if not left_out else
                         f"no results file could be read: {'; '.join(left_out)}")
-    return pd.concat(frames, ignore_index=True)
+    df = pd.concat(frames, ignore_index=True)
+    if len(frames) > 1:
+        _refuse_shared_rows(df, [q for q, f in zip(read, frames) for _ in range(len(f))])
+    return df
+
+
+def _unit(row: pd.Series) -> str:
+    return ", ".join(f"{k} {row[k]!r}" if isinstance(row[k], str) else f"{k} {row[k]}" for k in ROW_KEY)
+
+
+def _refuse_repeated_rows(df: pd.DataFrame, p) -> None:
+    dup = repeated_rows(df, ROW_KEY)
+    if len(dup):
+        raise LmarError(f"results file {p} repeats rows: {len(dup)} rows share one (dataset, backbone, seed, "
+                        f"resampler, target, image), e.g. ({_unit(dup.iloc[0])}); a results file holds each once. "
+                        "Re-run its evaluation (or gather the store again), or delete the repeated rows.")
+
+
+def _refuse_shared_rows(df: pd.DataFrame, sources: list) -> None:
+    dup = repeated_rows(df, ROW_KEY)
+    if len(dup):
+        keys = df[ROW_KEY].astype(str).agg("\x1f".join, axis=1)
+        first = dup.index[0]
+        files = list(dict.fromkeys(str(s) for s, hit in zip(sources, keys == keys[first]) if hit))
+        first = df.loc[first]
+        if len(files) == 1:
+            raise LmarError(f"results file {files[0]} is given more than once ({len(dup)} results rows share their "
+                            f"keys, e.g. ({_unit(first)})): give each results file once")
+        raise LmarError(f"{len(dup)} results rows share their keys, e.g. ({_unit(first)}) in {' and '.join(files)}: "
+                        "the same evaluation is in two files; remove the stale one and rerun")
 
 
 def _read_one(p) -> pd.DataFrame:
@@ -78,7 +112,11 @@ def _read_one(p) -> pd.DataFrame:
         raise LmarError(f"results file {p} lacks column(s) {missing}. Re-run its evaluation.")
     if not any(m in df.columns for m in METRICS):
         raise LmarError(f"results file {p} has no metric column ({', '.join(METRICS)}). Re-run its evaluation.")
-    return _numbers(df, p)
+    if df.empty:
+        raise LmarError(f"results file {p} has no rows (a header at most); re-run its evaluation.")
+    df = _numbers(df, p)
+    _refuse_repeated_rows(df, p)
+    return df
 
 
 # means, factors, sizes, timings and what they were timed under: numbers
@@ -161,13 +199,7 @@ def gather(paths, out_parquet: Path, out_csv: Path, out_left_out: Path | None = 
     from lmar.report import left_out as record
 
     notes = [] if out_left_out is not None else None
-    df = flatten(load_results(paths, notes))
-    dup = repeated_rows(df)
-    if len(dup):
-        raise LmarError(
-            f"{len(dup)} results rows share their keys, e.g. {dup.iloc[0].to_dict()}: "
-            "the same evaluation is in two files; remove the stale one and rerun"
-        )
+    df = flatten(load_results(paths, notes))  # a row in two files is refused there, naming both
     _write_parquet(df, out_parquet)
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)

@@ -112,10 +112,10 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     cost = cost_markdown(df)
     if cost:
         text += "\n" + cost
-    prov = df[["code_version", "device", "seed"]].drop_duplicates() if "code_version" in df else None
-    if prov is not None:
+    if "code_version" in df or "device" in df:  # a file may lack one (an older or hand-made one): not recorded
+        prov = df.reindex(columns=["code_version", "device", "seed"]).drop_duplicates()
         text += "\nProduced by: " + "; ".join(
-            f"code {r.code_version}, device {r.device}, seed {r.seed}" for r in prov.itertuples()
+            f"code {_recorded(r.code_version)}, device {_recorded(r.device)}, seed {r.seed}" for r in prov.itertuples()
         ) + "\n"
     if "resize_loss" in df:
         used = df.loc[df["resize_loss"].notna() & (df["resize_loss"] != ""), ["resampler", "resize_loss"]].drop_duplicates()
@@ -140,6 +140,10 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     if out_left_out is not None:
         record.write(out_left_out, notes)
     return read, notes
+
+
+def _recorded(value) -> str:
+    return "not recorded" if _absent(value) else str(value)
 
 
 def missing_metric_notes(df: pd.DataFrame, metrics: list[str]) -> list[str]:
