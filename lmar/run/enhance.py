@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from lmar.core.atomic import check_writable
 from lmar.core.errors import LmarError
 from lmar.core.hashing import sha256_hex
 from lmar.core.runtime import precision_mode, synchronize
@@ -176,6 +177,7 @@ def enhance_file(inp: Path, out: Path, backbone_ckpt: Path, resampler: str, scal
     check_method(upsampler, False)
     _check_paths(inp, out)
     check_output_suffix(out)  # before any work: an unknown suffix is refused at once
+    check_writable(out)  # and an output that could not be written (read-only, no permission)
     models = load_models(backbone_ckpt, resampler, scale, upsampler, device, precision, quality, allow, force)
     stages = 3 if models.net.is_identity else 5  # read, [resample,] enhance, [upsample,] write
     with _stage_bar(inp.name, stages) as stage:
@@ -232,6 +234,7 @@ def enhance_folder(inp: Path, out: Path, backbone_ckpt: Path, resampler: str, sc
     if not images:
         raise LmarError(f"no images in folder {inp} (suffixes {', '.join(EXTENSIONS)}); {len(others)} other "
                         "file(s) in it")
+    check_writable(out, folder=True)  # where the output folder goes can be written, before the models load
     if others:
         shown = ", ".join(others[:SKIPPED_SHOWN]) + (", ..." if len(others) > SKIPPED_SHOWN else "")
         say(f"skipped {len(others)} file(s) in {inp} that are not images ({', '.join(EXTENSIONS)}): {shown}")

@@ -91,6 +91,26 @@ def test_an_unknown_suffix_is_refused_before_any_work(capsys, image, backbone_ck
     assert not (tmp_path / "out").exists() or entries(tmp_path / "out") == []
 
 
+@pytest.mark.parametrize("mode", ["file", "folder"])
+def test_an_output_that_cannot_be_written_is_refused_before_the_models_load(capsys, image, backbone_ckpt, tmp_path,
+                                                                            monkeypatch, mode):
+    """A read-only place (the file system refuses the write: EROFS) is found before the work, not after it."""
+    import errno
+
+    import lmar.core.atomic as atomic
+    import lmar.run.enhance as enhance_module
+
+    def read_only(tmp):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp))
+
+    monkeypatch.setattr(atomic, "_make_file", read_only)
+    monkeypatch.setattr(enhance_module, "load_models", lambda *a, **k: pytest.fail("the models were loaded"))
+    inp, out = (image, tmp_path / "out" / "y.png") if mode == "file" else (image.parent, tmp_path / "out")
+    line = one_error(*enhance(capsys, inp, out, backbone_ckpt)[::2])
+    assert f"cannot write {out}: Read-only file system" in line, line
+    assert entries(tmp_path / "out") == []
+
+
 def test_a_16bit_input_gives_a_16bit_png_and_tiff(capsys, backbone_ckpt, tmp_path):
     rng = np.random.default_rng(0)
     src = tmp_path / "deep.png"
