@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lmar.core.errors import LmarError
 from lmar.report.blocks import by_scale, finite_scores, table_blocks
 from lmar.report.plot_latency import quality_latency
 from lmar.report.plot_style import panels, resampler_styles, save_figure
@@ -23,6 +24,10 @@ def write_plots(results: Path, out_psnr: Path, out_gain: Path | None = None, out
     them as out of the tables (:func:`lmar.report.blocks.finite_scores`, a warning in the log). ``gain`` is
     the heatmap's pair; its second is the baseline of the scale figure's paired differences."""
     df = finite_scores(load_results([results]))
+    missing = [c for c in ("psnr", *(("time_s",) if out_latency is not None else ())) if c not in df]
+    if missing:
+        raise LmarError(f"results file {results} lacks column(s) {missing}, which the figures plot; gather it from "
+                        "evaluations that record them")
     save_figure(psnr_figure(df, gain[1]).figure, out_psnr)
     if out_gain is not None:
         save_figure(gain_heatmap(df, gain), out_gain)

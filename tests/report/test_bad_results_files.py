@@ -212,3 +212,10 @@ def test_an_unwritable_output_is_refused_before_the_results_are_read(tmp_path, c
     assert line == (f"error: cannot write {tmp_path / 'ro' / 't.csv'}: Read-only file system; choose an output path "
                     "on a file system you can write to")
     assert entries(tmp_path) == ["r.csv", "ro"]
+
+
+def test_plot_without_time_s_for_the_latency_figure_is_one_error(tmp_path, capsys):
+    results = results_csv(tmp_path / "r.csv")  # no time_s column
+    line = one_error(*run_cli(capsys, "plot", results, "--out", tmp_path / "p.png", "--out-latency", tmp_path / "l.png"))
+    assert f"results file {results} lacks column(s) ['time_s']" in line
+    assert entries(tmp_path) == ["r.csv"]
