@@ -19,7 +19,8 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise LmarError(f"device {name!r} requested but CUDA is not available here; set device: cpu (or auto) in the config")
+        raise LmarError(f"device {name!r} requested but CUDA is not available here; use cpu or auto instead "
+                        "(the config's device: key, or --device on the command line)")
     if not (name == "cpu" or name.startswith("cuda")):
         raise LmarError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {name!r}")
     if name == "cuda":

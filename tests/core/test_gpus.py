@@ -110,3 +110,14 @@ def test_ops_without_a_deterministic_kernel_are_named_on_cuda_only():
     with runtime.noting_nondeterminism(torch.device("cpu"), on_cpu):
         assert not torch.are_deterministic_algorithms_enabled()
     assert on_cpu == set()
+
+
+def test_cuda_without_a_gpu_names_both_places_to_change_it(monkeypatch):
+    """The device comes from a config key or from --device: the error must not send a CLI user to the config."""
+    from lmar.core.errors import LmarError
+    from lmar.core.runtime import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(LmarError, match=r"device 'cuda:1' requested but CUDA is not available here; use cpu or auto "
+                                        r"instead \(the config's device: key, or --device on the command line\)"):
+        resolve_device("cuda:1")
