@@ -103,11 +103,12 @@ def _targets(targets: list[str], of: list[str]) -> str:
 
 def _ratio_cell(flops: float, time: float, timed: bool, busy: bool = False) -> str:
     """One cell of :func:`compute_table`: "0.45x / 0.71x" (FLOPs / time), a ratio of 1 or more (DEU saves
-    nothing there) in bold, and the load mark after a time taken under load (``busy``)."""
-    def one(ratio: float) -> str:
-        return "-" if pd.isna(ratio) else f"**{ratio:.2f}x**" if ratio >= 1 else f"{ratio:.2f}x"
+    nothing there) in bold, and the load mark after a time taken under load (``busy``), which is never bold:
+    a time measured while other work shared the machine says nothing of the method."""
+    def one(ratio: float, verdict: bool = True) -> str:
+        return "-" if pd.isna(ratio) else f"**{ratio:.2f}x**" if ratio >= 1 and verdict else f"{ratio:.2f}x"
 
-    return f"{one(flops)} / {one(time)}{LOAD_MARK if busy else ''}" if timed else one(flops)
+    return f"{one(flops)} / {one(time, not busy)}{LOAD_MARK if busy else ''}" if timed else one(flops)
 
 
 def _break_even_cell(rows: pd.DataFrame) -> str:
@@ -157,13 +158,22 @@ def compute_note(rows: pd.DataFrame) -> str | None:
     order; None where it saves both at every target."""
     targets = [str(t) for t in rows["target"]]
     flops = [str(r.target) for r in rows.itertuples() if r.flops_ratio >= 1]
-    time = [str(r.target) for r in rows.itertuples() if not pd.isna(r.time_ratio) and r.time_ratio >= 1]
+    slow = [r for r in rows.itertuples() if not pd.isna(r.time_ratio) and r.time_ratio >= 1]
+    time = [str(r.target) for r in slow if not getattr(r, "time_under_load", False)]
+    loaded = [str(r.target) for r in slow if getattr(r, "time_under_load", False)]
     if not flops and not time:
-        return None
+        if not loaded:
+            return None
+        first = rows.iloc[0]
+        return (f"Compute: DEU with {first['resampler']} on backbone {first['backbone']} took as long as enhancing at "
+                f"full resolution or longer at {_targets(loaded, targets)}, but timed under load ({LOAD_MARK}): not a "
+                "finding; time it on an idle machine.")
     first = rows.iloc[0]
     what = [f"{kind} at {_targets(where, targets)}" for kind, where in (("no FLOPs", flops), ("no time", time)) if where]
     there = rows[rows["target"].astype(str).isin(flops)]
     because = (f"; there it would save FLOPs only with a backbone above {_break_even_cell(there)} kFLOP/pixel, and "
                f"this one costs {kflop(first['backbone_kflop_per_pixel'])}" if flops else "")
+    under_load = (f" Its time at {_targets(loaded, targets)} was taken under load ({LOAD_MARK}): not a finding."
+                  if loaded else "")
     return (f"Compute: DEU with {first['resampler']} on backbone {first['backbone']} saves {' and '.join(what)} "
-            f"against enhancing at full resolution{because}.")
+            f"against enhancing at full resolution{because}.{under_load}")
