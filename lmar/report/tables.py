@@ -30,12 +30,11 @@ import pandas as pd
 from lmar.core.metric_table import METRICS
 from lmar.report.blocks import by_scale, counted, over_units, seed_groups
 from lmar.report.latex import label_maker, tex_tables
-from lmar.report.stats import better, bootstrap_mean_ci, compare, learned_pairs
+from lmar.report.stats import SMALL_N, better, bootstrap_mean_ci, compare, learned_pairs
 from lmar.run.targets import FULL
 
 LEVEL = 0.95
 N_BOOT = 2000
-SMALL_N = 10  # below this many paired units, the tables warn that the intervals are too narrow
 EXTRA_DIGITS = 4  # a significant difference gets at most this many decimals more than its own (see _difference)
 
 
@@ -292,8 +291,9 @@ def render(df: pd.DataFrame, metrics, learned=(), n_boot: int = N_BOOT, seed: in
         md.append("## Paired differences: mean [95% interval] per image, win rate; † the interval excludes 0\n")
         n_min = int(cmp["n_images"].min() * cmp["n_seeds"].min())
         if n_min < SMALL_N:
-            md.append(f"With {counted(n_min, 'paired unit')}, percentile bootstrap intervals are narrower than the "
-                      "true uncertainty: a † there says little more than that every unit went one way.\n")
+            md.append(f"With {counted(n_min, 'paired unit')}, a percentile bootstrap interval alone is narrower than "
+                      f"the true uncertainty: with fewer than {SMALL_N} images each interval here is the wider of the "
+                      "bootstrap's and Student's t over the images (each image averaged over its seeds).\n")
         for (dataset, backbone, seeds), part in cmp.groupby(["dataset", "backbone", "seeds"], sort=False):
             for metric in metrics:
                 if (part["metric"] == metric).any():
