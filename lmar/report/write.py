@@ -106,7 +106,9 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
                                           for (d, b), lines in verdicts.items() if lines)
     text = f"# {title}\n\n" if title else ""
     text += "".join(f"**Left out:** {note}.\n\n" for note in notes) + body
-    text += "## Every metric, with intervals\n\n" + detail_md
+    text += ("## Every metric, with intervals\n\nIn each column the best mean as printed is bold and the second "
+             "italic (cells that print the same share a mark); the full-resolution row is the ceiling, not ranked.\n\n"
+             + detail_md)
     if "psnr" in metrics:
         text += "\n" + claims_table(df)
     cost = cost_markdown(df)
@@ -121,10 +123,11 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
         used = df.loc[df["resize_loss"].notna() & (df["resize_loss"] != ""), ["resampler", "resize_loss"]].drop_duplicates()
         for r in used.itertuples():
             text += f"\nResize loss used to train {r.resampler}: {r.resize_loss}\n"
-    for col, part in (("backbone_weights", "backbone"), ("resampler_weights", "resampler")):
-        if col in df:
-            rows = df.loc[df[col].notna() & (df[col] != "none"), [part, col]].drop_duplicates()
-            text += "".join(f"\nWeights of {part} {r[part]}: {r[col]}\n" for _, r in rows.iterrows())
+    if "backbone_weights" in df:
+        rows = df.loc[df["backbone_weights"].notna() & (df["backbone_weights"] != "none"),
+                      ["backbone", "backbone_weights"]].drop_duplicates()
+        text += "".join(f"\nWeights of backbone {r.backbone}: {r.backbone_weights}\n" for r in rows.itertuples())
+    text += _resampler_weights(df)
     text += _budgets(df)
     if out_csv is not None:
         with atomic_path(out_csv) as t:
@@ -140,6 +143,27 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     if out_left_out is not None:
         record.write(out_left_out, notes)
     return read, notes
+
+
+def _resampler_weights(df: pd.DataFrame) -> str:
+    """One line per trained resampler and backbone (and seed, where several): where its weights came from
+    and which epoch early stopping kept (-1: its initial weights), so that one backbone's "trained" does not
+    stand for another's untrained start."""
+    if "resampler_weights" not in df:
+        return ""
+    used = df[df["resampler_weights"].notna() & (df["resampler_weights"] != "none")]
+    cols = ["resampler", "backbone", "seed", "resampler_weights"] + (["resampler_kept_epoch"]
+                                                                     if "resampler_kept_epoch" in df else [])
+    several = used["seed"].nunique() > 1 if "seed" in used else False
+    lines = []
+    for r in used.reindex(columns=cols).drop_duplicates().itertuples():
+        kept = getattr(r, "resampler_kept_epoch", float("nan"))
+        epoch = None if _absent(kept) else int(float(kept))
+        how = ("" if epoch is None else ", its initial weights kept (no epoch beat them on the held-out pairs)"
+               if epoch == -1 else f", the weights after epoch {epoch} kept (epochs counted from 0)")
+        at = f" at seed {r.seed}" if several else ""
+        lines.append(f"\nWeights of resampler {r.resampler} on backbone {r.backbone}{at}: {r.resampler_weights}{how}\n")
+    return "".join(lines)
 
 
 def _recorded(value) -> str:
