@@ -349,9 +349,9 @@ def test_resamplers_scoring_the_same_on_every_image_are_named_with_why_at_an_odd
     df = store({"a": same, "b": {"x2": [30.5, 31.0], "x3": [28.0, 29.0]}, "c": same, "d": {"x3": [28.0, 29.1]}})
     lines = [n for n in block_notes(df)[("d", "b")] if "score the same" in n]
     assert lines == [
-        ("a and c score the same on every test image at x2 (PSNR, SSIM equal to within 1e-9): most likely the "
+        ("a and c score the same on every test image at x2 (PSNR to within 1e-4, SSIM to within 1e-6): most likely the "
          "same outputs, each evaluated on its own, not one row shown twice."),
-        ("a, b and c score the same on every test image at x3 (PSNR, SSIM equal to within 1e-9): most likely the "
+        ("a, b and c score the same on every test image at x3 (PSNR to within 1e-4, SSIM to within 1e-6): most likely the "
          "same outputs, each evaluated on its own, not one row shown twice; x3 is a whole odd factor, where an "
          "interpolation without antialiasing samples each block's centre pixel whatever its kernel.")]
 
@@ -362,10 +362,10 @@ def test_one_line_names_every_target_where_the_same_resamplers_score_the_same():
     assert line.startswith("a and b score the same on every test image at x2, x4 (") and "odd" not in line
 
 
-def test_scores_apart_by_more_than_1e_9_are_not_the_same_and_the_images_compared_are_the_tables():
-    apart = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0, 31.0 + 2e-9]}})
+def test_scores_apart_by_more_than_1e_4_db_are_not_the_same_and_the_images_compared_are_the_tables():
+    apart = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0, 31.0 + 2e-4]}})
     assert not [n for n in block_notes(apart)[("d", "b")] if "score the same" in n]
-    close = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0, 31.0 + 5e-10]}})
+    close = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0, 31.0 + 2e-6]}})  # float32 noise, as seen in a run
     assert [n for n in block_notes(close)[("d", "b")] if "score the same" in n]
     # b on image i0 alone: the table is reduced to i0 (a left-out note says so), where a and b are equal
     fewer = store({"a": {"x2": [30.0, 31.0]}, "b": {"x2": [30.0]}})
