@@ -126,12 +126,15 @@ def lmar_figure(data: Path, image: str, resampler_ckpt: Path, size: tuple[int, i
         small = net(x, size)
     lo, hi = comp.amin(dim=(2, 3), keepdim=True), comp.amax(dim=(2, 3), keepdim=True)
     panels = [("input", x[0]), (f"R(x), {size[0]}x{size[1]}", x0[0]),
-              ("compensatory map C (scaled)", ((comp - lo) / (hi - lo).clamp_min(1e-12))[0]),
+              (f"map C, each channel stretched\n(its values {comp.min().item():.2g} to {comp.max().item():.2g})",
+               ((comp - lo) / (hi - lo).clamp_min(1e-12))[0]),
               ("x_lr (to the backbone)", small[0])]
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(2.6 * (len(panels) + 1) + 0.6, 2.6), squeeze=False)
     for ax, (title, im) in zip(axes[0], panels):
         _show(ax, im, title)
-    _signed(fig, axes[0][-1], (small - x0)[0].mean(dim=0), "x_lr - R(x), mean over RGB")
+    change = (small - x0)[0].mean(dim=0)
+    _signed(fig, axes[0][-1], change, f"x_lr - R(x), mean over RGB\n(at most {change.abs().max().item():.2g}; "
+                                      f"one 8-bit level is {1 / 255:.2g})")
     fig.suptitle(f"{label + ': ' if label else ''}LMAR on {image} at {size[0]}x{size[1]}"
                  f"{_which_weights(ckpt.get('meta') or {})}", fontsize=9)
     fig.tight_layout()

@@ -42,6 +42,13 @@ def test_the_lmar_figure_shows_what_the_resampler_computes(mini_data, lmar_ckpt)
         want = net(read_image(mini_data / "test" / "input" / "coffee.png")[None], (24, 36))[0]
     shown = fig.axes[3].get_images()[0].get_array()
     assert np.allclose(shown, np.clip(want.permute(1, 2, 0).numpy(), 0, 1), atol=1e-6)
+    # the stretched map and the change say how large they really are
+    with torch.no_grad():
+        x = read_image(mini_data / "test" / "input" / "coffee.png")[None]
+        comp = net.compensatory_map(x, (24, 36), net.R(x, (24, 36)))
+        change = (want - net.R(x, (24, 36))[0]).mean(dim=0).abs().max().item()
+    assert fig.axes[2].get_title().endswith(f"(its values {comp.min().item():.2g} to {comp.max().item():.2g})")
+    assert f"(at most {change:.2g}; one 8-bit level is 0.0039)" in fig.axes[4].get_title()
     plt.close("all")
 
 
