@@ -58,7 +58,8 @@ def write_job_costs(paths, root: Path, out_md: Path, out_csv: Path) -> pd.DataFr
     text = ("# Time and memory per job\n\n" + df.round(1).to_markdown(index=False)
             + "\n\n## Per step\n\n" + per_step.round(1).to_markdown(index=False)
             + f"\n\nTotal: {df['seconds'].sum():.0f} s of job time over {len(df)} jobs "
-              "(jobs may have run in parallel; the wall time of the run is at most this).\n")
+              "(jobs may have run in parallel, and a step without a benchmark file is not counted: this is "
+              "not the run's wall time).\n")
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
     with atomic_path(out_md) as tmp:

@@ -35,6 +35,7 @@ def test_job_costs_per_job_and_per_step(tmp_path):
     assert [float(v) for v in rows["evaluate"]] == [2, 20, 950]
     assert [float(v) for v in rows["pretrain_backbone"]] == [1, 80, 1400]
     assert "Total: 100 s of job time over 3 jobs" in text
+    assert "this is not the run's wall time" in text and "at most" not in text  # jobs overlap, some go uncounted
     assert pd.read_csv(tmp_path / "c.csv")["seconds"].sum() == 100.0
 
 
