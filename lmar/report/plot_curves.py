@@ -10,7 +10,6 @@ import pandas as pd
 
 from lmar.core.atomic import atomic_path
 from lmar.core.errors import LmarError
-from lmar.report.plot_style import MARKERS
 from lmar.run.curves import BASE_COLUMNS, KEPT, LAST_COLUMNS, START, TOTAL, VAL_PSNR
 
 RELEASED = "released weights:\nnot trained here"  # a header-only curve's panel
@@ -49,7 +48,7 @@ def curves_figure(curves, root: Path):
     if not jobs:
         raise LmarError("no training curves given")
     columns = list(dict.fromkeys(column for _, _, lines in jobs for column, _ in lines))
-    style = {column: {"color": colour, "marker": MARKERS[i % len(MARKERS)]}
+    style = {column: {"color": colour, "marker": PART_MARKERS[i % len(PART_MARKERS)]}
              for i, (column, colour) in enumerate(zip(columns, _palette(len(columns))))}
     aliases = {column: dict.fromkeys(a for _, _, lines in jobs for c, names in lines if c == column for a in names)
                for column in columns}
@@ -70,7 +69,7 @@ def curves_figure(curves, root: Path):
             ax.plot(df["epoch"], df[column], ms=3, lw=1.2, label=_named(column, equal), **style[column])
         _loss_axis(ax, df[[column for column, _ in lines]].to_numpy(dtype=float))
         ax.set_xlabel("epoch", fontsize="small")
-        ax.set_ylabel("loss (mean per epoch)", fontsize="small")
+        ax.set_ylabel("loss (mean per epoch)" + (", log" if ax.get_yscale() == "log" else ""), fontsize="small")
         if VALIDATION in df.columns:  # a score in dB, not a loss: its own axis on the right
             right = ax.twinx()
             right.plot(df["epoch"], df[VALIDATION], ls="--", lw=1.2, color="black")
@@ -156,11 +155,16 @@ def _named(column: str, aliases: list[str], where: str = "") -> str:
     return column + (f" (= {', '.join(aliases)}{where})" if aliases else "")
 
 
+# the loss parts' own colours and markers: not the resamplers' (tab10 and filled markers, plot_style), so that
+# a loss part never reads as a method of the other figures
+PART_MARKERS = ("x", "+", "1", "2", "3", "4", "|", "_")
+
+
 def _palette(n: int) -> list:
-    """``n`` distinguishable colours (tab10 up to ten)."""
+    """``n`` distinguishable colours (ColorBrewer Dark2 up to eight), apart from the resamplers' tab10."""
     import seaborn as sns
 
-    return sns.color_palette("tab10" if n <= 10 else "husl", n)
+    return sns.color_palette("Dark2" if n <= 8 else "husl", n)
 
 
 def _loss_axis(ax, values: np.ndarray) -> None:

@@ -221,3 +221,22 @@ def test_each_training_cell_starts_a_row_of_its_own(tmp_path):
     assert slots == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2),
                      (2, 0), (2, 1), (2, 2), (2, 3), (3, 0), (3, 1)]
     assert len([ax for ax in fig.axes if ax.get_title()]) == 12  # the 4 unused slots removed
+
+
+def test_loss_parts_never_take_a_resamplers_marker_and_a_log_axis_says_so(jobs):
+    """The parts of a loss are not methods: none is drawn with a marker that a resampler has in the other
+    figures (their filled markers), and a log axis says so in its label."""
+    from lmar.report.plot_style import MARKERS
+
+    root, paths = jobs
+    fig = curves_figure(paths, root)
+    seen = 0
+    for ax in fig.axes:
+        for line in ax.lines:
+            if line.get_label() and not line.get_label().startswith("_"):
+                assert line.get_marker() not in MARKERS, line.get_label()
+                seen += 1
+        if ax.get_yscale() == "log":
+            assert ax.get_ylabel().endswith(", log")
+    assert seen >= 6
+    assert panel(fig, "mini/unet/seed0/resampler_lmar").get_ylabel() == "loss (mean per epoch), log"
