@@ -156,20 +156,19 @@ def bootstrap_mean_ci(
     return mean, float(low), float(high)
 
 
-def t_interval(diffs: pd.DataFrame, level: float = 0.95) -> tuple[float, float]:
-    """Student's t interval (``level``) of the mean over images of ``diff``, each image's difference
-    first averaged over its seeds: ``(low, high)``. With few images the percentile bootstrap is too
-    narrow (it draws only from the values seen, and its spread lacks the t tails); this one is not."""
+def t_interval(diffs: pd.DataFrame, level: float = 0.95, over: str = "image") -> tuple[float, float]:
+    """Student's t interval (``level``) of the mean of ``diff`` over ``over`` ("image": each image's
+    difference first averaged over its seeds; "seed": each seed's over its images): ``(low, high)``.
+    With few images (or seeds) the percentile bootstrap is too narrow (it draws only from the values
+    seen, and its spread lacks the t tails); this one is not."""
     from scipy import stats as scipy_stats
 
-    per_image = _matrix(diffs).mean(axis=0)
-    n = per_image.size
-    if n < 2 or np.ptp(per_image) == 0:
-        m = float(per_image.mean())
+    per = _matrix(diffs).mean(axis=0 if over == "image" else 1)
+    m = float(per.mean())
+    if per.size < 2 or np.ptp(per) == 0:
         return m, m
-    half = scipy_stats.t.ppf(1 - (1 - level) / 2, n - 1) * per_image.std(ddof=1) / np.sqrt(n)
-    m = float(per_image.mean())
-    return m - float(half), m + float(half)
+    half = float(scipy_stats.t.ppf(1 - (1 - level) / 2, per.size - 1) * per.std(ddof=1) / np.sqrt(per.size))
+    return m - half, m + half
 
 
 def win_rate(diffs: pd.DataFrame, metric: str) -> float:
@@ -232,8 +231,8 @@ def compare(
     """One row per pair ``(a, b)``, metric and (dataset, backbone, target) present for both.
 
     Columns: dataset, backbone, target, metric, a, b, mean_diff (a - b), ci_low, ci_high (bootstrap,
-    see :func:`bootstrap_mean_ci`; with fewer than SMALL_N images, widened to cover Student's t interval
-    over the images, :func:`t_interval`), win_rate (a better than b), n_images, n_seeds, n_dropped,
+    see :func:`bootstrap_mean_ci`; with fewer than SMALL_N images, or 2 to SMALL_N - 1 seeds, widened to
+    cover Student's t interval over the images, and over the seeds, :func:`t_interval`), win_rate (a better than b), n_images, n_seeds, n_dropped,
     significant (interval excludes 0), better (mean_diff in the metric's good direction).
 
     A unit whose metric is NaN is dropped; with several seeds the whole image is then dropped from
@@ -258,9 +257,10 @@ def compare(
                 else:
                     try:
                         mean, low, high = bootstrap_mean_ci(kept, n_boot=n_boot, level=level, seed=seed)
-                        if row["n_images"] < SMALL_N:  # the wider of the bootstrap and Student's t
-                            t_low, t_high = t_interval(kept, level)
-                            low, high = min(low, t_low), max(high, t_high)
+                        for over, n in (("image", row["n_images"]), ("seed", row["n_seeds"])):
+                            if 1 < n < SMALL_N:  # the widest of the bootstrap and Student's t over each
+                                t_low, t_high = t_interval(kept, level, over)
+                                low, high = min(low, t_low), max(high, t_high)
                     except LmarError as exc:
                         where = ", ".join(f"{k} {v!r}" for k, v in zip(GROUP, key))
                         raise LmarError(f"comparing {a!r} with {b!r} on {metric} ({where}): {exc}") from None

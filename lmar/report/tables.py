@@ -292,8 +292,9 @@ def render(df: pd.DataFrame, metrics, learned=(), n_boot: int = N_BOOT, seed: in
         n_min = int(cmp["n_images"].min() * cmp["n_seeds"].min())
         if n_min < SMALL_N:
             md.append(f"With {counted(n_min, 'paired unit')}, a percentile bootstrap interval alone is narrower than "
-                      f"the true uncertainty: with fewer than {SMALL_N} images each interval here is the wider of the "
-                      "bootstrap's and Student's t over the images (each image averaged over its seeds).\n")
+                      f"the true uncertainty: with fewer than {SMALL_N} images (or seeds) each interval here is the "
+                      "widest of the bootstrap's and Student's t over the images (each averaged over its seeds) and "
+                      "over the seeds (each averaged over its images).\n")
         for (dataset, backbone, seeds), part in cmp.groupby(["dataset", "backbone", "seeds"], sort=False):
             for metric in metrics:
                 if (part["metric"] == metric).any():

@@ -297,3 +297,18 @@ def test_variants_of_one_part_type_are_paired_with_its_first_entry_not_with_one_
     ]
     # without types every pair is made, as before (10 of them: 4 + 3 + 2 + 1)
     assert len(learned_pairs(names, learned)) == 10
+
+
+def test_a_gain_that_rests_on_one_of_three_seeds_is_within_noise():
+    """Every image gains 0.6 dB at seed 2 and nothing at seeds 0 and 1: the image means are all 0.2 (no
+    spread over images), and only the seeds can say how sure the gain is. With 3 seeds the interval is
+    Student's t over the per-seed means (0, 0, 0.6): 0.2 +- t(0.975, 2 df) 4.3027 x sd 0.34641 / sqrt(3)
+    = 0.2 +- 0.8605, so it holds 0 (the two-way bootstrap alone, drawing seed 2 in most replicates, did not)."""
+    rows = []
+    for seed in (0, 1, 2):
+        for image in "abcdef":
+            rows += [("lmar", seed, image, 20.0 + (0.6 if seed == 2 else 0.0), 0.1), ("base", seed, image, 20.0, 0.1)]
+    out = compare(results(rows), ["psnr"], [("lmar", "base")], n_boot=2000).iloc[0]
+    assert out["mean_diff"] == pytest.approx(0.2)
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((0.2 - 0.8605, 0.2 + 0.8605), abs=2e-4)
+    assert not out["significant"]
