@@ -171,6 +171,21 @@ def t_interval(diffs: pd.DataFrame, level: float = 0.95, over: str = "image") ->
     return m - half, m + half
 
 
+def paired_mean_ci(diffs: pd.DataFrame, n_boot: int = 10000, level: float = 0.95,
+                   seed: int = 0) -> tuple[float, float, float]:
+    """``(mean, low, high)`` of a paired difference: the bootstrap's interval (:func:`bootstrap_mean_ci`),
+    widened to cover Student's t over the images where there are fewer than SMALL_N of them, and over
+    the seeds where there are 2 to SMALL_N - 1 (:func:`t_interval`): every paired interval of the
+    report (tables, overview, heatmap) is this one."""
+    mean, low, high = bootstrap_mean_ci(diffs, n_boot=n_boot, level=level, seed=seed)
+    m = _matrix(diffs)
+    for over, n in (("image", m.shape[1]), ("seed", m.shape[0])):
+        if 1 < n < SMALL_N:
+            t_low, t_high = t_interval(diffs, level, over)
+            low, high = min(low, t_low), max(high, t_high)
+    return mean, low, high
+
+
 def win_rate(diffs: pd.DataFrame, metric: str) -> float:
     """Fraction of units where ``a`` is strictly better than ``b`` (``diff = a - b``); ties count half."""
     higher = better(metric)
@@ -256,11 +271,7 @@ def compare(
                     row.update(significant=False, better=False)
                 else:
                     try:
-                        mean, low, high = bootstrap_mean_ci(kept, n_boot=n_boot, level=level, seed=seed)
-                        for over, n in (("image", row["n_images"]), ("seed", row["n_seeds"])):
-                            if 1 < n < SMALL_N:  # the widest of the bootstrap and Student's t over each
-                                t_low, t_high = t_interval(kept, level, over)
-                                low, high = min(low, t_low), max(high, t_high)
+                        mean, low, high = paired_mean_ci(kept, n_boot=n_boot, level=level, seed=seed)
                     except LmarError as exc:
                         where = ", ".join(f"{k} {v!r}" for k, v in zip(GROUP, key))
                         raise LmarError(f"comparing {a!r} with {b!r} on {metric} ({where}): {exc}") from None

@@ -38,7 +38,7 @@ import pandas as pd
 from lmar.core.metric_table import METRICS
 from lmar.report.blocks import full_resolution_name, table_blocks
 from lmar.report.compute_verdict import GFLOPS, compute_note, compute_table, compute_verdicts
-from lmar.report.stats import better, bootstrap_mean_ci, compare
+from lmar.report.stats import better, compare, paired_mean_ci
 from lmar.report.tables import LEVEL, N_BOOT, shown_digits
 from lmar.run.targets import FULL
 
@@ -78,12 +78,12 @@ def _convergence_line(backbone: str, converged: str, reason: str) -> str:
 
 def paired_interval(diffs: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float, float]:
     """(mean, low, high) of the per-unit differences ``diffs`` (columns image, diff, and seed where
-    there are seeds): the two-way bootstrap of :func:`lmar.report.stats.bootstrap_mean_ci` over a full
-    seeds x images matrix, else the (seed, image) units resampled one way (as the tables' cells do)."""
+    there are seeds): :func:`lmar.report.stats.paired_mean_ci` over a full seeds x images matrix (the
+    paired tables' interval), else the (seed, image) units resampled one way (as the tables' cells do)."""
     units = diffs.assign(seed=diffs.get("seed", 0))[["seed", "image", "diff"]]
     if len(units) != units["seed"].nunique() * units["image"].nunique():
         units = units.assign(image=units["seed"].astype(str) + "/" + units["image"].astype(str), seed=0)
-    return bootstrap_mean_ci(units, n_boot=n_boot, level=LEVEL, seed=seed)
+    return paired_mean_ci(units, n_boot=n_boot, level=LEVEL, seed=seed)
 
 
 def gain_text(mean: float, low: float, high: float, metric: str) -> str:

@@ -34,6 +34,9 @@ def table_rows(text: str) -> dict[str, list[str]]:
     return out
 
 
+# The gain rows over the 2 test images: Student's t with 1 df (t = 12.706) is wider than the bootstrap's:
+# x2 lmar - bicubic 1.0, 2.0 -> 1.5 +- 12.706 x 0.7071 / sqrt(2) = [-4.85, +7.85], SSIM 0.02, 0.04 -> 0.03 +- 0.1271;
+# x3 -1.0, -0.5 -> -0.75 +- 3.18 = [-3.93, +2.43]; SSIM -0.01 on both images: no spread, [-0.01, -0.01] †.
 def test_rows_per_resampler_columns_per_target_and_gain(results, tmp_path):
     df, _ = write_table(results, tmp_path / "t.md", tmp_path / "t.csv", ("lmar", "bicubic"), "Tiny")
     text = (tmp_path / "t.md").read_text()
@@ -44,7 +47,7 @@ def test_rows_per_resampler_columns_per_target_and_gain(results, tmp_path):
     assert t["bicubic"] == ["21.00 / 0.8100", "19.00 / 0.7000"]
     assert t["lmar"] == ["22.50 / 0.8400", "18.25 / 0.6900"]
     assert t["full_resolution (no resampling)"] == ["30.50 / 0.9600"] * 2
-    assert t["**lmar - bicubic**"] == ["+1.50 [+1.00, +2.00] † / +0.0300 [+0.0200, +0.0400] †", "-0.75 [-1.00, -0.50] † / -0.0100 [-0.0100, -0.0100] †"]
+    assert t["**lmar - bicubic**"] == ["+1.50 [-4.85, +7.85] within noise / +0.0300 [-0.0971, +0.1571] within noise", "-0.75 [-3.93, +2.43] within noise / -0.0100 [-0.0100, -0.0100] †"]
     assert len(t) == 5
     combined = pd.read_csv(tmp_path / "t.csv")
     assert len(df) == len(combined) == 10
@@ -57,8 +60,8 @@ def test_rows_per_resampler_columns_per_target_and_gain(results, tmp_path):
 def test_gain_in_the_other_direction_flips_signs(results):
     df = pd.concat([pd.read_csv(p) for p in results])
     t = table_rows(markdown_table(df, ("bicubic", "lmar")))
-    assert t["**bicubic - lmar**"] == ["-1.50 [-2.00, -1.00] † / -0.0300 [-0.0400, -0.0200] †",
-                                    "+0.75 [+0.50, +1.00] † / +0.0100 [+0.0100, +0.0100] †"]
+    assert t["**bicubic - lmar**"] == ["-1.50 [-7.85, +4.85] within noise / -0.0300 [-0.1571, +0.0971] within noise",
+                                    "+0.75 [-2.43, +3.93] within noise / +0.0100 [+0.0100, +0.0100] †"]
 
 
 def test_no_gain_row_without_both_resamplers(results):
@@ -76,7 +79,7 @@ def test_target_missing_for_one_resampler_shows_a_dash(results):
     t = table_rows(markdown_table(pd.concat([df, extra]), ("lmar", "bicubic")))
     assert t["resampler"] == ["x2", "x3", "x4"]
     assert t["bicubic"][2] == "-" and t["lmar"][2] == "17.00 / 0.6000"
-    assert t["**lmar - bicubic**"] == ["+1.50 [+1.00, +2.00] † / +0.0300 [+0.0200, +0.0400] †", "-0.75 [-1.00, -0.50] † / -0.0100 [-0.0100, -0.0100] †", "-"]
+    assert t["**lmar - bicubic**"] == ["+1.50 [-4.85, +7.85] within noise / +0.0300 [-0.0971, +0.1571] within noise", "-0.75 [-3.93, +2.43] within noise / -0.0100 [-0.0100, -0.0100] †", "-"]
 
 
 def test_one_table_per_dataset_and_backbone(results, tmp_path):
@@ -103,7 +106,7 @@ def test_table_verb(capsys, results, tmp_path):
                "--gain", "lmar", "bicubic", "--title", "CLI"])
     assert rc == 0, capsys.readouterr().err
     t = table_rows((tmp_path / "o.md").read_text())
-    assert t["**lmar - bicubic**"] == ["+1.50 [+1.00, +2.00] † / +0.0300 [+0.0200, +0.0400] †", "-0.75 [-1.00, -0.50] † / -0.0100 [-0.0100, -0.0100] †"]
+    assert t["**lmar - bicubic**"] == ["+1.50 [-4.85, +7.85] within noise / +0.0300 [-0.0971, +0.1571] within noise", "-0.75 [-3.93, +2.43] within noise / -0.0100 [-0.0100, -0.0100] †"]
 
 
 def test_results_missing_a_column_are_refused(tmp_path):

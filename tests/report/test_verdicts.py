@@ -163,13 +163,14 @@ def test_convergence_notes_under_the_block():
 
 def test_the_gain_row_says_within_noise_where_the_interval_includes_0_and_a_dagger_where_it_excludes_it():
     # x2: lmar - bicubic +1 on each of 4 images: mean +1, interval [+1, +1], a dagger.
-    # x3: +1, -1, +1, -1: mean 0; a bootstrap draw of 4 all -1 (or all +1) has chance 1/16 > 2.5%,
-    # so the 95% interval is [-1, +1]: within noise. SSIM is PSNR / 100: the same by a hundredth.
+    # x3: +1, -1, +1, -1: mean 0; the bootstrap's interval is [-1, +1] (a draw of 4 all -1 has chance 1/16),
+    # widened with 4 images to Student's t: 0 +- t(0.975, 3 df) 3.1824 x sd 1.1547 / sqrt(4) = +-1.84: within
+    # noise. SSIM is PSNR / 100: the same by a hundredth.
     df = store({"bicubic": {"x2": [30.0, 31.0, 32.0, 33.0], "x3": [30.0, 31.0, 32.0, 33.0]},
                 "lmar": {"x2": [31.0, 32.0, 33.0, 34.0], "x3": [31.0, 30.0, 33.0, 32.0]}})
     cells = overview_cells(markdown_table(df, ("lmar", "bicubic")), "**lmar - bicubic**")
     assert cells == ["+1.00 [+1.00, +1.00] † / +0.0100 [+0.0100, +0.0100] †",
-                     "+0.00 [-1.00, +1.00] within noise / +0.0000 [-0.0100, +0.0100] within noise"]
+                     "+0.00 [-1.84, +1.84] within noise / +0.0000 [-0.0184, +0.0184] within noise"]
 
 
 def test_no_dagger_on_a_printed_zero_and_more_decimals_where_they_show_the_interval():
