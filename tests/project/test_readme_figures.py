@@ -86,19 +86,27 @@ def test_the_backbones_convergence(section, run):
     assert list(got) == deltas
 
 
-def test_lmar_kept_its_start_and_is_within_noise(section, run, stats):
-    assert "LMAR kept its initial weights on both" in section
-    (epochs,) = quoted(section, r"none of its (\d+) epochs beat them")
-    assert "its SSIM differs from lanczos3's in the fourth decimal (\u2020 at some targets)" in section
-    significant = []
-    for backbone in ("unet", "nafnet"):
-        c = curve(run, backbone, "lmar")
-        assert kept_epoch(c) == -1 and (c.epoch >= 0).sum() == epochs
+def test_lmar_kept_its_first_epoch_and_is_within_noise(section, run, stats):
+    assert "early stopping kept its first epoch on both" in section
+    unet, nafnet = quoted(section, r"by ([\d.]+) dB \(U-Net\) and ([\d.]+) dB \(NAFNet\) over its start")
+    (drop,) = quoted(section, r"every later epoch scored lower \(by up to ([\d.]+) dB on the U-Net\)")
+    for backbone, margin in (("unet", unet), ("nafnet", nafnet)):
+        c = curve(run, backbone, "lmar").set_index("epoch")["val_psnr"]
+        assert kept_epoch(curve(run, backbone, "lmar")) == 0
+        assert f"{c[0] - c[-1]:.4f}" == f"{margin:.4f}" and (c[c.index > 0] < c[0]).all(), backbone
         assert not paired_psnr(stats, backbone, "lmar", "lanczos3")["significant"].any(), backbone
-        ssim = paired_psnr(stats, backbone, "lmar", "lanczos3", "ssim")
-        assert (ssim["mean_diff"].abs() < 1e-3).all() and (ssim["mean_diff"] != 0).all(), backbone
-        significant += list(ssim["significant"])
-    assert any(significant) and not all(significant)
+    c = curve(run, "unet", "lmar").set_index("epoch")["val_psnr"]
+    assert round(c[0] - c.min(), 2) == drop
+    below, above = quoted(section, r"reads ([\d.]+) dB below lanczos3 at x1.5 to x2 on the U-Net .*? and ([\d.]+) dB "
+                                   r"above it on NAFNet")
+    u = paired_psnr(stats, "unet", "lmar", "lanczos3")
+    assert {round(-u.loc[t, "mean_diff"], 2) for t in ("x1.5", "x1.8", "x2")} == {below}
+    assert round(paired_psnr(stats, "nafnet", "lmar", "lanczos3").loc["x1.8", "mean_diff"], 2) == above
+    (n_below,) = quoted(section, r"\((\d) of 6 images below")
+    assert {round(6 * (1 - u.loc[t, "win_rate"])) for t in ("x1.5", "x1.8", "x2")} == {n_below}
+    (ssim,) = quoted(section, r"its SSIM\s+([\d.]+) lower, \u2020\)")
+    s = paired_psnr(stats, "unet", "lmar", "lanczos3", "ssim")
+    assert round(-s.loc["x1.8", "mean_diff"], 4) == ssim and s.loc[["x1.5", "x1.8", "x2"], "significant"].all()
 
 
 def test_the_learned_resizer(section, run, stats):
