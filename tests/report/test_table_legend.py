@@ -34,10 +34,10 @@ def test_each_backbone_says_which_epoch_its_resampler_kept(tmp_path):
     out = tmp_path / "t.md"
     write_table([results(tmp_path / "r.csv")], out, gain=("learned_resizer", "bicubic"))
     assert footer(out.read_text()) == [
-        "Weights of resampler learned_resizer on backbone unet: trained, its initial weights kept (no epoch beat them "
-        "on the held-out pairs)",
-        "Weights of resampler learned_resizer on backbone nafnet: trained, the weights after epoch 2 kept (epochs "
-        "counted from 0)"]
+        ("Weights of resampler learned_resizer on backbone unet: trained, its initial weights kept (no epoch beat "
+         "them on the held-out pairs)"),
+        ("Weights of resampler learned_resizer on backbone nafnet: trained, the weights after epoch 2 kept (epochs "
+         "counted from 0)")]
 
 
 def test_with_several_seeds_each_seed_has_its_line(tmp_path):

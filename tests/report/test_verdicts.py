@@ -292,15 +292,15 @@ def test_a_time_taken_under_load_is_marked_on_its_ratio_as_in_the_cost_table():
     # a time under load is no verdict: heavy's 1.50x is not bold, and its line says so instead of "no time"
     assert "| cheap | 0.94x / 0.90x‡ | 0.55x / 0.40x‡ |" in table and "| heavy | - | **1.35x** / 1.50x‡ |" in table
     assert [n for n in notes if n.startswith("Compute:")] == [
-        "Compute: DEU with heavy on backbone b saves no FLOPs at any target against enhancing at full resolution; "
-        "there it would save FLOPs only with a backbone above 0.015 (x2) kFLOP/pixel, and this one costs 0.01. "
-        "Its time at any target was taken under load (‡): not a finding."]
+        ("Compute: DEU with heavy on backbone b saves no FLOPs at any target against enhancing at full resolution; "
+         "there it would save FLOPs only with a backbone above 0.015 (x2) kFLOP/pixel, and this one costs 0.01. "
+         "Its time at any target was taken under load (‡): not a finding.")]
     cheap_loaded = store({k: v for k, v in QUALITY.items() if k != "heavy"}, ("yes", ""),
                          {**COST, ("cheap", "x2"): (50, 50, 2e-5, 2.5e-5, 1e-5, 0.012)})  # 1.20x in time only
     cheap_loaded = cheap_loaded.assign(cpus=2, threads=2, load_1m=6.0)
     assert [n for n in block_notes(cheap_loaded)[("d", "b")] if n.startswith("Compute:")] == [
-        "Compute: DEU with cheap on backbone b took as long as enhancing at full resolution or longer at x2, but "
-        "timed under load (‡): not a finding; time it on an idle machine."]
+        ("Compute: DEU with cheap on backbone b took as long as enhancing at full resolution or longer at x2, but "
+         "timed under load (‡): not a finding; time it on an idle machine.")]
     unloaded = store(QUALITY, ("yes", ""), COST).assign(cpus=2, threads=2, load_1m=4.0)
     assert "‡" not in [n for n in block_notes(unloaded)[("d", "b")] if n.startswith("Compute on")][0]
 

@@ -97,8 +97,8 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_models_load(caps
     """A read-only place (the file system refuses the write: EROFS) is found before the work, not after it."""
     import errno
 
-    import lmar.core.atomic as atomic
     import lmar.run.enhance as enhance_module
+    from lmar.core import atomic
 
     def read_only(tmp):
         raise OSError(errno.EROFS, "Read-only file system", str(tmp))
