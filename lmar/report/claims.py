@@ -14,6 +14,7 @@ import pandas as pd
 
 from lmar.report.blocks import counted, table_blocks
 from lmar.report.stats import compare
+from lmar.report.tables import shown_digits
 
 CLAIM = {"dataset_type": "uhd_lol4k", "target_hw": (1200, 1600), "input_hw": (2160, 3840), "gain_db": 1.2,
          "baseline": "lanczos3"}
@@ -63,8 +64,8 @@ def claims_table(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> str:
             paper = "+1.2 dB (up to)" if setting and base_type == "lanczos3" else (
                 "not reported" if setting else "not the claim's setting")
             r = results.get((a, b))
-            measured = (f"{r.mean_diff:+.2f} dB [{r.ci_low:+.2f}, {r.ci_high:+.2f}], "
-                        f"n = {counted(r.n_images, 'image')} x {counted(r.n_seeds, 'seed')}") if r is not None else \
+            measured = (f"{_gain_db(r)}, n = {counted(r.n_images, 'image')} x {counted(r.n_seeds, 'seed')}"
+                        if r is not None else None) or \
                 "cannot be tested: no test image scored by both at every seed (see the left-out notes)"
             out.append({"dataset": f"{dataset} ({kind or 'unknown type'})", "backbone": backbone,
                         "comparison": f"{a} - {b}", "target": target, "paper": paper, "measured": measured})
@@ -74,6 +75,14 @@ def claims_table(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> str:
         lines.append("\nThis run has no UHD-LOL4K dataset: it cannot test the claim itself; the rows above are the "
                      "same comparison on its own data.")
     return "\n".join(lines) + "\n"
+
+
+def _gain_db(r) -> str:
+    """"+0.50 dB [+0.50, +0.50]", with the decimals the paired tables print (so that an interval that excludes
+    0 is seen to), and "within noise" where it includes 0."""
+    digits, _ = shown_digits((r.mean_diff, r.ci_low, r.ci_high), "psnr", bool(r.significant))
+    text = f"{r.mean_diff:+.{digits}f} dB [{r.ci_low:+.{digits}f}, {r.ci_high:+.{digits}f}]"
+    return text if r.significant else f"{text} within noise"
 
 
 def _paired_gains(blocks: list[pd.DataFrame], target: str, pairs: list, n_boot: int, seed: int) -> dict:

@@ -13,7 +13,7 @@ from lmar.report.blocks import by_scale, finite_scores, table_blocks
 from lmar.report.plot_latency import quality_latency
 from lmar.report.plot_style import panels, resampler_styles, save_figure
 from lmar.report.store import load_results
-from lmar.report.tables import N_BOOT
+from lmar.report.tables import N_BOOT, shown_digits
 from lmar.report.verdicts import kept_initial_weights_star, kept_initial_weights_title
 from lmar.run.targets import FULL
 
@@ -74,9 +74,12 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
         backbones = list(dict.fromkeys(part["backbone"]))  # the tables' order
         table = part.pivot(index="backbone", columns="target", values="mean_diff").reindex(backbones)
         table = table[[t for t in targets if t in table.columns]]
-        marks = part.pivot(index="backbone", columns="target", values="significant").reindex_like(table)
-        dagger = np.where(marks.fillna(False).astype(bool), "\u2020", "")
-        labels = np.where(table.isna(), "", table.map(lambda v: f"{v:+.2f}") + dagger)
+        labels = table.copy().astype(object)
+        for r in part.itertuples():  # as the paired tables print it: enough decimals that a dagger is seen
+            if r.backbone in labels.index and r.target in labels.columns and not pd.isna(r.mean_diff):
+                digits, dagger = shown_digits((r.mean_diff, r.ci_low, r.ci_high), "psnr", bool(r.significant))
+                labels.loc[r.backbone, r.target] = f"{r.mean_diff:+.{digits}f}" + ("\u2020" if dagger else "")
+        labels = labels.where(table.notna(), "").to_numpy()
         untrained, kept_note = kept_initial_weights_star(mine, a, backbones)
         # at least +-0.25 dB, so that hundredths of a dB stay pale rather than look like large gains
         limit = max(abs(table.min().min()), abs(table.max().max()), HEATMAP_MIN_DB)

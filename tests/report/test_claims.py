@@ -60,3 +60,18 @@ def test_the_claims_baseline_comes_first_whatever_the_names():
     md = claims_table(df, n_boot=200)
     order = [ln.split("|")[3].strip() for ln in md.splitlines() if ln.startswith("| d ")]
     assert order == ["lmar - z_lanczos", "lmar - a_bicubic"]
+
+
+def test_a_small_gain_keeps_the_decimals_that_show_its_interval_and_a_wide_one_says_within_noise():
+    """lmar - lanczos3 per image +0.006, +0.008, +0.010, +0.012: mean +0.009, Student's t over 4 images
+    0.009 +- 3.1824 x 0.0025820 / 2 = [+0.005, +0.013] (the bootstrap's is narrower): excludes 0, and at two
+    decimals it would read "+0.01 dB [+0.00, +0.01]"; bicubic: +0.5 on two images, -0.5 on two: within noise."""
+    df = rows("uhd_lol4k", LOL4K_TARGETS, {"lanczos3": ("lanczos3", 24.5), "bicubic": ("bicubic", 24.0)})
+    lmar = df[df.resampler == "lanczos3"].assign(resampler="lmar", resampler_type="lmar")
+    lmar["psnr"] = lmar["psnr"] + lmar["image"].map({"i1": 0.006, "i2": 0.008, "i3": 0.010, "i4": 0.012})
+    bic = df.resampler == "bicubic"
+    df.loc[bic, "psnr"] = df.loc[bic, "psnr"] + 0.5 + df.loc[bic, "image"].map({"i1": -0.5, "i2": 0.5, "i3": 0.5,
+                                                                                  "i4": -0.5})
+    md = claims_table(pd.concat([df, lmar]), n_boot=200)
+    assert line(md, "lmar - lanczos3")[5] == "+0.009 dB [+0.005, +0.013], n = 4 images x 1 seed"
+    assert line(md, "lmar - bicubic")[5].endswith("within noise, n = 4 images x 1 seed")

@@ -225,3 +225,20 @@ def test_the_gain_heatmap_stars_a_backbone_where_the_resampler_kept_its_initial_
     assert " ".join(title[1:]).replace("\u00a0", " ") == (
         "\u2020 paired 95% interval excludes 0 * lmar kept its initial weights (unet: seed 0 of 3)")
     plt.close("all")
+
+
+def test_the_gain_heatmap_prints_a_small_significant_gain_with_the_decimals_that_show_it():
+    """lmar - bicubic +0.006, +0.008, +0.010, +0.012 dB over 4 images: +0.009 [+0.005, +0.013] (Student's t,
+    3.1824 x 0.002582 / 2), a dagger; at two decimals the cell would read "+0.01" like a noise cell."""
+    import matplotlib.pyplot as plt
+
+    from lmar.report.plots import gain_heatmap
+
+    rows = []
+    for k, im in enumerate(("i1", "i2", "i3", "i4")):
+        for name, psnr in (("lmar", 20.0 + 0.006 + 0.002 * k), ("bicubic", 20.0)):
+            rows.append({"dataset": "d", "backbone": "unet", "resampler": name, "target": "x2", "scale": 2.0,
+                         "image": im, "seed": 0, "psnr": psnr})
+    fig = gain_heatmap(pd.DataFrame(rows), ("lmar", "bicubic"))
+    assert [t.get_text() for t in fig.axes[0].texts] == ["+0.009\u2020"]
+    plt.close("all")
