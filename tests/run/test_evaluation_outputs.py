@@ -219,7 +219,8 @@ def test_a_failed_write_fails_the_job_and_leaves_no_output(mini_data, backbone_c
         return real(*args, **kwargs)
 
     monkeypatch.setattr(evaluation, "write_image", full_disk)
-    with pytest.raises(OSError, match="No space left"):
+    # one error naming the output and what to do (atomic_dir turns the write's OSError into it)
+    with pytest.raises(LmarError, match=f"cannot write {tmp_path / 'img'}: No space left on device; free some space"):
         evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, {"scales": [2, 3], "save_outputs": "all"},
                  tmp_path / "b.csv", tmp_path / "img", CPU, dict(LABELS))
     assert entries(tmp_path) == []  # neither the scores nor a folder of images
