@@ -170,11 +170,14 @@ _ADVICE = {
 }
 
 
+def _reason_and_advice(exc: OSError) -> tuple[str, str]:
+    return exc.strerror or str(exc) or type(exc).__name__, _ADVICE.get(exc.errno, "choose another output path")
+
+
 def write_error(path: str | os.PathLike, exc: OSError) -> LmarError:
     """The one error for an OSError ``exc`` met while writing ``path``: ``cannot write <path>: <reason>; <what
     to do>``, naming the target (never its temporary sibling)."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    advice = _ADVICE.get(exc.errno, "choose another output path")
+    reason, advice = _reason_and_advice(exc)
     return LmarError(f"cannot write {path}: {reason}; {advice}")
 
 
@@ -239,8 +242,7 @@ def _prepare(path: str | os.PathLike, folder: bool = False, probe: bool = False)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        advice = _ADVICE.get(exc.errno, "choose another output path")
+        reason, advice = _reason_and_advice(exc)
         raise LmarError(f"cannot write {path}: cannot make its folder {path.parent} ({reason}); {advice}") from None
     remove_stale_temps(path)
     if probe:
@@ -259,7 +261,7 @@ def check_writable(path: str | os.PathLike, folder: bool = False) -> Path:
     return _prepare(path, folder=folder, probe=True)
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     """Whether ``a`` and ``b`` are one file: the same path once resolved, or (both existing) the same inode."""
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
@@ -274,12 +276,12 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike | None], inputs: Itera
     given = [(name, Path(out)) for name, out in outputs.items() if out is not None]
     inputs = [Path(p) for p in inputs]
     for i, (name, out) in enumerate(given):
-        hit = next((inp for inp in inputs if _same_file(out, inp)), None)
+        hit = next((inp for inp in inputs if same_file(out, inp)), None)
         if hit is not None:
             shown = f"the input {hit}" if str(hit) == str(out) else f"the input {hit} ({out.resolve()})"
             raise LmarError(f"output {name} {out} is {shown}: choose another output path (the inputs are never "
                             "overwritten)")
-        twin = next((other for other in given[:i] if _same_file(out, other[1])), None)
+        twin = next((other for other in given[:i] if same_file(out, other[1])), None)
         if twin is not None:
             raise LmarError(f"outputs {twin[0]} {twin[1]} and {name} {out} are the same file: give each its own path")
     for _, out in given:

@@ -12,7 +12,7 @@ A config entry names a registered part by its ``type`` or, for a user's own part
 
 What may be imported (the trust rule): config files are trusted like a Snakefile, so a
 ``module:Class`` they name is imported. A spec read from data (a checkpoint) is not: it may name
-registered parts, classes of this project's own packages, or a module that the user names in a
+registered parts, classes of this project's part folders (``PART_HOMES``), or code that the user names in a
 trusted place (``allow``: the classes the current config names, or ``--allow-module``); anything else
 is refused before it is imported. A third-party class whose constructor loads files by default is
 refused from data even where allowed (the checkpoint could not turn that load off). The same holds for parameters that name code (``ImportName``).
@@ -43,7 +43,6 @@ from typing import Any
 from lmar.core.errors import LmarError
 from lmar.core.params import bind_params, import_names
 
-OWN_PACKAGES = ("lmar", "baselines")  # this project's code
 PART_HOMES = ("lmar.parts", "baselines")  # where its parts live: what data may name without permission
 
 
@@ -87,11 +86,6 @@ def name_allowed(name: str, allow: Collection[str] | None) -> bool:
         return False
     return (any(_inside(module, home) for home in PART_HOMES)
             or any(name == a if ":" in a else _inside(module, a) for a in allow))
-
-
-def module_allowed(module: str, allow: Collection[str] | None) -> bool:
-    """:func:`name_allowed` for a whole module (no class named)."""
-    return name_allowed(module, allow)
 
 
 def check_import(name: str, what: str, where: str, allow: Collection[str] | None) -> tuple[str, str]:
@@ -139,6 +133,7 @@ def _loads_files_by_default(obj: Any) -> str:
         params = inspect.signature(obj).parameters.values()
     except (TypeError, ValueError):
         return ""
+
     def asks(default: Any) -> bool:
         return not (default is inspect.Parameter.empty or default is None or default is False
                     or (isinstance(default, str) and not default))

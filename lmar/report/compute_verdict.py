@@ -161,14 +161,13 @@ def compute_note(rows: pd.DataFrame) -> str | None:
     slow = [r for r in rows.itertuples() if not pd.isna(r.time_ratio) and r.time_ratio >= 1]
     time = [str(r.target) for r in slow if not getattr(r, "time_under_load", False)]
     loaded = [str(r.target) for r in slow if getattr(r, "time_under_load", False)]
+    if not flops and not time and not loaded:
+        return None
+    first = rows.iloc[0]
     if not flops and not time:
-        if not loaded:
-            return None
-        first = rows.iloc[0]
         return (f"Compute: DEU with {first['resampler']} on backbone {first['backbone']} took as long as enhancing at "
                 f"full resolution or longer at {_targets(loaded, targets)}, but timed under load ({LOAD_MARK}): not a "
                 "finding; time it on an idle machine.")
-    first = rows.iloc[0]
     what = [f"{kind} at {_targets(where, targets)}" for kind, where in (("no FLOPs", flops), ("no time", time)) if where]
     there = rows[rows["target"].astype(str).isin(flops)]
     because = (f"; there it would save FLOPs only with a backbone above {_break_even_cell(there)} kFLOP/pixel, and "

@@ -156,32 +156,30 @@ def bootstrap_mean_ci(
     return mean, float(low), float(high)
 
 
-def t_interval(diffs: pd.DataFrame, level: float = 0.95, over: str = "image") -> tuple[float, float]:
-    """Student's t interval (``level``) of the mean of ``diff`` over ``over`` ("image": each image's
-    difference first averaged over its seeds; "seed": each seed's over its images): ``(low, high)``.
-    With few images (or seeds) the percentile bootstrap is too narrow (it draws only from the values
-    seen, and its spread lacks the t tails); this one is not."""
+def t_interval(means: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Student's t interval (``level``) of the mean of ``means`` (the per-image or per-seed means of a
+    paired difference): ``(low, high)``. With few images (or seeds) the percentile bootstrap is too
+    narrow (it draws only from the values seen, and its spread lacks the t tails); this one is not."""
     from scipy import stats as scipy_stats
 
-    per = _matrix(diffs).mean(axis=0 if over == "image" else 1)
-    m = float(per.mean())
-    if per.size < 2 or np.ptp(per) == 0:
+    m = float(means.mean())
+    if means.size < 2 or np.ptp(means) == 0:
         return m, m
-    half = float(scipy_stats.t.ppf(1 - (1 - level) / 2, per.size - 1) * per.std(ddof=1) / np.sqrt(per.size))
+    half = float(scipy_stats.t.ppf(1 - (1 - level) / 2, means.size - 1) * means.std(ddof=1) / np.sqrt(means.size))
     return m - half, m + half
 
 
 def paired_mean_ci(diffs: pd.DataFrame, n_boot: int = 10000, level: float = 0.95,
                    seed: int = 0) -> tuple[float, float, float]:
     """``(mean, low, high)`` of a paired difference: the bootstrap's interval (:func:`bootstrap_mean_ci`),
-    widened to cover Student's t over the images where there are fewer than SMALL_N of them, and over
-    the seeds where there are 2 to SMALL_N - 1 (:func:`t_interval`): every paired interval of the
-    report (tables, overview, heatmap) is this one."""
+    widened to cover Student's t over the images (each averaged over its seeds) where there are fewer than
+    SMALL_N of them, and over the seeds (each averaged over its images) where there are 2 to SMALL_N - 1
+    (:func:`t_interval`): every paired interval of the report (tables, overview, heatmap) is this one."""
     mean, low, high = bootstrap_mean_ci(diffs, n_boot=n_boot, level=level, seed=seed)
-    m = _matrix(diffs)
-    for over, n in (("image", m.shape[1]), ("seed", m.shape[0])):
-        if 1 < n < SMALL_N:
-            t_low, t_high = t_interval(diffs, level, over)
+    m = _matrix(diffs)  # seeds x images
+    for axis in (0, 1):  # 0: a mean per image, 1: a mean per seed
+        if 1 < m.shape[1 - axis] < SMALL_N:
+            t_low, t_high = t_interval(m.mean(axis=axis), level)
             low, high = min(low, t_low), max(high, t_high)
     return mean, low, high
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from lmar.core.atomic import check_writable
+from lmar.core.atomic import check_writable, same_file
 from lmar.core.errors import LmarError
 from lmar.core.hashing import sha256_hex
 from lmar.core.runtime import precision_mode, synchronize
@@ -163,7 +163,7 @@ def _check_paths(inp: Path, out: Path) -> None:
     """Refuse an output that would overwrite the input or that is a folder, before any work."""
     if out.is_dir():
         raise LmarError(f"output {out} is a folder; give a file name such as {out / (inp.stem + '_enhanced.png')}")
-    if (out.exists() and inp.exists() and os.path.samefile(inp, out)) or out.resolve() == inp.resolve():
+    if same_file(out, inp):
         raise LmarError(f"output {out} is the input {inp}: choose another output path (the input is never overwritten)")
 
 
@@ -199,7 +199,7 @@ def _folder_outputs(inp: Path, out: Path, images: list[Path], suffix: str | None
     output folder that is the input folder and two images that would share an output."""
     if out.exists() and not out.is_dir():
         raise LmarError(f"output {out} is a file, but the input {inp} is a folder: give an output folder")
-    if out.resolve() == inp.resolve() or (out.exists() and os.path.samefile(inp, out)):
+    if same_file(out, inp):
         raise LmarError(f"output folder {out} is the input folder {inp}: choose another (the inputs are never "
                         "overwritten)")
     outputs = [out / (p.name if suffix is None else p.stem + suffix) for p in images]
