@@ -288,3 +288,14 @@ def authors_edge_mask(gray: np.ndarray) -> np.ndarray:
             gy = 3 * (n[2, 0] - n[0, 0]) + 10 * (n[2, 1] - n[0, 1]) + 3 * (n[2, 2] - n[0, 2])
             out[i, j] = (abs(min(max(gx, -1.0), 1.0)) + abs(min(max(gy, -1.0), 1.0))) / 2
     return out
+
+
+class MarkerPickle:
+    """Unpickled, it creates the marker file (``Path.touch``): harmless, but proof that a full load ran code,
+    what a planted checkpoint, weight file or resume state would do."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))

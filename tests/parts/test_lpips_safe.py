@@ -8,13 +8,12 @@ stand-in's own sha256. Everything is written under tmp_path (``empty_torch_home`
 from __future__ import annotations
 
 import math
-import pathlib
 from pathlib import Path
 
 import pytest
 import torch
 
-from helpers import accept_weight, real_lpips, stand_in_alexnet, stand_in_lpips
+from helpers import MarkerPickle, accept_weight, real_lpips, stand_in_alexnet, stand_in_lpips
 
 from lmar.core.errors import LmarError
 from lmar.core.hashing import sha256_hex
@@ -25,19 +24,9 @@ from lmar.run.metrics import Scorer
 CPU = torch.device("cpu")
 
 
-class _Planted:
-    """Unpickling this calls Path.touch(marker): harmless, but proof that code ran."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return pathlib.Path.touch, (pathlib.Path(self.marker),)
-
-
 def _plant(path: Path, marker: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"features.0.weight": torch.zeros(1), "payload": _Planted(marker)}, path)
+    torch.save({"features.0.weight": torch.zeros(1), "payload": MarkerPickle(marker)}, path)
     return path
 
 

@@ -13,23 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import CPU, LMAR_SPEC
+from helpers import CPU, LMAR_SPEC, MarkerPickle
 
 from lmar.core.errors import LmarError
 from lmar.core.hashing import sha256_hex
 from lmar.parts.lmar import released
 from lmar.run.resume import Saver, resume_path
 from lmar.run.train import train_resampler
-
-
-class MarkerPickle:
-    """Unpickled, it creates the marker file: what a full ``torch.load`` / ``pickle.load`` would run."""
-
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (Path.touch, (Path(self.marker),))
 
 
 def plant(path: Path, marker: Path, form: str) -> bytes:

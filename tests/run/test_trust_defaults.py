@@ -13,22 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import BACKBONE_SPEC, one_error, planted_checkpoint, run_cli, write_rgb
+from helpers import BACKBONE_SPEC, MarkerPickle, one_error, planted_checkpoint, run_cli, write_rgb
 
 from lmar.core.errors import LmarError
 from lmar.core.registry import BACKBONES, name_allowed
 
 CNNIQA = "pyiqa.archs.cnniqa_arch:CNNIQA"
-
-
-class MarkerPickle:
-    """Unpickled, it creates the marker file."""
-
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (Path.touch, (Path(self.marker),))
 
 
 def enhance_argv(ckpt: Path, tmp_path: Path, *extra) -> list:

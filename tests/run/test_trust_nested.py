@@ -19,7 +19,7 @@ import torch
 
 from helpers.local_http import LocalServer, Payload
 
-from helpers import LMAR_PARAMS, entries, one_error, planted_checkpoint, run_cli, write_rgb
+from helpers import LMAR_PARAMS, MarkerPickle, entries, one_error, planted_checkpoint, run_cli, write_rgb
 
 from lmar.core import registry
 from lmar.core.errors import LmarError
@@ -33,16 +33,6 @@ CNNIQA = "pyiqa.archs.cnniqa_arch:CNNIQA"  # a third-party class that loads the 
 def wrapped_around(inner: dict) -> dict:
     """A wrapped backbone whose network is again the wrapped class, with ``inner`` as its params."""
     return {"type": "wrapped", "params": {"network": WRAPPED, "tap": "net", "kwargs": inner}}
-
-
-class MarkerPickle:
-    """Unpickled, it creates the marker file: what a full ``torch.load`` of a planted file would run."""
-
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (Path.touch, (Path(self.marker),))
 
 
 @pytest.fixture
