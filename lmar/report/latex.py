@@ -1,5 +1,6 @@
 """LaTeX tables as the report writes them (booktabs only): text escaped, labels made unique, and a
-table wider than a page split into parts of fewer columns, by widths estimated from above at 10pt
+table wider than a page set in smaller type, or where that is not enough split into parts of fewer
+columns, by widths estimated from above with Computer Modern's own character widths
 (:func:`tex_tables`). What goes in the cells is the caller's (:mod:`lmar.report.tables`,
 :mod:`lmar.report.cost_tables`)."""
 
@@ -8,11 +9,25 @@ from __future__ import annotations
 import re
 
 TEXT_WIDTH_PT = 345.0  # \textwidth of LaTeX's article class at 10pt, the narrowest of the common ones
-CHAR_PT = 5.0  # a digit of Computer Modern at 10pt; most lower-case letters are narrower
-WIDE_PT = 7.5  # a capital, "m" or "w": most are narrower
-BOLD = 1.15  # bold against regular Computer Modern: a cell's first line may be bold
-SMALL = 0.8  # \footnotesize (8pt) against 10pt: a cell's second line
-COLUMN_PT = 12.0  # the space booktabs' tabular puts around a column (2 x \tabcolsep)
+COLUMN_PT = 12.0  # the space booktabs' tabular puts around a column (2 x \tabcolsep; it does not scale with the type)
+# Computer Modern's character widths at 10pt, (regular, bold) in points, as pdflatex sets them (the wider of the
+# OT1 and T1 encodings), each class at its widest member's: the widths a table's text takes. Any other
+# character counts as the widest of all ("W").
+_CLASSES = (
+    ("',.:;[]`il!", 2.78, 3.50), ("jf", 3.06, 4.61), (" -", 3.34, 3.84), ("I()trs", 3.95, 4.74),
+    ("cez?", 4.73, 5.44), ("†‡", 4.45, 5.11), ("↑↓", 5.00, 5.00), ("$*/0123456789\\o{}a", 5.01, 5.75),
+    ('g"JkqxvySbdhnpu', 5.56, 6.39), ("^~ZLF", 6.53, 7.24), ("EPBTCw", 7.23, 8.47),
+    ("RAXUVYHNDOQ&+<=>@_KG", 7.85, 9.05), ("#%m", 8.34, 9.59), ("M|W", 10.28, 12.05))
+CM_PT = {c: (regular, bold) for chars, regular, bold in _CLASSES for c in chars}
+WIDEST = CM_PT["W"]
+# The type sizes a table may take, largest first: (the command before its tabular, its widths against 10pt's,
+# the command of a cell's second line, that line's widths against 10pt's). A smaller size of Computer Modern is
+# relatively wider than its nominal ratio (optical sizes): \small 9/10 sets text up to 0.93 as wide,
+# \footnotesize 8/10 up to 0.86, \scriptsize 7/10 up to 0.82 (measured, every character above). A table takes
+# the largest size in which it fits the page in one part; one too wide even in the last is split
+# (:func:`tex_tables`).
+SIZES = (("", 1.0, r"\footnotesize", 0.86), (r"\small", 0.93, r"\scriptsize", 0.82),
+         (r"\footnotesize", 0.86, r"\scriptsize", 0.82))
 
 
 def _latex_text(text: str) -> str:
@@ -31,17 +46,18 @@ def latex_label(*parts) -> str:
     return "tab:" + re.sub(r"-+", "-", slug).strip("-")
 
 
-def _text_pt(text: str) -> float:
-    """The points ``text`` takes at 10pt, estimated from above: :data:`WIDE_PT` per capital, "m" or
-    "w", :data:`CHAR_PT` per other character."""
-    return sum(WIDE_PT if c.isupper() or c in "mw" else CHAR_PT for c in text)
+def _text_pt(text: str, bold: bool = False) -> float:
+    """The points ``text`` takes at 10pt (in bold with ``bold``), from above: :data:`CM_PT` per character."""
+    return sum(CM_PT.get(c, WIDEST)[bold] for c in text)
 
 
-def _width(head: tuple[str, str], cells) -> float:
-    """The points one column needs at most: its head's two lines, its cells' first lines (perhaps
-    bold) and second lines (small type), and the space around it."""
-    return max([_text_pt(line) for line in head]
-               + [max(_text_pt(top) * BOLD, _text_pt(bottom) * SMALL) for top, bottom in cells]) + COLUMN_PT
+def _width(head: tuple[str, str], cells, size: float = 1.0, small: float = 0.86) -> float:
+    """The points one column needs at most: its head's two lines, its cells' first lines (bold where
+    ranked first) and second lines, at the table's ``size`` and the second lines' ``small`` (widths
+    against 10pt's: :data:`SIZES`), and the space around it. ``cells``: (line 1, line 2, rank) each."""
+    return max([_text_pt(line) * size for line in head]
+               + [max(_text_pt(top, rank == 1) * size, _text_pt(bottom) * small) for top, bottom, rank in cells]
+               ) + COLUMN_PT
 
 
 def _chunks(widths: list[float], room: float) -> list[list[int]]:
@@ -58,10 +74,20 @@ def _chunks(widths: list[float], room: float) -> list[list[int]]:
     return out
 
 
-def _tex_line(cells: list[str], small: bool = False) -> str:
-    """One row of a tabular from LaTeX cells (in small type with ``small``). A row starting with "["
-    gets "{}" before it, or the previous row's ``\\\\`` would read it as its optional argument."""
-    body = " & ".join(f"{{\\footnotesize {c}}}" if small and c else c for c in cells)
+def _balanced(widths: list[float], room: float) -> list[list[int]]:
+    """As many runs as :func:`_chunks` needs for ``room``, their widest as narrow as it can be: the
+    columns shared out evenly (three and two of five, not four and one)."""
+    parts = _chunks(widths, room)
+    caps = sorted({sum(widths[i:j]) for i in range(len(widths)) for j in range(i + 1, len(widths) + 1)})
+    cap = next((c for c in caps if c <= room and len(_chunks(widths, c)) == len(parts)), None)
+    return parts if cap is None else _chunks(widths, cap)
+
+
+def _tex_line(cells: list[str], small: str = "") -> str:
+    """One row of a tabular from LaTeX cells (each in the type ``small`` names, e.g. ``\\footnotesize``,
+    where given). A row starting with "[" gets "{}" before it, or the previous row's ``\\\\`` would read
+    it as its optional argument."""
+    body = " & ".join(f"{{{small} {c}}}" if small and c else c for c in cells)
     return ("{}" if body.startswith("[") else "") + body + r" \\"
 
 
@@ -71,15 +97,20 @@ def tex_tables(caption: str, label: str, head: list[tuple[str, str]], rows: list
     underlined, line 2 in small type below line 1, '' for none) under ``head`` ((line 1, line 2) per
     column), all text plain (escaped here). The first ``keep`` columns name a row; the others are split
     into as few tables as keep each within :data:`TEXT_WIDTH_PT` (by :func:`_width`), each repeating
-    the naming columns, labelled ``label`` and then ``label``-part2, -part3, ..."""
-    widths = [_width(head[j], [row[j][:2] for row in rows]) for j in range(len(head))]
-    parts = _chunks(widths[keep:], TEXT_WIDTH_PT - sum(widths[:keep]))
+    the naming columns, labelled ``label`` and then ``label``-part2, -part3, ... A table is first set in
+    smaller type (:data:`SIZES`, down to ``\\footnotesize``) before it is split: a paper's table of five
+    targets reads better small in one piece than in three."""
+    for command, size, small, small_size in SIZES:
+        widths = [_width(head[j], [row[j] for row in rows], size, small_size) for j in range(len(head))]
+        parts = _balanced(widths[keep:], TEXT_WIDTH_PT - sum(widths[:keep]))
+        if len(parts) == 1:
+            break
     out = []
     for k, part in enumerate(parts, start=1):
         chosen = list(range(keep)) + [keep + i for i in part]
         title = caption + (f" (part {k} of {len(parts)})" if len(parts) > 1 else "")
         lines = [r"\begin{table}[htbp]", r"\centering", f"\\caption{{{_latex_text(title)}}}",
-                 f"\\label{{{label if k == 1 else f'{label}-part{k}'}}}",
+                 f"\\label{{{label if k == 1 else f'{label}-part{k}'}}}"] + ([command] if command else []) + [
                  f"\\begin{{tabular}}{{{'l' * keep}{'r' * len(part)}}}", r"\toprule",
                  _tex_line([_latex_text(head[j][0]) for j in chosen])]
         if any(head[j][1] for j in chosen):
@@ -92,7 +123,7 @@ def tex_tables(caption: str, label: str, head: list[tuple[str, str]], rows: list
                 lines.append(r"\addlinespace")
             lines.append(_tex_line(tops))
             if any(row[j][1] for j in chosen):
-                lines.append(_tex_line([_latex_text(row[j][1]) for j in chosen], small=True))
+                lines.append(_tex_line([_latex_text(row[j][1]) for j in chosen], small=small))
         lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
         out.append("\n".join(lines))
     return "\n".join(out)

@@ -252,6 +252,10 @@ def _comparison_cells(cmp: pd.DataFrame, metric: str) -> dict[str, dict[str, tup
     return cells
 
 
+WIN_RATE = ("The win rate is the share of the paired units (an image at a seed) where a scores better than b, "
+            "a tie counting half")
+
+
 def _comparison_markdown(cmp: pd.DataFrame, metric: str) -> str:
     cells = _comparison_cells(cmp, metric)
     frame = pd.DataFrame({pair: {t: " ".join(p for p in parts if p) for t, parts in row.items()}
@@ -289,6 +293,7 @@ def render(df: pd.DataFrame, metrics, learned=(), n_boot: int = N_BOOT, seed: in
     cmp = comparisons(df, metrics, learned, n_boot, seed) if learned else pd.DataFrame()
     if len(cmp):
         md.append("## Paired differences: mean [95% interval] per image, win rate; † the interval excludes 0\n")
+        md.append(f"{WIN_RATE}.\n")
         n_min = int(cmp["n_images"].min() * cmp["n_seeds"].min())
         if n_min < SMALL_N:
             md.append(f"With {counted(n_min, 'paired unit')}, a percentile bootstrap interval alone is narrower than "
@@ -303,7 +308,7 @@ def render(df: pd.DataFrame, metrics, learned=(), n_boot: int = N_BOOT, seed: in
                     md += [f"### {title}\n", _comparison_markdown(part, metric), ""]
                     caption = (f"{dataset} / {backbone}, paired differences: {metric_label(metric)} "
                                f"{arrow(metric)}, mean a - b per image, win rate, † the interval excludes 0 "
-                               f"(below: 95% interval), over {over}")
+                               f"(below: 95% interval), over {over}; {WIN_RATE[0].lower()}{WIN_RATE[1:]}")
                     tex += [_comparison_latex(part, metric, caption,
                                               label(dataset, backbone, seeds, metric, "paired")), ""]
     tidy = pd.concat([stats.assign(kind="mean"), cmp.assign(kind="paired")], ignore_index=True) if len(cmp) else stats

@@ -123,11 +123,7 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
         used = df.loc[df["resize_loss"].notna() & (df["resize_loss"] != ""), ["resampler", "resize_loss"]].drop_duplicates()
         for r in used.itertuples():
             text += f"\nResize loss used to train {r.resampler}: {r.resize_loss}\n"
-    if "backbone_weights" in df:
-        rows = df.loc[df["backbone_weights"].notna() & (df["backbone_weights"] != "none"),
-                      ["backbone", "backbone_weights"]].drop_duplicates()
-        text += "".join(f"\nWeights of backbone {r.backbone}: {r.backbone_weights}\n" for r in rows.itertuples())
-    text += _resampler_weights(df)
+    text += _backbone_weights(df) + _resampler_weights(df)
     text += _budgets(df)
     if out_csv is not None:
         with atomic_path(out_csv) as t:
@@ -143,6 +139,23 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     if out_left_out is not None:
         record.write(out_left_out, notes)
     return read, notes
+
+
+def _backbone_weights(df: pd.DataFrame) -> str:
+    """One line per backbone (and seed, where the rows hold several seeds):
+    trained, a copy of a zoo entry (named), or the authors' release."""
+    if "backbone_weights" not in df:
+        return ""
+    used = df[df["backbone_weights"].notna() & (df["backbone_weights"] != "none")]
+    cols = ["backbone", "seed", "backbone_weights"]
+    several = used["seed"].nunique() > 1 if "seed" in used else False
+    rows = used.reindex(columns=cols if several else ["backbone", "backbone_weights"]).drop_duplicates()
+    if several:  # each backbone's seeds together, backbones in the order of the tables
+        order = {b: i for i, b in enumerate(dict.fromkeys(used["backbone"]))}
+        rows = rows.sort_values(["backbone", "seed"], key=lambda c: c.map(order) if c.name == "backbone" else c,
+                                kind="stable")
+    return "".join(f"\nWeights of backbone {r.backbone}{f' at seed {r.seed}' if several else ''}: {r.backbone_weights}\n"
+                   for r in rows.itertuples())
 
 
 def _resampler_weights(df: pd.DataFrame) -> str:

@@ -29,7 +29,7 @@ from lmar.data.pairs import list_pairs
 from lmar.data.validate import check_test_split
 from lmar.parts.cost import param_count, stage_flops
 from lmar.parts.resize import check_method
-from lmar.run import checkpoint, cpu_wait
+from lmar.run import checkpoint, cpu_wait, zoo
 from lmar.run.curves import backbone_convergence
 from lmar.run.eval_breakdown import clock, device_peak_over, note_device_peak, start, timed_iter
 from lmar.run.metrics import Scorer
@@ -84,6 +84,15 @@ def _schedule(meta) -> str:
     return json.dumps(train, sort_keys=True) if isinstance(train, dict) else ""
 
 
+def backbone_weights(ckpt: Path, content: dict) -> str:
+    """Where the backbone's weights came from, as the table's footer says it: the checkpoint's own word
+    ("trained", or the authors' release), and for a copy of a zoo entry its name (found by sha256:
+    :func:`lmar.run.zoo.entry_of`), so that a reader knows the backbone was trained before this run."""
+    weights = str((content.get("meta") or {}).get("weights", "trained"))
+    name = zoo.entry_of(ckpt) if weights == "trained" else None
+    return f"trained, a copy of the zoo's {name} (sha256 as its record)" if name else weights
+
+
 def evaluate(
     data: Path,
     backbone_ckpt: Path,
@@ -128,6 +137,7 @@ def evaluate(
         check_test_split(data, [p.name for p in pairs], dataset_spec, labels.get("dataset", "?"))
     if resampler.is_identity:
         targets = [Target(FULL, scale=1.0)]
+    weights = backbone_weights(backbone_ckpt, backbone_ckpt_content)
     fixed = {
         **labels,
         "backbone_type": (backbone_ckpt_content.get("spec") or {}).get("type", ""),
@@ -138,9 +148,9 @@ def evaluate(
         "precision": precision,
         "resize_loss": train_meta.get("resize_loss", ""),
         # where the weights came from: trained here, or the authors' release (lmar.parts.lmar.released)
-        "backbone_weights": backbone_ckpt_content.get("meta", {}).get("weights", "trained"),
+        "backbone_weights": weights,
         # whether the backbone had converged, from the curve beside its checkpoint (lmar.report.verdicts)
-        **backbone_convergence(backbone_ckpt, backbone_ckpt_content.get("meta", {}).get("weights", "trained")),
+        **backbone_convergence(backbone_ckpt, weights),
         "resampler_weights": train_meta.get("weights", "trained") if resampler.trainable else "none",
         # early stopping's choice (train.val_pairs): the epoch whose weights were kept, -1 the initial ones
         "resampler_kept_epoch": train_meta.get("kept_epoch", "") if resampler.trainable else "",

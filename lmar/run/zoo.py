@@ -111,6 +111,18 @@ def find(dataset_spec: dict, backbone_spec: dict, seed: int, where: str = "confi
     return None, f"trains its own: unlike the zoo's {name}, {'; '.join(diff)}"
 
 
+def entry_of(ckpt: Path, folder: Path = ZOO_DIR) -> str | None:
+    """The name of the zoo entry whose checkpoint ``ckpt`` is, byte for byte (its sha256 is the one an
+    entry's record holds), else None; None too where the zoo cannot be read (a question of provenance,
+    not a reason to stop an evaluation). A copy is named by what it holds, wherever it was copied to."""
+    digest = sha256_hex(ckpt)
+    try:
+        found = records(folder)
+    except LmarError:
+        return None
+    return next((name for name, record in found.items() if record.get("sha256") == digest), None)
+
+
 def _record_of(ckpt: Path, folder: Path) -> tuple[dict, str]:
     name = Path(ckpt).name.removesuffix(".pt")
     record = records(folder).get(name)

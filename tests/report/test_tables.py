@@ -140,3 +140,15 @@ def test_means_that_print_the_same_share_a_mark():
     got = table_lines(md, "d / b: LPIPS ↓")
     assert [got[name][0].split(" [")[0] for name in lpips] == ["**0.2000", "*0.3000", "**0.2000", "0.4000"]
     assert tex.count(r"\textbf{31.00") == 6 and tex.count(r"\underline{30.50") == 2
+
+
+def test_a_tie_counts_half_and_both_tables_say_so():
+    df = store()
+    tie = (df.resampler == "lmar") & (df.target == "x2") & (df.image == "i1")
+    df.loc[tie, "psnr"] = 29.0  # lmar - bicubic at x2: 0 (a tie), +0.5, +1.0: 2.5 of 3 units
+    md, tex, tidy = render(df, ["psnr"], learned=["lmar"], n_boot=200)
+    paired = tidy[(tidy.kind == "paired") & (tidy.b == "bicubic") & (tidy.target == "x2")].iloc[0]
+    assert abs(paired["win_rate"] - 2.5 / 3) < 1e-12
+    assert "| lmar - bicubic | +0.50 " in " ".join(md.split()) and " 83% " in " ".join(md.split())
+    said = "share of the paired units (an image at a seed) where a scores better than b, a tie counting half"
+    assert said in md and said in " ".join(tex.split())

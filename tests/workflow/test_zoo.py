@@ -209,3 +209,33 @@ def test_the_package_ships_the_zoos_files():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["lmar"]
     shipped = [p.relative_to(ROOT / "lmar").as_posix() for p in ZOO_DIR.iterdir()]
     assert shipped and all(any(fnmatch.fnmatch(f, pattern) for pattern in data) for f in shipped), shipped
+
+
+def test_a_copy_of_an_entry_is_named_by_its_bytes_wherever_it_lies(tmp_path):
+    from lmar.run.evaluate import backbone_weights
+    from lmar.run.zoo import entry_of
+
+    copy_ = tmp_path / "elsewhere" / "backbone.pt"
+    copy_.parent.mkdir()
+    shutil.copyfile(ZOO_DIR / "mini-nafnet-seed1.pt", copy_)
+    assert entry_of(copy_) == "mini-nafnet-seed1"
+    assert backbone_weights(copy_, {"meta": {"weights": "trained"}}) == (
+        "trained, a copy of the zoo's mini-nafnet-seed1 (sha256 as its record)")
+    # the authors' release keeps its own word even if its bytes were an entry's
+    assert backbone_weights(copy_, {"meta": {"weights": "authors' release"}}) == "authors' release"
+    raw = bytearray(copy_.read_bytes())
+    raw[-1] ^= 1  # one bit changed: no longer the entry
+    copy_.write_bytes(bytes(raw))
+    assert entry_of(copy_) is None
+    assert backbone_weights(copy_, {"meta": {}}) == "trained"
+
+
+def test_an_unreadable_zoo_names_no_entry_and_stops_nothing(tmp_path):
+    from lmar.run.zoo import entry_of
+
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    (folder / "broken.json").write_text("{not json")
+    ckpt = tmp_path / "b.pt"
+    ckpt.write_bytes(b"x")
+    assert entry_of(ckpt, folder) is None
