@@ -239,3 +239,20 @@ def test_an_unreadable_zoo_names_no_entry_and_stops_nothing(tmp_path):
     ckpt = tmp_path / "b.pt"
     ckpt.write_bytes(b"x")
     assert entry_of(ckpt, folder) is None
+
+
+def test_an_evaluation_with_a_zoo_copy_says_so_in_every_row_and_one_trained_here_does_not(mini_data, backbone_ckpt,
+                                                                                           tmp_path):
+    from helpers import CPU, LABELS
+
+    from lmar.run.evaluate import evaluate
+
+    copy_ = tmp_path / "models" / "backbone.pt"
+    copy_.parent.mkdir()
+    shutil.copyfile(ZOO_DIR / "mini-unet-seed0.pt", copy_)
+    zoo_rows = evaluate(mini_data, copy_, {"type": "bicubic"}, None, {"scales": [2]}, tmp_path / "z.csv", tmp_path / "zi", CPU,
+                        dict(LABELS))
+    assert set(zoo_rows["backbone_weights"]) == {"trained, a copy of the zoo's mini-unet-seed0 (sha256 as its record)"}
+    own = evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, {"scales": [2]}, tmp_path / "o.csv", tmp_path / "oi", CPU,
+                   dict(LABELS))
+    assert set(own["backbone_weights"]) == {"trained"}
