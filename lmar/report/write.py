@@ -142,20 +142,22 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
 
 
 def _backbone_weights(df: pd.DataFrame) -> str:
-    """One line per backbone (and seed, where the rows hold several seeds):
-    trained, a copy of a zoo entry (named), or the authors' release."""
+    """One line per backbone saying where its weights came from (trained, a copy of a zoo entry, named,
+    or the authors' release); where its seeds' weights came from different places, one line per source
+    naming its seeds (each seed's copy of the zoo names its own entry)."""
     if "backbone_weights" not in df:
         return ""
     used = df[df["backbone_weights"].notna() & (df["backbone_weights"] != "none")]
-    cols = ["backbone", "seed", "backbone_weights"]
-    several = used["seed"].nunique() > 1 if "seed" in used else False
-    rows = used.reindex(columns=cols if several else ["backbone", "backbone_weights"]).drop_duplicates()
-    if several:  # each backbone's seeds together, backbones in the order of the tables
-        order = {b: i for i, b in enumerate(dict.fromkeys(used["backbone"]))}
-        rows = rows.sort_values(["backbone", "seed"], key=lambda c: c.map(order) if c.name == "backbone" else c,
-                                kind="stable")
-    return "".join(f"\nWeights of backbone {r.backbone}{f' at seed {r.seed}' if several else ''}: {r.backbone_weights}\n"
-                   for r in rows.itertuples())
+    lines = []
+    for backbone, rows in used.groupby("backbone", sort=False):
+        sources = rows.groupby("backbone_weights", sort=False)["seed"].unique() if "seed" in rows else None
+        if sources is None or len(sources) == 1:
+            lines += [f"\nWeights of backbone {backbone}: {w}\n" for w in rows["backbone_weights"].unique()]
+            continue
+        for weights, seeds in sorted(sources.items(), key=lambda kv: min(kv[1])):
+            at = ", ".join(str(s) for s in sorted(seeds))
+            lines.append(f"\nWeights of backbone {backbone} at seed{'s' if len(seeds) > 1 else ''} {at}: {weights}\n")
+    return "".join(lines)
 
 
 def _resampler_weights(df: pd.DataFrame) -> str:

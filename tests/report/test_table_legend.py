@@ -57,7 +57,7 @@ def test_the_marks_are_explained_above_the_metric_tables(tmp_path):
     assert section.splitlines()[2].startswith("In each column the best mean as printed is bold and the second italic")
 
 
-def test_each_backbone_says_where_its_weights_came_from_per_seed_where_several(tmp_path):
+def test_each_backbone_says_where_its_weights_came_from_per_seed_where_they_differ(tmp_path):
     path = results(tmp_path / "r.csv", seeds=(0, 1))
     df = pd.read_csv(path)
     zoo = "trained, a copy of the zoo's mini-unet-seed0 (sha256 as its record)"
@@ -66,8 +66,21 @@ def test_each_backbone_says_where_its_weights_came_from_per_seed_where_several(t
     out = tmp_path / "t.md"
     write_table([path], out, gain=("learned_resizer", "bicubic"))
     lines = [line for line in out.read_text().splitlines() if line.startswith("Weights of backbone")]
+    # the U-Net's two seeds came from two places, NAFNet's from one: one line for it, no seed named
     assert lines == [f"Weights of backbone unet at seed 0: {zoo}", "Weights of backbone unet at seed 1: trained",
-                     "Weights of backbone nafnet at seed 0: trained", "Weights of backbone nafnet at seed 1: trained"]
+                     "Weights of backbone nafnet: trained"]
+
+
+def test_seeds_of_one_source_share_a_line(tmp_path):
+    path = results(tmp_path / "r.csv", seeds=(0, 1, 2))
+    df = pd.read_csv(path)
+    df.loc[(df["backbone"] == "unet") & (df["seed"] != 1), "backbone_weights"] = "authors' release"
+    df.to_csv(path, index=False)
+    out = tmp_path / "t.md"
+    write_table([path], out, gain=("learned_resizer", "bicubic"))
+    lines = [line for line in out.read_text().splitlines() if line.startswith("Weights of backbone")]
+    assert lines == ["Weights of backbone unet at seeds 0, 2: authors' release",
+                     "Weights of backbone unet at seed 1: trained", "Weights of backbone nafnet: trained"]
 
 
 def test_one_seed_names_no_seed_in_the_backbone_lines(tmp_path):
