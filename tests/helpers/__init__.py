@@ -299,3 +299,12 @@ class MarkerPickle:
 
     def __reduce__(self):
         return (Path.touch, (Path(self.marker),))
+
+
+def readme_record(pattern: str, what: str) -> tuple[str, Path]:
+    """(the README's text, its runs of white space made one space; the record under docs/measured/ that the
+    sentence ``pattern`` names in its one group), for the tests that recompute the README's figures."""
+    text = " ".join((ROOT / "README.md").read_text().split())
+    named = re.search(pattern, text)
+    assert named, f"the README no longer names the record of {what}"
+    return text, ROOT / named.group(1)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import ROOT
+from helpers import readme_record
 from scipy import stats
 
 SENTENCE = r"\*\*LMAR's parts\*\* \(`workflow/configs/ablations\.yaml`, the U-Net at seed 0; `(docs/measured/[^`/]+)/`\)"
@@ -18,15 +18,18 @@ ABLATIONS = ["no-kernel", "no-embedding", "no-feature-loss", "no-edge-loss", "no
 
 
 @pytest.fixture(scope="module")
-def text() -> str:
-    return " ".join((ROOT / "README.md").read_text().split())
+def named() -> tuple[str, Path]:
+    return readme_record(SENTENCE, "LMAR's ablations")
 
 
 @pytest.fixture(scope="module")
-def record(text) -> Path:
-    named = re.search(SENTENCE, text)
-    assert named, "the README no longer names the record of LMAR's ablations"
-    return ROOT / named.group(1)
+def text(named) -> str:
+    return named[0]
+
+
+@pytest.fixture(scope="module")
+def record(named) -> Path:
+    return named[1]
 
 
 @pytest.fixture(scope="module")

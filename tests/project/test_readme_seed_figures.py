@@ -9,21 +9,24 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import ROOT
+from helpers import readme_record
 
 SENTENCE = r"At seeds 1 and 2 \(`(docs/measured/[^`/]+)/`\)"
 
 
 @pytest.fixture(scope="module")
-def text() -> str:
-    return " ".join((ROOT / "README.md").read_text().split())
+def named() -> tuple[str, Path]:
+    return readme_record(SENTENCE, "LMAR at three seeds")
 
 
 @pytest.fixture(scope="module")
-def record(text) -> Path:
-    named = re.search(SENTENCE, text)
-    assert named, "the README no longer names the record of LMAR at three seeds"
-    return ROOT / named.group(1)
+def text(named) -> str:
+    return named[0]
+
+
+@pytest.fixture(scope="module")
+def record(named) -> Path:
+    return named[1]
 
 
 def held_out(record: Path, backbone: str, seed: int) -> tuple[int, float]:
