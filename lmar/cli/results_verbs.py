@@ -142,6 +142,19 @@ def plot(args):
     write_plots(args.results, args.out, args.out_gain, args.out_latency, tuple(args.gain))
 
 
+@verb("plot-ablation", "each variant of a learned method (an ablation) against that method, per target "
+      "(PNG, and PDF beside it)",
+      flag("results", type=Path),
+      flag("--out", type=Path, required=True, help="the figure; refused where the results hold no variants"))
+def plot_ablation(args):
+    from lmar.core.atomic import check_outputs
+    from lmar.report.plot_ablation import write_ablation
+
+    pdf = {"--out (its PDF)": args.out.with_suffix(".pdf")} if args.out.suffix.lower() != ".pdf" else {}
+    check_outputs({"--out": args.out, **pdf}, [args.results])
+    write_ablation(args.results, args.out)
+
+
 @verb("plot-curves", "training curves (loss per epoch) of every training job",
       flag("curves", nargs="+", type=Path, help="curve CSVs written beside the checkpoints"),
       flag("--root", type=Path, default=None, help="job labels are the paths under this folder "

@@ -51,6 +51,7 @@ def test_an_ablation_entry_plans_one_more_training(tmp_path):
     assert rc == 0, out
     counts = {p[0]: int(p[1]) for p in (ln.split() for ln in out.splitlines()) if len(p) == 2 and p[1].isdigit()}
     assert counts["train_resampler"] == 2 and counts["evaluate"] == 4
+    assert counts["plot_ablation"] == 1  # a variant of lmar beside lmar: the ablation figure
 
 
 @pytest.mark.slow
@@ -63,6 +64,8 @@ def test_the_ablation_config_plans_one_training_per_ablation(tmp_path):
     # ablations on one backbone and seed (10); evaluated: lanczos3, bicubic, area, lmar and
     # full_resolution on 6 (30), plus the 2 + 10 one-seed entries
     assert counts["pretrain_backbone"] == 6 and counts["train_resampler"] == 18 and counts["evaluate"] == 42
+    # its ten variants of lmar get the ablation figure (the tiny config's single lmar does not: below)
+    assert counts["plot_ablation"] == 1 and "plot-ablation results/ablations/results.parquet" in res.stdout
     # the 6 backbones all come from the zoo (it holds seeds 0, 1 and 2): none trains here
     pretrain = [ln for ln in (res.stdout + res.stderr).splitlines() if "lmar pretrain-backbone" in ln]
     copied = sorted(ln.split("--from-zoo ")[1].split()[0].rsplit("/", 1)[-1] for ln in pretrain if "--from-zoo" in ln)
@@ -77,4 +80,5 @@ def test_seeds_multiply_trainings_and_evaluations_but_nothing_twice(tmp_path):
     counts = {p[0]: int(p[1]) for p in (ln.split() for ln in out.splitlines()) if len(p) == 2 and p[1].isdigit()}
     # tiny: 1 dataset x 1 backbone, resamplers bicubic, lmar (trained), full_resolution
     assert counts["prepare_data"] == 1 and counts["pretrain_backbone"] == 3 and counts["train_resampler"] == 3
+    assert "plot_ablation" not in counts  # one trainable resampler of each type: no variants to draw
     assert counts["evaluate"] == 3 * 3

@@ -299,6 +299,15 @@ def prefetch_targets():
     return downloads + sorted(released) + weights_inputs()
 
 
+def has_variants():
+    """Whether two trainable resamplers share a part type (an ablation's `base: lmar` entries beside
+    lmar): the run then draws the ablation figure (lmar.report.plot_ablation)."""
+    kinds = [spec["type"] for name, spec in config["resamplers"].items()
+             if trainable(spec, f"resamplers.{name}.type")]
+    return len(kinds) != len(set(kinds))
+
+
 def all_targets():
     return [f"{RES}/table.md", f"{RES}/left_out.md", f"{RES}/psnr_vs_scale.png", f"{RES}/training_curves.png", f"{RES}/crops.png",
-            f"{RES}/config.resolved.yaml", f"{RES}/environment.txt", f"{RES}/job_costs.md"]
+            f"{RES}/config.resolved.yaml", f"{RES}/environment.txt", f"{RES}/job_costs.md"] + (
+            [f"{RES}/ablation.png"] if has_variants() else [])

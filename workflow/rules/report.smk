@@ -64,6 +64,22 @@ rule plot:
         " --out-latency {output.latency:q} --gain {params.gain:q} > {log:q} 2>&1"
 
 
+rule plot_ablation:
+    input:
+        f"{RES}/results.parquet",
+    output:
+        report(f"{RES}/ablation.png", caption="../report/ablation.rst", category="Plots"),
+        f"{RES}/ablation.pdf",
+    params:
+        code=code("lmar.report.plot_ablation"),
+    conda:
+        ENV
+    log:
+        f"{LOGS}/plot_ablation.log",
+    shell:
+        "python -m lmar plot-ablation {input:q} --out {output[0]:q} > {log:q} 2>&1"
+
+
 rule plot_curves:
     input:
         curve_files(),
