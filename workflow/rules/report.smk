@@ -68,8 +68,8 @@ rule plot_ablation:
     input:
         f"{RES}/results.parquet",
     output:
-        report(f"{RES}/ablation.png", caption="../report/ablation.rst", category="Plots"),
-        f"{RES}/ablation.pdf",
+        png=report(f"{RES}/ablation.png", caption="../report/ablation.rst", category="Plots"),
+        pdf=f"{RES}/ablation.pdf",
     params:
         code=code("lmar.report.plot_ablation"),
     conda:
@@ -77,7 +77,7 @@ rule plot_ablation:
     log:
         f"{LOGS}/plot_ablation.log",
     shell:
-        "python -m lmar plot-ablation {input:q} --out {output[0]:q} > {log:q} 2>&1"
+        "python -m lmar plot-ablation {input:q} --out {output.png:q} > {log:q} 2>&1"
 
 
 rule plot_curves:
