@@ -5,31 +5,15 @@ scipy's Student's t, not the harness)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import readme_record
 from scipy import stats
 
+WHAT = "LMAR's ablations"  # the record, in words (tests/project/conftest.py)
 SENTENCE = r"\*\*LMAR's parts\*\* \(`workflow/configs/ablations\.yaml`, the U-Net at seed 0; `(docs/measured/[^`/]+)/`\)"
 ABLATIONS = ["no-kernel", "no-embedding", "no-feature-loss", "no-edge-loss", "no-resize-loss", "feature-only",
              "kernel-5x5", "mlp-64", "fixed-scale", "r-bicubic"]
-
-
-@pytest.fixture(scope="module")
-def named() -> tuple[str, Path]:
-    return readme_record(SENTENCE, "LMAR's ablations")
-
-
-@pytest.fixture(scope="module")
-def text(named) -> str:
-    return named[0]
-
-
-@pytest.fixture(scope="module")
-def record(named) -> Path:
-    return named[1]
 
 
 @pytest.fixture(scope="module")

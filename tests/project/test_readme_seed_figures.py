@@ -8,25 +8,9 @@ import re
 from pathlib import Path
 
 import pandas as pd
-import pytest
-from helpers import readme_record
 
+WHAT = "LMAR at three seeds"  # the record, in words (tests/project/conftest.py)
 SENTENCE = r"At seeds 1 and 2 \(`(docs/measured/[^`/]+)/`\)"
-
-
-@pytest.fixture(scope="module")
-def named() -> tuple[str, Path]:
-    return readme_record(SENTENCE, "LMAR at three seeds")
-
-
-@pytest.fixture(scope="module")
-def text(named) -> str:
-    return named[0]
-
-
-@pytest.fixture(scope="module")
-def record(named) -> Path:
-    return named[1]
 
 
 def held_out(record: Path, backbone: str, seed: int) -> tuple[int, float]:

@@ -67,13 +67,14 @@ def test_character_widths_are_computer_modern_s_as_pdflatex_sets_them_from_above
             for bold in (False, True):
                 body = latex._latex_text(text)
                 body = "\\textbf{" + body + "}" if bold else body
-                boxes.append("\\setbox0=\\hbox{\\%s %s}\\typeout{BOX %d %s %d \\the\\wd0}" % (size, body, k, size, bold))
-    (tmp_path / "w.tex").write_text("\\documentclass[10pt]{article}\n\\usepackage[%s]{fontenc}\n\\begin{document}\n%s\n"
-                                    "\\end{document}\n" % (encoding, "\n".join(boxes)))
+                boxes.append(f"\\setbox0=\\hbox{{\\{size} {body}}}\\typeout{{BOX {k} {size} {int(bold)} \\the\\wd0}}")
+    body = "\n".join(boxes)
+    (tmp_path / "w.tex").write_text(f"\\documentclass[10pt]{{article}}\n\\usepackage[{encoding}]{{fontenc}}\n"
+                                    f"\\begin{{document}}\n{body}\n\\end{{document}}\n")
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "w.tex"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stdout[-2000:]
-    found = re.findall(r"^BOX (\d+) (\w+) (\d) ([\d.]+)pt", (tmp_path / "w.log").read_text(), flags=re.M)
+    found = re.findall(r"^BOX (\d+) (\w+) (\d) ([\d.]+)pt", (tmp_path / "w.log").read_text(), flags=re.MULTILINE)
     assert len(found) == len(MEASURED) * len(sizes) * 2
     for k, size, bold, measured in found:
         estimate = latex._text_pt(MEASURED[int(k)], bold == "1") * sizes[size]
