@@ -13,17 +13,12 @@ import pandas as pd
 from lmar.core.errors import LmarError
 from lmar.report.blocks import finite_scores
 from lmar.report.plot_style import resampler_styles, save_figure
+from lmar.report.stats import first_of_type, learned_names
 from lmar.report.store import load_results
 from lmar.report.tables import N_BOOT, comparisons
 from lmar.report.verdicts import kept_initial_weights_labels, wrap_names
 
 TITLE_WIDTH = 60
-
-
-def learned_names(df: pd.DataFrame) -> list[str]:
-    """The trained resamplers of the results (``resampler_weights`` other than "none"), in store order."""
-    weights = df.get("resampler_weights", pd.Series("none", index=df.index)).fillna("none")
-    return list(dict.fromkeys(df.loc[weights != "none", "resampler"]))
 
 
 def variants(df: pd.DataFrame) -> dict[str, str]:
@@ -34,9 +29,7 @@ def variants(df: pd.DataFrame) -> dict[str, str]:
     if "resampler_type" not in df or not learned:
         return {}
     types = dict(zip(df["resampler"], df["resampler_type"]))
-    first: dict[str, str] = {}
-    for name in learned:
-        first.setdefault(types[name], name)
+    first = first_of_type(learned, types)
     return {name: first[types[name]] for name in learned if first[types[name]] != name}
 
 

@@ -197,6 +197,22 @@ def win_rate(diffs: pd.DataFrame, metric: str) -> float:
     return float((wins.sum() + 0.5 * (d == 0).sum()) / d.size)
 
 
+def learned_names(df: pd.DataFrame) -> list[str]:
+    """The trained resamplers of the results (``resampler_weights`` other than "none"), in store order."""
+    weights = df.get("resampler_weights", pd.Series("none", index=df.index)).fillna("none")
+    return list(dict.fromkeys(df.loc[weights != "none", "resampler"]))
+
+
+def first_of_type(learned: Sequence[str], types: dict[str, str]) -> dict[str, str]:
+    """Per part type, the first of ``learned`` of that type (name -> type in ``types``; a name without a
+    type has none): the method that its variants are compared with."""
+    first: dict[str, str] = {}
+    for name in dict.fromkeys(learned):
+        if name in types:
+            first.setdefault(types[name], name)
+    return first
+
+
 def learned_pairs(df_or_names: pd.DataFrame | Sequence[str], learned: list[str],
                   types: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """``(l, other)`` for each learned resampler ``l`` and every other resampler present.
@@ -216,10 +232,7 @@ def learned_pairs(df_or_names: pd.DataFrame | Sequence[str], learned: list[str],
     if absent:
         raise LmarError(f"learned resampler(s) {absent} not in the results; present: {names}.")
     types = types or {}
-    first: dict[str, str] = {}
-    for name in dict.fromkeys(learned):
-        if name in types:
-            first.setdefault(types[name], name)
+    first = first_of_type(learned, types)
 
     def siblings(a: str, b: str) -> bool:
         kind = types.get(a)

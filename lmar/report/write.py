@@ -13,6 +13,7 @@ from lmar.core.atomic import atomic_path
 from lmar.core.metric_table import METRICS
 from lmar.report.blocks import finite_scores, unequal_images
 from lmar.report.overview import SHOWN, markdown_table
+from lmar.report.stats import learned_names
 from lmar.report.store import load_results
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,7 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
     missing = missing_metric_notes(read, metrics)  # before the infinite values are made missing: they have a note
     infinite: list[str] = []
     df = finite_scores(read, infinite)
-    learned = list(dict.fromkeys(df.loc[df.get("resampler_weights", pd.Series("none", index=df.index))
-                                        .fillna("none") != "none", "resampler"]))
+    learned = learned_names(df)
     detail_md, detail_tex, detail = render(df, metrics, learned)
     for note in mixed_configs(df):
         log.warning("left out: %s", note)
