@@ -48,7 +48,7 @@ def variant_rows(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> pd.Da
     pairs = variants(df)
     if not pairs:
         return pd.DataFrame()
-    cmp = comparisons(df, ["psnr"], learned_names(df), n_boot, seed)
+    cmp = comparisons(df, ["psnr"], learned_names(df), n_boot, seed, only={(m, v) for v, m in pairs.items()})
     out = []
     for r in cmp.itertuples():
         if pairs.get(r.b) != r.a:

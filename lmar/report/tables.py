@@ -182,12 +182,14 @@ def _title(dataset, backbone, block: pd.DataFrame, seeds: str, metric: str) -> s
     return f"{dataset} / {backbone}: {metric_label(metric)} {arrow(metric)}, mean [95% interval] over {over}"
 
 
-def comparisons(df: pd.DataFrame, metrics, learned, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
+def comparisons(df: pd.DataFrame, metrics, learned, n_boot: int = N_BOOT, seed: int = 0,
+                only: set[tuple[str, str]] | None = None) -> pd.DataFrame:
     """Each learned resampler present against every other resampler (variants of one part type only
     against the first of them: :func:`lmar.report.stats.learned_pairs`), per dataset, backbone, target,
     within the table blocks of :func:`lmar.report.blocks.seed_groups`: over the seeds both ran with (the
     largest such set; column ``seeds``) and the test images every row of that table shares, so that
-    a pair is compared on exactly the units its table's means are over."""
+    a pair is compared on exactly the units its table's means are over. With ``only``, those of the
+    pairs ``(a, b)`` alone (each pair's interval is its own bootstrap: the same as among all pairs)."""
     out = []
     for _, both in df.groupby(["dataset", "backbone"], sort=False):
         done: set = set()
@@ -196,7 +198,8 @@ def comparisons(df: pd.DataFrame, metrics, learned, n_boot: int = N_BOOT, seed: 
             present = list(dict.fromkeys(resampled["resampler"]))
             kinds = resampled.get("resampler_type", pd.Series(dtype=object, index=resampled.index))
             types = dict(zip(resampled["resampler"], kinds)) if kinds.notna().all() else None  # untyped: every pair
-            pairs = [p for p in learned_pairs(present, [a for a in learned if a in present], types) if p not in done]
+            pairs = [p for p in learned_pairs(present, [a for a in learned if a in present], types)
+                     if p not in done and (only is None or p in only)]
             if pairs:
                 cmp = compare(resampled, [m for m in metrics if m in df], pairs, n_boot=n_boot, seed=seed)
                 out.append(cmp.assign(seeds=",".join(map(str, chosen))))

@@ -90,3 +90,15 @@ def test_a_variant_that_kept_its_initial_weights_is_named_in_the_title():
     df.loc[df["resampler"] == "no-x", "resampler_kept_epoch"] = -1
     (title,) = [sub.get_suptitle() for sub in ablation_figure(df, n_boot=200).subfigs]
     assert title.endswith("\nkept their initial weights: no-x")
+
+
+def test_comparing_only_the_variant_pairs_gives_their_rows_of_all_pairs():
+    from lmar.report.stats import learned_names
+    from lmar.report.tables import comparisons
+
+    df = store()
+    every = comparisons(df, ["psnr"], learned_names(df), n_boot=300)
+    only = comparisons(df, ["psnr"], learned_names(df), n_boot=300, only={("lmar", "no-x")})
+    assert set(zip(only["a"], only["b"])) == {("lmar", "no-x")}
+    pd.testing.assert_frame_equal(only.reset_index(drop=True),
+                                  every[(every["a"] == "lmar") & (every["b"] == "no-x")].reset_index(drop=True))
