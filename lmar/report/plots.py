@@ -36,6 +36,7 @@ def write_plots(results: Path, out_psnr: Path, out_gain: Path | None = None, out
 
 
 HEATMAP_MIN_DB = 0.25  # the colour scale of the gain heatmap spans at least this many dB each way
+NOISE_GREY = "#d9d9d9"  # the gain heatmap's cells whose paired interval holds 0
 
 
 def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
@@ -44,7 +45,8 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
     (as the table's gain row is); a cell the pair did not both run is blank and says so in the title.
 
     Each cell reads as the table's gain row: its mean with a dagger where the paired 95% interval
-    excludes 0 (:func:`lmar.report.stats.compare`, as table_stats.csv); a backbone on which ``gain[0]``
+    excludes 0 (:func:`lmar.report.stats.compare`, as table_stats.csv), coloured only there (a cell within
+    noise is grey, whatever its mean, and does not set the colour scale); a backbone on which ``gain[0]``
     kept its initial weights (early stopping) at some seed is starred, the star explained in the title
     with the seeds where not at every one (:func:`lmar.report.verdicts.kept_initial_weights_star`), so
     that a pale row is not read as a trained method that gained nothing."""
@@ -80,12 +82,21 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
                 digits, dagger = shown_digits((r.mean_diff, r.ci_low, r.ci_high), "psnr", bool(r.significant))
                 labels.loc[r.backbone, r.target] = f"{r.mean_diff:+.{digits}f}" + ("\u2020" if dagger else "")
         labels = labels.where(table.notna(), "").to_numpy()
+        significant = part.pivot(index="backbone", columns="target", values="significant").reindex(
+            index=table.index, columns=table.columns).fillna(False).astype(bool)
         untrained, kept_note = kept_initial_weights_star(mine, a, backbones)
-        # at least +-0.25 dB, so that hundredths of a dB stay pale rather than look like large gains
-        limit = max(abs(table.min().min()), abs(table.max().max()), HEATMAP_MIN_DB)
-        sns.heatmap(table, annot=labels, fmt="", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax, cbar_kws={"label": "dB"})
+        # colour only where the interval excludes 0: a gain within noise is grey whatever its mean, so that a
+        # large but uncertain mean does not look like a finding (nor set the colour scale); the scale spans at
+        # least +-0.25 dB, so that hundredths of a dB stay pale rather than look like large gains
+        shown = table.where(significant)
+        limit = max(float(shown.abs().max().max()) if shown.notna().any().any() else 0.0, HEATMAP_MIN_DB)
+        sns.heatmap(shown, annot=labels, fmt="", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax,
+                    mask=~significant.to_numpy() | table.isna().to_numpy(), cbar_kws={"label": "dB"})
+        noise = significant.to_numpy() | table.isna().to_numpy()
+        if not noise.all():  # the within-noise cells, in one grey, their means printed as the others'
+            sns.heatmap(table, annot=labels, fmt="", cmap=[NOISE_GREY], mask=noise, cbar=False, ax=ax)
         ax.set_yticklabels([f"{bb} *" if bb in untrained else bb for bb in table.index])
-        notes = "\u2020 paired 95% interval excludes 0" + kept_note
+        notes = "\u2020 paired 95% interval excludes 0; grey: holds 0" + kept_note
         ax.set_title(f"{dataset}: PSNR {a} - {b}\n{notes}", fontsize=10)
         ax.set_xlabel("target size")
         ax.set_ylabel("backbone")
@@ -116,8 +127,8 @@ def psnr_figure(df: pd.DataFrame, baseline: str = "lanczos3"):
 
     Top row: each resampler's paired difference to ``baseline`` (the gain pair's second, config
     ``report.gain``): the mean over (image, seed) pairs of psnr(resampler) - psnr(baseline) at the
-    same target, with its 95% bootstrap interval (:func:`lmar.report.stats.compare`, as the table's
-    statistics: images and seeds resampled, seed 0; a pair only where both have the unit, an image
+    same target, with its paired 95% interval (:func:`lmar.report.stats.compare`, as the table's
+    statistics: images and seeds resampled, seed 0, widened to Student's t with few images; a pair only where both have the unit, an image
     missing at one seed leaving that target's comparison); the baseline is the line at 0. Bottom row: each
     resampler's mean PSNR (points and lines, no band: the spread over images is not the uncertainty
     of a comparison), and the full-resolution ceiling as a dashed line labelled where no data is. A
