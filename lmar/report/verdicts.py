@@ -1,6 +1,6 @@
 """Verdicts the tables state beside their numbers: where a table cannot show a method's effect.
 
-Six, each a small function over a curve or the results rows:
+Seven, each a small function over a curve or the results rows:
 
 - convergence (:func:`convergence_note`, from the columns ``backbone_converged`` and
   ``backbone_convergence`` that the evaluation stores per row by the criterion of
@@ -10,6 +10,10 @@ Six, each a small function over a curve or the results rows:
   full-resolution row's by more than its paired interval (paired over the same images and seeds)
   cannot be only resampling: the full image holds every pixel the small one does. It changes what
   the backbone sees (its tone, its contrast), and its gain is not a gain of sampling.
+- no resampling loss shown (:func:`no_loss_to_close`): where DEU with the gain pair's baseline
+  (``report.gain``, second entry) is not below full resolution by more than its paired interval,
+  the run cannot show a loss of resampling for a resampler to recover there, and a gain over that
+  baseline there is not shown to be one.
 - within noise (:func:`gain_text`): a gain whose paired interval includes 0 says so beside it; †
   where the interval excludes 0 (printed as the paired tables print it, so that † never sits on a
   printed zero: :func:`lmar.report.tables.shown_digits`).
@@ -139,6 +143,43 @@ def repair_note(beats: pd.DataFrame, resampler: str, metric: str = "psnr") -> st
     return (f"{resampler} beats full resolution in {metric.upper()} by more than its paired interval at "
             f"{', '.join(each)}: it changes what the backbone sees (e.g. its tone), not only how the image is "
             "sampled.")
+
+
+# ---------------------------------------------------------------- no resampling loss shown
+
+
+def no_loss_to_close(block: pd.DataFrame, baseline: str, metric: str = "psnr", n_boot: int = N_BOOT,
+                     seed: int = 0) -> pd.DataFrame:
+    """The rows of :func:`against_full_resolution` for ``baseline`` (``b`` full resolution) at the targets
+    where DEU with ``baseline`` is not measurably worse than enhancing at full resolution: its paired
+    interval reaches 0 or the metric's good side of it. Empty where the block lacks either row."""
+    if baseline not in set(block["resampler"]):
+        return pd.DataFrame()
+    full = full_resolution_name(block)
+    cmp = against_full_resolution(block[block["resampler"].isin([baseline, full])], metric, n_boot, seed)
+    if cmp.empty:
+        return cmp
+    worse = cmp["ci_high"] < 0 if better(metric) else cmp["ci_low"] > 0
+    return cmp[~worse]
+
+
+def no_loss_note(rows: pd.DataFrame, baseline: str, metric: str = "psnr") -> str:
+    """The line saying where ``baseline`` loses nothing measurable to full resolution (the rows of
+    :func:`no_loss_to_close`), with the share of (image, seed) units on which it reads above it: there
+    the run cannot show a resampling loss for a resampler to close."""
+    unit = f" {METRICS[metric].unit}" if METRICS[metric].unit else ""
+    each = []
+    for r in rows.itertuples():
+        d, dagger = shown_digits((r.mean_diff, r.ci_low, r.ci_high), metric, bool(r.significant))
+        units = int(r.n_images) * int(r.n_seeds)
+        won = r.win_rate * units  # a tie counts half
+        each.append(f"{r.target} {r.mean_diff:+.{d}f}{unit} [{r.ci_low:+.{d}f}, {r.ci_high:+.{d}f}]"
+                    + (" \u2020" if dagger else "")
+                    + f", above it on {won:g} of {units} {'images' if int(r.n_seeds) == 1 else '(image, seed) pairs'}")
+    return (f"The resampling loss is not measurable at {', '.join(rows['target'])}: there DEU with {baseline} is "
+            f"not below enhancing at full resolution by more than its paired interval in {metric.upper()} "
+            f"({baseline} - {rows['b'].iloc[0]}: {'; '.join(each)}), so at those targets this run cannot show a loss for "
+            f"a resampler to close, nor read a gain over {baseline} as one recovered.")
 
 
 # ---------------------------------------------------------------- kept its initialisation
@@ -304,10 +345,12 @@ def block_same_scores_notes(groups: list[tuple[list, pd.DataFrame]]) -> list[str
 # ---------------------------------------------------------------- the notes of table.md
 
 
-def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, seed: int = 0) -> dict:
+def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, seed: int = 0,
+                baseline: str | None = None) -> dict:
     """{(dataset, backbone): the verdict lines under its tables}: convergence (unless converged),
     each resampler that beats full resolution by more than its paired interval (in each table block
-    where it first does), each that kept its initial weights, resamplers that score the same, and,
+    where it first does), the targets where ``baseline`` (the gain pair's second) loses nothing
+    measurable to full resolution (in the first table block holding both), each that kept its initial weights, resamplers that score the same, and,
     where the rows carry GFLOPs and a full-resolution row, the compute table (:func:`compute_table`)
     with a line for each resampler that saves no compute somewhere (:func:`compute_note`)."""
     notes: dict = {}
@@ -326,6 +369,13 @@ def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, se
                 for name in [n for n in names if n not in done]:
                     done.add(name)
                     notes[key].append(repair_note(beats, name, metric))
+            if baseline is not None:
+                for _, rows in groups:
+                    if full_resolution_name(rows) is not None and baseline in set(rows["resampler"]):
+                        same = no_loss_to_close(rows, baseline, metric, n_boot, seed)
+                        if len(same):
+                            notes[key].append(no_loss_note(same, baseline, metric))
+                        break
     for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
         for name in dict.fromkeys(rows["resampler"]):
             line = kept_initialisation_note(rows, name)

@@ -97,7 +97,8 @@ def write_table(paths, out_md: Path, out_csv: Path | None = None, gain=("lmar", 
         notes.append(note)
     notes += unequal_images(df)
     notes += missing + infinite
-    verdicts = block_notes(df)  # under each block's overview; a verdict leaves nothing out (not in notes)
+    # under each block's overview; a verdict leaves nothing out (not in notes)
+    verdicts = block_notes(df, baseline=gain[1] if gain else None)
     body = ""
     if set(SHOWN) <= set(metrics):
         body += "## Overview\n\n" + markdown_table(df, gain, notes, verdicts) + "\n"

@@ -222,6 +222,61 @@ def test_the_verdicts_are_in_table_md_and_nothing_is_left_out(tmp_path, capsys):
     assert notes == []
 
 
+# ---------------------------------------------------------------- no resampling loss shown
+
+# lanczos3 - full resolution per image: x2 -1 on each (a loss, interval [-1, -1]); x3 -2, +1, -2, +1 (mean -0.5,
+# sd sqrt(9 / 3) = 1.7321, Student's t 3.1824 x 1.7321 / sqrt(4) = 2.756: [-3.26, +2.26], within noise; 2 of 4
+# above); x4 +0.5 on each (above full resolution, [+0.5, +0.5])
+LOSS = {"full_resolution": {"full": FULL},
+        "lanczos3": {"x2": [v - 1 for v in FULL], "x3": [v + d for v, d in zip(FULL, (-2, 1, -2, 1))],
+                     "x4": [v + 0.5 for v in FULL]},
+        "lmar": {"x2": FULL, "x3": FULL, "x4": FULL}}
+NO_LOSS = ("The resampling loss is not measurable at x3, x4: there DEU with lanczos3 is not below enhancing at "
+           "full resolution by more than its paired interval in PSNR (lanczos3 - full_resolution: x3 -0.50 dB "
+           "[-3.26, +2.26], above it on 2 of 4 images; x4 +0.50 dB [+0.50, +0.50] \u2020, above it on 4 of 4 images), "
+           "so at those targets this run cannot show a loss for a resampler to close, nor read a gain over lanczos3 "
+           "as one recovered.")
+
+
+def test_the_targets_where_the_gain_baseline_loses_nothing_measurable_to_full_resolution():
+    lines = block_notes(store(LOSS, ("yes", "settled")), baseline="lanczos3")[("d", "b")]
+    assert NO_LOSS in lines
+    # x4 is above full resolution beyond its interval: the repair verdict says so too, first
+    assert lines.index(NO_LOSS) == 1 and lines[0].startswith("lanczos3 beats full resolution in PSNR")
+    # a baseline not in the run, or none (a results file without a gain pair), states nothing
+    assert not any("resampling loss" in n for n in block_notes(store(LOSS, ("yes", "")), baseline="bicubic")[("d", "b")])
+    assert not any("resampling loss" in n for n in block_notes(store(LOSS, ("yes", "")))[("d", "b")])
+
+
+def test_no_resampling_loss_verdict_counts_image_seed_pairs_and_needs_a_full_resolution_row():
+    two = pd.concat([store(LOSS, ("yes", "")), store(LOSS, ("yes", "")).assign(seed=1)], ignore_index=True)
+    (line,) = [n for n in block_notes(two, baseline="lanczos3")[("d", "b")] if "resampling loss" in n]
+    assert "above it on 4 of 8 (image, seed) pairs" in line and "above it on 8 of 8 (image, seed) pairs" in line
+    without = {k: v for k, v in LOSS.items() if k != "full_resolution"}
+    assert not any("resampling loss" in n for n in block_notes(store(without, ("yes", "")), baseline="lanczos3")[("d", "b")])
+
+
+def test_no_resampling_loss_follows_the_metrics_direction():
+    """LPIPS, lower better: the baseline 0.1 above full resolution on every image is a loss (no verdict); 0.1
+    below on every image is none (the verdict)."""
+    from lmar.report.verdicts import no_loss_to_close
+
+    rows = [{"dataset": "d", "backbone": "b", "resampler": name, "target": target, "scale": 2.0, "image": f"i{k}",
+             "seed": 0, "lpips": 0.3 + k / 100 + shift}
+            for k in range(4) for name, target, shift in (("full_resolution", "full", 0.0), ("lanczos3", "x2", 0.1),
+                                                          ("lanczos3", "x3", -0.1))]
+    found = no_loss_to_close(pd.DataFrame(rows), "lanczos3", "lpips")
+    assert list(found["target"]) == ["x3"]
+
+
+def test_table_md_states_where_the_gain_baseline_loses_nothing_measurable(tmp_path, capsys):
+    path = tmp_path / "r.csv"
+    store(LOSS, ("yes", "settled")).to_csv(path, index=False)
+    assert main(["table", str(path), "--out-md", str(tmp_path / "t.md"), "--gain", "lmar", "lanczos3"]) == 0, \
+        capsys.readouterr().err
+    assert NO_LOSS in (tmp_path / "t.md").read_text()
+
+
 # ---------------------------------------------------------------- compute
 
 # full image 100 x 100, backbone 10 FLOP/pixel: 1e5 FLOPs = 1e-4 GFLOPs, 10 ms.
