@@ -25,7 +25,7 @@ def section() -> str:
 
 @pytest.fixture(scope="module")
 def run(section) -> Path:
-    named = re.search(r"its tables, statistics and curves are in `(docs/measured/[^`/]+)/`", section)
+    named = re.search(r"its tables, statistics, per-image scores and curves are in `(docs/measured/[^`/]+)/`", section)
     assert named, "the section no longer names the docs/measured folder its figures come from"
     folder = ROOT / named.group(1)
     assert (folder / "table_stats.csv").is_file() and (folder / "curves").is_dir(), folder
@@ -74,6 +74,47 @@ def test_full_resolution_and_the_loss_resampling_costs(section, stats):
     loss = [round(full[b] - mean_psnr(stats, b, "lanczos3", t), 2)
             for b in ("unet", "nafnet") for t in ("x1.5", "x4")]
     assert list(got) == loss
+
+
+def test_where_the_resampling_loss_is_measurable(section, run):
+    """Recomputed from the record's per-image scores with scipy's Student's t (not the harness): the targets
+    where full resolution minus lanczos3 has a 95% interval above 0, chelsea's reading on the U-Net, the
+    images on which lanczos3 reads above full resolution on NAFNet; and the record's table says the same."""
+    from scipy import stats as st
+
+    scores = pd.read_csv(run / "psnr_per_image.csv")
+
+    def loss(backbone: str) -> pd.DataFrame:  # full - lanczos3 per image (rows) and target (columns)
+        rows = scores[scores.backbone == backbone]
+        full = rows[rows.resampler == "full_resolution"].set_index("image")["psnr"]
+        return -rows[rows.resampler == "lanczos3"].pivot(index="image", columns="target", values="psnr").sub(full, axis=0)
+
+    def measurable(d: pd.DataFrame) -> list[str]:
+        out = []
+        for target in sorted(d.columns, key=lambda t: float(t[1:])):
+            x = d[target]
+            half = st.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / len(x) ** 0.5
+            if x.mean() - half > 0:
+                out.append(target)
+        return out
+
+    m = re.search(r"that loss is measurable only at (.+?) with the U-Net and at (.+?) with NAFNet", section)
+    assert m, "the README no longer says where the resampling loss is measurable"
+    quoted_targets = [re.split(r",? and |, ", g) for g in m.groups()]
+    assert quoted_targets == [measurable(loss("unet")), measurable(loss("nafnet"))]
+    low, high = quoted(section, r"one photograph, chelsea, reads ([\d.]+) to ([\d.]+) dB higher after DEU with lanczos3")
+    chelsea = -loss("unet").loc["chelsea"]
+    assert (chelsea > 0).all() and (low, high) == (round(chelsea.min(), 2), round(chelsea.max(), 2))
+    assert ((loss("unet").drop("chelsea") > 0).all()).all()  # "the other five lose"
+    above = quoted(section, r"lanczos3 reads above full resolution on (\d), (\d) and (\d) of the 6 images at x1.5, x1.8 and x2")
+    assert above == tuple(float((loss("nafnet")[t] < 0).sum()) for t in ("x1.5", "x1.8", "x2"))
+    table = (run / "table.md").read_text()
+    for backbone in ("unet", "nafnet"):
+        block = table.split(f"### mini / {backbone}: PSNR (dB) / SSIM")[1].split("###")[0]
+        (line,) = [x for x in block.splitlines() if x.startswith("The resampling loss is not measurable at ")]
+        said = line.removeprefix("The resampling loss is not measurable at ").split(":")[0].split(", ")
+        assert said == [t for t in ("x1.5", "x1.8", "x2", "x3", "x4") if t not in measurable(loss(backbone))]
+    assert "beats full resolution" not in table and "No resampler beats full resolution" in section
 
 
 def test_the_backbones_convergence(section, run):
