@@ -34,7 +34,8 @@ def test_on_uhd_lol4k_the_gain_at_1200x1600_is_beside_the_claim():
               {"lmar": ("lmar", 25.0), "lanczos3": ("lanczos3", 24.5), "bicubic": ("bicubic", 24.0)})
     md = claims_table(df, n_boot=200)
     # the same +0.5 dB on each of 4 images: the interval collapses to it
-    assert line(md, "lmar - lanczos3")[3:] == ["x1.8", "+1.2 dB (up to)", "+0.50 dB [+0.50, +0.50], n = 4 images x 1 seed"]
+    assert line(md, "lmar - lanczos3")[3:6] == ["x1.8", "+1.2 dB (up to)", "+0.50 dB [+0.50, +0.50], n = 4 images x 1 seed"]
+    assert line(md, "lmar - lanczos3")[6] == "no full-resolution row beside it"
     assert line(md, "lmar - bicubic")[3:5] == ["x1.8", "not reported"]
     assert "cannot test the claim" not in md
 
@@ -75,3 +76,19 @@ def test_a_small_gain_keeps_the_decimals_that_show_its_interval_and_a_wide_one_s
     md = claims_table(pd.concat([df, lmar]), n_boot=200)
     assert line(md, "lmar - lanczos3")[5] == "+0.009 dB [+0.005, +0.013], n = 4 images x 1 seed"
     assert line(md, "lmar - bicubic")[5].endswith("within noise, n = 4 images x 1 seed")
+
+
+def test_beside_each_gain_the_loss_there_was_to_close():
+    """Full resolution 26.0 + 0.1 k on image k; lanczos3 24.5 + 0.1 k: 1.5 dB lost on every image, interval
+    [+1.5, +1.5]. bicubic 24.0 + 0.1 k, then +2, -2, +2, -2 on images 1 to 4: full - bicubic 0, 4, 0, 4, mean
+    +2.0, sd 2.3094, Student's t 2 +- 3.1824 x 2.3094 / 2 = [-1.67, +5.67]: within noise. No UHD-LOL4K run
+    without a full-resolution row says "no full-resolution row beside it" (the test above)."""
+    df = rows("uhd_lol4k", LOL4K_TARGETS,
+              {"lmar": ("lmar", 25.0), "lanczos3": ("lanczos3", 24.5), "bicubic": ("bicubic", 24.0)})
+    bic = df.resampler == "bicubic"
+    df.loc[bic, "psnr"] += df.loc[bic, "image"].map({"i1": 2.0, "i2": -2.0, "i3": 2.0, "i4": -2.0})
+    full = rows("uhd_lol4k", [("full", (2160, 3840), 1.0)], {"full_resolution": ("full_resolution", 26.0)})
+    md = claims_table(pd.concat([df, full], ignore_index=True), n_boot=200)
+    assert "loss to close (full resolution - baseline)" in md
+    assert line(md, "lmar - lanczos3")[6] == "+1.50 dB [+1.50, +1.50]"
+    assert line(md, "lmar - bicubic")[6] == "+2.00 dB [-1.67, +5.67] within noise"
