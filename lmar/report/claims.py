@@ -102,7 +102,7 @@ def _losses(blocks: list[pd.DataFrame], target: str, bases: list[str], n_boot: i
         todo = [b for b in bases if b not in found and b in set(rows.loc[rows["target"] == target, "resampler"])]
         if full is None or not todo:
             continue
-        cmp = against_full_resolution(rows[rows["resampler"].isin([*todo, full])], "psnr", n_boot, seed)
+        cmp = against_full_resolution(rows, "psnr", n_boot, seed, only=todo)
         for r in cmp[cmp["target"] == target].itertuples():
             found[r.a] = r
     return found

@@ -128,8 +128,9 @@ def psnr_figure(df: pd.DataFrame, baseline: str = "lanczos3"):
     Top row: each resampler's paired difference to ``baseline`` (the gain pair's second, config
     ``report.gain``): the mean over (image, seed) pairs of psnr(resampler) - psnr(baseline) at the
     same target, with its paired 95% interval (:func:`lmar.report.stats.compare`, as the table's
-    statistics: images and seeds resampled, seed 0, widened to Student's t with few images; a pair only where both have the unit, an image
-    missing at one seed leaving that target's comparison); the baseline is the line at 0. Bottom row: each
+    statistics: images and seeds resampled, seed 0, widened to Student's t with few images; a pair only
+    where both have the unit, an image missing at one seed leaving that target's comparison); the
+    baseline is the line at 0. Bottom row: each
     resampler's mean PSNR (points and lines, no band: the spread over images is not the uncertainty
     of a comparison), and the full-resolution ceiling as a dashed line labelled where no data is. A
     panel's title names the trainable resamplers that kept their initial weights there (early

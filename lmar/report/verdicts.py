@@ -104,12 +104,14 @@ def gain_text(mean: float, low: float, high: float, metric: str) -> str:
 
 
 def against_full_resolution(block: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT,
-                            seed: int = 0) -> pd.DataFrame:
+                            seed: int = 0, only: list[str] | None = None) -> pd.DataFrame:
     """Each resampled row's paired difference to the full-resolution row of one table block, per
     target (rows of :func:`lmar.report.stats.compare`, ``b`` the full-resolution resampler): over the same
-    images and seeds, the full-resolution row standing at every target. Empty where the block has
-    no full-resolution row or no resampled one."""
+    images and seeds, the full-resolution row standing at every target; ``only``: those resamplers alone.
+    Empty where the block has no full-resolution row or no resampled one."""
     full = full_resolution_name(block)
+    if only is not None:
+        block = block[block["resampler"].isin([*only, full])]
     resampled = block[block["target"] != FULL]
     if full is None or resampled.empty or metric not in block:
         return pd.DataFrame()
@@ -155,8 +157,7 @@ def no_loss_to_close(block: pd.DataFrame, baseline: str, metric: str = "psnr", n
     interval reaches 0 or the metric's good side of it. Empty where the block lacks either row."""
     if baseline not in set(block["resampler"]):
         return pd.DataFrame()
-    full = full_resolution_name(block)
-    cmp = against_full_resolution(block[block["resampler"].isin([baseline, full])], metric, n_boot, seed)
+    cmp = against_full_resolution(block, metric, n_boot, seed, only=[baseline])
     if cmp.empty:
         return cmp
     worse = cmp["ci_high"] < 0 if better(metric) else cmp["ci_low"] > 0
@@ -173,13 +174,13 @@ def no_loss_note(rows: pd.DataFrame, baseline: str, metric: str = "psnr") -> str
         d, dagger = shown_digits((r.mean_diff, r.ci_low, r.ci_high), metric, bool(r.significant))
         units = int(r.n_images) * int(r.n_seeds)
         won = r.win_rate * units  # a tie counts half
+        over = "images" if int(r.n_seeds) == 1 else "(image, seed) pairs"
         each.append(f"{r.target} {r.mean_diff:+.{d}f}{unit} [{r.ci_low:+.{d}f}, {r.ci_high:+.{d}f}]"
-                    + (" \u2020" if dagger else "")
-                    + f", above it on {won:g} of {units} {'images' if int(r.n_seeds) == 1 else '(image, seed) pairs'}")
+                    + (" \u2020" if dagger else "") + f", above it on {won:g} of {units} {over}")
     return (f"The resampling loss is not measurable at {', '.join(rows['target'])}: there DEU with {baseline} is "
             f"not below enhancing at full resolution by more than its paired interval in {metric.upper()} "
-            f"({baseline} - {rows['b'].iloc[0]}: {'; '.join(each)}), so at those targets this run cannot show a loss for "
-            f"a resampler to close, nor read a gain over {baseline} as one recovered.")
+            f"({baseline} - {rows['b'].iloc[0]}: {'; '.join(each)}), so at those targets this run cannot show a "
+            f"loss for a resampler to close, nor read a gain over {baseline} as one recovered.")
 
 
 # ---------------------------------------------------------------- kept its initialisation
@@ -350,8 +351,8 @@ def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, se
     """{(dataset, backbone): the verdict lines under its tables}: convergence (unless converged),
     each resampler that beats full resolution by more than its paired interval (in each table block
     where it first does), the targets where ``baseline`` (the gain pair's second) loses nothing
-    measurable to full resolution (in the first table block holding both), each that kept its initial weights, resamplers that score the same, and,
-    where the rows carry GFLOPs and a full-resolution row, the compute table (:func:`compute_table`)
+    measurable to full resolution (in the first table block holding both), each that kept its initial
+    weights, resamplers that score the same, and, where the rows carry GFLOPs and a full-resolution row, the compute table (:func:`compute_table`)
     with a line for each resampler that saves no compute somewhere (:func:`compute_note`)."""
     notes: dict = {}
     for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):

@@ -87,7 +87,8 @@ def test_where_the_resampling_loss_is_measurable(section, run):
     def loss(backbone: str) -> pd.DataFrame:  # full - lanczos3 per image (rows) and target (columns)
         rows = scores[scores.backbone == backbone]
         full = rows[rows.resampler == "full_resolution"].set_index("image")["psnr"]
-        return -rows[rows.resampler == "lanczos3"].pivot(index="image", columns="target", values="psnr").sub(full, axis=0)
+        lanczos3 = rows[rows.resampler == "lanczos3"].pivot(index="image", columns="target", values="psnr")
+        return -lanczos3.sub(full, axis=0)
 
     def measurable(d: pd.DataFrame) -> list[str]:
         out = []
@@ -102,11 +103,13 @@ def test_where_the_resampling_loss_is_measurable(section, run):
     assert m, "the README no longer says where the resampling loss is measurable"
     quoted_targets = [re.split(r",? and |, ", g) for g in m.groups()]
     assert quoted_targets == [measurable(loss("unet")), measurable(loss("nafnet"))]
-    low, high = quoted(section, r"one photograph, chelsea, reads ([\d.]+) to ([\d.]+) dB higher after DEU with lanczos3")
+    low, high = quoted(section, r"one photograph, chelsea, reads ([\d.]+) to ([\d.]+) dB higher after DEU with "
+                                r"lanczos3")
     chelsea = -loss("unet").loc["chelsea"]
     assert (chelsea > 0).all() and (low, high) == (round(chelsea.min(), 2), round(chelsea.max(), 2))
     assert ((loss("unet").drop("chelsea") > 0).all()).all()  # "the other five lose"
-    above = quoted(section, r"lanczos3 reads above full resolution on (\d), (\d) and (\d) of the 6 images at x1.5, x1.8 and x2")
+    above = quoted(section, r"lanczos3 reads above full resolution on (\d), (\d) and (\d) of the 6 images at "
+                            r"x1.5, x1.8 and x2")
     assert above == tuple(float((loss("nafnet")[t] < 0).sum()) for t in ("x1.5", "x1.8", "x2"))
     table = (run / "table.md").read_text()
     for backbone in ("unet", "nafnet"):
