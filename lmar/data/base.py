@@ -32,5 +32,13 @@ class Dataset:
         prepared folder whose test split differs (:func:`lmar.data.validate.check_test_split`)."""
         return None
 
+    @classmethod
+    def training_identity(cls, params: dict) -> dict:
+        """The part of the bound ``params`` that decides what a backbone trains on (its training and
+        held-out pairs): the zoo matches a backbone's dataset on it (:func:`lmar.run.zoo.find`), so that a
+        dataset whose test split grows without touching its training split keeps the zoo's backbones.
+        By default all of them."""
+        return params
+
     def prepare(self, out_dir: str | Path, progress: Callable[[Iterable], Iterable] | None = None) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement prepare()")

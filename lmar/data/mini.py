@@ -130,6 +130,15 @@ class MiniDataset(Dataset):
 
     exact_shape = True  # every image is made at `size`
 
+    @classmethod
+    def training_identity(cls, params: dict) -> dict:
+        """Size, seed, views and the training photographs (those not in ``test``, in order): each training
+        pair is made from its photograph, the seed and its view alone (:meth:`prepare`), so the test split
+        may gain photographs the training split never held without changing what a backbone learns."""
+        test = set(params["test"])
+        return {"size": list(params["size"]), "seed": params["seed"], "views": params["views"],
+                "train": [p for p in params["photos"] if Path(p).stem not in test]}
+
     def plan_shape(self) -> tuple[int, int, int, int]:
         n_test = len([p for p in self.photos if Path(p).stem in self.test])
         return (*self.size, (len(self.photos) - n_test) * self.views, n_test)

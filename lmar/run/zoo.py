@@ -9,7 +9,8 @@ each with defaults filled in, and the seed), the config hash of that match, the 
 trained it, the machine, the minutes and the last held-out PSNR.
 
 A config's backbone starts from the zoo when an entry matches it exactly (``zoo: true``, the
-default); the device and the code fingerprint are not part of the match. Anything else trains its
+default); the device and the code fingerprint are not part of the match, and of the dataset only what
+decides the training pairs is (:func:`training_view`). Anything else trains its
 own, and the plan says why (:func:`find`). ``make zoo`` regenerates the entries
 (workflow/configs/zoo.yaml). A zoo checkpoint is data like any other: its sha256 is checked against
 its record before it is copied, and it is read with ``weights_only=True``.
@@ -91,14 +92,30 @@ def records(folder: Path = ZOO_DIR) -> dict[str, dict]:
     return out
 
 
+def training_view(match: dict) -> dict:
+    """A match key with its dataset params reduced to what decides the training pairs
+    (:meth:`lmar.data.base.Dataset.training_identity` of its dataset type): the part :func:`find` compares.
+    A key naming a dataset type this code does not know is left whole (it matches nothing registered)."""
+    dataset = match.get("dataset")
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("params"), dict) or \
+            dataset.get("type") not in DATASETS.names():
+        return match
+    try:
+        params = DATASETS.get(dataset["type"], "zoo record: dataset type").training_identity(dataset["params"])
+    except (KeyError, TypeError):  # a record without a key the type reads: compared whole
+        return match
+    return {**match, "dataset": {"type": dataset["type"], "params": _plain(params)}}
+
+
 def find(dataset_spec: dict, backbone_spec: dict, seed: int, where: str = "config",
          folder: Path = ZOO_DIR) -> tuple[Path | None, str]:
-    """(the checkpoint of the entry that matches, or None; why, in a few words). Among entries of the
+    """(the checkpoint of the entry that matches, or None; why, in a few words). The dataset is compared
+    on what decides the training pairs (:func:`training_view`), the rest whole. Among entries of the
     same dataset and backbone type that do not match, the reason names the keys of the closest one."""
-    key = match_key(dataset_spec, backbone_spec, seed, where)
+    key = training_view(match_key(dataset_spec, backbone_spec, seed, where))
     near = []
     for name, record in records(folder).items():
-        theirs = record["match"]
+        theirs = training_view(record["match"])
         if theirs == key:
             return Path(folder) / f"{name}.pt", f"starts from the zoo's {name}"  # named by the record, not by its text
         if (theirs.get("dataset", {}).get("type"), theirs.get("backbone", {}).get("type")) == (

@@ -256,3 +256,52 @@ def test_an_evaluation_with_a_zoo_copy_says_so_in_every_row_and_one_trained_here
     own = evaluate(mini_data, backbone_ckpt, {"type": "bicubic"}, None, {"scales": [2]}, tmp_path / "o.csv", tmp_path / "oi", CPU,
                    dict(LABELS))
     assert set(own["backbone_weights"]) == {"trained"}
+
+
+def _with_test_photos(dataset: dict, photos: list[str], stems: list[str]) -> dict:
+    from lmar.data.mini import PHOTOS, TEST
+
+    params = dataset.setdefault("params", {})
+    params["photos"] = [*params.get("photos", PHOTOS), *photos]
+    params["test"] = [*params.get("test", TEST), *stems]
+    return dataset
+
+
+def test_a_test_photograph_the_training_split_never_held_keeps_the_zoo():
+    dataset, spec = default("unet")
+    path, why = find(_with_test_photos(dataset, ["camera.png", "coins.png"], ["camera", "coins"]), spec, 0)
+    assert path is not None and path.name == "mini-unet-seed0.pt", why
+
+
+def test_a_training_photograph_moved_to_the_test_split_trains_its_own():
+    dataset, spec = default("unet")
+    path, why = find(_with_test_photos(dataset, [], ["color"]), spec, 0)
+    assert path is None and why.startswith("trains its own: unlike the zoo's mini-unet-seed0, ")
+    assert "dataset.params.train is [\"ihc.png\"" in why and 'here, ["color.png", "ihc.png"' in why
+
+
+def test_the_training_pairs_do_not_depend_on_the_test_split(tmp_path):
+    """What the zoo's match relies on, checked on the prepared files: the training split of a mini dataset
+    is byte for byte the same when the test split gains photographs the training split never held."""
+    from lmar.data.mini import PHOTOS, TEST, MiniDataset
+
+    small = {"size": (24, 36), "seed": 0, "views": 2}
+    MiniDataset(photos=list(PHOTOS), test=list(TEST), **small).prepare(tmp_path / "a")
+    MiniDataset(photos=[*PHOTOS, "camera.png"], test=[*TEST, "camera"], **small).prepare(tmp_path / "b")
+    train = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "train").rglob("*.png"))
+    assert len(train) == 2 * 2 * (len(PHOTOS) - len(TEST))  # input and gt, 2 views, 5 photographs
+    assert train == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b" / "train").rglob("*.png"))
+    assert all((tmp_path / "a" / p).read_bytes() == (tmp_path / "b" / p).read_bytes() for p in train)
+    assert (tmp_path / "b" / "test" / "input" / "camera.png").is_file()
+
+
+def test_a_record_naming_a_dataset_type_as_code_or_without_its_keys_is_compared_whole_and_imports_nothing(tmp_path):
+    """A record is data: its dataset type is looked up among the registered names only (a 'module:Class'
+    there would be imported by the registry), and params the type cannot read are compared as they are."""
+    dataset, spec = default("unet")
+    for name, recorded in (("code", {"type": "lmar_no_such_module:Nope", "params": {}}),
+                           ("partial", {"type": "mini", "params": {"size": [360, 540]}})):
+        match = {**match_key(dataset, spec, 0), "dataset": recorded}
+        (tmp_path / f"mini-unet-{name}.json").write_text(json.dumps({"match": match}))
+    path, why = find(dataset, spec, 0, folder=tmp_path)
+    assert path is None and "unlike the zoo's mini-unet-partial" in why
