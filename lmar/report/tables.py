@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from lmar.core.metric_table import METRICS
-from lmar.report.blocks import by_scale, counted, over_units, seed_groups
+from lmar.report.blocks import by_scale, over_units, seed_groups
 from lmar.report.latex import label_maker, tex_tables
-from lmar.report.stats import SMALL_N, better, bootstrap_mean_ci, compare, learned_pairs
+from lmar.report.stats import better, bootstrap_mean_ci, compare, learned_pairs
 from lmar.run.targets import FULL
 
 LEVEL = 0.95
@@ -257,6 +257,10 @@ def _comparison_cells(cmp: pd.DataFrame, metric: str) -> dict[str, dict[str, tup
 
 WIN_RATE = ("The win rate is the share of the paired units (an image at a seed) where a scores better than b, "
             "a tie counting half")
+PAIRED_INTERVAL = ("Each paired interval is the wider of the percentile bootstrap's and Student's t over the images "
+                   "(each averaged over its seeds) and, with several seeds, over the seeds (each averaged over its "
+                   "images): with few images the bootstrap alone is narrower than the true uncertainty; with many "
+                   "the two agree.")
 
 
 def _comparison_markdown(cmp: pd.DataFrame, metric: str) -> str:
@@ -297,12 +301,7 @@ def render(df: pd.DataFrame, metrics, learned=(), n_boot: int = N_BOOT, seed: in
     if len(cmp):
         md.append("## Paired differences: mean [95% interval] per image, win rate; † the interval excludes 0\n")
         md.append(f"{WIN_RATE}.\n")
-        n_min = int(cmp["n_images"].min() * cmp["n_seeds"].min())
-        if n_min < SMALL_N:
-            md.append(f"With {counted(n_min, 'paired unit')}, a percentile bootstrap interval alone is narrower than "
-                      f"the true uncertainty: with fewer than {SMALL_N} images (or seeds) each interval here is the "
-                      "widest of the bootstrap's and Student's t over the images (each averaged over its seeds) and "
-                      "over the seeds (each averaged over its images).\n")
+        md.append(PAIRED_INTERVAL + "\n")
         for (dataset, backbone, seeds), part in cmp.groupby(["dataset", "backbone", "seeds"], sort=False):
             for metric in metrics:
                 if (part["metric"] == metric).any():
@@ -311,7 +310,8 @@ def render(df: pd.DataFrame, metrics, learned=(), n_boot: int = N_BOOT, seed: in
                     md += [f"### {title}\n", _comparison_markdown(part, metric), ""]
                     caption = (f"{dataset} / {backbone}, paired differences: {metric_label(metric)} "
                                f"{arrow(metric)}, mean a - b per image, win rate, † the interval excludes 0 "
-                               f"(below: 95% interval), over {over}; {WIN_RATE[0].lower()}{WIN_RATE[1:]}")
+                               f"(below: 95% interval, the wider of the bootstrap's and Student's t), over {over}; "
+                               f"{WIN_RATE[0].lower()}{WIN_RATE[1:]}")
                     tex += [_comparison_latex(part, metric, caption,
                                               label(dataset, backbone, seeds, metric, "paired")), ""]
     tidy = pd.concat([stats.assign(kind="mean"), cmp.assign(kind="paired")], ignore_index=True) if len(cmp) else stats

@@ -312,3 +312,16 @@ def test_a_gain_that_rests_on_one_of_three_seeds_is_within_noise():
     assert out["mean_diff"] == pytest.approx(0.2)
     assert (out["ci_low"], out["ci_high"]) == pytest.approx((0.2 - 0.8605, 0.2 + 0.8605), abs=2e-4)
     assert not out["significant"]
+
+
+def test_with_twelve_images_the_paired_interval_is_still_widened_to_students_t():
+    """lmar - base +1 on 11 images and -2 on one: mean 0.75, sd sqrt(8.25 / 11) = 0.8660, Student's t
+    0.75 +- t(0.975, 11 df) 2.20099 x 0.8660 / sqrt(12) = [0.1998, 1.3002]. The percentile bootstrap's is
+    [0.25, 1.0] (a draw with 4 or more copies of -2, mean 0, has chance 0.014 < 0.025; with 3, mean 0.25,
+    0.072): narrower at both ends. The interval is the wider, t, whatever the number of images."""
+    rows = []
+    for k in range(12):
+        rows += [("lmar", 0, f"i{k}", 20.0 + (-2.0 if k == 0 else 1.0), 0.1), ("base", 0, f"i{k}", 20.0, 0.1)]
+    out = compare(results(rows), ["psnr"], [("lmar", "base")], n_boot=4000).iloc[0]
+    assert out["mean_diff"] == pytest.approx(0.75)
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((0.75 - 0.55025, 0.75 + 0.55025), abs=2e-4)

@@ -70,7 +70,7 @@ def test_interval_and_win_rate_against_a_direct_computation():
     # 1/27 > 0.025, 1.0 has 8/27); with 3 images it is widened to Student's t: 0.8333 +- t(0.975, 2 df) 4.3027 x
     # sd 0.288675 / sqrt(3) = 0.8333 +- 0.7171 = [0.12, 1.55]
     assert "| lmar - bicubic | +0.83 [+0.12, +1.55] 100% † | -0.50 [-0.50, -0.50] 0% † |" in flat
-    assert "With 3 paired units, a percentile bootstrap interval alone is narrower" in md
+    assert "Each paired interval is the wider of the percentile bootstrap's and Student's t" in md
 
 
 def test_a_metric_missing_for_some_rows_says_so_and_is_not_ranked():
