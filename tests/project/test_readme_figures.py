@@ -76,28 +76,35 @@ def test_full_resolution_and_the_loss_resampling_costs(section, stats):
     assert list(got) == loss
 
 
+def resampling_loss(scores: pd.DataFrame, backbone: str) -> pd.DataFrame:
+    """Full resolution minus lanczos3 per image (rows) and target (columns), from a record's psnr_per_image.csv."""
+    rows = scores[scores.backbone == backbone]
+    full = rows[rows.resampler == "full_resolution"].set_index("image")["psnr"]
+    lanczos3 = rows[rows.resampler == "lanczos3"].pivot(index="image", columns="target", values="psnr")
+    return -lanczos3.sub(full, axis=0)
+
+
+def t_interval(x: pd.Series) -> tuple[float, float]:
+    """Student's t 95% interval of the mean (scipy), independent of the harness's bootstrap."""
+    from scipy import stats as st
+
+    half = st.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / len(x) ** 0.5
+    return x.mean() - half, x.mean() + half
+
+
+def measurable(d: pd.DataFrame) -> list[str]:
+    """The targets (columns of ``d``) whose t interval lies above 0, by scale."""
+    return [t for t in sorted(d.columns, key=lambda t: float(t[1:])) if t_interval(d[t])[0] > 0]
+
+
 def test_where_the_resampling_loss_is_measurable(section, run):
     """Recomputed from the record's per-image scores with scipy's Student's t (not the harness): the targets
     where full resolution minus lanczos3 has a 95% interval above 0, chelsea's reading on the U-Net, the
     images on which lanczos3 reads above full resolution on NAFNet; and the record's table says the same."""
-    from scipy import stats as st
-
     scores = pd.read_csv(run / "psnr_per_image.csv")
 
-    def loss(backbone: str) -> pd.DataFrame:  # full - lanczos3 per image (rows) and target (columns)
-        rows = scores[scores.backbone == backbone]
-        full = rows[rows.resampler == "full_resolution"].set_index("image")["psnr"]
-        lanczos3 = rows[rows.resampler == "lanczos3"].pivot(index="image", columns="target", values="psnr")
-        return -lanczos3.sub(full, axis=0)
-
-    def measurable(d: pd.DataFrame) -> list[str]:
-        out = []
-        for target in sorted(d.columns, key=lambda t: float(t[1:])):
-            x = d[target]
-            half = st.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / len(x) ** 0.5
-            if x.mean() - half > 0:
-                out.append(target)
-        return out
+    def loss(backbone: str) -> pd.DataFrame:
+        return resampling_loss(scores, backbone)
 
     m = re.search(r"that loss is measurable only at (.+?) with the U-Net and at (.+?) with NAFNet", section)
     assert m, "the README no longer says where the resampling loss is measurable"
@@ -183,3 +190,23 @@ def test_lmars_compute(section, run):
         assert cells[5].strip().startswith(f"{threshold:.0f} (x4)"), cells[5]
     assert (low, high) == (round(min(ratios["unet"]), 1), round(max(ratios["unet"]), 1))
     assert all(round(r) == nafnet for r in ratios["nafnet"])
+
+
+def test_more_test_images(section):
+    """The 'More test images' bullet, recomputed from its record's per-image scores with scipy's t."""
+    named = re.search(r"\*\*More test images\*\* \(`workflow/configs/more_test.yaml`.*?`(docs/measured/[^`/]+)/`",
+                      section)
+    assert named, "the README no longer names the more-test record"
+    scores = pd.read_csv(ROOT / named.group(1) / "psnr_per_image.csv")
+    assert scores["image"].nunique() == 13
+    assert "the resampling loss is still measurable only at x3 and x4 with the U-Net and at no target with NAFNet" \
+        in section
+    assert measurable(resampling_loss(scores, "unet")) == ["x3", "x4"]
+    assert measurable(resampling_loss(scores, "nafnet")) == []
+    (above,) = quoted(section, r"lanczos3 reads above full resolution on (\d+) of the 13 images at x1.5")
+    assert above == (resampling_loss(scores, "nafnet")["x1.5"] < 0).sum()
+    (gain,) = quoted(section, r"LMAR - lanczos3 is (-[\d.]+) dB at x1.5 on the U-Net, beyond its interval")
+    rows = scores[(scores.backbone == "unet") & (scores.target == "x1.5")].pivot(index="image", columns="resampler",
+                                                                                   values="psnr")
+    diff = rows["lmar"] - rows["lanczos3"]
+    assert gain == round(diff.mean(), 3) and t_interval(diff)[1] < 0
