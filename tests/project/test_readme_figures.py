@@ -199,7 +199,7 @@ def test_more_test_images(section):
     assert named, "the README no longer names the more-test record"
     scores = pd.read_csv(ROOT / named.group(1) / "psnr_per_image.csv")
     assert scores["image"].nunique() == 13
-    assert "the resampling loss is still measurable only at x3 and x4 with the U-Net and at no target with NAFNet" \
+    assert "the resampling loss is measurable only at x3 and x4 with the U-Net and at no target with NAFNet" \
         in section
     assert measurable(resampling_loss(scores, "unet")) == ["x3", "x4"]
     assert measurable(resampling_loss(scores, "nafnet")) == []
