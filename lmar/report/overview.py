@@ -83,8 +83,8 @@ def _gain_cell(rows: pd.DataFrame, a: str, b: str, target: str) -> str:
     """One cell of the gain row: the mean paired difference ``a - b`` of PSNR / SSIM at ``target``,
     over the (seed, image) units both have a value for (never a difference of two means over other
     images), with its paired 95% interval (:func:`lmar.report.stats.paired_mean_ci`) and † where that
-    excludes 0, "within noise" where it includes it (:func:`lmar.report.verdicts.gain_text`); "-" where either did not run there, "(n of N)"
-    where a value is missing for some units."""
+    excludes 0, "within noise" where it includes it (:func:`lmar.report.verdicts.gain_text`); "-" where
+    either did not run there, "(n of N)" where a value is missing for some units."""
     from lmar.report.verdicts import gain_text, paired_interval
 
     keys = [k for k in ("seed", "image") if k in rows]

@@ -77,9 +77,9 @@ def ablation_figure(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0):
     names, colours, markers = resampler_styles(df)
     blocks = list(dict.fromkeys(zip(rows["dataset"], rows["backbone"], rows["seeds"])))
     targets = list(dict.fromkeys(rows["target"]))
-    variants = [n for n in names if n in set(rows["variant"])]
+    drawn = [n for n in names if n in set(rows["variant"])]
     fig = plt.figure(layout="constrained", figsize=(2.4 * len(targets) + 1.8,
-                                                    (0.3 * len(variants) + 1.5) * len(blocks)))
+                                                    (0.3 * len(drawn) + 1.5) * len(blocks)))
     for sub, (dataset, backbone, seeds) in zip(fig.subfigures(len(blocks), 1, squeeze=False)[:, 0], blocks):
         block = rows[(rows["dataset"] == dataset) & (rows["backbone"] == backbone) & (rows["seeds"] == seeds)]
         method = block["method"].iloc[0]
@@ -88,7 +88,7 @@ def ablation_figure(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0):
         axes = sub.subplots(1, len(targets), sharex=True, sharey=True, squeeze=False)[0]
         for ax, target in zip(axes, targets):
             here = block[block["target"] == target].set_index("variant")
-            for y, name in enumerate(variants):
+            for y, name in enumerate(drawn):
                 if name not in here.index:
                     continue
                 r = here.loc[name]
@@ -99,11 +99,11 @@ def ablation_figure(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0):
             ax.axvline(0, color="0.4", lw=0.8, ls="--")
             ax.set_title(str(target))
             ax.set_xlabel(f"variant - {method} (dB)")
-        axes[0].set_yticks(range(len(variants)), variants)
-        axes[0].set_ylim(len(variants) - 0.5, -0.5)  # the first variant on top, as in the tables
+        axes[0].set_yticks(range(len(drawn)), drawn)
+        axes[0].set_ylim(len(drawn) - 0.5, -0.5)  # the first variant on top, as in the tables
         seed_text = f"seed{'s' * (len(chosen) > 1)} {', '.join(chosen)}"
         title = f"{dataset} / {backbone} ({seed_text}): PSNR, each variant - {method}, paired 95% CI, † excludes 0"
-        kept = kept_initial_weights_labels(units, variants)
+        kept = kept_initial_weights_labels(units, drawn)
         if kept:
             title += "\n" + "\n".join(wrap_names(f"kept their initial weights: {', '.join(kept)}", 2 * TITLE_WIDTH))
         sub.suptitle(title, fontsize=10)

@@ -90,11 +90,11 @@ def gain_heatmap(df: pd.DataFrame, gain: tuple[str, str]):
         # least +-0.25 dB, so that hundredths of a dB stay pale rather than look like large gains
         shown = table.where(significant)
         limit = max(float(shown.abs().max().max()) if shown.notna().any().any() else 0.0, HEATMAP_MIN_DB)
+        sig, missing = significant.to_numpy(), table.isna().to_numpy()
         sns.heatmap(shown, annot=labels, fmt="", cmap="RdBu", vmin=-limit, vmax=limit, ax=ax,
-                    mask=~significant.to_numpy() | table.isna().to_numpy(), cbar_kws={"label": "dB"})
-        noise = significant.to_numpy() | table.isna().to_numpy()
-        if not noise.all():  # the within-noise cells, in one grey, their means printed as the others'
-            sns.heatmap(table, annot=labels, fmt="", cmap=[NOISE_GREY], mask=noise, cbar=False, ax=ax)
+                    mask=~sig | missing, cbar_kws={"label": "dB"})
+        if not (sig | missing).all():  # the within-noise cells, in one grey, their means printed as the others'
+            sns.heatmap(table, annot=labels, fmt="", cmap=[NOISE_GREY], mask=sig | missing, cbar=False, ax=ax)
         ax.set_yticklabels([f"{bb} *" if bb in untrained else bb for bb in table.index])
         notes = "\u2020 paired 95% interval excludes 0; grey: holds 0" + kept_note
         ax.set_title(f"{dataset}: PSNR {a} - {b}\n{notes}", fontsize=10)
@@ -130,9 +130,8 @@ def psnr_figure(df: pd.DataFrame, baseline: str = "lanczos3"):
     same target, with its paired 95% interval (:func:`lmar.report.stats.compare`, as the table's
     statistics: images and seeds resampled, seed 0, widened to Student's t with few images; a pair only
     where both have the unit, an image missing at one seed leaving that target's comparison); the
-    baseline is the line at 0. Bottom row: each
-    resampler's mean PSNR (points and lines, no band: the spread over images is not the uncertainty
-    of a comparison), and the full-resolution ceiling as a dashed line labelled where no data is. A
+    baseline is the line at 0. Bottom row: each resampler's mean PSNR (points and lines, no band: the
+    spread over images is not the uncertainty of a comparison), and the full-resolution ceiling as a dashed line labelled where no data is. A
     panel's title names the trainable resamplers that kept their initial weights there (early
     stopping): their points are the untrained parts'."""
     import matplotlib

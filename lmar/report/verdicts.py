@@ -155,8 +155,6 @@ def no_loss_to_close(block: pd.DataFrame, baseline: str, metric: str = "psnr", n
     """The rows of :func:`against_full_resolution` for ``baseline`` (``b`` full resolution) at the targets
     where DEU with ``baseline`` is not measurably worse than enhancing at full resolution: its paired
     interval reaches 0 or the metric's good side of it. Empty where the block lacks either row."""
-    if baseline not in set(block["resampler"]):
-        return pd.DataFrame()
     cmp = against_full_resolution(block, metric, n_boot, seed, only=[baseline])
     if cmp.empty:
         return cmp
@@ -352,8 +350,9 @@ def block_notes(df: pd.DataFrame, metric: str = "psnr", n_boot: int = N_BOOT, se
     each resampler that beats full resolution by more than its paired interval (in each table block
     where it first does), the targets where ``baseline`` (the gain pair's second) loses nothing
     measurable to full resolution (in the first table block holding both), each that kept its initial
-    weights, resamplers that score the same, and, where the rows carry GFLOPs and a full-resolution row, the compute table (:func:`compute_table`)
-    with a line for each resampler that saves no compute somewhere (:func:`compute_note`)."""
+    weights, resamplers that score the same, and, where the rows carry GFLOPs and a full-resolution row,
+    the compute table (:func:`compute_table`) with a line for each resampler that saves no compute
+    somewhere (:func:`compute_note`)."""
     notes: dict = {}
     for (dataset, backbone), rows in df.groupby(["dataset", "backbone"], sort=False):
         line = convergence_note(rows, backbone)
