@@ -8,16 +8,22 @@ training split still shows the backbones some variety.
 
 Ground truth: the photograph (or crop), centre-cropped to the target aspect ratio and resized
 (Lanczos) to ``size`` (H, W).
-Degraded input, per pair with its own seeded generator (seed, crc32(name), view):
+Degraded input, per pair with its own seeded generator (seed, crc32(name), view), each range a
+parameter (defaults shown):
   exposure e ~ U(0.15, 0.35), gamma g ~ U(1.5, 2.2)      dark = e * gt ** g
   colour cast m_c ~ 1 + U(-0.08, 0.08) per channel       dark = dark * m
-  signal-dependent noise a ~ U(0.002, 0.008), b ~ U(0.004, 0.012)
+  signal-dependent noise, shot a ~ U(0.002, 0.008), read b ~ U(0.004, 0.012)
       low = dark + sqrt(a * dark + b^2) * N(0, 1)
   clipped to [0, 1], quantised to 8 bits, written as PNG.
+A range [x, x] fixes its value (the generator still draws, so the other draws do not move): a
+backbone that need not guess each image's exposure from its content enhances a downscaled image
+measurably worse than the full one, where the default's wide ranges hide that (README, "the default
+experiment").
 """
 
 from __future__ import annotations
 
+import inspect
 import zlib
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +38,11 @@ from lmar.core.registry import DATASETS
 from lmar.data.base import Dataset
 
 Side = Annotated[int, Range(8)]  # pixels
+Unit = Annotated[float, Range(0, 1)]
+UnitRange = Annotated[tuple[Unit, Unit], Check(lambda v: v[0] <= v[1], "(low <= high)")]
+Gamma = Annotated[float, Range(0, open_min=True)]
+GammaRange = Annotated[tuple[Gamma, Gamma], Check(lambda v: v[0] <= v[1], "(low <= high)")]
+DEGRADATION = ("exposure", "gamma", "cast", "shot_noise", "read_noise")  # the params that make the inputs
 
 # colour photographs inside the scikit-image package, and matplotlib's portrait of Grace Hopper;
 # motorcycle left/right are a stereo pair, so both stay in the training split.
@@ -92,10 +103,12 @@ def fit(im: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(im, dtype=np.float32) / 255.0
 
 
-def degrade_low_light(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    exposure, gamma = rng.uniform(0.15, 0.35), rng.uniform(1.5, 2.2)
-    cast = 1.0 + rng.uniform(-0.08, 0.08, size=3)
-    a, b = rng.uniform(0.002, 0.008), rng.uniform(0.004, 0.012)
+def degrade_low_light(gt: np.ndarray, rng: np.random.Generator, exposure=(0.15, 0.35), gamma=(1.5, 2.2),
+                      cast: float = 0.08, shot_noise=(0.002, 0.008), read_noise=(0.004, 0.012)) -> np.ndarray:
+    """The low-light input of ``gt`` (module docstring); the draws are made in this order whatever the ranges."""
+    exposure, gamma = rng.uniform(*exposure), rng.uniform(*gamma)
+    cast = 1.0 + rng.uniform(-cast, cast, size=3)
+    a, b = rng.uniform(*shot_noise), rng.uniform(*read_noise)
     dark = exposure * gt.astype(np.float64) ** gamma * cast
     low = dark + np.sqrt(a * np.clip(dark, 0, None) + b * b) * rng.standard_normal(gt.shape)
     return np.clip(low, 0.0, 1.0)
@@ -114,6 +127,11 @@ class MiniDataset(Dataset):
         seed: int = 0,
         photos: list[str] = PHOTOS,
         views: Annotated[int, Range(1)] = 1,
+        exposure: UnitRange = (0.15, 0.35),
+        gamma: GammaRange = (1.5, 2.2),
+        cast: Unit = 0.08,
+        shot_noise: UnitRange = (0.002, 0.008),
+        read_noise: UnitRange = (0.004, 0.012),
     ):
         if len(size) != 2 or min(size) < 8:
             raise LmarError(f"mini dataset: size must be [H, W] with both >= 8, got {size}")
@@ -127,17 +145,23 @@ class MiniDataset(Dataset):
             raise LmarError("mini dataset: every photo is in the test split; leave some for training")
         self.size, self.test, self.seed, self.photos = tuple(size), set(test), int(seed), tuple(photos)
         self.views = int(views)
+        self.degradation = {"exposure": tuple(exposure), "gamma": tuple(gamma), "cast": float(cast),
+                            "shot_noise": tuple(shot_noise), "read_noise": tuple(read_noise)}
 
     exact_shape = True  # every image is made at `size`
 
     @classmethod
     def training_identity(cls, params: dict) -> dict:
-        """Size, seed, views and the training photographs (those not in ``test``, in order): each training
-        pair is made from its photograph, the seed and its view alone (:meth:`prepare`), so the test split
-        may gain photographs the training split never held without changing what a backbone learns."""
+        """Size, seed, views, the degradation's ranges and the training photographs (those not in ``test``, in
+        order): each training pair is made from its photograph, the seed, its view and the ranges alone
+        (:meth:`prepare`), so the test split may gain photographs the training split never held without
+        changing what a backbone learns. A range missing from ``params`` (a record written before the
+        ranges were parameters) is the default, which is what that code drew from."""
         test = set(params["test"])
+        defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in _DEFAULTS.items()}
         return {"size": list(params["size"]), "seed": params["seed"], "views": params["views"],
-                "train": [p for p in params["photos"] if Path(p).stem not in test]}
+                "train": [p for p in params["photos"] if Path(p).stem not in test],
+                **{k: params.get(k, defaults[k]) for k in DEGRADATION}}
 
     def plan_shape(self) -> tuple[int, int, int, int]:
         n_test = len([p for p in self.photos if Path(p).stem in self.test])
@@ -156,8 +180,11 @@ class MiniDataset(Dataset):
                 for k in range(1 if split == "test" else self.views):
                     rng = np.random.default_rng([self.seed, zlib.crc32(stem.encode()), k])
                     gt = fit(view(im, k, rng), self.size)
-                    low = degrade_low_light(gt, rng)
+                    low = degrade_low_light(gt, rng, **self.degradation)
                     name = stem if k == 0 else f"{stem}_view{k}"
                     for sub, arr in (("gt", gt), ("input", low)):
                         (tmp / split / sub).mkdir(parents=True, exist_ok=True)
                         Image.fromarray(_u8(arr)).save(tmp / split / sub / f"{name}.png")
+
+
+_DEFAULTS = {k: p.default for k, p in inspect.signature(MiniDataset).parameters.items() if k in DEGRADATION}

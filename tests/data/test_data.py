@@ -265,3 +265,50 @@ def test_missing_image_is_named(tmp_path):
     with pytest.raises(LmarError, match="image not found") as exc:
         read_image(tmp_path / "nope.png")
     assert str(tmp_path / "nope.png") in str(exc.value)
+
+
+# ---------------------------------------------------------------- the degradation's ranges
+
+
+def _old_degradation(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The inputs as the module made them before its ranges were parameters (its docstring's formula,
+    written out here with the default ranges as literals)."""
+    e, g = rng.uniform(0.15, 0.35), rng.uniform(1.5, 2.2)
+    m = 1.0 + rng.uniform(-0.08, 0.08, size=3)
+    a, b = rng.uniform(0.002, 0.008), rng.uniform(0.004, 0.012)
+    dark = e * gt.astype(np.float64) ** g * m
+    return np.clip(dark + np.sqrt(a * np.clip(dark, 0, None) + b * b) * rng.standard_normal(gt.shape), 0, 1)
+
+
+def test_the_default_ranges_make_the_inputs_the_formula_made_before_they_were_parameters(mini_data, tmp_path,
+                                                                                         monkeypatch):
+    monkeypatch.setattr(mini, "degrade_low_light", lambda gt, rng, **ranges: _old_degradation(gt, rng))
+    MiniDataset(size=DATA_SIZE).prepare(tmp_path / "old")
+    assert entries(mini_data) == entries(tmp_path / "old")
+    assert all((mini_data / r).read_bytes() == (tmp_path / "old" / r).read_bytes()
+               for r in entries(mini_data) if r.endswith(".png"))
+
+
+def test_fixed_ranges_without_noise_or_cast_give_exposure_times_gamma_by_hand(tmp_path):
+    MiniDataset(size=(24, 36), views=2, exposure=[0.25, 0.25], gamma=[1.8, 1.8], cast=0.0,
+                shot_noise=[0, 0], read_noise=[0, 0]).prepare(tmp_path / "d")
+    for split in ("train", "test"):
+        for p in list_pairs(tmp_path / "d", split):
+            # the ground truth is 8-bit: its rounding moves 0.25 * gt ** 1.8 by at most 0.45 * 0.5/255
+            want = 0.25 * load_png(p.gt).astype(np.float64) ** 1.8
+            assert np.abs(load_png(p.input) - want).max() <= (0.5 + 0.23 + 1e-6) / 255, p.name
+
+
+def test_the_ranges_change_the_inputs_not_the_ground_truth(mini_data, tmp_path):
+    MiniDataset(size=DATA_SIZE, exposure=[0.25, 0.25], gamma=[1.8, 1.8], cast=0.0).prepare(tmp_path / "d")
+    pngs = [r for r in entries(mini_data) if r.endswith(".png")]
+    assert all((mini_data / r).read_bytes() == (tmp_path / "d" / r).read_bytes() for r in pngs if "/gt/" in r)
+    assert not any((mini_data / r).read_bytes() == (tmp_path / "d" / r).read_bytes() for r in pngs if "/input/" in r)
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("exposure", [0.3, 0.2], "low <= high"), ("exposure", [0.2, 1.5], "<= 1"), ("gamma", [0, 2], "> 0"),
+    ("cast", -0.1, ">= 0"), ("read_noise", [0.01], "a list of 2 items")])
+def test_a_bad_range_is_one_error_naming_its_key(key, value, words):
+    with pytest.raises(LmarError, match=rf"mini\.params\.{key} must be .*{words}"):
+        DATASETS.build({"type": "mini", "params": {key: value}}, "mini")

@@ -48,6 +48,7 @@ def test_a_default_written_out_still_matches():
     dataset, spec = default("nafnet")
     spec["train"]["amp"] = False  # the recipe's default, now explicit
     spec["params"]["width"] = spec["params"]["width"]
+    dataset["params"].update(exposure=[0.15, 0.35], cast=0.08)  # the degradation's defaults, written out
     assert find(dataset, spec, 0)[0] is not None
 
 
@@ -56,6 +57,11 @@ CHANGES = {
     "params": (lambda d, s: s["params"].update(width=16), "backbone.params.width is 16 here, 8 in the zoo"),
     "dataset views": (lambda d, s: d["params"].update(views=3), "dataset.params.views is 3 here"),
     "dataset size": (lambda d, s: d["params"].update(size=[180, 270]), "dataset.params.size is [180, 270] here"),
+    # the zoo's records predate the degradation's ranges as params: a record without one reads as its default
+    "dataset exposure": (lambda d, s: d["params"].update(exposure=[0.2, 0.2]),
+                         "dataset.params.exposure is [0.2, 0.2] here, [0.15, 0.35] in the zoo"),
+    "dataset noise": (lambda d, s: d["params"].update(read_noise=[0.004, 0.01]),
+                      "dataset.params.read_noise is [0.004, 0.01] here, [0.004, 0.012] in the zoo"),
 }
 
 
