@@ -65,7 +65,8 @@ def pretrain_backbone(args):
 
 @verb("zoo-entry", "publish a trained backbone as a zoo entry (checkpoint, curve, record)",
       flag("--ckpt", type=Path, required=True, help="the trained backbone checkpoint"),
-      flag("--dataset", required=True, help="the dataset's config name"),
+      flag("--dataset", required=True, help="the entry's name before -<backbone>-seed<N>: the dataset's config "
+           "name, with the config's zoo_tag"),
       spec("--dataset-spec", "its config entry as JSON"),
       flag("--backbone", required=True, help="the backbone's config name"),
       spec("--spec", "the backbone's config entry as JSON"),

@@ -1,7 +1,10 @@
 # The backbone zoo (lmar/zoo): `make zoo` trains every backbone of workflow/configs/zoo.yaml (the
 # default experiment's backbones, with zoo: false so that nothing is copied from the zoo it
 # regenerates), publishes each as an entry under results/zoo/zoo/ (checkpoint, curve, record with
-# sha256 and match), then copies the entries into lmar/zoo.
+# sha256 and match), then copies the entries into lmar/zoo. Each entry is named
+# <dataset>[-<zoo_tag>]-<backbone>-seed<N> (config key zoo_tag; `make zoo-wide` writes mini-wide-*).
+
+TAG = f"-{config['zoo_tag']}" if config["zoo_tag"] else ""
 
 
 rule zoo_entry:
@@ -9,23 +12,23 @@ rule zoo_entry:
         ckpt=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.pt",
         curve=f"{RES}/models/{{dataset}}/{{backbone}}/seed{{seed}}/backbone.curve.csv",
     output:
-        ckpt=f"{RES}/zoo/{{dataset}}/{{backbone}}/seed{{seed}}/{{dataset}}-{{backbone}}-seed{{seed}}.pt",
-        curve=f"{RES}/zoo/{{dataset}}/{{backbone}}/seed{{seed}}/{{dataset}}-{{backbone}}-seed{{seed}}.curve.csv",
-        record=f"{RES}/zoo/{{dataset}}/{{backbone}}/seed{{seed}}/{{dataset}}-{{backbone}}-seed{{seed}}.json",
+        ckpt=f"{RES}/zoo/{{dataset}}/{{backbone}}/seed{{seed}}/{{dataset}}{TAG}-{{backbone}}-seed{{seed}}.pt",
+        curve=f"{RES}/zoo/{{dataset}}/{{backbone}}/seed{{seed}}/{{dataset}}{TAG}-{{backbone}}-seed{{seed}}.curve.csv",
+        record=f"{RES}/zoo/{{dataset}}/{{backbone}}/seed{{seed}}/{{dataset}}{TAG}-{{backbone}}-seed{{seed}}.json",
     params:
         dataset=lambda w: spec_json("datasets", w.dataset),
         spec=lambda w: spec_json("backbones", w.backbone),
     log:
         f"{LOGS}/zoo_entry/{{dataset}}/{{backbone}}/seed{{seed}}.log",
     shell:
-        "python -m lmar zoo-entry --ckpt {input.ckpt:q} --dataset {wildcards.dataset:q} --dataset-spec {params.dataset:q}"
+        "python -m lmar zoo-entry --ckpt {input.ckpt:q} --dataset {wildcards.dataset:q}" + TAG + " --dataset-spec {params.dataset:q}"
         " --backbone {wildcards.backbone:q} --spec {params.spec:q} --seed {wildcards.seed:q}"
         " --out-dir $(dirname {output.record:q}) > {log:q} 2>&1"
 
 
 rule zoo:
     input:
-        [f"{RES}/zoo/{d}/{b}/seed{s}/{d}-{b}-seed{s}.json" for d in config["datasets"] for b in config["backbones"]
+        [f"{RES}/zoo/{d}/{b}/seed{s}/{d}{TAG}-{b}-seed{s}.json" for d in config["datasets"] for b in config["backbones"]
          for s in seeds(config)],
 
 
