@@ -7,7 +7,9 @@ table shows the measured gain of each LMAR entry over lanczos3 (and over bicubic
 interval. On every other dataset it shows the gain at the run's x1.8 target (the scale nearest 1.8)
 and says plainly that it is not the claim's setting. Beside each gain, the loss there was to close:
 full resolution minus the baseline at that target, paired over the same images and seeds, "within
-noise" where its interval holds 0 (then no gain over that baseline can be read as a loss recovered).
+noise" where its interval holds 0 (then no gain over that baseline can be read as a loss recovered);
+and the share of that loss the gain closes (mean gain / mean loss), given only where the loss is
+measurable and both are over the same images and seeds.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ def claims_table(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> str:
             loss = _gain_db(losses[b], sign=-1) if b in losses else "no full-resolution row beside it"
             out.append({"dataset": f"{dataset} ({kind or 'unknown type'})", "backbone": backbone,
                         "comparison": f"{a} - {b}", "target": target, "paper": paper, "measured": measured,
-                        "loss to close (full resolution - baseline)": loss})
+                        "loss to close (full resolution - baseline)": loss,
+                        "share of it closed": _share(r, losses.get(b))})
     table = pd.DataFrame(out)
     lines.append(table.to_markdown(index=False))
     if not any(df.get("dataset_type", pd.Series(dtype=str)) == CLAIM["dataset_type"]):
@@ -90,6 +93,24 @@ def _gain_db(r, sign: int = 1) -> str:
     digits, _ = shown_digits((mean, low, high), "psnr", bool(r.significant))
     text = f"{mean:+.{digits}f} dB [{low:+.{digits}f}, {high:+.{digits}f}]"
     return text if r.significant else f"{text} within noise"
+
+
+def _share(gain, loss) -> str:
+    """The gain as a share of the loss there was to close (rows of :func:`lmar.report.stats.compare`; the
+    loss's ``a`` is the baseline, its ``b`` full resolution): "+12.5%", with "gain within noise" where the
+    gain's interval holds 0; "-" with the reason where there is no measurable loss to divide by, or the two
+    are not over the same images and seeds."""
+    if gain is None or loss is None:
+        return "-"
+    if not loss.significant:
+        return "- (no measurable loss)"
+    if loss.mean_diff > 0:
+        return "- (the baseline is above full resolution)"
+    if (gain.n_images, gain.n_seeds) != (loss.n_images, loss.n_seeds):
+        return (f"- (not paired: the gain is over {counted(gain.n_images, 'image')} x {counted(gain.n_seeds, 'seed')}, "
+                f"the loss over {counted(loss.n_images, 'image')} x {counted(loss.n_seeds, 'seed')})")
+    text = f"{100 * gain.mean_diff / -loss.mean_diff:+.1f}%"
+    return text if gain.significant else f"{text}, gain within noise"
 
 
 def _losses(blocks: list[pd.DataFrame], target: str, bases: list[str], n_boot: int, seed: int) -> dict:
