@@ -15,10 +15,7 @@ parameter (defaults shown):
   signal-dependent noise, shot a ~ U(0.002, 0.008), read b ~ U(0.004, 0.012)
       low = dark + sqrt(a * dark + b^2) * N(0, 1)
   clipped to [0, 1], quantised to 8 bits, written as PNG.
-A range [x, x] fixes its value (the generator still draws, so the other draws do not move): a
-backbone that need not guess each image's exposure from its content enhances a downscaled image
-measurably worse than the full one, where the default's wide ranges hide that (README, "the default
-experiment").
+A range [x, x] fixes its value (the generator still draws, so the other draws do not move).
 """
 
 from __future__ import annotations

@@ -210,3 +210,44 @@ def test_more_test_images(section):
                                                                                    values="psnr")
     diff = rows["lmar"] - rows["lanczos3"]
     assert gain == round(diff.mean(), 3) and t_interval(diff)[1] < 0
+
+
+def test_narrower_degradation_ranges():
+    """The 'Narrower degradation ranges' bullet, recomputed from its record's per-image scores (scipy's t)
+    and training curves."""
+    text = " ".join((ROOT / "README.md").read_text().split())
+    named = re.search(r"\*\*Narrower degradation ranges\*\* \(`workflow/configs/narrow_degradation.yaml`.*?"
+                      r"`(docs/measured/[^`/]+)/`\)", text)
+    assert named, "the README no longer names the narrow degradation's record"
+    record = ROOT / named.group(1)
+    scores = pd.read_csv(record / "psnr_per_image.csv")
+    section = text[named.start():text.index("- **LMAR's parts**", named.start())]
+    full = scores[scores.resampler == "full_resolution"].groupby("backbone")["psnr"].mean()
+    assert quoted(section, r"read ([\d.]+) dB \(U-Net\) and ([\d.]+) dB \(NAFNet\) at full resolution") == (
+        round(full["unet"], 2), round(full["nafnet"], 2))
+    rising = []
+    for backbone in ("unet", "nafnet"):
+        psnr = pd.read_csv(record / "curves" / f"{backbone}-backbone.curve.csv")["val_psnr"].to_numpy()
+        fifth = len(psnr) // 5
+        rising.append(round(psnr[-fifth:].mean() - psnr[-2 * fifth:-fifth].mean(), 2))
+    assert list(quoted(section, r"still rising by ([\d.]+) and ([\d.]+) dB")) == rising and min(rising) > 0.1
+    near = ["x1.5", "x1.8", "x2"]
+    for backbone, image, words in (("unet", "chelsea", "chelsea with the U-Net"),
+                                   ("nafnet", "coffee", "coffee with NAFNet")):
+        loss = resampling_loss(scores, backbone)
+        higher = -loss.loc[image, near]
+        assert quoted(section, rf"{words}, by ([\d.]+) to ([\d.]+) dB") == (
+            round(higher.min(), 2), round(higher.max(), 2))
+        # that photograph alone at x1.5 to x2, but for two more with NAFNet at x1.5
+        above = (loss[near] < 0).sum().tolist()
+        assert above == ([1, 1, 1] if backbone == "unet" else [3, 1, 1]) and (higher > 0).all()
+        assert measurable(loss) == ["x3", "x4"]
+    assert "and two more at x1.5), so the loss is measurable only at x3 and x4 on both" in section
+    rows = scores[(scores.backbone == "nafnet")].pivot_table(index=["target", "image"], columns="resampler",
+                                                             values="psnr")
+    diff = (rows["lmar"] - rows["lanczos3"]).loc["x1.5"]
+    low, high = t_interval(diff)
+    assert quoted(section, r"reads ([\d.]+) dB \[\+([\d.]+), \+([\d.]+)\] above lanczos3 at x1.5 \((\d) of 6") == (
+        round(diff.mean(), 2), round(low, 2), round(high, 2), (diff > 0).sum())
+    lmar = {b: kept_epoch(pd.read_csv(record / "curves" / f"{b}-lmar.curve.csv")) for b in ("unet", "nafnet")}
+    assert lmar == {"unet": -1, "nafnet": 3} and "LMAR on NAFNet kept its fourth epoch" in section

@@ -66,11 +66,11 @@ def test_the_ablation_config_plans_one_training_per_ablation(tmp_path):
     assert counts["pretrain_backbone"] == 6 and counts["train_resampler"] == 18 and counts["evaluate"] == 42
     # its ten variants of lmar get the ablation figure (the tiny config's single lmar does not: below)
     assert counts["plot_ablation"] == 1 and "plot-ablation results/ablations/results.parquet" in res.stdout
-    # the 6 backbones all come from the zoo (it holds the wide degradation's seeds 0, 1 and 2): none trains here
+    # the 6 backbones all come from the zoo (it holds seeds 0, 1 and 2): none trains here
     pretrain = [ln for ln in (res.stdout + res.stderr).splitlines() if "lmar pretrain-backbone" in ln]
     copied = sorted(ln.split("--from-zoo ")[1].split()[0].rsplit("/", 1)[-1] for ln in pretrain if "--from-zoo" in ln)
     assert len(pretrain) == 6, pretrain
-    assert copied == [f"mini-wide-{b}-seed{s}.pt" for b in ("nafnet", "unet") for s in (0, 1, 2)], pretrain
+    assert copied == [f"mini-{b}-seed{s}.pt" for b in ("nafnet", "unet") for s in (0, 1, 2)], pretrain
 
 
 @pytest.mark.slow

@@ -21,17 +21,17 @@ from lmar.run.zoo import ZOO_DIR, find, match_key, records, take, write_entry
 
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
 BACKBONES = sorted(DEFAULT["backbones"])
-WIDE = yaml.safe_load((ROOT / "workflow" / "configs" / "wide_degradation.yaml").read_text())
+NARROW = yaml.safe_load((ROOT / "workflow" / "configs" / "narrow_degradation.yaml").read_text())
 
 
 def default(backbone: str) -> tuple[dict, dict]:
     return copy.deepcopy(DEFAULT["datasets"]["mini"]), copy.deepcopy(DEFAULT["backbones"][backbone])
 
 
-def wide(backbone: str) -> tuple[dict, dict]:
-    """The default's dataset with the wide degradation ranges of workflow/configs/wide_degradation.yaml."""
+def narrow(backbone: str) -> tuple[dict, dict]:
+    """The default's dataset with the narrow degradation ranges of workflow/configs/narrow_degradation.yaml."""
     dataset, spec = default(backbone)
-    dataset["params"].update(WIDE["datasets"]["mini"]["params"])
+    dataset["params"].update(NARROW["datasets"]["mini"]["params"])
     return dataset, spec
 
 
@@ -39,15 +39,15 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("config, seed", [("default", DEFAULT["seed"]), ("wide", 0), ("wide", 1), ("wide", 2)])
+@pytest.mark.parametrize("config, seed", [("default", DEFAULT["seed"]), ("default", 1), ("default", 2), ("narrow", 0)])
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_every_default_backbone_starts_from_a_shipped_entry_whose_file_has_its_recorded_sha256(backbone, config, seed):
-    """The zoo holds the default's backbones at seed 0 and the wide degradation's at seeds 0, 1 and 2; the
-    wide entries' records were written before the degradation's ranges were dataset params, so this also
+    """The zoo holds the default's backbones at seeds 0, 1 and 2 and the narrow degradation's at seed 0; the
+    default's records were written before the degradation's ranges were dataset params, so this also
     checks that a record without them reads as the dataset's defaults."""
-    path, why = find(*(default if config == "default" else wide)(backbone), seed)
+    path, why = find(*(default if config == "default" else narrow)(backbone), seed)
     assert path is not None, why
-    assert why == f"starts from the zoo's mini-{'wide-' if config == 'wide' else ''}{backbone}-seed{seed}"
+    assert why == f"starts from the zoo's mini-{'narrow-' if config == 'narrow' else ''}{backbone}-seed{seed}"
     record = json.loads(path.with_suffix(".json").read_text())
     assert sha256(path) == record["sha256"]  # hashlib here, independent of lmar.parts.weights
     assert (ZOO_DIR / record["curve"]).is_file()
@@ -68,10 +68,11 @@ CHANGES = {
     "params": (lambda d, s: s["params"].update(width=16), "backbone.params.width is 16 here, 8 in the zoo"),
     "dataset views": (lambda d, s: d["params"].update(views=3), "dataset.params.views is 3 here"),
     "dataset size": (lambda d, s: d["params"].update(size=[180, 270]), "dataset.params.size is [180, 270] here"),
-    "dataset exposure": (lambda d, s: d["params"].update(exposure=[0.2, 0.2]),
-                         "dataset.params.exposure is [0.2, 0.2] here, [0.2, 0.3] in the zoo"),
+    # the default's records predate the degradation's ranges as params: a record without one reads as its default
+    "dataset exposure": (lambda d, s: d["params"].update(exposure=[0.15, 0.3]),
+                         "dataset.params.exposure is [0.15, 0.3] here, [0.15, 0.35] in the zoo"),
     "dataset noise": (lambda d, s: d["params"].update(read_noise=[0.004, 0.01]),
-                      "dataset.params.read_noise is [0.004, 0.01] here, [0.002, 0.004] in the zoo"),
+                      "dataset.params.read_noise is [0.004, 0.01] here, [0.004, 0.012] in the zoo"),
 }
 
 
@@ -89,16 +90,16 @@ def test_a_backbone_that_differs_from_the_zoo_trains_its_own_and_says_which_key(
 def test_another_seed_trains_its_own():
     path, why = find(*default("unet"), 3)
     assert path is None and "seed is 3 here, 0 in the zoo" in why
-    path, why = find(*default("unet"), 1)  # the wide degradation's seed 1 is no stand-in for the default's
-    assert path is None and why.startswith("trains its own: unlike the zoo's mini-unet-seed0, seed is 1 here")
+    path, why = find(*narrow("unet"), 1)  # the narrow degradation's zoo holds seed 0 alone
+    assert path is None and why.startswith("trains its own: unlike the zoo's mini-narrow-unet-seed0, seed is 1 here")
 
 
-def test_a_range_of_the_wide_degradation_changed_trains_its_own_naming_it():
-    dataset, spec = wide("nafnet")
-    dataset["params"]["gamma"] = [1.5, 2.0]
-    path, why = find(dataset, spec, 1)
-    assert path is None and why == ("trains its own: unlike the zoo's mini-wide-nafnet-seed1, dataset.params.gamma "
-                                    "is [1.5, 2.0] here, [1.5, 2.2] in the zoo")
+def test_a_range_of_the_narrow_degradation_changed_trains_its_own_naming_it():
+    dataset, spec = narrow("nafnet")
+    dataset["params"]["gamma"] = [1.7, 2.0]
+    path, why = find(dataset, spec, 0)
+    assert path is None and why == ("trains its own: unlike the zoo's mini-narrow-nafnet-seed0, dataset.params.gamma "
+                                    "is [1.7, 2.0] here, [1.7, 1.9] in the zoo")
 
 
 def test_a_backbone_type_the_zoo_lacks_trains_its_own():
@@ -243,10 +244,10 @@ def test_a_copy_of_an_entry_is_named_by_its_bytes_wherever_it_lies(tmp_path):
 
     copy_ = tmp_path / "elsewhere" / "backbone.pt"
     copy_.parent.mkdir()
-    shutil.copyfile(ZOO_DIR / "mini-wide-nafnet-seed1.pt", copy_)
-    assert entry_of(copy_) == "mini-wide-nafnet-seed1"
+    shutil.copyfile(ZOO_DIR / "mini-nafnet-seed1.pt", copy_)
+    assert entry_of(copy_) == "mini-nafnet-seed1"
     assert backbone_weights(copy_, {"meta": {"weights": "trained"}}) == (
-        "trained, a copy of the zoo's mini-wide-nafnet-seed1 (sha256 as its record)")
+        "trained, a copy of the zoo's mini-nafnet-seed1 (sha256 as its record)")
     # the authors' release keeps its own word even if its bytes were an entry's
     assert backbone_weights(copy_, {"meta": {"weights": "authors' release"}}) == "authors' release"
     raw = bytearray(copy_.read_bytes())
@@ -334,10 +335,10 @@ def test_a_record_naming_a_dataset_type_as_code_or_without_its_keys_is_compared_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config, tag, seeds", [("zoo.yaml", "", [0]), ("zoo_wide.yaml", "-wide", [0, 1, 2])])
-def test_make_zoo_and_zoo_wide_plan_the_entries_the_zoo_ships_under_their_names(config, tag, seeds, tmp_path):
+@pytest.mark.parametrize("config, tag, seeds", [("zoo.yaml", "", [0, 1, 2]), ("zoo_narrow.yaml", "-narrow", [0])])
+def test_make_zoo_and_zoo_narrow_plan_the_entries_the_zoo_ships_under_their_names(config, tag, seeds, tmp_path):
     """Each zoo config regenerates exactly the shipped entries of its degradation, named by its zoo_tag,
-    so that `make zoo` and `make zoo-wide` each copy their own files into lmar/zoo."""
+    so that `make zoo` and `make zoo-narrow` each copy their own files into lmar/zoo."""
     res = snakemake("-n", "-p", "--cores", "2", "zoo", "--directory", str(tmp_path / "run"), "--configfile",
                     str(ROOT / "workflow" / "configs" / config))
     assert res.returncode == 0, res.stderr[-3000:]
@@ -347,5 +348,5 @@ def test_make_zoo_and_zoo_wide_plan_the_entries_the_zoo_ships_under_their_names(
                      if line.endswith(".json") and "/zoo/mini/" in line and "dirname" not in line)
     assert sorted(set(planned)) == names, out[-3000:]
     assert all(f"--dataset mini{tag} " in line for line in out.splitlines() if "lmar zoo-entry" in line)
-    shipped = sorted(n for n in records() if n.startswith(f"mini{tag}-") and (tag or not n.startswith("mini-wide-")))
+    shipped = sorted(n for n in records() if n.startswith(f"mini{tag}-") and (tag or not n.startswith("mini-narrow-")))
     assert shipped == names

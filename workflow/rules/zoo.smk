@@ -2,7 +2,7 @@
 # default experiment's backbones, with zoo: false so that nothing is copied from the zoo it
 # regenerates), publishes each as an entry under results/zoo/zoo/ (checkpoint, curve, record with
 # sha256 and match), then copies the entries into lmar/zoo. Each entry is named
-# <dataset>[-<zoo_tag>]-<backbone>-seed<N> (config key zoo_tag; `make zoo-wide` writes mini-wide-*).
+# <dataset>[-<zoo_tag>]-<backbone>-seed<N> (config key zoo_tag; `make zoo-narrow` writes mini-narrow-*).
 
 TAG = f"-{config['zoo_tag']}" if config["zoo_tag"] else ""
 

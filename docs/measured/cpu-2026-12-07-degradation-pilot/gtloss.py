@@ -13,7 +13,7 @@ if not data.exists():
 def psnr(a,b): return 10*math.log10(1/F.mse_loss(a.clamp(0,1),b).item())
 nets = {}
 for b in ["unet","nafnet"]:
-    net,_ = checkpoint.load_backbone(Path(f"lmar/zoo/mini-wide-{b}-seed0.pt"), torch.device("cpu"), ())
+    net,_ = checkpoint.load_backbone(Path(f"lmar/zoo/mini-{b}-seed0.pt"), torch.device("cpu"), ())
     nets[b]=net.eval()
 with torch.no_grad():
   for p in list_pairs(data,"test"):
