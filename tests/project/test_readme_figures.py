@@ -251,3 +251,23 @@ def test_narrower_degradation_ranges():
         round(diff.mean(), 2), round(low, 2), round(high, 2), (diff > 0).sum())
     lmar = {b: kept_epoch(pd.read_csv(record / "curves" / f"{b}-lmar.curve.csv")) for b in ("unet", "nafnet")}
     assert lmar == {"unet": -1, "nafnet": 3} and "LMAR on NAFNet kept its fourth epoch" in section
+
+
+def test_the_degradation_pilots_quoted():
+    """The pilots' losses the 'Narrower degradation ranges' bullet quotes, from the summary each pilot printed
+    ("loss x1.5: mean .. min .. max ..", full resolution minus DEU over the 6 test images at full
+    precision; the per-image lines are rounded): the smallest and largest at x1.5 over the three pilots,
+    and the smallest at x1.8 of the two with fixed values."""
+    text = " ".join((ROOT / "README.md").read_text().split())
+    folder = ROOT / "docs" / "measured" / "cpu-2026-12-07-degradation-pilot"
+
+    def low_high(pilot: str, target: str) -> tuple[float, float]:
+        m = re.search(rf"loss x{target}: mean [\d.]+ min ([\d.]+) max ([\d.]+)", (folder / f"{pilot}.txt").read_text())
+        assert m, pilot
+        return float(m.group(1)), float(m.group(2))
+
+    x15 = [low_high(p, "1.5") for p in ("unet-fixed", "nafnet-fixed", "nafnet-narrow")]
+    assert quoted(text, r"Pilots trained briefly had every test image lose ([\d.]+) to ([\d.]+) dB at x1.5") == (
+        min(lo for lo, _ in x15), max(hi for _, hi in x15))
+    (fixed,) = quoted(text, r"in the pilots every image lost ([\d.]+) dB or more at x1.8")
+    assert fixed == min(low_high(p, "1.8")[0] for p in ("unet-fixed", "nafnet-fixed"))
