@@ -18,10 +18,11 @@ rule zoo_entry:
     params:
         dataset=lambda w: spec_json("datasets", w.dataset),
         spec=lambda w: spec_json("backbones", w.backbone),
+        name=lambda w: f"{w.dataset}{TAG}",  # the entry's name before -<backbone>-seed<N>
     log:
         f"{LOGS}/zoo_entry/{{dataset}}/{{backbone}}/seed{{seed}}.log",
     shell:
-        "python -m lmar zoo-entry --ckpt {input.ckpt:q} --dataset {wildcards.dataset:q}" + TAG + " --dataset-spec {params.dataset:q}"
+        "python -m lmar zoo-entry --ckpt {input.ckpt:q} --dataset {params.name:q} --dataset-spec {params.dataset:q}"
         " --backbone {wildcards.backbone:q} --spec {params.spec:q} --seed {wildcards.seed:q}"
         " --out-dir $(dirname {output.record:q}) > {log:q} 2>&1"
 
