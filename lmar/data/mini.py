@@ -100,9 +100,10 @@ def fit(im: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(im, dtype=np.float32) / 255.0
 
 
-def degrade_low_light(gt: np.ndarray, rng: np.random.Generator, exposure=(0.15, 0.35), gamma=(1.5, 2.2),
-                      cast: float = 0.08, shot_noise=(0.002, 0.008), read_noise=(0.004, 0.012)) -> np.ndarray:
-    """The low-light input of ``gt`` (module docstring); the draws are made in this order whatever the ranges."""
+def degrade_low_light(gt: np.ndarray, rng: np.random.Generator, *, exposure, gamma, cast: float, shot_noise,
+                      read_noise) -> np.ndarray:
+    """The low-light input of ``gt`` (module docstring) with :class:`MiniDataset`'s ranges; the draws are made in
+    this order whatever the ranges."""
     exposure, gamma = rng.uniform(*exposure), rng.uniform(*gamma)
     cast = 1.0 + rng.uniform(-cast, cast, size=3)
     a, b = rng.uniform(*shot_noise), rng.uniform(*read_noise)
