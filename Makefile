@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # rules call `python -m lmar ...`: the venv's python must come first
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test bench lint clean zoo zoo-narrow
+.PHONY: setup run test bench lint clean zoo zoo-narrow zoo-fixed
 
 setup: $(STAMP)
 
@@ -32,10 +32,11 @@ zoo: $(STAMP)
 	snakemake --cores $(CORES) zoo --configfile workflow/configs/zoo.yaml
 	cp results/zoo/zoo/*/*/seed*/*-seed* lmar/zoo/
 
-# the narrow degradation's backbones at seed 0 (mini-narrow-*), about 1 hour and 15 minutes
-zoo-narrow: $(STAMP)
-	snakemake --cores $(CORES) zoo --configfile workflow/configs/zoo_narrow.yaml
-	cp results/zoo-narrow/zoo/*/*/seed*/*-seed* lmar/zoo/
+# another degradation's backbones at seed 0, from workflow/configs/zoo_<name>.yaml: the narrow ranges'
+# (mini-narrow-*, about 1 hour and 15 minutes on 2 cores) or the fixed values' (mini-fixed-*, about 1 hour 35)
+zoo-narrow zoo-fixed: zoo-%: $(STAMP)
+	snakemake --cores $(CORES) zoo --configfile workflow/configs/zoo_$*.yaml
+	cp results/zoo-$*/zoo/*/*/seed*/*-seed* lmar/zoo/
 
 # the suite in TEST_WORKERS processes (pytest-xdist; default one per logical CPU, at most 4), a worker that runs
 # out of tests taking some of another's; TEST_WORKERS=0 runs it in this one process

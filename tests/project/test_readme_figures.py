@@ -223,7 +223,7 @@ def test_narrower_degradation_ranges():
     assert named, "the README no longer names the narrow degradation's record"
     record = ROOT / named.group(1)
     scores = pd.read_csv(record / "psnr_per_image.csv")
-    section = text[named.start():text.index("- **LMAR's parts**", named.start())]
+    section = text[named.start():text.index("- **", named.end())]
     full = scores[scores.resampler == "full_resolution"].groupby("backbone")["psnr"].mean()
     assert quoted(section, r"read ([\d.]+) dB \(U-Net\) and ([\d.]+) dB \(NAFNet\) at full resolution") == (
         round(full["unet"], 2), round(full["nafnet"], 2))
@@ -249,6 +249,55 @@ def test_narrower_degradation_ranges():
         round(diff.mean(), 2), round(low, 2), round(high, 2), (diff > 0).sum())
     lmar = {b: kept_epoch(curve(record, b, "lmar")) for b in ("unet", "nafnet")}
     assert lmar == {"unet": -1, "nafnet": 3} and "LMAR on NAFNet kept its fourth epoch" in section
+
+
+def test_a_fixed_degradation():
+    """The 'A fixed degradation' bullet, recomputed from its record's per-image scores (scipy's t), training
+    curves and claims check."""
+    text = " ".join((ROOT / "README.md").read_text().split())
+    named = re.search(r"\*\*A fixed degradation\*\* \(`workflow/configs/fixed_degradation.yaml`.*?"
+                      r"`(docs/measured/[^`/]+)/`", text)
+    assert named, "the README no longer names the fixed degradation's record"
+    record = ROOT / named.group(1)
+    scores = pd.read_csv(record / "psnr_per_image.csv")
+    section = text[named.start():text.index("- **", named.end())]
+    backbones = ("unet", "nafnet")
+    change = [last_fifths_change(curve(record, b, "backbone")) for b in backbones]
+    assert quoted(section, r"converged \(held-out PSNR \+([\d.]+) and \+([\d.]+) dB") == tuple(change)
+    assert max(change) <= 0.1  # the table's criterion (lmar.run.curves.CONVERGED_DB), written out
+    full = scores[scores.resampler == "full_resolution"].groupby("backbone")["psnr"].mean()
+    assert quoted(section, r"read ([\d.]+) dB \(U-Net\) and ([\d.]+) dB \(NAFNet\) at full resolution") == (
+        round(full["unet"], 2), round(full["nafnet"], 2))
+    loss = {b: resampling_loss(scores, b) for b in backbones}
+    assert quoted(section, r"full resolution minus lanczos3 is ([\d.]+) and ([\d.]+) dB at x1.8") == tuple(
+        round(loss[b]["x1.8"].mean(), 2) for b in backbones)
+    assert "measurable at every target on both, and every test image loses at every target" in section
+    for b in backbones:
+        assert measurable(loss[b]) == ["x1.5", "x1.8", "x2", "x3", "x4"] and (loss[b] > 0).all().all()
+    (least,) = quoted(section, r"at least ([\d.]+) dB at x1.8")
+    assert least == round(min(loss[b]["x1.8"].min() for b in backbones), 2)
+    rows = {b: scores[scores.backbone == b].pivot_table(index=["target", "image"], columns="resampler",
+                                                       values="psnr") for b in backbones}
+    lmar = pd.concat({b: rows[b]["lmar"] - rows[b]["lanczos3"] for b in backbones})
+    assert "its mean is within 0.001 dB of lanczos3's at every target" in section
+    assert round(lmar.groupby(level=[0, 1]).mean().abs().max(), 3) <= 0.001
+    assert quoted(section, r"\(([\d.]+) dB at most on an image") == (round(lmar.abs().max(), 3),)
+    assert {b: kept_epoch(curve(record, b, "lmar")) for b in backbones} == {"unet": -1, "nafnet": 0}
+    assert "kept its start on the U-Net and its first epoch on NAFNet" in section
+    claims = (record / "table.md").read_text().split("## Claims check")[1].split("##")[0]
+    assert claims.count("| +0.0%, gain within noise |") == 2 and '"+0.0%, gain within noise"' in section
+
+    def vs_lanczos3(resampler: str, target: str) -> pd.Series:
+        return pd.Series({b: (rows[b][resampler] - rows[b]["lanczos3"]).loc[target].mean() for b in backbones})
+
+    below = vs_lanczos3("learned_resizer", "x1.5")
+    assert (below.round(2) == -quoted(section, r"learned resizer reads ([\d.]+) dB below lanczos3 at x1.5 on both")[0]).all()
+    assert quoted(section, r"above it at x4 \(\+([\d.]+) and \+([\d.]+) dB\)") == tuple(
+        vs_lanczos3("learned_resizer", "x4").round(2))
+    assert "area is above lanczos3 at x3 and x4 on both" in section
+    for b in backbones:
+        for target in ("x3", "x4"):
+            assert t_interval((rows[b]["area"] - rows[b]["lanczos3"]).loc[target])[0] > 0, (b, target)
 
 
 def test_the_degradation_pilots_quoted():

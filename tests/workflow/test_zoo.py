@@ -21,17 +21,20 @@ from lmar.run.zoo import ZOO_DIR, find, match_key, records, take, write_entry
 
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
 BACKBONES = sorted(DEFAULT["backbones"])
-NARROW = yaml.safe_load((ROOT / "workflow" / "configs" / "narrow_degradation.yaml").read_text())
+VARIANTS = {name: yaml.safe_load((ROOT / "workflow" / "configs" / f"{name}_degradation.yaml").read_text())
+            for name in ("narrow", "fixed")}
 
 
 def default(backbone: str) -> tuple[dict, dict]:
     return copy.deepcopy(DEFAULT["datasets"]["mini"]), copy.deepcopy(DEFAULT["backbones"][backbone])
 
 
-def narrow(backbone: str) -> tuple[dict, dict]:
-    """The default's dataset with the narrow degradation ranges of workflow/configs/narrow_degradation.yaml."""
+def variant(name: str, backbone: str) -> tuple[dict, dict]:
+    """The default's dataset and backbone as workflow/configs/<name>_degradation.yaml changes them (its
+    degradation's ranges, and its backbones' recipe where it sets one), merged here by hand."""
     dataset, spec = default(backbone)
-    dataset["params"].update(NARROW["datasets"]["mini"]["params"])
+    dataset["params"].update(VARIANTS[name]["datasets"]["mini"]["params"])
+    spec["train"].update(VARIANTS[name].get("backbones", {}).get(backbone, {}).get("train", {}))
     return dataset, spec
 
 
@@ -39,15 +42,16 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("config, seed", [("default", DEFAULT["seed"]), ("default", 1), ("default", 2), ("narrow", 0)])
+@pytest.mark.parametrize("config, seed", [("default", DEFAULT["seed"]), ("default", 1), ("default", 2), ("narrow", 0),
+                                          ("fixed", 0)])
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_every_default_backbone_starts_from_a_shipped_entry_whose_file_has_its_recorded_sha256(backbone, config, seed):
-    """The zoo holds the default's backbones at seeds 0, 1 and 2 and the narrow degradation's at seed 0; the
-    default's records were written before the degradation's ranges were dataset params, so this also
-    checks that a record without them reads as the dataset's defaults."""
-    path, why = find(*(default if config == "default" else narrow)(backbone), seed)
+    """The zoo holds the default's backbones at seeds 0, 1 and 2 and the narrow and fixed degradations' at
+    seed 0; the default's records were written before the degradation's ranges were dataset params, so this
+    also checks that a record without them reads as the dataset's defaults."""
+    path, why = find(*(default(backbone) if config == "default" else variant(config, backbone)), seed)
     assert path is not None, why
-    assert why == f"starts from the zoo's mini-{'narrow-' if config == 'narrow' else ''}{backbone}-seed{seed}"
+    assert why == f"starts from the zoo's mini-{'' if config == 'default' else config + '-'}{backbone}-seed{seed}"
     record = json.loads(path.with_suffix(".json").read_text())
     assert sha256(path) == record["sha256"]  # hashlib here, independent of lmar.parts.weights
     assert (ZOO_DIR / record["curve"]).is_file()
@@ -90,16 +94,24 @@ def test_a_backbone_that_differs_from_the_zoo_trains_its_own_and_says_which_key(
 def test_another_seed_trains_its_own():
     path, why = find(*default("unet"), 3)
     assert path is None and "seed is 3 here, 0 in the zoo" in why
-    path, why = find(*narrow("unet"), 1)  # the narrow degradation's zoo holds seed 0 alone
+    path, why = find(*variant("narrow", "unet"), 1)  # the narrow degradation's zoo holds seed 0 alone
     assert path is None and why.startswith("trains its own: unlike the zoo's mini-narrow-unet-seed0, seed is 1 here")
 
 
 def test_a_range_of_the_narrow_degradation_changed_trains_its_own_naming_it():
-    dataset, spec = narrow("nafnet")
+    dataset, spec = variant("narrow", "nafnet")
     dataset["params"]["gamma"] = [1.7, 2.0]
     path, why = find(dataset, spec, 0)
     assert path is None and why == ("trains its own: unlike the zoo's mini-narrow-nafnet-seed0, dataset.params.gamma "
                                     "is [1.7, 2.0] here, [1.7, 1.9] in the zoo")
+
+
+def test_the_fixed_degradation_with_the_default_recipe_trains_its_own_naming_the_epochs():
+    """The fixed degradation's entries were trained for 240 epochs: its data with the default's 180 do not match."""
+    dataset, _ = variant("fixed", "unet")
+    path, why = find(dataset, default("unet")[1], 0)
+    assert path is None and why.startswith("trains its own: unlike the zoo's mini-fixed-unet-seed0, ")
+    assert "train.epochs is 180 here, 240 in the zoo" in why and "train.step_size is 90 here, 80 in the zoo" in why
 
 
 def test_a_backbone_type_the_zoo_lacks_trains_its_own():
@@ -335,18 +347,22 @@ def test_a_record_naming_a_dataset_type_as_code_or_without_its_keys_is_compared_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config, tag, seeds", [("zoo.yaml", "", [0, 1, 2]), ("zoo_narrow.yaml", "-narrow", [0])])
-def test_make_zoo_and_zoo_narrow_plan_the_entries_the_zoo_ships_under_their_names(config, tag, seeds, tmp_path):
+@pytest.mark.parametrize("config, tag, seeds", [("zoo.yaml", "", [0, 1, 2]), ("zoo_narrow.yaml", "-narrow", [0]),
+                                                ("zoo_fixed.yaml", "-fixed", [0])])
+def test_each_zoo_target_plans_the_entries_the_zoo_ships_under_their_names(config, tag, seeds, tmp_path):
     """Each zoo config regenerates exactly the shipped entries of its degradation, named by its zoo_tag,
-    so that `make zoo` and `make zoo-narrow` each copy their own files into lmar/zoo."""
+    so that `make zoo`, `make zoo-narrow` and `make zoo-fixed` each copy their own files into lmar/zoo."""
     res = snakemake("-n", "-p", "--cores", "2", "zoo", "--directory", str(tmp_path / "run"), "--configfile",
                     str(ROOT / "workflow" / "configs" / config))
     assert res.returncode == 0, res.stderr[-3000:]
+    # the Makefile's zoo-<name> copies from results/zoo-<name>/: the experiment's folder
+    assert yaml.safe_load((ROOT / "workflow" / "configs" / config).read_text())["experiment"] == f"zoo{tag}"
     out = res.stdout + res.stderr
     names = sorted(f"mini{tag}-{b}-seed{s}" for b in BACKBONES for s in seeds)
     planned = sorted(line.rsplit("/", 1)[-1].removesuffix(".json") for line in out.split()
                      if line.endswith(".json") and "/zoo/mini/" in line and "dirname" not in line)
     assert sorted(set(planned)) == names, out[-3000:]
     assert all(f"--dataset mini{tag} " in line for line in out.splitlines() if "lmar zoo-entry" in line)
-    shipped = sorted(n for n in records() if n.startswith(f"mini{tag}-") and (tag or not n.startswith("mini-narrow-")))
+    tagged = tuple(f"mini-{v}-" for v in VARIANTS)
+    shipped = sorted(n for n in records() if n.startswith(f"mini{tag}-") and (tag or not n.startswith(tagged)))
     assert shipped == names
