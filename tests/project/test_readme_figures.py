@@ -214,19 +214,26 @@ def test_more_test_images(section):
     assert gain == round(diff.mean(), 3) and t_interval(diff)[1] < 0
 
 
-def test_narrower_degradation_ranges():
-    """The 'Narrower degradation ranges' bullet, recomputed from its record's per-image scores (scipy's t)
-    and training curves."""
+def degradation_bullet(title: str, name: str) -> tuple[str, Path, pd.DataFrame]:
+    """The README bullet ``title`` on workflow/configs/<name>_degradation.yaml: its text, the record it names
+    and that record's per-image scores; its quoted full-resolution PSNR checked against those scores."""
     text = " ".join((ROOT / "README.md").read_text().split())
-    named = re.search(r"\*\*Narrower degradation ranges\*\* \(`workflow/configs/narrow_degradation.yaml`.*?"
-                      r"`(docs/measured/[^`/]+)/`\)", text)
-    assert named, "the README no longer names the narrow degradation's record"
+    named = re.search(rf"\*\*{title}\*\* \(`workflow/configs/{name}_degradation.yaml`.*?`(docs/measured/[^`/]+)/`",
+                      text)
+    assert named, f"the README no longer names the {name} degradation's record"
     record = ROOT / named.group(1)
     scores = pd.read_csv(record / "psnr_per_image.csv")
     section = text[named.start():text.index("- **", named.end())]
     full = scores[scores.resampler == "full_resolution"].groupby("backbone")["psnr"].mean()
     assert quoted(section, r"read ([\d.]+) dB \(U-Net\) and ([\d.]+) dB \(NAFNet\) at full resolution") == (
         round(full["unet"], 2), round(full["nafnet"], 2))
+    return section, record, scores
+
+
+def test_narrower_degradation_ranges():
+    """The 'Narrower degradation ranges' bullet, recomputed from its record's per-image scores (scipy's t)
+    and training curves."""
+    section, record, scores = degradation_bullet("Narrower degradation ranges", "narrow")
     rising = [last_fifths_change(curve(record, b, "backbone")) for b in ("unet", "nafnet")]
     assert list(quoted(section, r"still rising by ([\d.]+) and ([\d.]+) dB")) == rising and min(rising) > 0.1
     near = ["x1.5", "x1.8", "x2"]
@@ -254,20 +261,11 @@ def test_narrower_degradation_ranges():
 def test_a_fixed_degradation():
     """The 'A fixed degradation' bullet, recomputed from its record's per-image scores (scipy's t), training
     curves and claims check."""
-    text = " ".join((ROOT / "README.md").read_text().split())
-    named = re.search(r"\*\*A fixed degradation\*\* \(`workflow/configs/fixed_degradation.yaml`.*?"
-                      r"`(docs/measured/[^`/]+)/`", text)
-    assert named, "the README no longer names the fixed degradation's record"
-    record = ROOT / named.group(1)
-    scores = pd.read_csv(record / "psnr_per_image.csv")
-    section = text[named.start():text.index("- **", named.end())]
+    section, record, scores = degradation_bullet("A fixed degradation", "fixed")
     backbones = ("unet", "nafnet")
     change = [last_fifths_change(curve(record, b, "backbone")) for b in backbones]
     assert quoted(section, r"converged \(held-out PSNR \+([\d.]+) and \+([\d.]+) dB") == tuple(change)
     assert max(change) <= 0.1  # the table's criterion (lmar.run.curves.CONVERGED_DB), written out
-    full = scores[scores.resampler == "full_resolution"].groupby("backbone")["psnr"].mean()
-    assert quoted(section, r"read ([\d.]+) dB \(U-Net\) and ([\d.]+) dB \(NAFNet\) at full resolution") == (
-        round(full["unet"], 2), round(full["nafnet"], 2))
     loss = {b: resampling_loss(scores, b) for b in backbones}
     assert quoted(section, r"full resolution minus lanczos3 is ([\d.]+) and ([\d.]+) dB at x1.8") == tuple(
         round(loss[b]["x1.8"].mean(), 2) for b in backbones)
