@@ -33,7 +33,7 @@ zoo: $(STAMP)
 	cp results/zoo/zoo/*/*/seed*/*-seed* lmar/zoo/
 
 # another degradation's backbones at seed 0, from workflow/configs/zoo_<name>.yaml: the narrow ranges'
-# (mini-narrow-*, about 1 hour and 15 minutes on 2 cores) or the fixed values' (mini-fixed-*, about 1 hour 35)
+# (mini-narrow-*, about 1 hour and 15 minutes on 2 cores) or the fixed values' (mini-fixed-*, about 1 hour and 20 minutes)
 zoo-narrow zoo-fixed: zoo-%: $(STAMP)
 	snakemake --cores $(CORES) zoo --configfile workflow/configs/zoo_$*.yaml
 	cp results/zoo-$*/zoo/*/*/seed*/*-seed* lmar/zoo/

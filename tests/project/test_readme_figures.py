@@ -214,6 +214,12 @@ def test_more_test_images(section):
     assert gain == round(diff.mean(), 3) and t_interval(diff)[1] < 0
 
 
+def per_resampler(scores: pd.DataFrame, backbone: str) -> pd.DataFrame:
+    """A record's per-image PSNR on ``backbone``: rows (target, image), a column per resampler."""
+    return scores[scores.backbone == backbone].pivot_table(index=["target", "image"], columns="resampler",
+                                                           values="psnr")
+
+
 def degradation_bullet(title: str, name: str) -> tuple[str, Path, pd.DataFrame]:
     """The README bullet ``title`` on workflow/configs/<name>_degradation.yaml: its text, the record it names
     and that record's per-image scores; its quoted full-resolution PSNR checked against those scores."""
@@ -248,8 +254,7 @@ def test_narrower_degradation_ranges():
         assert above == ([1, 1, 1] if backbone == "unet" else [3, 1, 1]) and (higher > 0).all()
         assert measurable(loss) == ["x3", "x4"]
     assert "and two more at x1.5), so the loss is measurable only at x3 and x4 on both" in section
-    rows = scores[(scores.backbone == "nafnet")].pivot_table(index=["target", "image"], columns="resampler",
-                                                             values="psnr")
+    rows = per_resampler(scores, "nafnet")
     diff = (rows["lmar"] - rows["lanczos3"]).loc["x1.5"]
     low, high = t_interval(diff)
     assert quoted(section, r"reads ([\d.]+) dB \[\+([\d.]+), \+([\d.]+)\] above lanczos3 at x1.5 \((\d) of 6") == (
@@ -274,8 +279,7 @@ def test_a_fixed_degradation():
         assert measurable(loss[b]) == ["x1.5", "x1.8", "x2", "x3", "x4"] and (loss[b] > 0).all().all()
     (least,) = quoted(section, r"at least ([\d.]+) dB at x1.8")
     assert least == round(min(loss[b]["x1.8"].min() for b in backbones), 2)
-    rows = {b: scores[scores.backbone == b].pivot_table(index=["target", "image"], columns="resampler",
-                                                       values="psnr") for b in backbones}
+    rows = {b: per_resampler(scores, b) for b in backbones}
     lmar = pd.concat({b: rows[b]["lmar"] - rows[b]["lanczos3"] for b in backbones})
     assert "its mean is within 0.001 dB of lanczos3's at every target" in section
     assert round(lmar.groupby(level=[0, 1]).mean().abs().max(), 3) <= 0.001
