@@ -191,7 +191,7 @@ def test_a_curve_without_early_stopping_has_no_star_and_no_init_tick(tmp_path):
 
 
 def test_epoch_labels_stay_apart_at_180_epochs(tmp_path):
-    """Four panels of 180-epoch backbone curves (the default zoo's length): epoch labels at least 3
+    """Four panels of 180-epoch backbone curves (the wide degradation zoo's length): epoch labels at least 3
     pixels apart (half a character: "100120140" read as one number at 1 pixel)."""
     paths = [curve(tmp_path / f"b{i}" / "backbone.curve.csv", ["l1", "val_psnr"],
                    [[0.5 / (1 + e), 20.0 + e / 100] for e in range(181)]) for i in range(4)]

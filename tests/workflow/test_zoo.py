@@ -17,12 +17,19 @@ import yaml
 from helpers import ROOT, snakemake
 
 from lmar.core.errors import LmarError
+from lmar.data.mini import PHOTOS
 from lmar.run.zoo import ZOO_DIR, find, match_key, records, take, write_entry
 
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
 BACKBONES = sorted(DEFAULT["backbones"])
-VARIANTS = {name: yaml.safe_load((ROOT / "workflow" / "configs" / f"{name}_degradation.yaml").read_text())
-            for name in ("narrow", "fixed")}
+CONFIGS = ROOT / "workflow" / "configs"
+# each other degradation's config files, applied in order over the default (the narrow one extends the wide)
+VARIANTS = {"wide": ["wide_degradation"], "narrow": ["wide_degradation", "narrow_degradation"]}
+TAGS = {"default": "fixed-", "wide": "", "narrow": "narrow-"}  # how each names its zoo entries: mini-<tag><backbone>
+
+
+def entry(backbone: str, seed: int = 0, config: str = "default") -> str:
+    return f"mini-{TAGS[config]}{backbone}-seed{seed}"
 
 
 def default(backbone: str) -> tuple[dict, dict]:
@@ -30,11 +37,13 @@ def default(backbone: str) -> tuple[dict, dict]:
 
 
 def variant(name: str, backbone: str) -> tuple[dict, dict]:
-    """The default's dataset and backbone as workflow/configs/<name>_degradation.yaml changes them (its
-    degradation's ranges, and its backbones' recipe where it sets one), merged here by hand."""
+    """The default's dataset and backbone as the variant's config files change them (their degradation's
+    ranges, and their backbones' recipe where they set one), merged here by hand."""
     dataset, spec = default(backbone)
-    dataset["params"].update(VARIANTS[name]["datasets"]["mini"]["params"])
-    spec["train"].update(VARIANTS[name].get("backbones", {}).get(backbone, {}).get("train", {}))
+    for stem in VARIANTS[name]:
+        changes = yaml.safe_load((CONFIGS / f"{stem}.yaml").read_text())
+        dataset["params"].update(changes["datasets"]["mini"]["params"])
+        spec["train"].update(changes.get("backbones", {}).get(backbone, {}).get("train", {}))
     return dataset, spec
 
 
@@ -42,16 +51,17 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("config, seed", [("default", DEFAULT["seed"]), ("default", 1), ("default", 2), ("narrow", 0),
-                                          ("fixed", 0)])
+@pytest.mark.parametrize("config, seed", [("default", DEFAULT["seed"]), ("wide", 0), ("wide", 1), ("wide", 2),
+                                          ("narrow", 0)])
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_every_default_backbone_starts_from_a_shipped_entry_whose_file_has_its_recorded_sha256(backbone, config, seed):
-    """The zoo holds the default's backbones at seeds 0, 1 and 2 and the narrow and fixed degradations' at
-    seed 0; the default's records were written before the degradation's ranges were dataset params, so this
-    also checks that a record without them reads as the dataset's defaults."""
+    """The zoo holds the default's backbones (its fixed degradation's, mini-fixed-*) at seed 0, the wide
+    degradation's at seeds 0, 1 and 2 and the narrow degradation's at seed 0; the wide degradation's records
+    were written before the degradation's ranges were dataset params, so this also checks that a record
+    without them reads as the dataset's defaults, which wide_degradation.yaml writes out."""
     path, why = find(*(default(backbone) if config == "default" else variant(config, backbone)), seed)
     assert path is not None, why
-    assert why == f"starts from the zoo's mini-{'' if config == 'default' else config + '-'}{backbone}-seed{seed}"
+    assert why == f"starts from the zoo's {entry(backbone, seed, config)}"
     record = json.loads(path.with_suffix(".json").read_text())
     assert sha256(path) == record["sha256"]  # hashlib here, independent of lmar.parts.weights
     assert (ZOO_DIR / record["curve"]).is_file()
@@ -62,9 +72,17 @@ def test_every_default_backbone_starts_from_a_shipped_entry_whose_file_has_its_r
 def test_a_default_written_out_still_matches():
     dataset, spec = default("nafnet")
     spec["train"]["amp"] = False  # the recipe's default, now explicit
-    spec["params"]["width"] = spec["params"]["width"]
-    dataset["params"].update(exposure=[0.15, 0.35], cast=0.08)  # the degradation's defaults, written out
-    assert find(dataset, spec, 0)[0] is not None
+    dataset["params"].update(photos=list(PHOTOS))  # the dataset's default photographs, written out
+    path, why = find(dataset, spec, 0)
+    assert path is not None and path.name == f"{entry('nafnet')}.pt", why
+
+
+def test_the_dataset_s_own_ranges_left_unsaid_match_the_wide_entries_that_predate_them():
+    dataset, spec = variant("wide", "nafnet")
+    for key in ("exposure", "gamma", "cast", "shot_noise", "read_noise"):
+        del dataset["params"][key]
+    path, why = find(dataset, spec, 0)
+    assert path is not None and path.name == f"{entry('nafnet', config='wide')}.pt", why
 
 
 CHANGES = {
@@ -72,7 +90,7 @@ CHANGES = {
     "params": (lambda d, s: s["params"].update(width=16), "backbone.params.width is 16 here, 8 in the zoo"),
     "dataset views": (lambda d, s: d["params"].update(views=3), "dataset.params.views is 3 here"),
     "dataset size": (lambda d, s: d["params"].update(size=[180, 270]), "dataset.params.size is [180, 270] here"),
-    # the default's records predate the degradation's ranges as params: a record without one reads as its default
+    # the wide degradation's records predate the ranges as params: a record without one reads as its default
     "dataset exposure": (lambda d, s: d["params"].update(exposure=[0.15, 0.3]),
                          "dataset.params.exposure is [0.15, 0.3] here, [0.15, 0.35] in the zoo"),
     "dataset noise": (lambda d, s: d["params"].update(read_noise=[0.004, 0.01]),
@@ -82,7 +100,7 @@ CHANGES = {
 
 @pytest.mark.parametrize("case", list(CHANGES))
 def test_a_backbone_that_differs_from_the_zoo_trains_its_own_and_says_which_key(case):
-    dataset, spec = default("nafnet")
+    dataset, spec = variant("wide", "nafnet")
     change, words = CHANGES[case]
     change(dataset, spec)
     path, why = find(dataset, spec, 0)
@@ -106,11 +124,11 @@ def test_a_range_of_the_narrow_degradation_changed_trains_its_own_naming_it():
                                     "is [1.7, 2.0] here, [1.7, 1.9] in the zoo")
 
 
-def test_the_fixed_degradation_with_the_default_recipe_trains_its_own_naming_the_epochs():
-    """The fixed degradation's entries were trained for 240 epochs: its data with the default's 180 do not match."""
-    dataset, _ = variant("fixed", "unet")
-    path, why = find(dataset, default("unet")[1], 0)
-    assert path is None and why.startswith("trains its own: unlike the zoo's mini-fixed-unet-seed0, ")
+def test_the_default_data_with_the_wide_degradation_s_recipe_trains_its_own_naming_the_epochs():
+    """The default's entries were trained for 240 epochs: its data with the wide degradation's 180 do not match."""
+    dataset, _ = default("unet")
+    path, why = find(dataset, variant("wide", "unet")[1], 0)
+    assert path is None and why.startswith(f"trains its own: unlike the zoo's {entry('unet')}, ")
     assert "train.epochs is 180 here, 240 in the zoo" in why and "train.step_size is 90 here, 80 in the zoo" in why
 
 
@@ -198,8 +216,8 @@ def test_the_default_plan_copies_both_backbones_from_the_zoo_and_a_changed_recip
     out = _plan(tmp_path, ROOT / "config.yaml")
     copies = [line for line in out.splitlines() if "pretrain-backbone" in line and "--from-zoo" in line]
     assert len(copies) == 2, out[-3000:]
-    assert any("mini-unet-seed0.pt" in line for line in copies) and any("mini-nafnet-seed0.pt" in line for line in copies)
-    assert "zoo: backbones.unet on mini, seed 0: starts from the zoo's mini-unet-seed0" in out
+    assert all(any(f"{entry(b)}.pt" in line for line in copies) for b in ("unet", "nafnet"))
+    assert f"zoo: backbones.unet on mini, seed 0: starts from the zoo's {entry('unet')}" in out
 
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump({"extends": str(ROOT / "config.yaml"),
@@ -208,7 +226,7 @@ def test_the_default_plan_copies_both_backbones_from_the_zoo_and_a_changed_recip
     trains = [line for line in out.splitlines() if "pretrain-backbone" in line]
     assert [("--from-zoo" in line, "--name unet" in line) for line in sorted(trains, key=lambda t: "unet" in t)] == [
         (True, False), (False, True)]
-    assert ("zoo: backbones.unet on mini, seed 0: trains its own: unlike the zoo's mini-unet-seed0, train.lr is "
+    assert (f"zoo: backbones.unet on mini, seed 0: trains its own: unlike the zoo's {entry('unet')}, train.lr is "
             "0.002 here, 0.001 in the zoo") in out
 
     off = tmp_path / "off.yaml"
@@ -309,13 +327,13 @@ def _with_test_photos(dataset: dict, photos: list[str], stems: list[str]) -> dic
 def test_a_test_photograph_the_training_split_never_held_keeps_the_zoo():
     dataset, spec = default("unet")
     path, why = find(_with_test_photos(dataset, ["camera.png", "coins.png"], ["camera", "coins"]), spec, 0)
-    assert path is not None and path.name == "mini-unet-seed0.pt", why
+    assert path is not None and path.name == f"{entry('unet')}.pt", why
 
 
 def test_a_training_photograph_moved_to_the_test_split_trains_its_own():
     dataset, spec = default("unet")
     path, why = find(_with_test_photos(dataset, [], ["color"]), spec, 0)
-    assert path is None and why.startswith("trains its own: unlike the zoo's mini-unet-seed0, ")
+    assert path is None and why.startswith(f"trains its own: unlike the zoo's {entry('unet')}, ")
     assert "dataset.params.train is [\"ihc.png\"" in why and 'here, ["color.png", "ihc.png"' in why
 
 
@@ -363,6 +381,6 @@ def test_each_zoo_target_plans_the_entries_the_zoo_ships_under_their_names(confi
                      if line.endswith(".json") and "/zoo/mini/" in line and "dirname" not in line)
     assert sorted(set(planned)) == names, out[-3000:]
     assert all(f"--dataset mini{tag} " in line for line in out.splitlines() if "lmar zoo-entry" in line)
-    tagged = tuple(f"mini-{v}-" for v in VARIANTS)
+    tagged = tuple(f"mini-{t}" for t in TAGS.values() if t)
     shipped = sorted(n for n in records() if n.startswith(f"mini{tag}-") and (tag or not n.startswith(tagged)))
     assert shipped == names
