@@ -26,14 +26,15 @@ run: $(STAMP)
 	snakemake --report results/mini-default/report.html
 	python -m lmar left-out results/mini-default/left_out.md
 
-# the backbone zoo (lmar/zoo): the default's backbones at seeds 0, 1 and 2, trained to a plateau (about 20
-# minutes a NAFNet and 47 to 50 a U-Net on 2 CPU cores), then copied into the package; resumable. `rm -rf results/zoo` first to retrain from scratch.
+# the backbone zoo (lmar/zoo): the wide degradation's backbones (workflow/configs/wide_degradation.yaml) at seeds
+# 0, 1 and 2, trained to a plateau (about 20 minutes a NAFNet and 47 to 50 a U-Net on 2 CPU cores), then copied
+# into the package; resumable. `rm -rf results/zoo` first to retrain from scratch.
 zoo: $(STAMP)
 	snakemake --cores $(CORES) zoo --configfile workflow/configs/zoo.yaml
 	cp results/zoo/zoo/*/*/seed*/*-seed* lmar/zoo/
 
-# another degradation's backbones at seed 0, from workflow/configs/zoo_<name>.yaml: the narrow ranges'
-# (mini-narrow-*, about 1 hour and 15 minutes on 2 cores) or the fixed values' (mini-fixed-*, about 1 hour and 20 minutes)
+# from workflow/configs/zoo_<name>.yaml: the default's backbones, its fixed degradation's (mini-fixed-*, about 1
+# hour and 20 minutes a seed on 2 cores), or the narrow ranges' at seed 0 (mini-narrow-*, about 1 hour and 15 minutes)
 zoo-narrow zoo-fixed: zoo-%: $(STAMP)
 	snakemake --cores $(CORES) zoo --configfile workflow/configs/zoo_$*.yaml
 	cp results/zoo-$*/zoo/*/*/seed*/*-seed* lmar/zoo/

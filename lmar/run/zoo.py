@@ -1,7 +1,7 @@
 """The backbone zoo: backbones trained once, to a plateau, on the embedded dataset, shipped in this
 folder so that the default experiment does not pretrain them.
 
-An entry is three files named ``<dataset>-<backbone>-seed<seed>``: the checkpoint (``.pt``, as
+An entry is three files named ``<dataset>[-<zoo_tag>]-<backbone>-seed<seed>``: the checkpoint (``.pt``, as
 :mod:`lmar.run.checkpoint` writes it), its training curve (``.curve.csv``) and a record (``.json``):
 the checkpoint's sha256, the ``match`` (what a config must say for the entry to stand in for its
 own pretraining: the dataset entry, the backbone's type and params and its bound ``train`` recipe,
@@ -11,8 +11,9 @@ trained it, the machine, the minutes and the last held-out PSNR.
 A config's backbone starts from the zoo when an entry matches it exactly (``zoo: true``, the
 default); the device and the code fingerprint are not part of the match, and of the dataset only what
 decides the training pairs is (:func:`training_view`). Anything else trains its
-own, and the plan says why (:func:`find`). ``make zoo`` regenerates the entries
-(workflow/configs/zoo.yaml). A zoo checkpoint is data like any other: its sha256 is checked against
+own, and the plan says why (:func:`find`). ``make zoo-fixed`` regenerates the default's entries
+(workflow/configs/zoo_fixed.yaml), ``make zoo`` and ``make zoo-narrow`` those of the other degradations.
+A zoo checkpoint is data like any other: its sha256 is checked against
 its record before it is copied, and it is read with ``weights_only=True``.
 """
 

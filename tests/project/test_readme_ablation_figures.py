@@ -11,7 +11,8 @@ import pytest
 from scipy import stats
 
 WHAT = "LMAR's ablations"  # the record, in words (tests/project/conftest.py)
-SENTENCE = r"\*\*LMAR's parts\*\* \(`workflow/configs/ablations\.yaml`, the U-Net at seed 0; `(docs/measured/[^`/]+)/`\)"
+SENTENCE = (r"\*\*LMAR's parts\*\* \(`workflow/configs/ablations\.yaml`, on the wide degradation, the U-Net at seed 0; "
+            r"`(docs/measured/[^`/]+)/`\)")
 ABLATIONS = ["no-kernel", "no-embedding", "no-feature-loss", "no-edge-loss", "no-resize-loss", "feature-only",
              "kernel-5x5", "mlp-64", "fixed-scale", "r-bicubic"]
 

@@ -1,8 +1,9 @@
-# The backbone zoo (lmar/zoo): `make zoo` trains every backbone of workflow/configs/zoo.yaml (the
+# The backbone zoo (lmar/zoo): `make zoo-fixed` trains every backbone of workflow/configs/zoo_fixed.yaml (the
 # default experiment's backbones, with zoo: false so that nothing is copied from the zoo it
-# regenerates), publishes each as an entry under results/zoo/zoo/ (checkpoint, curve, record with
-# sha256 and match), then copies the entries into lmar/zoo. Each entry is named
-# <dataset>[-<zoo_tag>]-<backbone>-seed<N> (config key zoo_tag; `make zoo-narrow` writes mini-narrow-*).
+# regenerates), publishes each as an entry under results/zoo-fixed/zoo/ (checkpoint, curve, record with
+# sha256 and match), then copies the entries into lmar/zoo; `make zoo` and `make zoo-narrow` do the same for
+# the wide and narrow degradations. Each entry is named <dataset>[-<zoo_tag>]-<backbone>-seed<N> (config key
+# zoo_tag: the default's are mini-fixed-*, the narrow degradation's mini-narrow-*, the wide one's untagged).
 
 TAG = f"-{config['zoo_tag']}" if config["zoo_tag"] else ""
 
