@@ -152,6 +152,15 @@ def test_full_resolution_and_the_loss_resampling_costs(section, run, stats):
     assert list(x18) == want
 
 
+def test_the_earlier_run_it_names_has_the_same_scores_byte_for_byte(section, run):
+    """The section says its run reproduces the record of the same experiment under its earlier name."""
+    m = re.search(r"byte for byte the scores of the same experiment run under another name before it became the "
+                  r"default, `(docs/measured/[^`/]+)/`", main_paragraph(section))
+    assert m, "the README no longer names the earlier run it reproduces"
+    for name in ("table_stats.csv", "psnr_per_image.csv"):
+        assert (run / name).read_bytes() == (ROOT / m.group(1) / name).read_bytes(), name
+
+
 def test_the_resampling_loss_is_measurable_everywhere_and_every_image_loses(section, run):
     """Recomputed from the record's per-image scores with scipy's t: full resolution minus lanczos3 has a 95%
     interval above 0 at every target on both backbones, every image loses at every target, and the record's
