@@ -207,6 +207,32 @@ def test_lmar_closes_none_of_the_loss(section, run, stats):
     assert claims.count("| +0.0%, gain within noise |") == 2 and '"+0.0%, gain within noise"' in text
 
 
+def test_lmar_trained_longer_and_on_the_task(section):
+    """The LMAR bullet's 12-epoch and task-loss figures, from the record it names: curves, per-image scores
+    (scipy's t) and the ground truth's lanczos3 round trip against the default's full-resolution PSNR."""
+    text = bullet(section, "LMAR")
+    m = re.search(r"\(`workflow/configs/lmar_objective.yaml`; `(docs/measured/[^`/]+)/`\)", text)
+    assert m, "the LMAR bullet no longer names the LMAR-objective record"
+    record = ROOT / m.group(1)
+    held = {b: curve(record, b, "lmar-12").set_index("epoch")["val_psnr"] for b in BACKBONES}
+    assert quoted(text, r"its held-out PSNR falls by up to ([\d.]+) dB on the U-Net") == (
+        round(held["unet"][-1] - held["unet"].min(), 2),)
+    assert {b: kept_epoch(curve(record, b, "lmar-12")) for b in BACKBONES} == {
+        b: kept_epoch(curve(record, b, "lmar")) for b in BACKBONES}  # "keeps what the 4 epochs kept"
+    scores = pd.read_csv(record / "psnr_per_image.csv")
+    task = {b: (per_resampler(scores, b)["task-only"] - per_resampler(scores, b)["lanczos3"]).loc["x1.8"]
+            for b in BACKBONES}
+    unet = quoted(text, r"reads \+([\d.]+) dB \[(-[\d.]+), \+([\d.]+)\] \(U-Net\) and \+([\d.]+) dB \(NAFNet\)")
+    assert unet == (round(task["unet"].mean(), 2), *(round(v, 2) for v in t_interval(task["unet"])),
+                    round(task["nafnet"].mean(), 2))
+    assert all(t_interval(task[b])[0] < 0 < t_interval(task[b])[1] for b in BACKBONES)  # "within noise"
+    ceiling = pd.read_csv(record / "resampling_ceiling.csv")
+    x18 = ceiling[(ceiling.downsampler == "lanczos3") & (ceiling.target == "x1.8")]["psnr"]
+    assert len(x18) == 6 and quoted(text, r"with no backbone, reads ([\d.]+) dB at x1.8") == (round(x18.mean(), 2),)
+    full = scores[scores.resampler == "full_resolution"].groupby("backbone")["psnr"].mean()
+    assert (x18.mean() > full).all()  # "above both backbones at full resolution"
+
+
 def test_the_learned_resizer(section, run):
     text = bullet(section, "The learned resizer")
     assert "kept its third epoch on both backbones" in text
