@@ -15,6 +15,8 @@ import pytest
 from helpers import ROOT
 
 SECTION_HEAD = "**What its table shows, and what it cannot.**"
+BACKBONES = ("unet", "nafnet")
+TARGETS = ["x1.5", "x1.8", "x2", "x3", "x4"]
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +114,18 @@ def per_resampler(scores: pd.DataFrame, backbone: str) -> pd.DataFrame:
                                                            values="psnr")
 
 
+def minus_lanczos3(scores: pd.DataFrame, backbone: str, resampler: str) -> pd.Series:
+    """A record's per-image PSNR of ``resampler`` minus lanczos3's on ``backbone``, indexed (target, image)."""
+    rows = per_resampler(scores, backbone)
+    return rows[resampler] - rows["lanczos3"]
+
+
+def loss_at_x15_and_x4(stats: pd.DataFrame) -> list[float]:
+    """Full resolution minus lanczos3 (table means) at x1.5 and x4, U-Net then NAFNet, to 0.01 dB."""
+    return [round(mean_psnr(stats, b, "full_resolution", "full") - mean_psnr(stats, b, "lanczos3", t), 2)
+            for b in BACKBONES for t in ("x1.5", "x4")]
+
+
 def degradation_bullet(title: str, name: str) -> tuple[str, Path, pd.DataFrame]:
     """The README bullet ``title`` on workflow/configs/<name>_degradation.yaml: its text, the record it names
     and that record's per-image scores; its quoted full-resolution PSNR checked against those scores."""
@@ -128,10 +142,6 @@ def degradation_bullet(title: str, name: str) -> tuple[str, Path, pd.DataFrame]:
     return section, record, scores
 
 
-BACKBONES = ("unet", "nafnet")
-TARGETS = ["x1.5", "x1.8", "x2", "x3", "x4"]
-
-
 # --- the default run (the section's opening paragraph and its bullets on LMAR, the learned resizer, area) ---
 
 def test_full_resolution_and_the_loss_resampling_costs(section, run, stats):
@@ -141,7 +151,7 @@ def test_full_resolution_and_the_loss_resampling_costs(section, run, stats):
     assert (unet, nafnet) == (round(full["unet"], 2), round(full["nafnet"], 2))
     got = quoted(main, r"full resolution minus lanczos3, is (-?[\d.]+) dB at x1.5 and (-?[\d.]+) dB at x4 "
                        r"with the U-Net, and (-?[\d.]+) and (-?[\d.]+) dB with NAFNet")
-    assert list(got) == [round(full[b] - mean_psnr(stats, b, "lanczos3", t), 2) for b in BACKBONES for t in ("x1.5", "x4")]
+    assert list(got) == loss_at_x15_and_x4(stats)
     scores = pd.read_csv(run / "psnr_per_image.csv")
     x18 = quoted(main, r"at x1.8, the paper's target, ([\d.]+) dB \[\+([\d.]+), \+([\d.]+)\] and ([\d.]+) dB "
                        r"\[\+([\d.]+), \+([\d.]+)\]")
@@ -196,8 +206,7 @@ def test_lmar_closes_none_of_the_loss(section, run, stats):
     (margin,) = quoted(text, r"\(\+([\d.]+) dB over its start\)")
     assert f"{nafnet[0] - nafnet[-1]:.4f}" == f"{margin:.4f}"
     scores = pd.read_csv(run / "psnr_per_image.csv")
-    rows = {b: per_resampler(scores, b) for b in BACKBONES}
-    lmar = pd.concat({b: rows[b]["lmar"] - rows[b]["lanczos3"] for b in BACKBONES})
+    lmar = pd.concat({b: minus_lanczos3(scores, b, "lmar") for b in BACKBONES})
     assert "its mean is within 0.001 dB of lanczos3's at every target" in text
     assert round(lmar.groupby(level=[0, 1]).mean().abs().max(), 3) <= 0.001
     assert quoted(text, r"\(([\d.]+) dB at most on an image") == (round(lmar.abs().max(), 3),)
@@ -220,8 +229,7 @@ def test_lmar_trained_longer_and_on_the_task(section):
     assert {b: kept_epoch(curve(record, b, "lmar-12")) for b in BACKBONES} == {
         b: kept_epoch(curve(record, b, "lmar")) for b in BACKBONES}  # "keeps what the 4 epochs kept"
     scores = pd.read_csv(record / "psnr_per_image.csv")
-    task = {b: (per_resampler(scores, b)["task-only"] - per_resampler(scores, b)["lanczos3"]).loc["x1.8"]
-            for b in BACKBONES}
+    task = {b: minus_lanczos3(scores, b, "task-only").loc["x1.8"] for b in BACKBONES}
     unet = quoted(text, r"reads \+([\d.]+) dB \[(-[\d.]+), \+([\d.]+)\] \(U-Net\) and \+([\d.]+) dB \(NAFNet\)")
     assert unet == (round(task["unet"].mean(), 2), *(round(v, 2) for v in t_interval(task["unet"])),
                     round(task["nafnet"].mean(), 2))
@@ -244,7 +252,7 @@ def test_the_learned_resizer(section, run):
         round(held[b][-1] - held[b][0], 2) for b in BACKBONES)
     assert all((held[b][[0, 1]] < held[b][-1]).all() and held[b][2] > held[b][-1] for b in BACKBONES)
     scores = pd.read_csv(run / "psnr_per_image.csv")
-    diff = {b: per_resampler(scores, b)["learned_resizer"] - per_resampler(scores, b)["lanczos3"] for b in BACKBONES}
+    diff = {b: minus_lanczos3(scores, b, "learned_resizer") for b in BACKBONES}
     (below,) = quoted(text, r"([\d.]+) dB below lanczos3 at x1.5 on both \(beyond its interval on NAFNet\)")
     assert all(round(-diff[b].loc["x1.5"].mean(), 2) == below for b in BACKBONES)
     assert t_interval(diff["nafnet"].loc["x1.5"])[1] < 0 < t_interval(diff["unet"].loc["x1.5"])[1]
@@ -259,7 +267,7 @@ def test_area_against_lanczos3(section, run):
            "interval there" in text
     scores = pd.read_csv(run / "psnr_per_image.csv")
     for b in BACKBONES:
-        diff = per_resampler(scores, b)["area"] - per_resampler(scores, b)["lanczos3"]
+        diff = minus_lanczos3(scores, b, "area")
         assert all(diff.loc[t].mean() < 0 for t in ("x1.5", "x1.8", "x2")), b
         assert all(t_interval(diff.loc[t])[0] > 0 for t in ("x3", "x4")), b
 
@@ -289,10 +297,9 @@ def test_the_wide_degradation():
     stats = pd.read_csv(record / "table_stats.csv")
     assert quoted(text, r"converged \(held-out PSNR \+([\d.]+) and \+([\d.]+) dB") == tuple(
         last_fifths_change(curve(record, b, "backbone")) for b in BACKBONES)
-    full = {b: mean_psnr(stats, b, "full_resolution", "full") for b in BACKBONES}
     got = quoted(text, r"full resolution minus lanczos3 is (-?[\d.]+) dB at x1.5 and (-?[\d.]+) dB at x4 with the "
                        r"U-Net, and (-?[\d.]+) and (-?[\d.]+) dB with NAFNet")
-    assert list(got) == [round(full[b] - mean_psnr(stats, b, "lanczos3", t), 2) for b in BACKBONES for t in ("x1.5", "x4")]
+    assert list(got) == loss_at_x15_and_x4(stats)
     loss = {b: resampling_loss(scores, b) for b in BACKBONES}
     m = re.search(r"that loss is measurable only at (.+?) with the U-Net and at (.+?) with NAFNet", text)
     assert m and [re.split(r",? and |, ", g) for g in m.groups()] == [measurable(loss[b]) for b in BACKBONES]
@@ -364,9 +371,7 @@ def test_more_test_images(section):
     (above,) = quoted(section, r"lanczos3 reads above full resolution on (\d+) of the 13 images at x1.5")
     assert above == (resampling_loss(scores, "nafnet")["x1.5"] < 0).sum()
     (gain,) = quoted(section, r"LMAR - lanczos3 is (-[\d.]+) dB at x1.5 on the U-Net, beyond its interval")
-    rows = scores[(scores.backbone == "unet") & (scores.target == "x1.5")].pivot(index="image", columns="resampler",
-                                                                                   values="psnr")
-    diff = rows["lmar"] - rows["lanczos3"]
+    diff = minus_lanczos3(scores, "unet", "lmar").loc["x1.5"]
     assert gain == round(diff.mean(), 3) and t_interval(diff)[1] < 0
 
 
@@ -388,8 +393,7 @@ def test_narrower_degradation_ranges():
         assert above == ([1, 1, 1] if backbone == "unet" else [3, 1, 1]) and (higher > 0).all()
         assert measurable(loss) == ["x3", "x4"]
     assert "and two more at x1.5), so the loss is measurable only at x3 and x4 on both" in section
-    rows = per_resampler(scores, "nafnet")
-    diff = (rows["lmar"] - rows["lanczos3"]).loc["x1.5"]
+    diff = minus_lanczos3(scores, "nafnet", "lmar").loc["x1.5"]
     low, high = t_interval(diff)
     assert quoted(section, r"reads ([\d.]+) dB \[\+([\d.]+), \+([\d.]+)\] above lanczos3 at x1.5 \((\d) of 6") == (
         round(diff.mean(), 2), round(low, 2), round(high, 2), (diff > 0).sum())

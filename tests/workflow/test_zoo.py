@@ -371,10 +371,10 @@ def test_each_zoo_target_plans_the_entries_the_zoo_ships_under_their_names(confi
     """Each zoo config regenerates exactly the shipped entries of its degradation, named by its zoo_tag,
     so that `make zoo`, `make zoo-narrow` and `make zoo-fixed` each copy their own files into lmar/zoo."""
     res = snakemake("-n", "-p", "--cores", "2", "zoo", "--directory", str(tmp_path / "run"), "--configfile",
-                    str(ROOT / "workflow" / "configs" / config))
+                    str(CONFIGS / config))
     assert res.returncode == 0, res.stderr[-3000:]
     # the Makefile's zoo-<name> copies from results/zoo-<name>/: the experiment's folder
-    assert yaml.safe_load((ROOT / "workflow" / "configs" / config).read_text())["experiment"] == f"zoo{tag}"
+    assert yaml.safe_load((CONFIGS / config).read_text())["experiment"] == f"zoo{tag}"
     out = res.stdout + res.stderr
     names = sorted(f"mini{tag}-{b}-seed{s}" for b in BACKBONES for s in seeds)
     planned = sorted(line.rsplit("/", 1)[-1].removesuffix(".json") for line in out.split()
